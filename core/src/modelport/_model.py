@@ -1,0 +1,425 @@
+"""`Model`, the object users call, and `get_model`, which builds (and memoizes) them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from cachetools import LRUCache
+from pydantic import TypeAdapter, ValidationError
+
+from ._api import ModelAPI
+from ._config import GenerateConfig
+from ._content import Content, ContentText
+from ._limits import connection_semaphore
+from ._messages import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageBase,
+    ChatMessageSystem,
+    ChatMessageTool,
+    ChatMessageUser,
+)
+from ._output import ModelOutput
+from ._registry import Registry, default_registry
+from ._retry import RetryPolicy, is_transient, retry_call
+from ._tools import ToolChoice, ToolFunction, ToolInfo
+from .errors import ModelInputError, ModelTimeoutError
+
+DEFAULT_MAX_RETRIES = 5
+MODEL_ENV_VAR = "MODELPORT_MODEL"
+
+_message_adapter: TypeAdapter[ChatMessage] | None = None
+_models: LRUCache[tuple[Any, ...], Model] = LRUCache(maxsize=256)
+
+
+def _as_message(value: Any, index: int) -> ChatMessageBase:
+    global _message_adapter
+    if isinstance(value, ChatMessageBase):
+        return value
+    if isinstance(value, dict):
+        if _message_adapter is None:
+            _message_adapter = TypeAdapter(ChatMessage)
+        try:
+            return _message_adapter.validate_python(value)
+        except ValidationError as ex:
+            raise ModelInputError(f"message {index} is not a valid chat message: {ex}") from None
+    raise ModelInputError(
+        f"message {index} must be a ChatMessage or a dict, not {type(value).__name__}"
+    )
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as ex:
+        raise ModelInputError(
+            f"{where} is not valid UTF-8 text (character at position {ex.start}); "
+            f"decode bytes with the right encoding before sending them"
+        ) from None
+
+
+def _check_content(content: str | list[Content], where: str) -> None:
+    if isinstance(content, str):
+        _check_text(content, where)
+    else:
+        for part in content:
+            if isinstance(part, ContentText):
+                _check_text(part.text, where)
+
+
+def normalize_input(input: str | Sequence[Any]) -> list[ChatMessageBase]:
+    """Turn `generate` input into a checked list of messages.
+
+    Raises `ModelInputError` for an empty list, an unknown role or invalid message, text that
+    is not valid UTF-8, and a tool result whose `tool_call_id` matches no earlier tool call.
+    """
+    if isinstance(input, str):
+        _check_text(input, "the input")
+        return [ChatMessageUser(content=input, source="input")]
+    if not isinstance(input, Sequence) or isinstance(input, bytes):
+        raise ModelInputError(
+            f"input must be a str or a list of chat messages, not {type(input).__name__}"
+        )
+    if not input:
+        raise ModelInputError("input is an empty list of messages: give at least one message")
+    messages = [_as_message(m, i) for i, m in enumerate(input)]
+    call_ids: set[str] = set()
+    for i, m in enumerate(messages):
+        _check_content(m.content, f"message {i} ({m.role})")  # type: ignore[attr-defined]
+        if isinstance(m, ChatMessageAssistant) and m.tool_calls:
+            call_ids.update(c.id for c in m.tool_calls)
+        elif isinstance(m, ChatMessageTool) and m.tool_call_id not in call_ids:
+            raise ModelInputError(
+                f"message {i} is a tool result for call {m.tool_call_id!r}, which no earlier "
+                f"assistant message made"
+            )
+    return messages
+
+
+def _merge_content(a: str | list[Content], b: str | list[Content]) -> str | list[Content]:
+    if isinstance(a, str) and isinstance(b, str):
+        return f"{a}\n{b}"
+    la: list[Content] = [ContentText(text=a)] if isinstance(a, str) else list(a)
+    lb: list[Content] = [ContentText(text=b)] if isinstance(b, str) else list(b)
+    return la + lb
+
+
+def collapse_messages(messages: list[ChatMessageBase], role: str) -> list[ChatMessageBase]:
+    """Merge runs of consecutive messages of `role` ('user' or 'assistant') into one."""
+    out: list[ChatMessageBase] = []
+    for m in messages:
+        prev = out[-1] if out else None
+        if prev is not None and m.role == role and prev.role == role:  # type: ignore[attr-defined]
+            update: dict[str, Any] = {"content": _merge_content(prev.content, m.content)}
+            if (
+                isinstance(prev, ChatMessageUser)
+                and isinstance(m, ChatMessageUser)
+                and (prev.tool_call_id or m.tool_call_id)
+            ):
+                update["tool_call_id"] = (prev.tool_call_id or []) + (m.tool_call_id or [])
+            if isinstance(prev, ChatMessageAssistant) and isinstance(m, ChatMessageAssistant):
+                if prev.tool_calls or m.tool_calls:
+                    update["tool_calls"] = (prev.tool_calls or []) + (m.tool_calls or [])
+                if prev.reasoning or m.reasoning:
+                    update["reasoning"] = "\n".join(r for r in (prev.reasoning, m.reasoning) if r)
+            out[-1] = prev.model_copy(update=update)
+        else:
+            out.append(m)
+    return out
+
+
+def _as_tool(value: Any) -> ToolInfo:
+    if isinstance(value, ToolInfo):
+        return value
+    try:
+        return ToolInfo.model_validate(value)
+    except ValidationError as ex:
+        raise ModelInputError(f"invalid tool: {ex}") from None
+
+
+class Model:
+    """Model interface.
+
+    Use `get_model()` to get an instance of a model. `Model` is an async context manager that
+    closes the connection to the provider on exit:
+
+    ```python
+    async with get_model("openai/gpt-4o") as model:
+        response = await model.generate("Say hello")
+    ```
+    """
+
+    api: ModelAPI
+    """Model API."""
+
+    config: GenerateConfig
+    """Generation config."""
+
+    def __init__(
+        self,
+        api: ModelAPI,
+        config: GenerateConfig,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Create a model.
+
+        Args:
+            api: Model API provider.
+            config: Model configuration.
+            retry: How to wait between attempts (clock and sleep are injectable for tests).
+        """
+        self.api = api
+        self.config = config
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._memo_key: tuple[Any, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        """Model name."""
+        return self.api.model_name
+
+    def __str__(self) -> str:
+        return f"{self.api.provider}/{self.api.model_name}" if self.api.provider else self.name
+
+    def __repr__(self) -> str:
+        return f"Model({str(self)!r})"
+
+    async def __aenter__(self) -> Model:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the provider's client and drop this model from the `get_model` memo."""
+        if self._memo_key is not None and _models.get(self._memo_key) is self:
+            del _models[self._memo_key]
+        await self.api.close()
+
+    def prepare(
+        self,
+        input: str | Sequence[ChatMessage],
+        tools: Sequence[ToolInfo] = (),
+        tool_choice: ToolChoice | None = None,
+        config: GenerateConfig | None = None,
+    ) -> tuple[list[ChatMessage], list[ToolInfo], ToolChoice, GenerateConfig]:
+        """Check and normalise a call's arguments as `generate` does, without calling."""
+        messages = normalize_input(input)
+        cfg = self.config.merge(config) if config is not None else self.config
+        if cfg.system_message is not None:
+            messages.insert(0, ChatMessageSystem(content=cfg.system_message))
+        if self.api.collapse_user_messages():
+            messages = collapse_messages(messages, "user")
+        if self.api.collapse_assistant_messages():
+            messages = collapse_messages(messages, "assistant")
+        tool_infos = [_as_tool(t) for t in tools]
+        if tool_choice is None:
+            tool_choice = "auto" if tool_infos else "none"
+        elif isinstance(tool_choice, ToolFunction):
+            if tool_choice.name not in {t.name for t in tool_infos}:
+                raise ModelInputError(
+                    f"tool_choice names {tool_choice.name!r}, which is not among the tools"
+                )
+        elif tool_choice not in ("auto", "any", "none"):
+            raise ModelInputError(
+                f"tool_choice must be 'auto', 'any', 'none' or a ToolFunction, not {tool_choice!r}"
+            )
+        if cfg.max_tokens is None:
+            default = self.api.max_tokens()
+            if default is not None:
+                cfg = cfg.model_copy(update={"max_tokens": default})
+        return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
+
+    async def generate(
+        self,
+        input: str | list[ChatMessage],
+        tools: Sequence[ToolInfo] = [],
+        tool_choice: ToolChoice | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        cache: bool | Any = False,
+    ) -> ModelOutput:
+        """Generate output from the model.
+
+        Args:
+            input: Chat message input (if a `str` is passed it is converted to a
+                `ChatMessageUser`).
+            tools: Tools available for the model to call.
+            tool_choice: Directives to the model as to which tools to prefer.
+            config: Model configuration, merged over the model's own.
+            cache: Caching behavior for generate responses: False (default), True (the
+                default `CachePolicy`) or a `CachePolicy`.
+
+        Raises:
+            ModelInputError: the input is invalid (before any request is sent).
+            modelport.errors.ModelAPIError: the provider call failed (after retries).
+        """
+        messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
+        start = time.monotonic()
+        key = None
+        if cache:
+            from .cache import _lookup
+
+            key, hit = _lookup.fetch(self, messages, tool_infos, choice, cfg, cache)
+            if hit is not None:
+                return hit
+        output = await self._call(messages, tool_infos, choice, cfg)
+        output.time = time.monotonic() - start
+        if not output.model:
+            output.model = self.name
+        if key is not None:
+            from .cache import _lookup
+
+            _lookup.store(self, key, output, cache)
+        return output
+
+    async def _call(
+        self,
+        messages: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        api = self.api
+        size = config.max_connections or api.max_connections()
+        key = api.connection_key()
+
+        async def attempt() -> ModelOutput:
+            async with connection_semaphore(key, size):
+                result = await api.generate(messages, tools, tool_choice, config)
+            if isinstance(result, tuple):
+                output, _call = result
+                if isinstance(output, BaseException):
+                    raise output
+                return output
+            return result
+
+        def should_retry(ex: BaseException) -> bool:
+            return api.is_rate_limit(ex) or is_transient(ex)
+
+        max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
+        if config.timeout is None:
+            return await retry_call(
+                attempt,
+                should_retry=should_retry,
+                max_retries=max_retries,
+                policy=self.retry,
+                what=str(self),
+            )
+        deadline = self.retry.clock() + config.timeout
+        try:
+            async with asyncio.timeout(config.timeout):
+                return await retry_call(
+                    attempt,
+                    should_retry=should_retry,
+                    max_retries=max_retries,
+                    policy=self.retry,
+                    deadline=deadline,
+                    what=str(self),
+                )
+        except TimeoutError as ex:
+            if isinstance(ex, ModelTimeoutError):
+                raise
+            raise ModelTimeoutError(
+                f"no answer within the timeout of {config.timeout}s",
+                provider=api.provider,
+                model=api.model_name,
+            ) from None
+
+
+def _memo_key(
+    model: str,
+    config: GenerateConfig,
+    base_url: str | None,
+    api_key: str | None,
+    model_args: dict[str, Any],
+) -> tuple[Any, ...]:
+    key_hash = hashlib.sha256(api_key.encode()).hexdigest() if api_key is not None else None
+    return (
+        model,
+        config.model_dump_json(exclude_none=True),
+        base_url,
+        key_hash,
+        repr(sorted(model_args.items())),
+    )
+
+
+def get_model(
+    model: str | Model | None = None,
+    config: GenerateConfig = GenerateConfig(),
+    base_url: str | None = None,
+    api_key: str | None = None,
+    memoize: bool = True,
+    **model_args: Any,
+) -> Model:
+    """Get an instance of a model.
+
+    Calls are memoized: the same arguments return the same `Model` (the API key is kept only
+    as a hash); `memoize=False` builds a fresh one. `async with get_model(...) as model:`
+    closes the model on exit and forgets it.
+
+    Args:
+        model: "<provider>/<model>"; a `Model` is returned unchanged; None means the model
+            named by the `MODELPORT_MODEL` environment variable.
+        config: Configuration for model.
+        base_url: Optional. Alternate base URL for model.
+        api_key: Optional. API key for model.
+        memoize: Use/store a cached version of the model based on the parameters.
+        **model_args: Additional args to pass to model constructor.
+
+    Raises:
+        ModelInputError: no model was named, or the name has no provider prefix.
+        modelport.errors.ProviderNotFoundError: no installed provider has that prefix.
+        modelport.errors.PluginLoadError: the provider's distribution failed to load.
+    """
+    if isinstance(model, Model):
+        return model
+    if model is None:
+        model = os.environ.get(MODEL_ENV_VAR) or None
+        if model is None:
+            raise ModelInputError(
+                f"no model given and {MODEL_ENV_VAR} is not set: pass a name like 'mockllm/model'"
+            )
+    key = None
+    if memoize:
+        key = _memo_key(model, config, base_url, api_key, model_args)
+        found = _models.get(key)
+        if found is not None:
+            return found
+    result = _build(default_registry(), model, config, base_url, api_key, model_args)
+    if key is not None:
+        result._memo_key = key
+        _models[key] = result
+    return result
+
+
+def _build(
+    registry: Registry,
+    model: str,
+    config: GenerateConfig,
+    base_url: str | None,
+    api_key: str | None,
+    model_args: dict[str, Any],
+) -> Model:
+    provider, sep, name = model.partition("/")
+    if not sep or not provider or not name:
+        raise ModelInputError(f"model {model!r} must be '<provider>/<model>', e.g. 'mockllm/model'")
+    entry = registry.get(provider)
+    api = entry.factory(
+        model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args
+    )
+    if not isinstance(api, ModelAPI):
+        raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
+    api.provider = provider
+    return Model(api, config)

@@ -1,0 +1,94 @@
+"""Retries with exponential backoff and jitter, honouring Retry-After; clock and sleep injected."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import attrs
+
+from .errors import ModelAPIError
+
+logger = logging.getLogger("modelport")
+
+T = TypeVar("T")
+
+
+def _default_rng() -> random.Random:
+    return random.Random()
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How `Model.generate` waits between attempts.
+
+    The n-th wait (n from 0) is a random value in `[0, min(max_wait, initial_wait * 2**n)]`
+    ("full jitter"), unless the server gave a Retry-After, which is then waited exactly. A
+    Retry-After longer than `max_retry_after`, or longer than what is left of the call's
+    timeout, fails the call at once (the error keeps `retry_after`).
+
+    `sleep`, `clock` and `rng` are injectable so tests never wait for real.
+    """
+
+    initial_wait: float = 1.0
+    max_wait: float = 60.0
+    max_retry_after: float = 600.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = attrs.field(factory=_default_rng)
+
+    def wait(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number `attempt` (0-based)."""
+        if retry_after is not None and retry_after >= 0:
+            return retry_after
+        ceiling = min(self.max_wait, self.initial_wait * (2**attempt))
+        return self.rng.uniform(0, ceiling)
+
+
+def is_transient(ex: BaseException) -> bool:
+    """Whether another attempt may succeed: a retryable API error or a dropped connection."""
+    if isinstance(ex, ModelAPIError):
+        return ex.retryable
+    return isinstance(ex, ConnectionError)
+
+
+async def retry_call(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    should_retry: Callable[[BaseException], bool],
+    max_retries: int,
+    policy: RetryPolicy,
+    deadline: float | None = None,
+    what: str = "",
+) -> T:
+    """Run `attempt` until it returns, retrying at most `max_retries` times when `should_retry`.
+
+    `deadline` is a `policy.clock()` value after which no wait is started. Cancellation is
+    never retried (it is not an `Exception`).
+    """
+    n = 0
+    while True:
+        try:
+            return await attempt()
+        except Exception as ex:
+            if n >= max_retries or not should_retry(ex):
+                raise
+            retry_after = getattr(ex, "retry_after", None)
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                raise
+            wait = policy.wait(n, retry_after)
+            if deadline is not None and policy.clock() + wait > deadline:
+                raise
+            logger.info(
+                "%s: attempt %d failed (%s); retrying in %.2fs",
+                what,
+                n + 1,
+                type(ex).__name__,
+                wait,
+            )
+            n += 1
+            await policy.sleep(wait)

@@ -1,0 +1,1 @@
+"""The response cache (in progress: see the cache issue)."""

@@ -1,0 +1,205 @@
+"""The `modelport` command line: `generate`, `providers` (and `cache`).
+
+Exit codes: 0 success, 1 the provider call failed, 2 bad usage or input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._config import GenerateConfig
+from .errors import ModelAPIError, ModelInputError, ModelportError, ProviderNotFoundError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+Subcommand = Callable[[argparse.Namespace], int]
+_extra_subcommands: list[Callable[[Any], None]] = []
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit code 2)."""
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _parse_pairs(pairs: Sequence[str], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} must be key=value, got {pair!r}")
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
+def _config_fields() -> list[tuple[str, bool]]:
+    """(field name, takes a list) for each GenerateConfig field."""
+    fields = []
+    for name, info in GenerateConfig.model_fields.items():
+        is_list = "list[" in str(info.annotation)
+        fields.append((name, is_list))
+    return fields
+
+
+def _add_generate(sub: Any) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="generate a completion for a prompt",
+        description="Generate a completion. Config options map to GenerateConfig fields.",
+    )
+    p.add_argument("prompt", help="the prompt ('-' reads it from standard input)")
+    p.add_argument(
+        "--model", "-m", help="'<provider>/<model>' (default: $MODELPORT_MODEL)", default=None
+    )
+    p.add_argument(
+        "-M",
+        dest="model_args",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model arg passed to the provider (values are JSON, else strings)",
+    )
+    p.add_argument("--base-url", default=None, help="alternate base URL for the provider")
+    p.add_argument("--json", action="store_true", help="print the whole ModelOutput as JSON")
+    group = p.add_argument_group("config options")
+    for name, is_list in _config_fields():
+        flag = "--" + name.replace("_", "-")
+        if is_list:
+            group.add_argument(flag, dest=f"cfg_{name}", action="append", metavar="VALUE")
+        else:
+            group.add_argument(flag, dest=f"cfg_{name}", metavar="VALUE")
+    p.set_defaults(func=_cmd_generate)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from ._model import get_model
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    raw = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    values = {
+        k: v if isinstance(v, list) else _parse_value(v) if k != "system_message" else v
+        for k, v in raw.items()
+    }
+    try:
+        config = GenerateConfig.model_validate(values)
+    except ValidationError as ex:
+        problems = "; ".join(
+            f"--{'.'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}"
+            for e in ex.errors()
+        )
+        raise UsageError(f"invalid config: {problems}") from None
+    model_args = _parse_pairs(args.model_args, "-M")
+    model = get_model(args.model, config=config, base_url=args.base_url, **model_args)
+
+    async def go() -> Any:
+        async with model:
+            return await model.generate(prompt)
+
+    output = asyncio.run(go())
+    if args.json:
+        print(output.model_dump_json(indent=2, exclude_none=True))
+    else:
+        print(output.completion)
+        if output.error:
+            print(f"modelport: {output.stop_reason}: {output.error}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_providers(sub: Any) -> None:
+    p = sub.add_parser(
+        "providers",
+        help="list installed providers",
+        description="List installed providers, their distributions and key variables.",
+    )
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=_cmd_providers)
+
+
+def _cmd_providers(args: argparse.Namespace) -> int:
+    from ._registry import default_registry
+
+    infos = default_registry().providers()
+    rows: list[dict[str, Any]] = []
+    for i in infos:
+        rows.append(
+            {
+                "name": i.name,
+                "distribution": i.distribution,
+                "version": i.version,
+                "env_vars": {v: bool(os.environ.get(v)) for v in i.env_vars},
+                "description": i.description,
+                "error": i.error,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no providers installed (try: pip install modelport-mockllm)")
+        return EXIT_OK
+    for r in rows:
+        dist = f"{r['distribution'] or 'in-process'} {r['version'] or ''}".strip()
+        keys = ", ".join(f"{v} ({'set' if s else 'not set'})" for v, s in r["env_vars"].items())
+        print(f"{r['name']:<24} {dist}")
+        if r["description"]:
+            print(f"    {r['description']}")
+        if keys:
+            print(f"    keys: {keys}")
+        if r["error"]:
+            print(f"    failed to load: {r['error']}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `modelport` command."""
+    parser = argparse.ArgumentParser(
+        prog="modelport", description="One typed, async API over every LLM provider."
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"modelport {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_generate(sub)
+    _add_providers(sub)
+    for add in _extra_subcommands:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = typing.cast(Subcommand, args.func)
+    try:
+        return func(args)
+    except UsageError as ex:
+        parser.exit(EXIT_USAGE, f"modelport: error: {ex}\n")
+    except (ModelInputError, ProviderNotFoundError) as ex:
+        print(f"modelport: error: {ex}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ModelAPIError, ModelportError) as ex:
+        print(f"modelport: error: {ex}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("modelport: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Every failure modelport raises, as one hierarchy.
+
+```
+ModelportError
+├── ProviderNotFoundError (LookupError)   no installed provider has that name
+├── PluginLoadError (ImportError)         a provider's distribution failed to import or register
+├── ModelInputError (ValueError)          bad input, rejected before any request
+├── CacheError                            the response cache cannot be used as configured
+└── ModelAPIError                         a call to a provider failed (provider, model, status)
+    ├── BadRequestError                   400 / 422: the request was refused as invalid
+    ├── AuthenticationError               401: missing or wrong API key
+    ├── PermissionDeniedError             403
+    ├── NotFoundError                     404: unknown model or route
+    ├── RateLimitError                    429: retried (unless a quota is exhausted)
+    ├── ServerError                       5xx (and 529 overloaded): retried
+    ├── InvalidResponseError              the body is not what the API promises (HTML, bad JSON)
+    ├── ModelConnectionError (ConnectionError)  refused, reset or dropped: retried
+    └── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
+```
+
+`retryable` on a `ModelAPIError` tells `Model.generate` whether another attempt may succeed.
+No message or repr built here contains an API key: providers pass the keys they hold as
+`secrets`, and every occurrence is replaced by `***`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "CacheError",
+    "InvalidResponseError",
+    "ModelAPIError",
+    "ModelConnectionError",
+    "ModelInputError",
+    "ModelTimeoutError",
+    "ModelportError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PluginLoadError",
+    "ProviderNotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "redact",
+]
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Return `text` with every occurrence of each non-empty secret replaced by `***`."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class ModelportError(Exception):
+    """Base class of every error raised by modelport."""
+
+
+class ProviderNotFoundError(ModelportError, LookupError):
+    """No installed provider has the requested name."""
+
+    def __init__(self, provider: str, installed: Iterable[str]) -> None:
+        self.provider = provider
+        self.installed = sorted(installed)
+        listed = ", ".join(self.installed) or "none"
+        super().__init__(
+            f"no provider named {provider!r} is installed (installed providers: {listed}); "
+            f"if it is published as a plugin, install it with: "
+            f"pip install modelport-{provider}"
+        )
+
+
+class PluginLoadError(ModelportError, ImportError):
+    """A provider plugin could not be imported or failed to register."""
+
+    def __init__(self, provider: str, distribution: str | None, cause: BaseException) -> None:
+        self.provider = provider
+        self.distribution = distribution
+        self.cause = cause
+        dist = distribution or "unknown distribution"
+        super().__init__(
+            f"provider {provider!r} from {dist} failed to load: {type(cause).__name__}: {cause}"
+        )
+
+
+class ModelInputError(ModelportError, ValueError):
+    """The input to a model was invalid; raised before any request is sent."""
+
+
+class CacheError(ModelportError):
+    """The response cache cannot be used as configured."""
+
+
+class ModelAPIError(ModelportError):
+    """A call to a model provider failed.
+
+    Attributes:
+        provider: The provider's name (e.g. 'openai').
+        model: The model name.
+        status: The HTTP status, when there was a response.
+        code: The provider's error code or type, when it gave one.
+        retry_after: Seconds the server asked the client to wait, when it said.
+        retryable: Whether another attempt may succeed.
+    """
+
+    default_retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        self.message = redact(message, secrets)
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+        self.retryable = self.default_retryable if retryable is None else retryable
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.provider, self.model) if p)
+        parts = [where] if where else []
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(self.code)
+        prefix = f"[{' '.join(parts)}] " if parts else ""
+        return f"{prefix}{self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, provider={self.provider!r}, "
+            f"model={self.model!r}, status={self.status!r}, code={self.code!r})"
+        )
+
+
+class BadRequestError(ModelAPIError):
+    """The provider refused the request as invalid (HTTP 400 or 422)."""
+
+
+class AuthenticationError(ModelAPIError):
+    """The API key is missing or was refused (HTTP 401)."""
+
+
+class PermissionDeniedError(ModelAPIError):
+    """The key is not allowed to do this (HTTP 403)."""
+
+
+class NotFoundError(ModelAPIError):
+    """The model or route does not exist (HTTP 404)."""
+
+
+class RateLimitError(ModelAPIError):
+    """The provider asked the client to slow down (HTTP 429). Retried unless a quota is spent."""
+
+    default_retryable = True
+
+
+class ServerError(ModelAPIError):
+    """The provider failed or is overloaded (HTTP 5xx, 529). Retried."""
+
+    default_retryable = True
+
+
+class InvalidResponseError(ModelAPIError):
+    """The response is not what the API promises (an HTML page, invalid JSON, missing fields)."""
+
+
+class ModelConnectionError(ModelAPIError, ConnectionError):
+    """The connection failed: refused, reset or dropped mid-body. Retried."""
+
+    default_retryable = True
+
+
+class ModelTimeoutError(ModelAPIError, TimeoutError):
+    """The call, or one attempt of it, took longer than allowed."""

@@ -1,0 +1,96 @@
+"""The hooks a modelport plugin implements, for the pluggy project `modelport`.
+
+A plugin is a module (or object) named by an entry point in the `modelport` group, whose name is
+the provider prefix used in `get_model("<provider>/<model>")`. It implements hooks with
+`modelport.hookimpl`:
+
+```python
+from modelport import hookimpl
+
+@hookimpl
+def register_models(register):
+    register("acme", AcmeAPI, env_vars=["ACME_API_KEY"], description="Acme's models")
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ._api import ModelAPI
+
+__all__ = [
+    "ModelAPIFactory",
+    "RegisterCacheStore",
+    "RegisterModel",
+    "hookimpl",
+    "hookspec",
+    "register_cache_stores",
+    "register_models",
+]
+
+hookspec = pluggy.HookspecMarker("modelport")
+"""Marks a hook specification of the `modelport` project."""
+
+hookimpl = pluggy.HookimplMarker("modelport")
+"""Marks a plugin's implementation of a `modelport` hook."""
+
+ModelAPIFactory = Callable[..., "ModelAPI"]
+"""A `ModelAPI` subclass, or any callable taking the `ModelAPI` constructor arguments."""
+
+
+class RegisterModel(Protocol):
+    """The callback `register_models` receives."""
+
+    def __call__(
+        self,
+        name: str,
+        api: ModelAPIFactory,
+        *,
+        env_vars: Sequence[str] = (),
+        description: str = "",
+    ) -> None:
+        """Register provider `name`, built by `api(model_name, base_url=..., api_key=...,
+        config=..., **model_args)`; `env_vars` are the environment variables it reads (shown
+        by `modelport providers`), `description` a one-line summary."""
+
+
+class RegisterCacheStore(Protocol):
+    """The callback `register_cache_stores` receives."""
+
+    def __call__(self, name: str, factory: Callable[[], Any]) -> None:
+        """Register cache store `name`; `factory()` returns a `modelport.cache.CacheStore`."""
+
+
+@hookspec(historic=True)
+def register_models(register: RegisterModel) -> None:
+    """Register the model providers this plugin offers.
+
+    Called once for each plugin, when it is registered with the plugin manager: for an
+    installed distribution, the first time a model of its provider is asked for (or when
+    providers are listed); for `@modelapi` providers, when the registry is built.
+
+    Args:
+        register: Call it once per provider (see `RegisterModel`).
+
+    Returns nothing; every implementation is called (no first-result rule).
+    """
+
+
+@hookspec(historic=True)
+def register_cache_stores(register: RegisterCacheStore) -> None:
+    """Register response-cache stores this plugin offers (the file store registers this way).
+
+    Called once for each plugin when it is registered. The store used is named by the
+    `MODELPORT_CACHE_STORE` environment variable (default `file`); a plugin offering a store
+    is found through the same `modelport` entry-point group, by the store's name.
+
+    Args:
+        register: Call it once per store (see `RegisterCacheStore`).
+
+    Returns nothing; every implementation is called (no first-result rule).
+    """

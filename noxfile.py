@@ -1,0 +1,136 @@
+"""Every check a contributor or CI runs.
+
+    nox                      tests, each plugin alone, lint, typecheck, docs
+    nox -s tests             core + every plugin installed from their folders; the whole suite
+    nox -s plugin-openai     core + that plugin only; the plugin's own tests
+    nox -s bench             the benchmark suite (not part of the default run)
+
+A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
+extra packages installed first and for pip instead of uv with
+`[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+GROUPS: dict[str, list[str]] = PYPROJECT["dependency-groups"]
+
+
+def _plugins() -> dict[str, dict[str, object]]:
+    found = {}
+    for folder in sorted((ROOT / "plugins").iterdir()):
+        if (folder / "pyproject.toml").is_file():
+            found[folder.name] = tomllib.loads((folder / "pyproject.toml").read_text())
+    return found
+
+
+PLUGINS = _plugins()
+DIST_FOLDER = {meta["project"]["name"]: f"plugins/{name}" for name, meta in PLUGINS.items()}  # type: ignore[index]
+
+
+def _nox_options(meta: dict[str, object]) -> dict[str, object]:
+    return meta.get("tool", {}).get("modelport", {}).get("nox", {})  # type: ignore[no-any-return, union-attr, attr-defined]
+
+
+def _local_deps(meta: dict[str, object], seen: set[str] | None = None) -> list[str]:
+    """Folders of the workspace distributions `meta` depends on (recursively), core first."""
+    seen = seen if seen is not None else set()
+    folders = ["core"]
+    for req in meta["project"].get("dependencies", []):  # type: ignore[index, union-attr]
+        name = req.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip()
+        if name in DIST_FOLDER and name not in seen:
+            seen.add(name)
+            sub = DIST_FOLDER[name]
+            dep_meta = PLUGINS[sub.split("/")[1]]
+            folders += [f for f in _local_deps(dep_meta, seen) if f not in folders]
+            folders.append(sub)
+    return folders
+
+
+def _test_deps(meta: dict[str, object]) -> list[str]:
+    return list(meta.get("dependency-groups", {}).get("test", []))  # type: ignore[union-attr]
+
+
+def _needs_pip() -> bool:
+    return any(_nox_options(m).get("installer") == "pip" for m in PLUGINS.values())
+
+
+@nox.session(venv_backend="virtualenv" if _needs_pip() else "uv|virtualenv")
+def tests(session: nox.Session) -> None:
+    """Core and every plugin installed from their folders, and the whole test suite."""
+    preinstall = [p for m in PLUGINS.values() for p in _nox_options(m).get("preinstall", [])]  # type: ignore[attr-defined]
+    if preinstall:
+        session.install(*preinstall)
+    extra = sorted({d for m in PLUGINS.values() for d in _test_deps(m)})
+    session.install("pip", *GROUPS["test"], *extra)
+    session.install("./core", *(f"./plugins/{name}" for name in PLUGINS))
+    session.run("pytest", "tests", *(f"plugins/{name}/tests" for name in PLUGINS), *session.posargs)
+
+
+def _plugin_session(name: str, meta: dict[str, object]) -> None:
+    options = _nox_options(meta)
+    backend = "virtualenv" if options.get("installer") == "pip" else "uv|virtualenv"
+
+    def session_func(session: nox.Session) -> None:
+        preinstall = list(options.get("preinstall", []))  # type: ignore[call-overload]
+        if preinstall:
+            session.install(*preinstall)
+        session.install("pip", *GROUPS["test"], *_test_deps(meta))
+        folders = [*_local_deps(meta), f"plugins/{name}"]
+        session.install(*(f"./{f}" for f in folders))
+        session.run("pytest", f"plugins/{name}/tests", *session.posargs)
+
+    session_func.__doc__ = f"Core and modelport plugin {name!r} alone; the plugin's own tests."
+    nox.session(name=f"plugin-{name}", venv_backend=backend)(session_func)
+
+
+for _name, _meta in PLUGINS.items():
+    _plugin_session(_name, _meta)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(*GROUPS["lint"])
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy strict over core and plugins."""
+    installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
+    session.install(*GROUPS["typecheck"])
+    session.install("-e", "./core", *(f"./plugins/{n}" for n in installable))
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with --strict."""
+    session.install(*GROUPS["docs"], "./core")
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site")
+    )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite: figures as ratios against floors measured in the same run."""
+    session.install(
+        "pip", "./core", *(f"./plugins/{n}" for n in ("mockllm", "openai") if n in PLUGINS)
+    )
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+nox.options.sessions = ["tests", *(f"plugin-{n}" for n in PLUGINS), "lint", "typecheck", "docs"]

@@ -1,0 +1,230 @@
+"""The public API: `__all__` complete and sorted, documented, and the reference's names and
+signatures (code written for `inspect_ai.model` runs unchanged)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from typing import Any
+
+import pytest
+
+import modelport
+
+# name -> expected parameters (name, default or EMPTY) of the callable, in order
+E = inspect.Parameter.empty
+REFERENCE: dict[str, list[tuple[str, Any]] | None] = {
+    "get_model": [
+        ("model", None),
+        ("config", modelport.GenerateConfig()),
+        ("base_url", None),
+        ("api_key", None),
+        ("memoize", True),
+        ("model_args", E),
+    ],
+    "Model.__init__": [("self", E), ("api", E), ("config", E)],
+    "Model.generate": [
+        ("self", E),
+        ("input", E),
+        ("tools", []),
+        ("tool_choice", None),
+        ("config", modelport.GenerateConfig()),
+        ("cache", False),
+    ],
+    "ModelAPI.__init__": [
+        ("self", E),
+        ("model_name", E),
+        ("base_url", None),
+        ("api_key", None),
+        ("api_key_vars", []),
+        ("config", modelport.GenerateConfig()),
+    ],
+    "ModelAPI.generate": [
+        ("self", E),
+        ("input", E),
+        ("tools", E),
+        ("tool_choice", E),
+        ("config", E),
+    ],
+    "ModelAPI.close": [("self", E)],
+    "ModelAPI.max_tokens": [("self", E)],
+    "ModelAPI.max_connections": [("self", E)],
+    "ModelAPI.connection_key": [("self", E)],
+    "ModelAPI.is_rate_limit": [("self", E), ("ex", E)],
+    "ModelAPI.collapse_user_messages": [("self", E)],
+    "ModelAPI.collapse_assistant_messages": [("self", E)],
+    "ModelAPI.tools_required": [("self", E)],
+    "ModelAPI.tool_result_images": [("self", E)],
+    "ModelAPI.has_reasoning_history": [("self", E)],
+    "ModelOutput.from_content": [
+        ("model", E),
+        ("content", E),
+        ("stop_reason", "stop"),
+        ("error", None),
+    ],
+    "ModelOutput.for_tool_call": [
+        ("model", E),
+        ("tool_name", E),
+        ("tool_arguments", E),
+        ("tool_call_id", None),
+        ("content", None),
+    ],
+    "GenerateConfig.merge": [("self", E), ("other", E)],
+    "modelapi": [("name", E)],
+    "GenerateConfigArgs": None,
+    "ChatMessage": None,
+    "ChatMessageBase": None,
+    "ChatMessageSystem": None,
+    "ChatMessageUser": None,
+    "ChatMessageAssistant": None,
+    "ChatMessageTool": None,
+    "Content": None,
+    "ContentText": None,
+    "ContentImage": None,
+    "ContentAudio": None,
+    "ContentVideo": None,
+    "ChatCompletionChoice": None,
+    "ModelUsage": None,
+    "StopReason": None,
+    "Logprob": None,
+    "Logprobs": None,
+    "TopLogprob": None,
+}
+
+REFERENCE_FIELDS = {
+    "GenerateConfig": [
+        "max_retries",
+        "timeout",
+        "max_connections",
+        "system_message",
+        "max_tokens",
+        "top_p",
+        "temperature",
+        "stop_seqs",
+        "best_of",
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "seed",
+        "top_k",
+        "num_choices",
+        "logprobs",
+        "top_logprobs",
+        "parallel_tool_calls",
+        "internal_tools",
+        "max_tool_output",
+        "cache_prompt",
+        "reasoning_effort",
+        "reasoning_history",
+    ],
+    "ModelOutput": ["model", "choices", "usage", "time", "metadata", "error"],
+    "ModelUsage": [
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "input_tokens_cache_write",
+        "input_tokens_cache_read",
+    ],
+    "ChatCompletionChoice": ["message", "stop_reason", "logprobs"],
+    "ChatMessageBase": ["content", "source"],
+    "ChatMessageUser": ["role", "tool_call_id"],
+    "ChatMessageAssistant": ["role", "tool_calls", "reasoning"],
+    "ChatMessageTool": ["role", "tool_call_id", "function", "error"],
+    "ContentText": ["type", "text"],
+    "ContentImage": ["type", "image", "detail"],
+    "ContentAudio": ["type", "audio", "format"],
+    "ContentVideo": ["type", "video", "format"],
+    "Logprob": ["token", "logprob", "bytes", "top_logprobs"],
+    "Logprobs": ["content"],
+    "TopLogprob": ["token", "logprob", "bytes"],
+}
+
+
+def _resolve(dotted: str) -> Any:
+    obj: Any = modelport
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def test_all_is_sorted_and_resolves() -> None:
+    assert modelport.__all__ == sorted(modelport.__all__)
+    for name in modelport.__all__:
+        assert getattr(modelport, name) is not None
+
+
+def test_all_is_complete() -> None:
+    """Every public name defined in a private module of the package is exported."""
+    exported = set(modelport.__all__)
+    for info in pkgutil.iter_modules(modelport.__path__):
+        if not info.name.startswith("_") or info.name == "__main__":
+            continue
+        module = importlib.import_module(f"modelport.{info.name}")
+        for name, value in vars(module).items():
+            if name.startswith("_") or getattr(value, "__module__", None) != module.__name__:
+                continue
+            if inspect.isclass(value) or inspect.isfunction(value):
+                if name in _INTERNAL:
+                    continue
+                assert name in exported, f"modelport.{info.name}.{name} is not in __all__"
+
+
+_INTERNAL = {
+    # building blocks used by core modules and providers, not part of the top-level API
+    "ContentBase",
+    "ProviderEntry",
+    "ProviderInfo",
+    "Registry",
+    "make_plugin_manager",
+    "default_registry",
+    "check_api_key",
+    "normalize_input",
+    "collapse_messages",
+    "connection_semaphore",
+    "is_transient",
+    "retry_call",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_reference_names_and_signatures(name: str) -> None:
+    obj = _resolve(name)
+    expected = REFERENCE[name]
+    if expected is None:
+        return
+    params = list(inspect.signature(obj).parameters.values())
+    got = [(p.name, p.default) for p in params[: len(expected)]]
+    assert got == expected
+    for extra in params[len(expected) :]:
+        assert extra.kind is inspect.Parameter.KEYWORD_ONLY or extra.default is not E, extra
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_FIELDS))
+def test_reference_fields(name: str) -> None:
+    fields = getattr(modelport, name).model_fields
+    missing = [f for f in REFERENCE_FIELDS[name] if f not in fields]
+    assert not missing
+
+
+def test_reference_properties() -> None:
+    assert {"stop_reason", "message", "completion"} <= set(dir(modelport.ModelOutput))
+    assert "text" in dir(modelport.ChatMessageBase)
+    for attr in ("api", "config", "name"):
+        assert hasattr(modelport.Model, attr) or attr in modelport.Model.__annotations__
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    undocumented = []
+    for name in modelport.__all__:
+        value = getattr(modelport, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            if not (value.__doc__ or "").strip():
+                undocumented.append(name)
+            if inspect.isclass(value):
+                for attr, member in vars(value).items():
+                    if attr.startswith("_") or not callable(member):
+                        continue
+                    if not (getattr(member, "__doc__", "") or "").strip():
+                        undocumented.append(f"{name}.{attr}")
+    assert not undocumented

@@ -1,0 +1,182 @@
+"""The HTTP helpers against a real local server: JSON, errors mapped, faults as typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+
+from modelport.errors import (
+    AuthenticationError,
+    BadRequestError,
+    InvalidResponseError,
+    ModelAPIError,
+    ModelConnectionError,
+    ModelTimeoutError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from modelport.http import HTTPClient, error_for_status, parse_error_body, parse_retry_after
+from modelport.testing import LocalServer, Reply
+
+SECRET = "sk-test-secret-abcdef123456"
+
+
+def post(server_url: str, reply: Reply | None = None, **client_kw: object) -> object:
+    async def go() -> object:
+        client = HTTPClient(provider="p", model="m", secrets=[SECRET], **client_kw)  # type: ignore[arg-type]
+        try:
+            return (await client.post_json(f"{server_url}/v1/x", {"q": "é"})).json
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def test_post_json_round_trip() -> None:
+    with LocalServer() as server:
+        server.enqueue(Reply(json={"ok": True}))
+        assert post(server.url) == {"ok": True}
+        req = server.requests[0]
+        assert req.method == "POST" and req.path == "/v1/x"
+        assert req.json == {"q": "é"}
+        assert req.headers["content-type"] == "application/json"
+        assert wait_for(lambda: server.open_connections() == 0), "client left a connection open"
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 2.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "retryable"),
+    [
+        (400, BadRequestError, False),
+        (401, AuthenticationError, False),
+        (403, PermissionDeniedError, False),
+        (404, NotFoundError, False),
+        (422, BadRequestError, False),
+        (429, RateLimitError, True),
+        (500, ServerError, True),
+        (503, ServerError, True),
+        (529, ServerError, True),
+    ],
+)
+def test_status_maps_to_typed_errors(
+    status: int, cls: type[ModelAPIError], retryable: bool
+) -> None:
+    with LocalServer() as server:
+        server.enqueue(
+            Reply(status=status, json={"error": {"message": f"said {SECRET}", "code": "c1"}})
+        )
+        with pytest.raises(cls) as info:
+            post(server.url)
+    err = info.value
+    assert (err.status, err.code, err.retryable) == (status, "c1", retryable)
+    assert "said ***" in str(err)
+    assert SECRET not in str(err) and SECRET not in repr(err)
+
+
+def test_quota_exhausted_and_should_retry_header() -> None:
+    err = error_for_status(
+        429,
+        '{"error": {"message": "quota", "code": "insufficient_quota"}}',
+        {},
+        provider="p",
+        model="m",
+    )
+    assert isinstance(err, RateLimitError) and not err.retryable
+    err = error_for_status(500, "{}", {"x-should-retry": "false"}, provider="p", model="m")
+    assert not err.retryable
+    err = error_for_status(400, "{}", {"x-should-retry": "true"}, provider="p", model="m")
+    assert err.retryable
+
+
+def test_html_error_page_is_an_invalid_response_with_an_excerpt() -> None:
+    page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    with LocalServer() as server:
+        server.enqueue(Reply(status=502, body=page, headers={"content-type": "text/html"}))
+        with pytest.raises(InvalidResponseError) as info:
+            post(server.url)
+    assert "502 Bad Gateway" in str(info.value) and info.value.retryable
+
+
+def test_200_that_is_not_json() -> None:
+    with LocalServer() as server:
+        server.enqueue(Reply(body="<html>hello</html>", headers={"content-type": "text/html"}))
+        with pytest.raises(InvalidResponseError, match="not JSON"):
+            post(server.url)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(reset=True), Reply(json={"a": "b" * 1000}, truncate=10)],
+    ids=["reset", "truncated"],
+)
+def test_dropped_connections_are_retryable_connection_errors(reply: Reply) -> None:
+    with LocalServer() as server:
+        server.enqueue(reply)
+        with pytest.raises(ModelConnectionError) as info:
+            post(server.url)
+    assert info.value.retryable and isinstance(info.value, ConnectionError)
+
+
+def test_refused_port() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    with pytest.raises(ModelConnectionError, match="connection failed"):
+        post(f"http://127.0.0.1:{port}")
+
+
+def test_stalled_body_is_a_retryable_timeout() -> None:
+    with LocalServer() as server:
+        server.enqueue(Reply(json={"a": 1}, stall_body=True))
+        with pytest.raises(ModelTimeoutError) as info:
+            post(server.url, read_timeout=0.2)
+    assert info.value.retryable
+
+
+def test_internet_is_blocked_in_tests() -> None:
+    with pytest.raises(ModelConnectionError):
+        post("https://api.example.com")
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": "1.5"}, 1.5),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, 10.0),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after": "-4"}, None),
+        ({}, None),
+    ],
+)
+def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
+    now = 1445412480.0  # 07:28:00 on that date
+    assert parse_retry_after(headers, now=now) == expected
+
+
+def test_parse_error_body_shapes() -> None:
+    assert parse_error_body('{"error": {"message": "m", "type": "t"}}').message == "m"
+    assert parse_error_body('{"error": {"message": "m", "type": "t"}}').code == "t"
+    assert parse_error_body('{"error": "plain"}').message == "plain"
+    assert parse_error_body('{"message": "top"}').message == "top"
+    assert parse_error_body(
+        '[{"error": {"message": "g", "status": "RESOURCE_EXHAUSTED"}}]'
+    ).code == ("RESOURCE_EXHAUSTED")
+    assert parse_error_body("").message == "(empty body)"
