@@ -127,9 +127,8 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmark suite: figures as ratios against floors measured in the same run."""
-    session.install(
-        "pip", "./core", *(f"./plugins/{n}" for n in ("mockllm", "openai") if n in PLUGINS)
-    )
+    installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
+    session.install("pip", "./core", *(f"./plugins/{n}" for n in installable))
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

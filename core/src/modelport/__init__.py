@@ -1,47 +1,46 @@
 """modelport: one typed, async API over every large-language-model provider.
 
-The contracts (messages, content, tools, config, output) load with the package; the machinery
-(`get_model`, `Model`, the registry, the cache) loads on first use, so `import modelport` stays
-cheap and never imports a provider or aiohttp.
+Every public name loads on first use (PEP 562), so `import modelport` costs almost nothing,
+and no public name ever imports a provider or aiohttp: a provider is imported the first time
+one of its models is asked for.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._config import GenerateConfig, GenerateConfigArgs, ResponseSchema
-from ._content import (
-    Content,
-    ContentAudio,
-    ContentImage,
-    ContentReasoning,
-    ContentText,
-    ContentVideo,
-)
-from ._messages import (
-    ChatMessage,
-    ChatMessageAssistant,
-    ChatMessageBase,
-    ChatMessageSystem,
-    ChatMessageTool,
-    ChatMessageUser,
-)
-from ._output import (
-    ChatCompletionChoice,
-    Logprob,
-    Logprobs,
-    ModelOutput,
-    ModelUsage,
-    StopReason,
-    TopLogprob,
-)
-from ._tools import ToolCall, ToolCallError, ToolChoice, ToolFunction, ToolInfo, ToolParams
-
 if TYPE_CHECKING:
     from ._api import ModelAPI, ModelCall
+    from ._config import GenerateConfig, GenerateConfigArgs, ResponseSchema
+    from ._content import (
+        Content,
+        ContentAudio,
+        ContentImage,
+        ContentReasoning,
+        ContentText,
+        ContentVideo,
+    )
+    from ._messages import (
+        ChatMessage,
+        ChatMessageAssistant,
+        ChatMessageBase,
+        ChatMessageSystem,
+        ChatMessageTool,
+        ChatMessageUser,
+    )
     from ._model import Model, get_model
+    from ._output import (
+        ChatCompletionChoice,
+        Logprob,
+        Logprobs,
+        ModelOutput,
+        ModelUsage,
+        StopReason,
+        TopLogprob,
+    )
     from ._registry import modelapi
     from ._retry import RetryPolicy
+    from ._tools import ToolCall, ToolCallError, ToolChoice, ToolFunction, ToolInfo, ToolParams
     from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -85,6 +84,34 @@ __all__ = [
 ]
 
 _LAZY = {
+    "GenerateConfig": "._config",
+    "GenerateConfigArgs": "._config",
+    "ResponseSchema": "._config",
+    "Content": "._content",
+    "ContentAudio": "._content",
+    "ContentImage": "._content",
+    "ContentReasoning": "._content",
+    "ContentText": "._content",
+    "ContentVideo": "._content",
+    "ChatMessage": "._messages",
+    "ChatMessageAssistant": "._messages",
+    "ChatMessageBase": "._messages",
+    "ChatMessageSystem": "._messages",
+    "ChatMessageTool": "._messages",
+    "ChatMessageUser": "._messages",
+    "ChatCompletionChoice": "._output",
+    "Logprob": "._output",
+    "Logprobs": "._output",
+    "ModelOutput": "._output",
+    "ModelUsage": "._output",
+    "StopReason": "._output",
+    "TopLogprob": "._output",
+    "ToolCall": "._tools",
+    "ToolCallError": "._tools",
+    "ToolChoice": "._tools",
+    "ToolFunction": "._tools",
+    "ToolInfo": "._tools",
+    "ToolParams": "._tools",
     "ModelAPI": "._api",
     "ModelCall": "._api",
     "Model": "._model",
