@@ -180,3 +180,25 @@ def test_parse_error_body_shapes() -> None:
         '[{"error": {"message": "g", "status": "RESOURCE_EXHAUSTED"}}]'
     ).code == ("RESOURCE_EXHAUSTED")
     assert parse_error_body("").message == "(empty body)"
+
+
+def test_one_client_works_across_event_loops_and_leaks_nothing() -> None:
+    """A model used from several `asyncio.run` calls (a script, a notebook) gets a new session
+    in each loop, and each loop's session is closed when that loop ends."""
+    import gc
+
+    client = HTTPClient(provider="p", model="m")
+    with LocalServer() as server:
+        server.enqueue(Reply(json={"n": 1}), Reply(json={"n": 2}))
+        sessions = []
+        for n in (1, 2):
+
+            async def go() -> object:
+                sessions.append(client.session())
+                return (await client.post_json(f"{server.url}/x", {})).json
+
+            assert asyncio.run(go()) == {"n": n}
+            assert sessions[-1].closed, "the session ends with its loop"
+        assert wait_for(lambda: server.open_connections() == 0)
+    assert sessions[0] is not sessions[1]
+    gc.collect()  # an unclosed session or socket would warn here, and warnings are errors

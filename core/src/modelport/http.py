@@ -19,7 +19,7 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -220,6 +220,8 @@ class HTTPClient:
         self.error_detail = error_detail
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncIterator[None] | None = None
+        self._closers: list[AsyncIterator[None]] = []
 
     def __repr__(self) -> str:
         return f"<HTTPClient {self.provider}/{self.model}>"
@@ -236,11 +238,25 @@ class HTTPClient:
                 headers={"user-agent": USER_AGENT},
             )
             self._loop = loop
+            self._closer = self._close_at_loop_end(self._session)
         return self._session
+
+    @staticmethod
+    async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncIterator[None]:
+        """An async generator whose cleanup closes `session`: `asyncio.run` closes open async
+        generators before it closes the loop, so a session is never left behind by a loop
+        that ended (a model used from several `asyncio.run` calls)."""
+        try:
+            yield
+        finally:
+            if not session.closed:
+                await session.close()
 
     async def close(self) -> None:
         """Close the session (if its loop is still running)."""
         session, self._session = self._session, None
+        self._closer = None
+        self._closers.clear()
         if session is not None and not session.closed:
             try:
                 await session.close()
@@ -261,8 +277,14 @@ class HTTPClient:
         hdrs = {"content-type": "application/json"}
         if headers:
             hdrs.update(headers)
+        session = self.session()
+        closer = self._closer
+        if closer is not None:  # start it, so that the loop knows to close it
+            self._closer = None
+            await closer.__anext__()
+            self._closers.append(closer)
         try:
-            async with self.session().post(url, data=data, headers=hdrs) as resp:
+            async with session.post(url, data=data, headers=hdrs) as resp:
                 raw = await resp.read()
                 status = resp.status
                 rheaders: Mapping[str, str] = resp.headers
