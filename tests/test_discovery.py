@@ -50,6 +50,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"tpbeta": "tp_beta"},
         ),
         build_wheel(build, "modelport-tpbroken", "tp_broken", BROKEN, {"tpbroken": "tp_broken"}),
+        build_wheel(  # a name that does not follow the modelport-<name> convention
+            build,
+            "acme-llm-tools",
+            "acme_llm",
+            GOOD.format(cls="Gamma", text="gamma says hi", name="tpgamma", env="TPGAMMA_KEY"),
+            {"tpgamma": "acme_llm"},
+        ),
     ]
     pip_install(wheels, target)
     return target
@@ -148,3 +155,16 @@ def test_providers_command_lists_every_plugin(site: Path) -> None:
     assert rows["tpalpha"]["env_vars"] == {"TPALPHA_KEY": True}
     assert rows["tpbeta"]["env_vars"] == {"TPBETA_KEY": False}
     assert "broken on purpose" in rows["tpbroken"]["error"]
+
+
+def test_a_plugin_under_any_distribution_name_is_found(site: Path) -> None:
+    result = run_python(
+        site,
+        """
+        import asyncio, json, sys
+        from modelport import get_model
+        out = asyncio.run(get_model("tpgamma/x").generate("hi"))
+        print(json.dumps({"text": out.completion, "alpha": "tp_alpha" in sys.modules}))
+        """,
+    )
+    assert result == {"text": "gamma says hi", "alpha": False}

@@ -50,10 +50,43 @@ def make_plugin_manager() -> pluggy.PluginManager:
 
 
 def _entry_points(name: str | None = None) -> list[importlib.metadata.EntryPoint]:
-    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    """Entry points of the `modelport` group (optionally only `name`), first on the path wins.
+
+    Like `importlib.metadata.entry_points(group=...)`, but a distribution whose
+    entry_points.txt does not mention the group is skipped before it is parsed, which keeps
+    the first `get_model` cheap when hundreds of distributions are installed.
+    """
+    found: list[importlib.metadata.EntryPoint] = []
+    seen: set[str] = set()
+    dists = list(importlib.metadata.distributions())
     if name is not None:
-        return [ep for ep in eps if ep.name == name]
-    return list(eps)
+        # fast path: the conventional distribution `modelport-<name>`, found without reading
+        # any other distribution's files
+        conventional = "modelport_" + name.replace("-", "_").replace(".", "_").lower()
+        for dist in dists:
+            if getattr(dist, "_normalized_name", None) == conventional:
+                eps = [
+                    ep
+                    for ep in dist.entry_points
+                    if ep.group == ENTRY_POINT_GROUP and ep.name == name
+                ]
+                if eps:
+                    return eps[:1]
+                break
+    for dist in dists:
+        text = dist.read_text("entry_points.txt")
+        if not text or ENTRY_POINT_GROUP not in text:
+            continue
+        key = getattr(dist, "_normalized_name", None) or dist.metadata["Name"]
+        if key in seen:
+            continue
+        seen.add(key)
+        found += [
+            ep
+            for ep in dist.entry_points
+            if ep.group == ENTRY_POINT_GROUP and (name is None or ep.name == name)
+        ]
+    return found
 
 
 def _dist_of(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
