@@ -202,3 +202,16 @@ def test_one_client_works_across_event_loops_and_leaks_nothing() -> None:
         assert wait_for(lambda: server.open_connections() == 0)
     assert sessions[0] is not sessions[1]
     gc.collect()  # an unclosed session or socket would warn here, and warnings are errors
+
+
+def test_retry_delay_from_the_error_body_when_no_header_says() -> None:
+    from modelport.http import ErrorDetail
+
+    detail = ErrorDetail("slow down", "RESOURCE_EXHAUSTED", retry_after=7.0)
+    from_body = error_for_status(429, "{}", {}, provider="p", model="m", detail=detail)
+    assert isinstance(from_body, RateLimitError) and from_body.retry_after == 7.0
+    header_wins = error_for_status(
+        429, "{}", {"retry-after": "2"}, provider="p", model="m", detail=detail
+    )
+    assert header_wins.retry_after == 2.0
+    assert error_for_status(429, "{}", {}, provider="p", model="m").retry_after is None

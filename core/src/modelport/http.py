@@ -66,10 +66,12 @@ _STATUS_ERRORS: dict[int, type[ModelAPIError]] = {
 
 @attrs.frozen
 class ErrorDetail:
-    """What a provider's error body says: a message and, where given, a code or type."""
+    """What a provider's error body says: a message and, where given, a code or type, and
+    the seconds to wait when the body says (used when no Retry-After header does)."""
 
     message: str
     code: str | None = None
+    retry_after: float | None = None
 
 
 @attrs.frozen
@@ -140,6 +142,10 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when.timestamp() - now)
 
 
+def _first(a: float | None, b: float | None) -> float | None:
+    return a if a is not None else b
+
+
 def error_for_status(
     status: int,
     body: str,
@@ -181,7 +187,7 @@ def error_for_status(
         model=model,
         status=status,
         code=detail.code,
-        retry_after=parse_retry_after(headers),
+        retry_after=_first(parse_retry_after(headers), detail.retry_after),
         retryable=retryable,
         secrets=secrets,
     )
