@@ -1,0 +1,56 @@
+"""The `anthropic` provider for modelport: Claude models through the Messages API, on aiohttp.
+
+```python
+from modelport import get_model
+
+model = get_model("anthropic/claude-sonnet-4-5")  # key from ANTHROPIC_API_KEY
+```
+
+`AnthropicAPI` holds the key, base URL and HTTP session; `to_wire` and `from_wire` translate
+to and from the wire format without I/O.
+"""
+
+from __future__ import annotations
+
+from modelport import hookimpl
+from modelport.hookspecs import RegisterModel
+
+from ._api import API_KEY_VAR, BASE_URL_VAR, DEFAULT_BASE_URL, DEFAULT_VERSION, AnthropicAPI
+from ._wire import (
+    EFFORTS,
+    MIN_THINKING_BUDGET,
+    STOP_REASONS,
+    default_max_tokens,
+    error_detail,
+    from_wire,
+    overflow_output,
+    to_wire,
+)
+
+__all__ = [
+    "API_KEY_VAR",
+    "BASE_URL_VAR",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_VERSION",
+    "EFFORTS",
+    "MIN_THINKING_BUDGET",
+    "STOP_REASONS",
+    "AnthropicAPI",
+    "default_max_tokens",
+    "error_detail",
+    "from_wire",
+    "overflow_output",
+    "register_models",
+    "to_wire",
+]
+
+
+@hookimpl
+def register_models(register: RegisterModel) -> None:
+    """Register the `anthropic` provider."""
+    register(
+        "anthropic",
+        AnthropicAPI,
+        env_vars=[API_KEY_VAR, BASE_URL_VAR],
+        description="Anthropic's Claude models (Messages API)",
+    )

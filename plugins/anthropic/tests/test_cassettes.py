@@ -1,0 +1,522 @@
+"""Replay of real recorded Messages API interactions (see cassettes/README.md).
+
+For each recorded request, the modelport inputs are rebuilt from its JSON (`rebuild`), passed
+through `to_wire`, and the result is compared with the recorded request by meaning (see
+`normalise` for each allowance). Each recorded non-streaming response is parsed with
+`from_wire` and checked block by block against the raw JSON; many are also replayed end to
+end through `Model.generate` against a local server.
+
+Streaming records (`is_stream`) are used for their requests only: the provider sends
+non-streaming requests (the core API returns one `ModelOutput`), so their SSE response bodies
+are not something it ever reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from modelport_anthropic import from_wire, to_wire
+
+from modelport import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageSystem,
+    ChatMessageTool,
+    ChatMessageUser,
+    Content,
+    ContentImage,
+    ContentReasoning,
+    ContentText,
+    GenerateConfig,
+    Model,
+    ModelOutput,
+    ResponseSchema,
+    ToolCall,
+    ToolCallError,
+    ToolChoice,
+    ToolFunction,
+    ToolInfo,
+    ToolParams,
+    get_model,
+)
+from modelport.errors import BadRequestError, ModelAPIError, NotFoundError
+from modelport.testing import LocalServer, Reply, load_cassette, no_wait_policy
+
+CASSETTE = Path(__file__).parent / "cassettes" / "anthropic_messages.jsonl"
+RECORDS = load_cassette(CASSETTE)
+KEY = "sk-ant-test-0000"
+
+# The stop reasons as the API documents them, written out independently of the provider's table.
+EXPECTED_STOP = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "max_tokens",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+    "model_context_window_exceeded": "model_length",
+}
+
+
+class NotRebuildableError(Exception):
+    """The recorded request uses something modelport's inputs cannot express."""
+
+
+# -- rebuilding modelport inputs from a recorded request --------------------------------------
+
+
+class Rebuilt:
+    """The inputs of one call, rebuilt from a recorded request."""
+
+    def __init__(
+        self,
+        model: str,
+        messages: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+        cache_compared: bool,
+    ) -> None:
+        self.model = model
+        self.messages = messages
+        self.tools = tools
+        self.tool_choice = tool_choice
+        self.config = config
+        self.cache_compared = cache_compared
+
+
+_HANDLED = {
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "stop_sequences",
+    "temperature",
+    "top_p",
+    "top_k",
+    "thinking",
+    "output_config",
+    "stream",
+}
+
+
+def rebuild(request: dict[str, Any]) -> Rebuilt:
+    """modelport inputs that should produce `request` (raises `NotRebuildableError`)."""
+    config: dict[str, Any] = {"max_tokens": request["max_tokens"]}
+    extra: dict[str, Any] = {k: v for k, v in request.items() if k not in _HANDLED}
+
+    messages: list[ChatMessage] = []
+    system_marked = False
+    system = request.get("system")
+    if isinstance(system, str):
+        messages.append(ChatMessageSystem(content=system))
+    elif isinstance(system, list):
+        for block in system:
+            if block.get("type") != "text" or set(block) - {"type", "text", "cache_control"}:
+                raise NotRebuildableError("a system block that is not plain text")
+            messages.append(ChatMessageSystem(content=block["text"]))
+        system_marked = "cache_control" in system[-1]
+        if any("cache_control" in b for b in system[:-1]):
+            raise NotRebuildableError("cache breakpoints on several system blocks")
+
+    names: dict[str, str] = {}
+    for wire in request["messages"]:
+        messages.extend(_messages(wire, names))
+
+    tools: list[ToolInfo] = []
+    tools_marked = False
+    for tool in request.get("tools") or []:
+        if set(tool) - {"name", "description", "input_schema", "strict", "cache_control"}:
+            raise NotRebuildableError(f"a server or deferred tool: {sorted(tool)}")
+        tools.append(
+            ToolInfo(
+                name=tool["name"],
+                description=tool.get("description", ""),
+                parameters=ToolParams.model_validate(tool["input_schema"]),
+            )
+        )
+        tools_marked = "cache_control" in tool
+    # modelport's cache_prompt marks the last system block and the last tool; a recording
+    # that marked exactly those is compared with its markers, others without them
+    cache_compared = (system_marked or tools_marked) and (
+        system_marked == bool(system) and tools_marked == bool(tools)
+    )
+    if cache_compared:
+        config["cache_prompt"] = True
+
+    choice = request.get("tool_choice")
+    tool_choice: ToolChoice = "auto" if tools else "none"
+    if choice is not None:
+        tool_choice = (
+            ToolFunction(name=choice["name"]) if choice["type"] == "tool" else choice["type"]
+        )
+        if choice.get("disable_parallel_tool_use"):
+            config["parallel_tool_calls"] = False
+
+    for key, field in (
+        ("stop_sequences", "stop_seqs"),
+        ("temperature", "temperature"),
+        ("top_p", "top_p"),
+        ("top_k", "top_k"),
+    ):
+        if key in request:
+            config[field] = request[key]
+
+    thinking = request.get("thinking")
+    if thinking is not None:
+        if thinking.get("type") == "enabled":
+            config["reasoning_tokens"] = thinking["budget_tokens"]
+            if set(thinking) - {"type", "budget_tokens"}:
+                extra["thinking"] = thinking  # e.g. "display": merged over the budget
+        else:
+            extra["thinking"] = thinking  # adaptive thinking: no modelport field
+
+    output_config = dict(request.get("output_config") or {})
+    fmt = output_config.pop("format", None)
+    if fmt is not None:
+        config["response_schema"] = ResponseSchema(name="output", json_schema=fmt["schema"])
+    effort = output_config.get("effort")
+    if effort in ("low", "medium", "high"):
+        config["reasoning_effort"] = output_config.pop("effort")
+    if output_config:
+        extra["output_config"] = output_config  # other efforts, task budgets
+    if extra:
+        config["extra_body"] = extra
+    return Rebuilt(
+        request["model"],
+        messages,
+        tools,
+        tool_choice,
+        GenerateConfig(**config),
+        cache_compared,
+    )
+
+
+def _messages(wire: dict[str, Any], names: dict[str, str]) -> list[ChatMessage]:
+    role, content = wire["role"], wire["content"]
+    if role == "assistant":
+        if isinstance(content, str):
+            return [ChatMessageAssistant(content=content)]
+        parts: list[Content] = []
+        calls: list[ToolCall] = []
+        order = {"thinking": 0, "redacted_thinking": 0, "text": 1, "tool_use": 2}
+        ranks = [order.get(b["type"], -1) for b in content]
+        if -1 in ranks or ranks != sorted(ranks):
+            raise NotRebuildableError(
+                "assistant blocks other than thinking, text, tool_use in order"
+            )
+        for block in content:
+            if block["type"] == "thinking":
+                parts.append(
+                    ContentReasoning(reasoning=block["thinking"], signature=block["signature"])
+                )
+            elif block["type"] == "redacted_thinking":
+                parts.append(ContentReasoning(reasoning=block["data"], redacted=True))
+            elif block["type"] == "text":
+                parts.append(ContentText(text=block["text"]))
+            else:
+                names[block["id"]] = block["name"]
+                calls.append(
+                    ToolCall(id=block["id"], function=block["name"], arguments=block["input"])
+                )
+        return [ChatMessageAssistant(content=parts, tool_calls=calls or None)]
+    if role != "user":
+        raise NotRebuildableError(f"a {role!r} message inside messages")
+    if isinstance(content, str):
+        return [ChatMessageUser(content=content)]
+    out: list[ChatMessage] = []
+    rest: list[Content] = []
+    for block in content:
+        if block["type"] == "tool_result":
+            if rest:
+                raise NotRebuildableError("a tool result after other content")
+            out.append(_tool_result(block, names))
+        else:
+            rest.append(_part(block))
+    if rest:
+        out.append(ChatMessageUser(content=rest))
+    return out
+
+
+def _tool_result(block: dict[str, Any], names: dict[str, str]) -> ChatMessageTool:
+    content = block.get("content", "")
+    parts: str | list[Content] = (
+        content if isinstance(content, str) else [_part(b) for b in content]
+    )
+    error = None
+    if block.get("is_error"):
+        text = content if isinstance(content, str) else "".join(b["text"] for b in content)
+        error = ToolCallError(type="unknown", message=text)
+    call_id = block["tool_use_id"]
+    return ChatMessageTool(
+        content=parts, tool_call_id=call_id, function=names.get(call_id), error=error
+    )
+
+
+def _part(block: dict[str, Any]) -> Content:
+    kind = block["type"]
+    if kind == "text":
+        return ContentText(text=block["text"])
+    source = block.get("source", {})
+    if kind in ("image", "document") and source.get("type") == "base64":
+        return ContentImage(image=f"data:{source['media_type']};base64,{source['data']}")
+    if kind in ("image", "document") and source.get("type") == "url":
+        return ContentImage(image=source["url"])
+    if kind == "document" and source.get("type") == "text":
+        data = base64.b64encode(source["data"].encode()).decode()
+        return ContentImage(image=f"data:text/plain;base64,{data}")
+    raise NotRebuildableError(f"a {kind} block with source {source.get('type')!r}")
+
+
+# -- comparing by meaning ---------------------------------------------------------------------
+
+
+def normalise(body: dict[str, Any], cache_compared: bool) -> dict[str, Any]:
+    """The request with its meaning kept and its spelling made canonical.
+
+    - `stream` is dropped: the provider always sends non-streaming requests (false is the
+      default), and streaming records are compared for their requests only.
+    - A string `content` (a message, the system prompt, a tool result) is the same as one
+      text block holding it.
+    - `cache_control` on message blocks is dropped: modelport has no per-message breakpoint
+      (`cache_prompt` marks the system prompt and the last tool). Markers on the system
+      prompt and tools are compared when the recording placed them as `cache_prompt` does,
+      else dropped; they change billing and latency, not the answer.
+    - `is_error: false` on a tool result is the same as no `is_error`.
+    - A tool's `strict` is dropped (modelport's `ToolInfo` has no such flag); an empty
+      `description` is the same as none; an input schema without `additionalProperties` is
+      compared as `false` (the `ToolParams` default: only the declared parameters); an empty
+      `required` is the same as none.
+    - No `tool_choice` with tools is the same as `{"type": "auto"}` (the API's default).
+    """
+    body = copy.deepcopy(body)
+    body.pop("stream", None)
+
+    def blocks(content: Any) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+    if "system" in body:
+        body["system"] = blocks(body["system"])
+        if not cache_compared:
+            for block in body["system"]:
+                block.pop("cache_control", None)
+    for message in body["messages"]:
+        message["content"] = blocks(message["content"])
+        for block in message["content"]:
+            block.pop("cache_control", None)
+            if block["type"] == "tool_result":
+                if "content" in block:
+                    block["content"] = blocks(block["content"])
+                if block.get("is_error") is False:
+                    del block["is_error"]
+    for tool in body.get("tools") or []:
+        tool.pop("strict", None)
+        if not cache_compared:
+            tool.pop("cache_control", None)
+        if tool.get("description") == "":
+            del tool["description"]
+        schema = tool.get("input_schema")
+        if isinstance(schema, dict):
+            schema.setdefault("additionalProperties", False)
+            if schema.get("required") == []:
+                del schema["required"]
+    if body.get("tools") and "tool_choice" not in body:
+        body["tool_choice"] = {"type": "auto"}
+    return body
+
+
+def _id(record: dict[str, Any]) -> str:
+    return f"{RECORDS.index(record)}-{record['source']}-{Path(record['path']).stem[:40]}"
+
+
+REQUEST_RECORDS = [r for r in RECORDS if r["request_json"] is not None]
+RESPONSE_RECORDS = [r for r in RECORDS if not r["is_stream"] and r["status"] == 200]
+ERROR_RECORDS = [r for r in RECORDS if r["status"] >= 400]
+
+
+def _try_rebuild(record: dict[str, Any]) -> Rebuilt | None:
+    try:
+        return rebuild(record["request_json"])
+    except NotRebuildableError:
+        return None
+
+
+REBUILDABLE = [r for r in REQUEST_RECORDS if _try_rebuild(r) is not None]
+
+
+def test_most_recorded_requests_are_rebuildable() -> None:
+    # the rest use server tools, deferred tools, MCP or compaction blocks, files by id, or
+    # system messages inside the conversation: nothing modelport's inputs express
+    assert len(REQUEST_RECORDS) == 169
+    assert len(REBUILDABLE) == 131, len(REBUILDABLE)
+
+
+@pytest.mark.parametrize("record", REBUILDABLE, ids=_id)
+def test_request_rebuilt_from_modelport_inputs(record: dict[str, Any]) -> None:
+    inputs = rebuild(record["request_json"])
+    body = to_wire(inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config)
+    expected = normalise(record["request_json"], inputs.cache_compared)
+    assert normalise(body, inputs.cache_compared) == expected
+    json.dumps(body)  # serialisable as sent
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+def check_output(out: ModelOutput, response: dict[str, Any]) -> None:
+    """`out` holds what the raw `response` says, block by block."""
+    blocks = response["content"]
+    message = out.message
+    content = message.content
+    parts: list[Content] = (
+        ([ContentText(text=content)] if content else []) if isinstance(content, str) else content
+    )
+    texts = [p.text for p in parts if isinstance(p, ContentText)]
+    assert texts == [b["text"] for b in blocks if b["type"] == "text"]
+    reasoning = [
+        (p.reasoning, p.signature, p.redacted) for p in parts if isinstance(p, ContentReasoning)
+    ]
+    assert reasoning == [
+        (b["thinking"], b["signature"], False)
+        if b["type"] == "thinking"
+        else (b["data"], None, True)
+        for b in blocks
+        if b["type"] in ("thinking", "redacted_thinking")
+    ]
+    thoughts = [b["thinking"] for b in blocks if b["type"] == "thinking" and b["thinking"]]
+    assert message.reasoning == ("\n\n".join(thoughts) or None)
+    calls = [(c.id, c.function, c.arguments, c.parse_error) for c in message.tool_calls or []]
+    assert calls == [
+        (b["id"], b["name"], b["input"], None) for b in blocks if b["type"] == "tool_use"
+    ]
+    others = [
+        b for b in blocks if b["type"] not in ("text", "thinking", "redacted_thinking", "tool_use")
+    ]
+    assert (out.metadata or {}).get("content_blocks", []) == others
+    assert out.stop_reason == EXPECTED_STOP[response["stop_reason"]]
+    assert out.model == response["model"] and message.model == response["model"]
+    assert out.metadata is not None and out.metadata["id"] == response["id"]
+
+    usage = response["usage"]
+    assert out.usage is not None
+    assert out.usage.input_tokens == usage["input_tokens"]
+    assert out.usage.output_tokens == usage["output_tokens"]
+    assert out.usage.input_tokens_cache_write == usage.get("cache_creation_input_tokens")
+    assert out.usage.input_tokens_cache_read == usage.get("cache_read_input_tokens")
+    assert out.usage.total_tokens == (
+        usage["input_tokens"]
+        + usage["output_tokens"]
+        + (usage.get("cache_creation_input_tokens") or 0)
+        + (usage.get("cache_read_input_tokens") or 0)
+    )
+    details = usage.get("output_tokens_details") or {}
+    assert out.usage.reasoning_tokens == details.get("thinking_tokens")
+
+
+@pytest.mark.parametrize("record", RESPONSE_RECORDS, ids=_id)
+def test_response_parsed(record: dict[str, Any]) -> None:
+    response = json.loads(record["response_body"])
+    check_output(from_wire(response, record["request_json"]["model"]), response)
+
+
+def test_the_recorded_responses_cover_every_kind_of_block_and_usage() -> None:
+    outs = [from_wire(json.loads(r["response_body"])) for r in RESPONSE_RECORDS]
+    assert len(outs) == 134
+    assert sum(o.stop_reason == "tool_calls" for o in outs) >= 40
+    assert sum(bool(o.message.reasoning_parts) for o in outs) >= 10
+    assert sum(len(o.message.tool_calls or []) > 1 for o in outs) >= 4
+    assert sum((o.usage.input_tokens_cache_read or 0) > 0 for o in outs if o.usage) >= 3
+    assert sum((o.usage.input_tokens_cache_write or 0) > 0 for o in outs if o.usage) >= 3
+
+
+def test_thinking_response_in_detail() -> None:
+    record = RECORDS[16]  # crewai: thinking with a 5000-token budget
+    out = from_wire(json.loads(record["response_body"]))
+    [thinking] = out.message.reasoning_parts
+    assert thinking.reasoning.startswith("The user is asking about the current weather in Tokyo")
+    assert thinking.signature is not None and thinking.signature.startswith("ErAECkYI")
+    assert out.completion.startswith("I don't have access to real-time weather information")
+    assert out.message.reasoning == thinking.reasoning
+    assert out.stop_reason == "stop"
+
+
+def test_cached_tokens_in_detail() -> None:
+    out = from_wire(json.loads(RECORDS[98]["response_body"]))  # writes 418, reads 1111
+    assert out.usage is not None
+    assert (out.usage.input_tokens_cache_write, out.usage.input_tokens_cache_read) == (418, 1111)
+    assert (out.usage.input_tokens, out.usage.output_tokens) == (3, 33)
+    assert out.usage.total_tokens == 3 + 33 + 418 + 1111
+
+
+def test_parallel_tool_calls_in_detail() -> None:
+    out = from_wire(json.loads(RECORDS[149]["response_body"]))
+    assert out.stop_reason == "tool_calls"
+    calls = out.message.tool_calls or []
+    assert [(c.function, c.arguments) for c in calls] == [
+        ("lookup_country", {"city": "Tokyo"}),
+        ("get_founded_year", {"city": "Tokyo"}),
+    ]
+
+
+# -- end to end through a local server --------------------------------------------------------
+
+
+def _generate(record: dict[str, Any], server: LocalServer) -> ModelOutput:
+    inputs = rebuild(record["request_json"])
+    model = get_model(
+        f"anthropic/{inputs.model}",
+        base_url=server.url,
+        api_key=KEY,
+        config=inputs.config,
+        memoize=False,
+    )
+    model = Model(model.api, model.config, retry=no_wait_policy())
+
+    async def go() -> ModelOutput:
+        async with model:
+            return await model.generate(inputs.messages, inputs.tools, inputs.tool_choice)
+
+    return asyncio.run(go())
+
+
+E2E_RECORDS = [r for r in REBUILDABLE if not r["is_stream"] and r["status"] == 200]
+
+
+@pytest.mark.parametrize("record", E2E_RECORDS, ids=_id)
+def test_replayed_end_to_end(record: dict[str, Any]) -> None:
+    with LocalServer() as server:
+        server.enqueue(Reply.from_record(record))
+        out = _generate(record, server)
+    [request] = server.requests
+    assert (request.method, request.path) == ("POST", "/v1/messages")
+    assert request.headers["x-api-key"] == KEY
+    assert request.headers["anthropic-version"] == "2023-06-01"
+    assert request.headers["content-type"] == "application/json"
+    cache_compared = rebuild(record["request_json"]).cache_compared
+    assert normalise(request.json, cache_compared) == normalise(
+        record["request_json"], cache_compared
+    )
+    check_output(out, json.loads(record["response_body"]))
+    assert out.time is not None
+
+
+@pytest.mark.parametrize("record", ERROR_RECORDS, ids=_id)
+def test_recorded_errors_replayed(record: dict[str, Any]) -> None:
+    with LocalServer() as server:
+        server.enqueue(Reply.from_record(record))
+        with pytest.raises(ModelAPIError) as info:
+            _generate(record, server)
+    err = info.value
+    message = json.loads(record["response_body"])["error"]["message"]
+    assert err.status == record["status"] and err.message == message
+    assert isinstance(err, {400: BadRequestError, 404: NotFoundError}[record["status"]])
+    assert err.code in ("invalid_request_error", "not_found_error")
+    assert len(server.requests) == 1  # not retried
