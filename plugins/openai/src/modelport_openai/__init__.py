@@ -1,0 +1,43 @@
+"""The `openai` provider for modelport, and the base of every OpenAI-compatible service.
+
+`get_model("openai/gpt-4o")` posts to OpenAI's `/v1/chat/completions` with aiohttp; the key
+comes from `OPENAI_API_KEY` (or `api_key=`), the base URL from `OPENAI_BASE_URL` (or
+`base_url=`). A compatible service is an `OpenAICompatibleAPI` subclass with its own `Service`.
+"""
+
+from __future__ import annotations
+
+from modelport import hookimpl
+from modelport.hookspecs import RegisterModel
+
+from ._api import OpenAIAPI, OpenAICompatibleAPI, inline_files
+from ._service import OPENAI, Quirks, Service
+from ._wire import STOP_REASONS, MalformedResponseError, from_wire, is_reasoning_model, to_wire
+
+__all__ = [
+    "OPENAI",
+    "STOP_REASONS",
+    "MalformedResponseError",
+    "OpenAIAPI",
+    "OpenAICompatibleAPI",
+    "Quirks",
+    "Service",
+    "from_wire",
+    "inline_files",
+    "is_reasoning_model",
+    "register_models",
+    "register_service",
+    "to_wire",
+]
+
+
+def register_service(register: RegisterModel, api: type[OpenAICompatibleAPI]) -> None:
+    """Register `api` under its service's name, with its environment variables."""
+    service = api.service
+    register(service.name, api, env_vars=service.env_vars, description=service.description)
+
+
+@hookimpl
+def register_models(register: RegisterModel) -> None:
+    """Register the `openai` provider."""
+    register_service(register, OpenAIAPI)

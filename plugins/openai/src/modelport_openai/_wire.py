@@ -1,0 +1,483 @@
+"""Pure translation between modelport's types and OpenAI's chat-completions wire format.
+
+`to_wire` builds a request body from messages, tools and config; `from_wire` reads a response
+body into a `ModelOutput`. Neither does I/O. Enum mappings are lookup tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from modelport import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageSystem,
+    ChatMessageTool,
+    ChatMessageUser,
+    Content,
+    ContentAudio,
+    ContentImage,
+    ContentText,
+    ContentVideo,
+    GenerateConfig,
+    Logprob,
+    Logprobs,
+    ModelOutput,
+    ModelUsage,
+    StopReason,
+    ToolCall,
+    ToolChoice,
+    ToolFunction,
+    ToolInfo,
+    TopLogprob,
+)
+from modelport.errors import ModelInputError
+
+from ._service import Quirks
+
+__all__ = [
+    "CONTENT_FILTER_CODES",
+    "CONTEXT_OVERFLOW_CODES",
+    "STOP_REASONS",
+    "TOOL_CHOICES",
+    "MalformedResponseError",
+    "from_wire",
+    "is_reasoning_model",
+    "refusal_stop_reason",
+    "to_wire",
+]
+
+STOP_REASONS: dict[str, StopReason] = {
+    "stop": "stop",
+    "length": "max_tokens",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "eos": "stop",  # older compatible servers
+}
+"""`finish_reason` → `StopReason` (anything else is 'unknown')."""
+
+TOOL_CHOICES: dict[str, str] = {"auto": "auto", "any": "required", "none": "none"}
+"""`ToolChoice` literal → `tool_choice` value."""
+
+CONTEXT_OVERFLOW_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
+"""Error codes meaning the input did not fit the model's context."""
+
+CONTEXT_OVERFLOW_PHRASES = (
+    "maximum context length",
+    "context length exceeded",
+    "context_length_exceeded",
+    "exceeds the context window",
+    "prompt is too long",
+)
+"""Error message phrases meaning the same (servers that give no code)."""
+
+CONTENT_FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
+"""Error codes meaning the provider refused the content."""
+
+_NO_SYSTEM_ROLE = ("o1-mini", "o1-preview")
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+_AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+
+
+class MalformedResponseError(ValueError):
+    """The response body is not a chat completion (the API shell raises a typed error)."""
+
+
+def is_reasoning_model(model_name: str) -> bool:
+    """Whether an OpenAI model is a reasoning model (o-series, gpt-5 but not gpt-5-chat)."""
+    name = model_name.rsplit("/", 1)[-1].lower()
+    return name.startswith(_REASONING_PREFIXES) and not name.startswith("gpt-5-chat")
+
+
+def refusal_stop_reason(code: str | None, message: str) -> StopReason | None:
+    """The stop reason an error response stands for: 'model_length' when the input did not
+    fit, 'content_filter' when the content was refused, None for any other error."""
+    code = (code or "").lower()
+    if code in CONTEXT_OVERFLOW_CODES:
+        return "model_length"
+    if code in CONTENT_FILTER_CODES:
+        return "content_filter"
+    text = message.lower()
+    if any(phrase in text for phrase in CONTEXT_OVERFLOW_PHRASES):
+        return "model_length"
+    return None
+
+
+# -- request ---------------------------------------------------------------------------------
+
+
+def to_wire(
+    model_name: str,
+    messages: Sequence[ChatMessage],
+    tools: Sequence[ToolInfo],
+    tool_choice: ToolChoice,
+    config: GenerateConfig,
+    quirks: Quirks = Quirks(),
+) -> dict[str, Any]:
+    """The `/chat/completions` request body for one call (no `stream`: one JSON answer).
+
+    Raises:
+        ModelInputError: content or config the service cannot take (video, a refused field).
+    """
+    _check_config(config, quirks)
+    reasoning = is_reasoning_model(model_name)
+    body: dict[str, Any] = {
+        "model": model_name,
+        "messages": _messages(messages, config, quirks, model_name if reasoning else None),
+    }
+    if tools:
+        body["tools"] = [_tool(t) for t in tools]
+        body["tool_choice"] = (
+            {"type": "function", "function": {"name": tool_choice.name}}
+            if isinstance(tool_choice, ToolFunction)
+            else TOOL_CHOICES[tool_choice]
+        )
+        if config.parallel_tool_calls is not None and quirks.parallel_tool_calls:
+            body["parallel_tool_calls"] = config.parallel_tool_calls
+    _config_fields(body, config, quirks, reasoning)
+    if config.extra_body:
+        body.update(config.extra_body)
+    return body
+
+
+def _check_config(config: GenerateConfig, quirks: Quirks) -> None:
+    for name in quirks.unsupported:
+        if getattr(config, name) is not None:
+            raise ModelInputError(f"this service does not support the config field {name!r}")
+    if (
+        quirks.max_choices is not None
+        and config.num_choices is not None
+        and config.num_choices > quirks.max_choices
+    ):
+        raise ModelInputError(
+            f"num_choices={config.num_choices}: this service gives at most {quirks.max_choices}"
+        )
+
+
+def _config_fields(
+    body: dict[str, Any], config: GenerateConfig, quirks: Quirks, reasoning: bool
+) -> None:
+    if config.max_tokens is not None:
+        key = (
+            "max_completion_tokens" if reasoning and quirks.max_completion_tokens else "max_tokens"
+        )
+        body[key] = config.max_tokens
+    if config.temperature is not None:
+        body["temperature"] = config.temperature
+    if config.top_p is not None:
+        body["top_p"] = config.top_p
+    if config.stop_seqs is not None:
+        body["stop"] = config.stop_seqs
+    if config.seed is not None:
+        body["seed"] = config.seed
+    if config.num_choices is not None:
+        body["n"] = config.num_choices
+    if config.frequency_penalty is not None:
+        body["frequency_penalty"] = config.frequency_penalty
+    if config.presence_penalty is not None:
+        body["presence_penalty"] = config.presence_penalty
+    if config.logit_bias is not None:
+        # OpenAI's schema has integer biases: whole numbers are sent as integers
+        body["logit_bias"] = {
+            str(k): int(v) if float(v).is_integer() else v for k, v in config.logit_bias.items()
+        }
+    if config.logprobs is not None:
+        body["logprobs"] = config.logprobs
+    if config.top_logprobs is not None:
+        body["top_logprobs"] = config.top_logprobs
+    if quirks.reasoning_param == "reasoning":
+        if config.reasoning_effort is not None:
+            body["reasoning"] = {"effort": config.reasoning_effort}
+        elif config.reasoning_tokens is not None:
+            body["reasoning"] = {"max_tokens": config.reasoning_tokens}
+    elif config.reasoning_effort is not None:
+        body["reasoning_effort"] = config.reasoning_effort
+    if config.response_schema is not None:
+        schema = config.response_schema
+        spec: dict[str, Any] = {"name": schema.name, "schema": schema.json_schema}
+        if schema.description is not None:
+            spec["description"] = schema.description
+        if schema.strict is not None:
+            spec["strict"] = schema.strict
+        body["response_format"] = {"type": "json_schema", "json_schema": spec}
+    if quirks.extra_params:
+        if "top_k" in quirks.extra_params and config.top_k is not None:
+            body["top_k"] = config.top_k
+        if "best_of" in quirks.extra_params and config.best_of is not None:
+            body["best_of"] = config.best_of
+
+
+def _tool(tool: ToolInfo) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters.model_dump(exclude_none=True),
+        },
+    }
+
+
+def _messages(
+    messages: Sequence[ChatMessage],
+    config: GenerateConfig,
+    quirks: Quirks,
+    reasoning_model: str | None,
+) -> list[dict[str, Any]]:
+    system_role = "system"
+    if reasoning_model is not None and quirks.developer_role:
+        name = reasoning_model.rsplit("/", 1)[-1]
+        system_role = "user" if name.startswith(_NO_SYSTEM_ROLE) else "developer"
+    history_field = quirks.reasoning_history_field if config.reasoning_history else None
+    out: list[dict[str, Any]] = []
+    # media returned by tools: OpenAI's tool messages take text only, so images and audio go
+    # in a user message after the run of tool messages
+    pending: list[dict[str, Any]] = []
+    for m in messages:
+        if pending and not isinstance(m, ChatMessageTool):
+            out.append({"role": "user", "content": pending})
+            pending = []
+        if isinstance(m, ChatMessageUser):
+            out.append({"role": "user", "content": _content(m.content)})
+        elif isinstance(m, ChatMessageAssistant):
+            out.append(_assistant(m, history_field))
+        elif isinstance(m, ChatMessageTool):
+            out.append(_tool_message(m, pending))
+        elif isinstance(m, ChatMessageSystem):
+            content = m.content if isinstance(m.content, str) else _text_parts(m.content)
+            out.append({"role": system_role, "content": content})
+        else:  # pragma: no cover (ChatMessage is a closed union)
+            raise ModelInputError(f"unknown message type {type(m).__name__}")
+    if pending:
+        out.append({"role": "user", "content": pending})
+    return out
+
+
+def _text_parts(content: list[Content]) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": c.text} for c in content if isinstance(c, ContentText)]
+
+
+def _content(content: str | list[Content]) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for c in content:
+        if isinstance(c, ContentText):
+            parts.append({"type": "text", "text": c.text})
+        else:
+            part = _media(c)
+            if part is not None:
+                parts.append(part)
+    return parts
+
+
+def _media(c: Content) -> dict[str, Any] | None:
+    if isinstance(c, ContentImage):
+        image: dict[str, Any] = {"url": c.image}
+        if c.detail != "auto":
+            image["detail"] = c.detail
+        return {"type": "image_url", "image_url": image}
+    if isinstance(c, ContentAudio):
+        data = c.audio
+        if data.startswith("data:"):
+            data = data.partition(",")[2]
+        return {"type": "input_audio", "input_audio": {"data": data, "format": c.format}}
+    if isinstance(c, ContentVideo):
+        raise ModelInputError("chat completions take no video content; send frames as images")
+    return None  # reasoning parts are the model's own, not input
+
+
+def _assistant(m: ChatMessageAssistant, history_field: str | None) -> dict[str, Any]:
+    text = m.text
+    out: dict[str, Any] = {"role": "assistant", "content": text}
+    if m.tool_calls:
+        if not text:
+            out["content"] = None
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.function, "arguments": json.dumps(call.arguments)},
+            }
+            for call in m.tool_calls
+        ]
+    if history_field is not None and m.reasoning:
+        out[history_field] = m.reasoning
+    return out
+
+
+def _tool_message(m: ChatMessageTool, pending: list[dict[str, Any]]) -> dict[str, Any]:
+    if m.error is not None:
+        text = f"Error: {m.error.message}"
+    elif isinstance(m.content, str):
+        text = m.content
+    else:
+        text = m.text
+        media = [p for c in m.content if (p := _media(c)) is not None]
+        if media:
+            pending.append(
+                {"type": "text", "text": f"Content returned by tool call {m.tool_call_id}:"}
+            )
+            pending.extend(media)
+    return {"role": "tool", "tool_call_id": m.tool_call_id, "content": text}
+
+
+# -- response --------------------------------------------------------------------------------
+
+
+def from_wire(body: Any, quirks: Quirks = Quirks(), model_name: str = "") -> ModelOutput:
+    """The `ModelOutput` of a chat-completion response body.
+
+    Every choice becomes a `ChatCompletionChoice`; a refusal becomes the text with stop reason
+    'content_filter' (and `error` set); tool-call arguments that are not a JSON object become a
+    `ToolCall` with `parse_error`; a body with no choices gives an output with `error` set.
+
+    Raises:
+        MalformedResponseError: the body is not a chat completion at all.
+    """
+    if not isinstance(body, dict):
+        raise MalformedResponseError(f"expected a JSON object, got {type(body).__name__}")
+    raw_choices = body.get("choices")
+    if not isinstance(raw_choices, list):
+        raise MalformedResponseError("the response has no 'choices' list")
+    model = body.get("model") or model_name
+    if len(raw_choices) > 1:
+        raw_choices = sorted(raw_choices, key=_index)
+    choices: list[ChatCompletionChoice] = []
+    error: str | None = None
+    try:
+        for i, raw in enumerate(raw_choices):
+            choice, refusal = _choice(raw, i, model, quirks)
+            choices.append(choice)
+            if refusal and error is None:
+                error = refusal
+        if not choices:
+            error = "the response has no choices"
+        return ModelOutput(
+            model=model, choices=choices, usage=_usage(body.get("usage"), quirks), error=error
+        )
+    except MalformedResponseError:
+        raise
+    except (KeyError, TypeError, ValueError) as ex:  # a field of the wrong type or missing
+        raise MalformedResponseError(f"unexpected response shape: {str(ex)[:300]}") from None
+
+
+def _index(raw: Any) -> int:
+    index = raw.get("index") if isinstance(raw, dict) else None
+    return index if isinstance(index, int) else 0
+
+
+def _choice(
+    raw: Any, position: int, model: str, quirks: Quirks
+) -> tuple[ChatCompletionChoice, str | None]:
+    if not isinstance(raw, dict):
+        raise MalformedResponseError(f"choice {position} is not an object")
+    msg = raw.get("message")
+    if not isinstance(msg, dict):
+        raise MalformedResponseError(f"choice {position} has no message")
+    content = msg.get("content")
+    if isinstance(content, list):  # some servers answer with text parts
+        text = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    else:
+        text = content if isinstance(content, str) else ""
+    reasoning = None
+    for field in quirks.reasoning_fields:
+        value = msg.get(field)
+        if isinstance(value, str) and value:
+            reasoning = value
+            break
+    tool_calls = None
+    raw_calls = msg.get("tool_calls")
+    if raw_calls:
+        tool_calls = [_tool_call(c, position, i) for i, c in enumerate(raw_calls)]
+    elif isinstance(msg.get("function_call"), dict):  # the legacy single-function form
+        tool_calls = [_tool_call({"function": msg["function_call"]}, position, 0)]
+    finish = raw.get("finish_reason")
+    stop_reason = STOP_REASONS.get(finish, "unknown") if isinstance(finish, str) else "unknown"
+    refusal = msg.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        stop_reason = "content_filter"
+        text = text or refusal
+    else:
+        refusal = None
+    message = ChatMessageAssistant(
+        content=text, tool_calls=tool_calls, reasoning=reasoning, model=model, source="generate"
+    )
+    choice = ChatCompletionChoice(
+        message=message, stop_reason=stop_reason, logprobs=_logprobs(raw.get("logprobs"))
+    )
+    return choice, refusal
+
+
+def _tool_call(raw: Any, choice: int, position: int) -> ToolCall:
+    if not isinstance(raw, dict) or not isinstance(raw.get("function"), dict):
+        raise MalformedResponseError(f"tool call {position} of choice {choice} has no function")
+    function = raw["function"]
+    name = function.get("name") or ""
+    call_id = raw.get("id") or f"call_{choice}_{position}"
+    arguments = function.get("arguments")
+    if arguments is None or arguments == "":
+        return ToolCall(id=call_id, function=name, arguments={})
+    if isinstance(arguments, dict):
+        return ToolCall(id=call_id, function=name, arguments=arguments)
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError as ex:
+        problem = f"they are not valid JSON ({ex})"
+    else:
+        if isinstance(parsed, dict):
+            return ToolCall(id=call_id, function=name, arguments=parsed)
+        problem = f"they are a JSON {type(parsed).__name__}, not an object"
+    return ToolCall(
+        id=call_id,
+        function=name,
+        arguments={},
+        parse_error=f"could not read the arguments of {name!r}: {problem}: {arguments!r:.500}",
+    )
+
+
+def _usage(raw: Any, quirks: Quirks) -> ModelUsage | None:
+    if not isinstance(raw, dict):
+        return None
+    input_tokens = raw.get("prompt_tokens") or 0
+    output_tokens = raw.get("completion_tokens") or 0
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    reasoning = completion_details.get("reasoning_tokens")
+    if quirks.reasoning_tokens_excluded and reasoning:
+        output_tokens += reasoning
+    cached = prompt_details.get("cached_tokens")
+    if cached is None:
+        cached = raw.get("cached_tokens")  # some servers report it at the top level
+    return ModelUsage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=raw.get("total_tokens") or input_tokens + output_tokens,
+        input_tokens_cache_read=cached,
+        input_tokens_cache_write=prompt_details.get("cache_write_tokens"),
+        reasoning_tokens=reasoning,
+    )
+
+
+def _logprobs(raw: Any) -> Logprobs | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
+        return None
+    return Logprobs(
+        content=[
+            Logprob(
+                token=item["token"],
+                logprob=item["logprob"],
+                bytes=item.get("bytes"),
+                top_logprobs=[
+                    TopLogprob(token=t["token"], logprob=t["logprob"], bytes=t.get("bytes"))
+                    for t in item.get("top_logprobs") or ()
+                ]
+                or None,
+            )
+            for item in raw["content"]
+        ]
+    )
