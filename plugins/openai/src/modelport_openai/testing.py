@@ -440,6 +440,22 @@ class CompatibleContract(ProviderContract):
     def reply_for(self, output: ModelOutput) -> Reply:
         return reply_for(output, self.model_name)
 
+    def error_reply(
+        self, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> Reply:
+        return Reply(
+            status=status,
+            json={
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error" if status < 500 else "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            headers=headers or {},
+        )
+
     def build_model(self, base_url: str, api_key: str, config: GenerateConfig) -> Model:
         return get_model(
             f"{self.provider}/{self.model_name}",

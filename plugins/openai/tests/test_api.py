@@ -1,0 +1,191 @@
+"""The provider shell: defaults, keys, base URLs, model args, limits, files, exports."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from pathlib import Path
+
+import modelport_openai
+import pytest
+from modelport_openai import OPENAI, OpenAIAPI, OpenAICompatibleAPI, Quirks, Service, inline_files
+from modelport_openai.testing import completion_body
+
+from modelport import (
+    ChatMessageUser,
+    ContentAudio,
+    ContentImage,
+    ContentText,
+    GenerateConfig,
+    get_model,
+)
+from modelport.errors import ModelInputError
+from modelport.testing import LocalServer, Reply, text_output
+
+KEY = "sk-test-abcdef0123456789"
+
+
+def test_get_model_picks_openai_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    model = get_model("openai/gpt-4o", memoize=False)
+    api = model.api
+    assert isinstance(api, OpenAIAPI) and api.service is OPENAI
+    assert str(model) == "openai/gpt-4o"
+    assert api.url == "https://api.openai.com/v1/chat/completions"
+    assert api.api_key == KEY and api.headers["authorization"] == f"Bearer {KEY}"
+    assert api.max_connections() == 32
+    assert api.http.max_connections == 32
+    assert api.http.read_timeout == 600.0 and api.http.connect_timeout == 30.0
+
+
+def test_base_url_from_environment_and_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.example/v1/")
+    assert (
+        get_model("openai/m", memoize=False).api.url == "https://proxy.example/v1/chat/completions"
+    )
+    api = get_model("openai/m", base_url="http://127.0.0.1:9/v1", memoize=False).api
+    assert api.base_url == "http://127.0.0.1:9/v1"
+    with pytest.raises(ModelInputError, match="must start with http"):
+        get_model("openai/m", base_url="api.openai.com/v1", memoize=False)
+
+
+def test_key_is_required_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ModelInputError, match="set OPENAI_API_KEY or pass api_key="):
+        get_model("openai/gpt-4o", memoize=False)
+    with pytest.raises(ModelInputError) as info:
+        get_model("openai/gpt-4o", api_key="sk-has a space", memoize=False)
+    assert "sk-has a space" not in str(info.value)
+    assert get_model("openai/gpt-4o", api_key=KEY, memoize=False).api.api_key == KEY
+
+
+def test_model_args(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    api = get_model(
+        "openai/gpt-4o",
+        read_timeout=5,
+        connect_timeout=None,
+        headers={"OpenAI-Organization": "org-1"},
+        config=GenerateConfig(max_connections=4),
+        memoize=False,
+    ).api
+    assert isinstance(api, OpenAICompatibleAPI)
+    assert (api.http.read_timeout, api.http.connect_timeout) == (5, None)
+    assert api.headers["openai-organization"] == "org-1"
+    assert api.http.max_connections == 4
+    with pytest.raises(TypeError, match="unknown model args: colour, temprature"):
+        get_model("openai/gpt-4o", temprature=1, colour="red", memoize=False)
+    with pytest.raises(ModelInputError, match="read_timeout"):
+        get_model("openai/gpt-4o", read_timeout=-1, memoize=False)
+    with pytest.raises(ModelInputError, match="headers"):
+        get_model("openai/gpt-4o", headers={"x-n": 1}, memoize=False)
+
+
+def test_connection_key_has_base_url_and_a_key_hash_never_the_key() -> None:
+    a = get_model("openai/gpt-4o", api_key=KEY, memoize=False).api
+    b = get_model("openai/gpt-4o-mini", api_key=KEY, memoize=False).api
+    c = get_model("openai/gpt-4o", api_key=KEY + "x", memoize=False).api
+    d = get_model("openai/gpt-4o", api_key=KEY, base_url="http://127.0.0.1:1/v1", memoize=False)
+    assert a.connection_key() == b.connection_key()  # same service, URL and key share a limit
+    assert len({a.connection_key(), c.connection_key(), d.api.connection_key()}) == 3
+    assert KEY not in a.connection_key()
+    assert hashlib.sha256(KEY.encode()).hexdigest()[:16] in a.connection_key()
+    assert "https://api.openai.com/v1" in a.connection_key()
+    assert KEY not in repr(a) and KEY not in repr(a.http)
+
+
+def test_headers_and_key_reach_the_server_and_no_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with LocalServer() as server:
+        server.enqueue(Reply(json=completion_body(text_output("hi"), "gpt-4o")))
+        model = get_model(
+            "openai/gpt-4o",
+            base_url=server.url,
+            api_key=KEY,
+            headers={"X-Title": "modelport tests"},
+            memoize=False,
+        )
+
+        async def go() -> str:
+            async with model:
+                return (await model.generate("Hello")).completion
+
+        assert asyncio.run(go()) == "hi"
+    headers = server.requests[0].headers
+    assert headers["authorization"] == f"Bearer {KEY}"
+    assert headers["x-title"] == "modelport tests"
+    assert headers["user-agent"].startswith("modelport/")
+    assert all(KEY not in r.getMessage() for r in caplog.records)
+
+
+def test_a_compatible_service_without_a_key_sends_none() -> None:
+    local = Service(name="local", base_url="http://127.0.0.1:1/v1", key_required=False)
+
+    class LocalAPI(OpenAICompatibleAPI):
+        service = local
+
+    api = LocalAPI("m")
+    assert api.api_key is None and "authorization" not in api.headers
+    assert api.connection_key() == "local:http://127.0.0.1:1/v1:-"
+
+    class Nowhere(OpenAICompatibleAPI):
+        service = Service(name="nowhere", base_url=None, key_required=False)
+
+    with pytest.raises(ModelInputError, match="has no base URL"):
+        Nowhere("m")
+
+
+def test_local_files_are_sent_as_data_urls(tmp_path: Path) -> None:
+    image = tmp_path / "dot.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    audio = tmp_path / "hello.mp3"
+    audio.write_bytes(b"ID3fake")
+    message = ChatMessageUser(
+        content=[
+            ContentText(text="What is this?"),
+            ContentImage(image=str(image)),
+            ContentImage(image="https://example.com/a.png"),
+            ContentAudio(audio=str(audio), format="mp3"),
+        ]
+    )
+    (inlined,) = inline_files([message])
+    parts = inlined.content
+    assert isinstance(parts, list)
+    png = base64.b64encode(image.read_bytes()).decode()
+    assert parts[1] == ContentImage(image=f"data:image/png;base64,{png}")
+    assert parts[2] == ContentImage(image="https://example.com/a.png")
+    mp3 = base64.b64encode(audio.read_bytes()).decode()
+    assert parts[3] == ContentAudio(audio=f"data:audio/mpeg;base64,{mp3}", format="mp3")
+    assert message.content[1] == ContentImage(image=str(image))  # the input is not changed
+    with pytest.raises(ModelInputError, match="audio must be a base64 data URL"):
+        inline_files([ChatMessageUser(content=[ContentAudio(audio="nope.wav", format="wav")])])
+
+
+def test_reasoning_model_detection() -> None:
+    reasoning = ("o1", "o1-mini", "o3", "o3-mini", "o4-mini", "gpt-5", "gpt-5-nano", "openai/o3")
+    for name in reasoning:
+        assert modelport_openai.is_reasoning_model(name), name
+    for name in ("gpt-4o", "gpt-4.1", "gpt-5-chat-latest", "omni-moderation", "llama-3"):
+        assert not modelport_openai.is_reasoning_model(name), name
+
+
+def test_quirks_and_services_are_frozen_values() -> None:
+    with pytest.raises(AttributeError):
+        OPENAI.name = "x"  # type: ignore[misc]
+    assert OPENAI.env_vars == ("OPENAI_API_KEY", "OPENAI_BASE_URL")
+    assert Quirks() == Quirks() and hash(OPENAI) == hash(OPENAI)
+
+
+def test_all_is_complete_and_sorted() -> None:
+    public = {
+        name
+        for name in dir(modelport_openai)
+        if not name.startswith("_") and name not in ("annotations", "hookimpl", "RegisterModel")
+    }
+    public -= {"testing"}  # a submodule, imported on demand
+    assert set(modelport_openai.__all__) == public
+    assert modelport_openai.__all__ == sorted(
+        modelport_openai.__all__, key=lambda n: (not n.isupper(), n)
+    )
