@@ -108,8 +108,8 @@ def to_wire(
     """The JSON body of `POST /v1/messages` for one call.
 
     Raises `ModelInputError` for what the API cannot take (audio or video, an unsupported
-    image type, a temperature above 1, a thinking budget under 1024, forced tool use with
-    thinking, several choices).
+    image type, a temperature above 1, a thinking budget under 1024, forced tool use or a
+    prefill with thinking, several choices).
     """
     if config.num_choices is not None and config.num_choices > 1:
         raise ModelInputError(
@@ -148,6 +148,12 @@ def to_wire(
         isinstance(extra_thinking, Mapping)
         and extra_thinking.get("type") in ("enabled", "adaptive")
     )
+
+    if thinking_on and turns and turns[-1]["role"] == "assistant":
+        raise ModelInputError(
+            "the conversation ends with an assistant message (a prefill), which the Messages "
+            "API refuses while thinking is on"
+        )
 
     if tools:
         wire_tools = [_tool(t) for t in tools]
