@@ -41,11 +41,21 @@ if TYPE_CHECKING:
     from ._registry import modelapi
     from ._retry import RetryPolicy
     from ._tools import ToolCall, ToolCallError, ToolChoice, ToolFunction, ToolInfo, ToolParams
+    from .cache import (
+        CachePolicy,
+        cache_clear,
+        cache_epoch,
+        cache_list_expired,
+        cache_path,
+        cache_prune,
+        cache_size,
+    )
     from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CachePolicy",
     "ChatCompletionChoice",
     "ChatMessage",
     "ChatMessageAssistant",
@@ -78,6 +88,12 @@ __all__ = [
     "ToolInfo",
     "ToolParams",
     "TopLogprob",
+    "cache_clear",
+    "cache_epoch",
+    "cache_list_expired",
+    "cache_path",
+    "cache_prune",
+    "cache_size",
     "get_model",
     "hookimpl",
     "modelapi",
@@ -118,6 +134,13 @@ _LAZY = {
     "get_model": "._model",
     "modelapi": "._registry",
     "RetryPolicy": "._retry",
+    "CachePolicy": ".cache",
+    "cache_clear": ".cache",
+    "cache_epoch": ".cache",
+    "cache_list_expired": ".cache",
+    "cache_path": ".cache",
+    "cache_prune": ".cache",
+    "cache_size": ".cache",
     "hookimpl": ".hookspecs",
 }
 

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
@@ -30,6 +30,9 @@ from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, retry_call
 from ._tools import ToolChoice, ToolFunction, ToolInfo
 from .errors import ModelInputError, ModelTimeoutError
+
+if TYPE_CHECKING:
+    from .cache import CachePolicy
 
 DEFAULT_MAX_RETRIES = 5
 MODEL_ENV_VAR = "MODELPORT_MODEL"
@@ -178,6 +181,8 @@ class Model:
         self.api = api
         self.config = config
         self.retry = retry if retry is not None else RetryPolicy()
+        self.model_args: dict[str, Any] = {}
+        """The model args given to `get_model` (part of cache keys)."""
         self._memo_key: tuple[Any, ...] | None = None
 
     @property
@@ -248,7 +253,7 @@ class Model:
         tools: Sequence[ToolInfo] = [],
         tool_choice: ToolChoice | None = None,
         config: GenerateConfig = GenerateConfig(),
-        cache: bool | Any = False,
+        cache: bool | CachePolicy = False,
     ) -> ModelOutput:
         """Generate output from the model.
 
@@ -259,29 +264,30 @@ class Model:
             tool_choice: Directives to the model as to which tools to prefer.
             config: Model configuration, merged over the model's own.
             cache: Caching behavior for generate responses: False (default), True (the
-                default `CachePolicy`) or a `CachePolicy`.
+                default `CachePolicy`) or a `CachePolicy`. Outputs with an `error` or a
+                `content_filter` stop, and failed calls, are not cached.
 
         Raises:
             ModelInputError: the input is invalid (before any request is sent).
+            modelport.errors.CacheError: the cache cannot be used as configured (before any
+                request is sent).
             modelport.errors.ModelAPIError: the provider call failed (after retries).
         """
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
         start = time.monotonic()
-        key = None
+        pending = None
         if cache:
             from .cache import _lookup
 
-            key, hit = _lookup.fetch(self, messages, tool_infos, choice, cfg, cache)
+            pending, hit = await _lookup.fetch(self, messages, tool_infos, choice, cfg, cache)
             if hit is not None:
                 return hit
         output = await self._call(messages, tool_infos, choice, cfg)
         output.time = time.monotonic() - start
         if not output.model:
             output.model = self.name
-        if key is not None:
-            from .cache import _lookup
-
-            _lookup.store(self, key, output, cache)
+        if pending is not None:
+            await pending.save(output)
         return output
 
     async def _call(
@@ -422,4 +428,6 @@ def _build(
     if not isinstance(api, ModelAPI):
         raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
     api.provider = provider
-    return Model(api, config)
+    result = Model(api, config)
+    result.model_args = dict(model_args)
+    return result

@@ -110,6 +110,20 @@ class _InProcessPlugin:
             register(name, factory, env_vars=env_vars, description=description)
 
 
+def _file_store() -> Any:
+    from .cache._manage import file_store
+
+    return file_store()
+
+
+class _BuiltinCacheStores:
+    """Registers the file cache store, through the same hook as any plugin."""
+
+    @hookspecs.hookimpl
+    def register_cache_stores(self, register: hookspecs.RegisterCacheStore) -> None:
+        register("file", _file_store)
+
+
 class Registry:
     """Providers by name, loaded from installed distributions only when first asked for."""
 
@@ -122,6 +136,7 @@ class Registry:
         self.pm.hook.register_models.call_historic(kwargs={"register": self._register})
         self.pm.hook.register_cache_stores.call_historic(kwargs={"register": self._register_store})
         self.pm.register(_InProcessPlugin(), name="modelport.inprocess")
+        self.pm.register(_BuiltinCacheStores(), name="modelport.cache")
 
     def _register(
         self,

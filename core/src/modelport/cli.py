@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_generate(sub)
     _add_providers(sub)
+    from .cache._cli import add_cache_command
+
+    add_cache_command(sub)
     for add in _extra_subcommands:
         add(sub)
     return parser

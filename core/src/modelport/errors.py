@@ -5,7 +5,7 @@ ModelportError
 ├── ProviderNotFoundError (LookupError)   no installed provider has that name
 ├── PluginLoadError (ImportError)         a provider's distribution failed to import or register
 ├── ModelInputError (ValueError)          bad input, rejected before any request
-├── CacheError                            the response cache cannot be used as configured
+├── CacheError (ValueError)               the response cache cannot be used as configured
 └── ModelAPIError                         a call to a provider failed (provider, model, status)
     ├── BadRequestError                   400 / 422: the request was refused as invalid
     ├── AuthenticationError               401: missing or wrong API key
@@ -90,7 +90,7 @@ class ModelInputError(ModelportError, ValueError):
     """The input to a model was invalid; raised before any request is sent."""
 
 
-class CacheError(ModelportError):
+class CacheError(ModelportError, ValueError):
     """The response cache cannot be used as configured."""
 
 

@@ -1,0 +1,161 @@
+"""The cache key: a pure function from everything that can change a call's output to a sha256.
+
+Every `GenerateConfig` field is decided here: in `KEY_FIELDS` (it can change the output) or in
+`EXCLUDED_FIELDS` (it cannot). A field in neither still enters the key (a needless miss is
+better than a wrong hit), and a test fails until it is decided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from .._config import GenerateConfig
+from .._messages import ChatMessageBase
+from .._tools import ToolChoice, ToolInfo
+from ..errors import CacheError
+
+KEY_VERSION = 1
+"""Bumped when the key's ingredients change, so old entries are no longer matched."""
+
+KEY_FIELDS = frozenset(
+    {
+        "system_message",
+        "max_tokens",
+        "top_p",
+        "temperature",
+        "stop_seqs",
+        "best_of",
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "seed",
+        "top_k",
+        "num_choices",
+        "logprobs",
+        "top_logprobs",
+        "parallel_tool_calls",
+        "internal_tools",
+        "max_tool_output",
+        "cache_prompt",
+        "reasoning_effort",
+        "reasoning_tokens",
+        "reasoning_history",
+        "response_schema",
+        "extra_body",
+    }
+)
+"""`GenerateConfig` fields that can change the output, and so are part of the key."""
+
+EXCLUDED_FIELDS = frozenset({"max_retries", "timeout", "max_connections"})
+"""`GenerateConfig` fields that cannot change the output (how the call is made, not what)."""
+
+MESSAGE_EXCLUDED = frozenset({"id", "source"})
+"""Message fields modelport keeps for bookkeeping and never sends to a provider."""
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """`value` as plain JSON data, or `CacheError` when it has no canonical JSON form."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise CacheError(f"{where} is {value!r}, which has no canonical JSON form")
+        return value
+    if isinstance(value, BaseModel):
+        return _jsonable(value.model_dump(mode="json", exclude_none=True), where)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str | int | float | bool) and k is not None:
+                raise CacheError(f"{where} has a key of type {type(k).__name__}")
+            out[json.dumps(k) if not isinstance(k, str) else k] = _jsonable(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(value, Sequence | set | frozenset) and not isinstance(value, bytes | bytearray):
+        items = [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, set | frozenset):
+            items.sort(key=canonical_json)
+        return items
+    raise CacheError(
+        f"{where} is a {type(value).__name__}, which has no canonical JSON form, so this call "
+        f"cannot be cached: pass JSON-like values (or pydantic models), or use cache=False"
+    )
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal data gives equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def key_material(
+    *,
+    provider: str,
+    model: str,
+    base_url: str | None,
+    model_args: Mapping[str, Any],
+    messages: Sequence[ChatMessageBase],
+    tools: Sequence[ToolInfo],
+    tool_choice: ToolChoice,
+    config: GenerateConfig,
+    epoch: int | None,
+    scopes: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The data the key is the hash of (see `cache_key`)."""
+    return {
+        "v": KEY_VERSION,
+        "provider": provider,
+        "model": model,
+        "base_url": base_url,
+        "model_args": _jsonable(dict(model_args), "model arg"),
+        "messages": [
+            m.model_dump(mode="json", exclude=set(MESSAGE_EXCLUDED), exclude_none=True)
+            for m in messages
+        ],
+        "tools": [t.model_dump(mode="json", exclude_none=True) for t in tools],
+        "tool_choice": _jsonable(tool_choice, "tool_choice"),
+        "config": config.model_dump(mode="json", exclude=set(EXCLUDED_FIELDS), exclude_none=True),
+        "epoch": epoch,
+        "scopes": _jsonable(dict(scopes), "cache scope"),
+    }
+
+
+def cache_key(
+    *,
+    provider: str,
+    model: str,
+    base_url: str | None,
+    model_args: Mapping[str, Any],
+    messages: Sequence[ChatMessageBase],
+    tools: Sequence[ToolInfo],
+    tool_choice: ToolChoice,
+    config: GenerateConfig,
+    epoch: int | None,
+    scopes: Mapping[str, Any],
+) -> str:
+    """The cache key of a call: the sha256 (hex) of its canonical JSON ingredients.
+
+    Ingredients: provider and model name, base_url, model_args, the messages (without `id` and
+    `source`), tools, tool_choice, every config field that can change the output, the epoch
+    (None unless the policy is per epoch) and the policy's scopes. The API key is never an
+    ingredient.
+
+    Raises:
+        CacheError: a model arg or scope value has no canonical JSON form.
+    """
+    material = key_material(
+        provider=provider,
+        model=model,
+        base_url=base_url,
+        model_args=model_args,
+        messages=messages,
+        tools=tools,
+        tool_choice=tool_choice,
+        config=config,
+        epoch=epoch,
+        scopes=scopes,
+    )
+    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
