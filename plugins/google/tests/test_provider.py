@@ -1,0 +1,397 @@
+"""The `google` provider against a real local server: the contract suite (Gemini API and Vertex
+AI), fault cases, endpoints and keys, and recorded interactions replayed end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from google_replay import align, model_of, normalise, rebuild
+from modelport_google import from_wire
+
+from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model
+from modelport.errors import InvalidResponseError, ModelInputError, RateLimitError, ServerError
+from modelport.testing import (
+    LocalServer,
+    ProviderContract,
+    Reply,
+    load_cassette,
+    no_wait_policy,
+    run,
+)
+
+CASSETTES = Path(__file__).parent / "cassettes"
+RECORDS = {
+    (name.split("_")[0], r["cassette_line"]): r
+    for name in ("gemini_generate_content", "vertex_generate_content")
+    for r in load_cassette(CASSETTES / f"{name}.jsonl")
+}
+KEY = "AIza-canary-4c1f9e7b2d"
+
+_REASONS: dict[StopReason, str] = {
+    "stop": "STOP",
+    "tool_calls": "STOP",
+    "max_tokens": "MAX_TOKENS",
+    "content_filter": "SAFETY",
+}
+
+
+def gemini_response(output: ModelOutput) -> dict[str, Any]:
+    """`output` as Gemini would send it (function calls without ids, as Gemini 2.x does)."""
+    candidates = []
+    for i, choice in enumerate(output.choices):
+        parts: list[dict[str, Any]] = []
+        if choice.message.text:
+            parts.append({"text": choice.message.text})
+        for call in choice.message.tool_calls or []:
+            parts.append({"functionCall": {"name": call.function, "args": call.arguments}})
+        candidate: dict[str, Any] = {"finishReason": _REASONS[choice.stop_reason], "index": i}
+        if parts:
+            candidate["content"] = {"role": "model", "parts": parts}
+        candidates.append(candidate)
+    body: dict[str, Any] = {"candidates": candidates, "modelVersion": "gemini-2.5-flash"}
+    if output.usage is not None:
+        body["usageMetadata"] = {
+            "promptTokenCount": output.usage.input_tokens,
+            "candidatesTokenCount": output.usage.output_tokens,
+            "totalTokenCount": output.usage.total_tokens,
+        }
+    return body
+
+
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND"}
+_STATUS_NAMES.update({429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"})
+
+
+def gemini_error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+    }
+    return Reply(status=status, json=body, headers=headers or {})
+
+
+class TestGoogleContract(ProviderContract):
+    stop_reasons: ClassVar[tuple[StopReason, ...]] = (
+        "stop",
+        "max_tokens",
+        "tool_calls",
+        "content_filter",
+    )
+    api_key = KEY
+
+    def reply_for(self, output: ModelOutput) -> Reply:
+        return Reply(json=gemini_response(output))
+
+    def error_reply(
+        self, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> Reply:
+        return gemini_error(status, message, headers)
+
+    def build_model(self, base_url: str, api_key: str, config: GenerateConfig) -> Model:
+        return get_model(
+            "google/gemini-2.5-flash",
+            base_url=base_url,
+            api_key=api_key,
+            config=config,
+            memoize=False,
+        )
+
+    def test_key_in_header_never_in_url(self) -> None:
+        self._generate([ModelOutput.from_content("m", "hi")])
+        req = self.server.requests[0]
+        assert req.headers["x-goog-api-key"] == KEY
+        assert req.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+        assert KEY not in req.path and not req.query
+
+
+class TestVertexContract(TestGoogleContract):
+    def build_model(self, base_url: str, api_key: str, config: GenerateConfig) -> Model:
+        return get_model(
+            "google/vertex/gemini-2.5-flash",
+            base_url=base_url,
+            config=config,
+            memoize=False,
+            project="my-project",
+            location="europe-west4",
+            access_token=api_key,
+        )
+
+    def test_key_in_header_never_in_url(self) -> None:
+        self._generate([ModelOutput.from_content("m", "hi")])
+        req = self.server.requests[0]
+        assert req.headers["authorization"] == f"Bearer {KEY}"
+        assert "x-goog-api-key" not in req.headers
+        assert req.path == (
+            "/v1/projects/my-project/locations/europe-west4/publishers/google/models/"
+            "gemini-2.5-flash:generateContent"
+        )
+        assert not req.query
+
+
+# -- faults ------------------------------------------------------------------------------
+
+
+def call(
+    replies: list[Reply], config: GenerateConfig | None = None, **model_args: Any
+) -> tuple[ModelOutput | BaseException, LocalServer, Model]:
+    with LocalServer() as server:
+        server.enqueue(*replies)
+        built = get_model(
+            "google/gemini-2.5-flash",
+            base_url=server.url,
+            api_key=KEY,
+            memoize=False,
+            config=config or GenerateConfig(),
+            **model_args,
+        )
+        model = Model(built.api, built.config, retry=no_wait_policy())
+
+        async def go() -> ModelOutput:
+            async with model:
+                return await model.generate("Hello")
+
+        try:
+            return run(go()), server, model
+        except Exception as ex:
+            return ex, server, model
+
+
+OK = Reply(
+    json={"candidates": [{"content": {"parts": [{"text": "fine"}]}, "finishReason": "STOP"}]}
+)
+
+
+def waits(model: Model) -> list[float]:
+    return model.retry.sleep.waits  # type: ignore[attr-defined, no-any-return]
+
+
+def test_resource_exhausted_waits_the_retry_delay_gemini_gives() -> None:
+    body = {
+        "error": {
+            "code": 429,
+            "message": "Resource has been exhausted (e.g. check quota).",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"}],
+        }
+    }
+    out, server, model = call([Reply(status=429, json=body), OK])
+    assert isinstance(out, ModelOutput) and out.completion == "fine"
+    assert len(server.requests) == 2 and waits(model) == [12.0]
+
+
+def test_recorded_429_is_retried_then_fails_with_its_message() -> None:
+    record = RECORDS[("gemini", 0)]
+    out, server, _ = call([Reply.from_record(record)] * 3, GenerateConfig(max_retries=2))
+    assert isinstance(out, RateLimitError)
+    assert out.code == "RESOURCE_EXHAUSTED" and "Resource exhausted" in str(out)
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("fault", [Reply(truncate=10, json={"candidates": []}), Reply(reset=True)])
+def test_dropped_connection_is_retried(fault: Reply) -> None:
+    out, server, _ = call([fault, OK])
+    assert isinstance(out, ModelOutput) and out.completion == "fine"
+    assert len(server.requests) == 2
+
+
+def test_html_502_from_a_proxy() -> None:
+    page = Reply(
+        status=502,
+        body="<html><body><h1>502 Bad Gateway</h1></body></html>",
+        headers={"content-type": "text/html"},
+    )
+    out, server, _ = call([page, OK])
+    assert isinstance(out, ModelOutput) and len(server.requests) == 2  # transient: retried
+    err, server, _ = call([page, page], GenerateConfig(max_retries=1))
+    assert isinstance(err, InvalidResponseError) and err.status == 502
+    assert "502 Bad Gateway" in str(err) and len(server.requests) == 2
+
+
+def test_empty_candidates_is_an_invalid_response_not_retried() -> None:
+    err, server, _ = call(
+        [Reply(json={"candidates": [], "usageMetadata": {"promptTokenCount": 2}})]
+    )
+    assert isinstance(err, InvalidResponseError) and "no candidates" in str(err)
+    assert len(server.requests) == 1
+
+
+def test_missing_usage_metadata() -> None:
+    out, _, _ = call([OK])
+    assert isinstance(out, ModelOutput)
+    assert out.completion == "fine" and out.usage is None and out.stop_reason == "stop"
+
+
+def test_context_too_long_is_a_model_length_output() -> None:
+    message = (
+        "The input token count (1200293) exceeds the maximum number of tokens allowed (1048576)."
+    )
+    out, server, _ = call([gemini_error(400, message)])
+    assert isinstance(out, ModelOutput)
+    assert out.stop_reason == "model_length" and out.error == message
+    assert len(server.requests) == 1
+
+
+def test_server_errors_exhaust_retries() -> None:
+    err, server, _ = call(
+        [gemini_error(503, "The model is overloaded.")] * 2, GenerateConfig(max_retries=1)
+    )
+    assert isinstance(err, ServerError) and err.code == "UNAVAILABLE" and len(server.requests) == 2
+
+
+# -- endpoints and keys --------------------------------------------------------------------
+
+
+def test_keys_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-key-1234")
+    monkeypatch.setenv("GOOGLE_BASE_URL", "https://proxy.example/gemini/v1beta")
+    api = get_model("google/gemini-2.0-flash", memoize=False).api
+    assert api.api_key == "gemini-key-1234"
+    assert api.url == "https://proxy.example/gemini/v1beta/models/gemini-2.0-flash:generateContent"  # type: ignore[attr-defined]
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-key-5678")
+    assert get_model("google/gemini-2.0-flash", memoize=False).api.api_key == "google-key-5678"
+    assert "google-key-5678" not in repr(get_model("google/gemini-2.0-flash", memoize=False))
+
+
+def test_no_key_is_a_typed_error_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    model = get_model("google/gemini-2.0-flash", memoize=False)
+    with pytest.raises(ModelInputError, match="GOOGLE_API_KEY"):
+        asyncio.run(model.generate("hi"))
+
+
+def test_vertex_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in (
+        "GOOGLE_CLOUD_ACCESS_TOKEN",
+        "GOOGLE_CLOUD_PROJECT",
+        "GOOGLE_CLOUD_LOCATION",
+        "GOOGLE_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_VERTEX_BASE_URL",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
+    monkeypatch.setenv("GOOGLE_CLOUD_ACCESS_TOKEN", "ya29.token")
+    api: Any = get_model("google/vertex/gemini-2.5-pro", memoize=False).api
+    assert api.url == (
+        "https://aiplatform.googleapis.com/v1/projects/proj/locations/global/publishers/google/"
+        "models/gemini-2.5-pro:generateContent"
+    )
+    api = get_model(
+        "google/vertex/gemini-2.5-pro", location="us-central1", api_version="v1beta1", memoize=False
+    ).api
+    assert api.url.startswith(
+        "https://us-central1-aiplatform.googleapis.com/v1beta1/projects/proj/locations/us-central1/"
+    )
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    with pytest.raises(ModelInputError, match="GOOGLE_CLOUD_PROJECT"):
+        get_model("google/vertex/gemini-2.5-pro", memoize=False)
+    monkeypatch.delenv("GOOGLE_CLOUD_ACCESS_TOKEN")
+    with pytest.raises(ModelInputError, match="GOOGLE_CLOUD_ACCESS_TOKEN"):
+        get_model("google/vertex/gemini-2.5-pro", memoize=False)
+    express: Any = get_model(
+        "google/vertex/gemini-2.5-pro", api_key="express-key", memoize=False
+    ).api
+    assert (
+        express.url
+        == "https://aiplatform.googleapis.com/v1/publishers/google/models/gemini-2.5-pro:generateContent"
+    )
+    with pytest.raises(ModelInputError, match="whitespace"):
+        get_model(
+            "google/vertex/gemini-2.5-pro", project="p", access_token="bad token", memoize=False
+        )
+    with pytest.raises(ModelInputError, match="Vertex AI"):
+        get_model("google/gemini-2.5-pro", project="p", memoize=False)
+    with pytest.raises(ModelInputError, match="unknown model args: colour"):
+        get_model("google/gemini-2.5-pro", api_key="k-1234", colour="red", memoize=False)
+
+
+def test_vertex_token_function_is_called_for_each_request_and_redacted() -> None:
+    tokens = iter(["ya29.first-token", "ya29.second-token"])
+    echo = gemini_error(401, "Request had invalid authentication credentials: ya29.second-token")
+    with LocalServer() as server:
+        server.enqueue(OK, echo)
+        built = get_model(
+            "google/vertex/gemini-2.5-flash",
+            base_url=server.url,
+            project="p",
+            access_token=lambda: next(tokens),
+            memoize=False,
+        )
+
+        async def go() -> tuple[ModelOutput, BaseException]:
+            async with built:
+                first = await built.generate("one")
+                try:
+                    await built.generate("two")
+                except Exception as ex:
+                    return first, ex
+                raise AssertionError("the second call should fail")
+
+        first, err = run(go())
+    assert first.completion == "fine"
+    assert [r.headers["authorization"] for r in server.requests] == [
+        "Bearer ya29.first-token",
+        "Bearer ya29.second-token",
+    ]
+    assert "ya29.second-token" not in str(err) and "***" in str(err)
+
+
+# -- recorded interactions end to end ------------------------------------------------------
+
+E2E = [
+    ("gemini", 4),
+    ("gemini", 5),
+    ("gemini", 129),
+    ("gemini", 34),
+    ("vertex", 5),
+    ("vertex", 14),
+    ("vertex", 73),
+]
+
+
+@pytest.mark.parametrize(("kind", "line"), E2E, ids=[f"{k}-{n}" for k, n in E2E])
+def test_recorded_interaction_end_to_end(kind: str, line: int) -> None:
+    record = RECORDS[(kind, line)]
+    rb = rebuild(record)
+    path = record["url_path"].split("?")[0]
+    with LocalServer() as server:
+        server.enqueue(Reply.from_record(record))
+        args: dict[str, Any] = {
+            "include_thoughts": rb.options.include_thoughts,
+            "safety_settings": rb.options.safety_settings,
+        }
+        if kind == "vertex":
+            found = re.match(r"^/(v[^/]+)/projects/([^/]+)/locations/([^/]+)/", path)
+            assert found
+            version, project, location = found.groups()
+            args.update(api_version=version, project=project, location=location, access_token=KEY)
+            name = f"google/vertex/{rb.model}"
+        else:
+            args["api_key"] = KEY
+            name = f"google/{rb.model}"
+        model = get_model(name, base_url=server.url, config=rb.config, memoize=False, **args)
+
+        async def go() -> ModelOutput:
+            async with model:
+                return await model.generate(rb.messages, tools=rb.tools, tool_choice=rb.tool_choice)
+
+        output = run(go())
+    (request,) = server.requests
+    assert request.path == path
+    recorded = normalise(record["request_json"])
+    assert align(normalise(request.json), recorded) == recorded
+    assert KEY in (
+        request.headers.get("x-goog-api-key", "") + request.headers.get("authorization", "")
+    )
+    expected = from_wire(json.loads(record["response_body"]), model_of(record))
+    assert output.model_dump(exclude={"time"}) == expected.model_dump(exclude={"time"})
