@@ -186,6 +186,18 @@ class TestAnthropicContract(ProviderContract):
         with pytest.raises(TypeError, match="temprature"):
             get_model(f"anthropic/{MODEL}", api_key=self.api_key, temprature=0.5, memoize=False)
 
+    def test_connection_limits_are_per_base_url_and_key(self) -> None:
+        def key_of(api_key: str, base_url: str = "http://127.0.0.1:9") -> str:
+            model = get_model(
+                f"anthropic/{MODEL}", base_url=base_url, api_key=api_key, memoize=False
+            )
+            return model.api.connection_key()
+
+        assert key_of("sk-ant-one") == key_of("sk-ant-one")
+        assert key_of("sk-ant-one") != key_of("sk-ant-two")
+        assert key_of("sk-ant-one") != key_of("sk-ant-one", "http://127.0.0.1:10")
+        assert "sk-ant-one" not in key_of("sk-ant-one")
+
     def test_max_tokens_default_per_family(self) -> None:
         for name, expected in [
             ("claude-3-haiku-20240307", 4096),

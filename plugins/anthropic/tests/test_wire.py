@@ -331,7 +331,10 @@ def test_thinking_budget_and_its_constraints() -> None:
     assert raised["max_tokens"] == 14096  # budget + max_tokens: the answer keeps its room
     with pytest.raises(ModelInputError, match="1024"):
         wire("Hi", reasoning_tokens=1000)
-    prefill = [ChatMessageUser(content="Count"), ChatMessageAssistant(content="One,")]
+    prefill: list[ChatMessage] = [
+        ChatMessageUser(content="Count"),
+        ChatMessageAssistant(content="One,"),
+    ]
     with pytest.raises(ModelInputError, match="prefill"):
         wire(prefill, reasoning_tokens=2048)
     for forced in ("any", ToolFunction(name="get_weather")):

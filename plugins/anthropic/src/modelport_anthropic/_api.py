@@ -63,6 +63,8 @@ class AnthropicAPI(ModelAPI):
             self.headers["anthropic-beta"] = betas if isinstance(betas, str) else ",".join(betas)
         if self.api_key:
             self.headers["x-api-key"] = self.api_key
+        digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:12] if self.api_key else ""
+        self._connection_key = f"anthropic:{self.base_url}:{digest}"
         self.http = HTTPClient(
             provider="anthropic",
             model=model_name,
@@ -108,8 +110,7 @@ class AnthropicAPI(ModelAPI):
 
     def connection_key(self) -> str:
         """Limits are shared per base URL and key (the key only as a short hash)."""
-        key = hashlib.sha256(self.api_key.encode()).hexdigest()[:12] if self.api_key else ""
-        return f"anthropic:{self.base_url}:{key}"
+        return self._connection_key
 
     def is_rate_limit(self, ex: BaseException) -> bool:
         """429 rate limits and 529 `overloaded_error`, while retryable."""
