@@ -40,6 +40,7 @@ TEMP_SUFFIX = ".tmp"
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a planted FIFO must not block the open
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_GETEUID = getattr(os, "geteuid", None)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -66,12 +67,13 @@ class Loaded:
     record: CacheRecord | None = None
     reason: str = ""
     culprit: Path | None = None
-    """What to remove for an invalid entry: the file, or a symlink standing for a folder."""
+    """What to remove for an invalid entry: the file, or a symlink standing for a folder
+    (None when nothing may be removed, or for a valid entry)."""
     ident: tuple[int, int] | None = None
     """(st_dev, st_ino) of the culprit as read, so a file replaced since is left alone."""
 
 
-def _ident(path: Path | None) -> tuple[int, int] | None:
+def _ident(path: Path | str | None) -> tuple[int, int] | None:
     if path is None:
         return None
     try:
@@ -113,22 +115,24 @@ class FileStore:
         self.root = Path(root)
         self.clock = clock
         self.max_bytes = max_bytes
+        self._root = os.fspath(self.root)
+        self._folders: dict[str, str] = {}  # model -> its folder
+        self._chains: dict[str, tuple[str, ...] | None] = {}  # folder -> folders root..it
 
     def __repr__(self) -> str:
-        return f"FileStore({str(self.root)!r})"
+        return f"FileStore({self._root!r})"
 
     def path(self, model: str, key: str) -> Path:
         """The file of entry `key` of `model`."""
-        return model_dir(self.root, model) / f"{key}.json"
+        return Path(self._file(model, key))
 
     # -- the CacheStore protocol -------------------------------------------------------------
 
     async def get(self, model: str, key: str) -> CacheRecord | None:
         """The valid, unexpired record of `key`, or None (an invalid or expired file is
         removed)."""
-        path = self.path(model, key)
         try:
-            size = os.lstat(path).st_size
+            size = os.lstat(self._file(model, key)).st_size
         except OSError:
             return None
         if size > INLINE_BYTES:
@@ -152,7 +156,7 @@ class FileStore:
     def read(self, model: str, key: str) -> CacheRecord | None:
         """The valid, unexpired record of `key`, or None (an invalid or expired file is
         removed)."""
-        path = self.path(model, key)
+        path = self._file(model, key)
         loaded = self.load(path, model=model)
         if loaded.status == "missing":
             return None
@@ -168,64 +172,64 @@ class FileStore:
             return None
         return loaded.record
 
-    def load(self, path: Path, *, model: str | None = None) -> Loaded:
+    def load(self, path: Path | str, *, model: str | None = None) -> Loaded:
         """Read and check the entry file `path` (no expiry check, nothing removed)."""
-        if not ENTRY_NAME.fullmatch(path.name):
+        file = os.fspath(path)
+        folder, name = os.path.split(file)
+        if not ENTRY_NAME.fullmatch(name):
             return Loaded("invalid", reason="not an entry file name")
+        chain = self._chain(folder)
+        if chain is None:
+            return Loaded("invalid", reason="outside the cache folder")
         try:
-            st = os.lstat(path)
+            fd = os.open(file, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY)
         except FileNotFoundError:
             return Loaded("missing")
         except OSError as ex:
-            return Loaded("invalid", reason=f"cannot stat: {ex.strerror}")
-        problem, culprit = self._check_dirs(path.parent)
-        if problem:
-            return Loaded("invalid", reason=problem, culprit=culprit, ident=_ident(culprit))
-        ident = (st.st_dev, st.st_ino)
-        if stat.S_ISLNK(st.st_mode):
-            return Loaded("invalid", reason="a symlink", culprit=path, ident=ident)
-        try:
-            fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY)
-        except FileNotFoundError:
-            return Loaded("missing")
-        except OSError as ex:
+            problem = self._check_dirs(chain)
+            if problem is not None:
+                return problem
+            ident = _ident(file)
+            if os.path.islink(file):
+                return Loaded("invalid", reason="a symlink", culprit=Path(file), ident=ident)
             return Loaded(
-                "invalid", reason=f"cannot open: {ex.strerror}", culprit=path, ident=ident
+                "invalid", reason=f"cannot open: {ex.strerror}", culprit=Path(file), ident=ident
             )
         try:
             fst = os.fstat(fd)
             ident = (fst.st_dev, fst.st_ino)
+            problem = self._check_dirs(chain)
+            if problem is not None:
+                return problem
+            reason = ""
             if not stat.S_ISREG(fst.st_mode):
-                return Loaded("invalid", reason="not a regular file", culprit=path, ident=ident)
-            if hasattr(os, "geteuid") and fst.st_uid != os.geteuid():
-                return Loaded("invalid", reason="owned by another user", culprit=path, ident=ident)
-            if fst.st_size > self.max_bytes:
-                return Loaded(
-                    "invalid",
-                    reason=f"larger than {self.max_bytes} bytes",
-                    culprit=path,
-                    ident=ident,
-                )
-            data = _read_all(fd, self.max_bytes)
+                reason = "not a regular file"
+            elif _GETEUID is not None and fst.st_uid != _GETEUID():
+                reason = "owned by another user"
+            elif fst.st_size > self.max_bytes:
+                reason = f"larger than {self.max_bytes} bytes"
+            else:
+                data = _read_all(fd, self.max_bytes)
         except (OSError, ValueError) as ex:
-            return Loaded("invalid", reason=str(ex), culprit=path, ident=ident)
+            reason = str(ex)
         finally:
             os.close(fd)
+        if reason:
+            return Loaded("invalid", reason=reason, culprit=Path(file), ident=ident)
         try:
             record = CacheRecord.model_validate_json(data)
         except ValidationError as ex:
             first = ex.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            return Loaded(
-                "invalid", reason=f"{where}: {first['msg']}"[:200], culprit=path, ident=ident
-            )
-        if record.key != path.name[:-5]:
-            return Loaded("invalid", reason="it holds another key", culprit=path, ident=ident)
-        if model is not None and record.model != model:
-            return Loaded(
-                "invalid", reason="it holds another model's entry", culprit=path, ident=ident
-            )
-        return Loaded("valid", record=record, culprit=path, ident=ident)
+            reason = f"{where}: {first['msg']}"[:200]
+            return Loaded("invalid", reason=reason, culprit=Path(file), ident=ident)
+        if record.key != name[:-5]:
+            reason = "it holds another key"
+        elif model is not None and record.model != model:
+            reason = "it holds another model's entry"
+        if reason:
+            return Loaded("invalid", reason=reason, culprit=Path(file), ident=ident)
+        return Loaded("valid", record=record, ident=ident)
 
     def write(self, record: CacheRecord, data: bytes | None = None) -> Path | None:
         """Write `record` atomically; returns its path (None if it could not be written, which
@@ -240,17 +244,17 @@ class FileStore:
                 self.max_bytes,
             )
             return None
-        folder = model_dir(self.root, record.model)
+        folder = self._folder(record.model)
         tmp: str | None = None
         try:
             self._make_dirs(folder)
             fd, tmp = tempfile.mkstemp(prefix=f".{record.key}.", suffix=TEMP_SUFFIX, dir=folder)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            final = folder / f"{record.key}.json"
+            final = os.path.join(folder, f"{record.key}.json")
             os.replace(tmp, final)
             tmp = None
-            return final
+            return Path(final)
         except OSError as ex:
             logger.warning("cache entry for %s not stored: %s", record.model, ex)
             return None
@@ -263,78 +267,113 @@ class FileStore:
 
     def remove(self, model: str, key: str) -> bool:
         """Remove the entry of `key`; whether there was one."""
-        try:
-            os.unlink(self.path(model, key))
-            return True
-        except FileNotFoundError:
+        file = self._file(model, key)
+        if self._check_dirs(self._chain(os.path.dirname(file))) is not None:
             return False
-        except OSError as ex:
-            logger.warning("cache entry %s not removed: %s", self.path(model, key), ex)
-            return False
+        return self._remove_if_same(file, None)
 
-    def remove_path(self, path: Path, ident: tuple[int, int] | None = None) -> bool:
+    def remove_path(self, path: Path | str, ident: tuple[int, int] | None = None) -> bool:
         """Remove the file `path` (only if it is still the file `ident` names, when given)."""
-        return self._remove_if_same(path, ident)
+        return self._remove_if_same(os.fspath(path), ident)
 
     def entries(self, model: str = "") -> Iterator[Path]:
         """The entry files under `model`'s folder (the whole store for ''), not following
         symlinks."""
-        top = model_dir(self.root, model)
-        for dirpath, _dirnames, filenames in os.walk(top):
+        for dirpath, _dirnames, filenames in os.walk(self._folder(model)):
             for name in filenames:
                 if ENTRY_NAME.fullmatch(name):
                     yield Path(dirpath) / name
 
     def temp_files(self, older_than: float) -> Iterator[Path]:
         """Temp files left by interrupted writes, last modified before `older_than`."""
-        for dirpath, _dirnames, filenames in os.walk(self.root):
+        for dirpath, _dirnames, filenames in os.walk(self._root):
             for name in filenames:
                 if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                    path = Path(dirpath) / name
+                    path = os.path.join(dirpath, name)
                     try:
                         if os.lstat(path).st_mtime < older_than:
-                            yield path
+                            yield Path(path)
                     except OSError:
                         continue
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _check_dirs(self, folder: Path) -> tuple[str, Path | None]:
-        """('', None) when every folder from the root down to `folder` is a real directory,
-        else the problem and the path that is not one (None if it cannot be removed)."""
-        try:
-            rel = folder.relative_to(self.root)
-        except ValueError:
-            return "outside the cache folder", None
-        current = self.root
-        for part in rel.parts:
-            current = current / part
-            try:
-                st = os.lstat(current)
-            except OSError as ex:
-                return f"cannot stat {current}: {ex.strerror}", None
-            if not stat.S_ISDIR(st.st_mode):
-                return f"{current} is a symlink or not a folder", current
-        return "", None
+    def _folder(self, model: str) -> str:
+        folder = self._folders.get(model)
+        if folder is None:
+            folder = os.fspath(model_dir(self.root, model))
+            if len(self._folders) < 4096:
+                self._folders[model] = folder
+        return folder
 
-    def _make_dirs(self, folder: Path) -> None:
-        if not self.root.is_dir():
-            self.root.parent.mkdir(parents=True, exist_ok=True)
+    def _file(self, model: str, key: str) -> str:
+        return os.path.join(self._folder(model), f"{key}.json")
+
+    def _chain(self, folder: str) -> tuple[str, ...] | None:
+        """The folders from the root's child down to `folder` (None if it is not inside)."""
+        if folder in self._chains:
+            return self._chains[folder]
+        chain: tuple[str, ...] | None
+        if folder == self._root:
+            chain = ()
+        elif folder.startswith(self._root.rstrip(os.sep) + os.sep):
+            parts = folder[len(self._root.rstrip(os.sep)) + 1 :].split(os.sep)
+            if any(p in ("", ".", "..") for p in parts):
+                chain = None
+            else:
+                current, links = self._root, []
+                for part in parts:
+                    current = os.path.join(current, part)
+                    links.append(current)
+                chain = tuple(links)
+        else:
+            chain = None
+        if len(self._chains) < 4096:
+            self._chains[folder] = chain
+        return chain
+
+    def _check_dirs(self, chain: tuple[str, ...] | None) -> Loaded | None:
+        """None when every folder of `chain` is a real folder, else what to report (and the
+        symlink to remove, if one stands for a folder)."""
+        if chain is None:
+            return Loaded("invalid", reason="outside the cache folder")
+        for folder in chain:
             try:
-                os.mkdir(self.root, 0o700)
+                st = os.lstat(folder)
+            except OSError as ex:
+                return Loaded("invalid", reason=f"cannot stat {folder}: {ex.strerror}")
+            if not stat.S_ISDIR(st.st_mode):
+                return Loaded(
+                    "invalid",
+                    reason=f"{folder} is a symlink or not a folder",
+                    culprit=Path(folder),
+                    ident=(st.st_dev, st.st_ino),
+                )
+        return None
+
+    def _make_dirs(self, folder: str) -> None:
+        if not os.path.isdir(self._root):
+            os.makedirs(os.path.dirname(self._root) or ".", exist_ok=True)
+            try:
+                os.mkdir(self._root, 0o700)
             except FileExistsError:
                 pass
-        current = self.root
-        for part in folder.relative_to(self.root).parts:
-            current = current / part
+        chain = self._chain(folder)
+        if chain is None:
+            raise OSError(f"{folder} is outside the cache folder {self._root}")
+        for current in chain:
             try:
-                os.mkdir(current, 0o700)
-            except FileExistsError:
-                pass
-            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                mode = os.lstat(current).st_mode
+            except FileNotFoundError:
+                try:
+                    os.mkdir(current, 0o700)
+                except FileExistsError:
+                    pass  # made by another writer just now
+                mode = os.lstat(current).st_mode
+            if not stat.S_ISDIR(mode):
                 raise OSError(f"{current} is a symlink or not a folder")
 
-    def _remove_if_same(self, path: Path, ident: tuple[int, int] | None) -> bool:
+    def _remove_if_same(self, path: Path | str, ident: tuple[int, int] | None) -> bool:
         try:
             if ident is not None:
                 st = os.lstat(path)

@@ -161,7 +161,7 @@ def _unservable(loaded: Loaded, now: float) -> bool:
     """An entry file that can never be served again: invalid, or expired."""
     if loaded.status == "invalid":
         return loaded.culprit is not None
-    return loaded.record is not None and loaded.record.expired(now)
+    return loaded.status == "valid" and loaded.record is not None and loaded.record.expired(now)
 
 
 def _expired_in(store: FileStore, models: Iterable[str]) -> list[Path]:
@@ -205,5 +205,5 @@ def cache_prune(files: list[Path] = []) -> None:
             logger.warning("not pruned: %s is outside the cache folder %s", path, root)
             continue
         loaded = store.load(path)
-        if _unservable(loaded, now) and loaded.culprit is not None:
-            store.remove_path(loaded.culprit, loaded.ident)
+        if _unservable(loaded, now):
+            store.remove_path(loaded.culprit or path, loaded.ident)
