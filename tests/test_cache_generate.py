@@ -151,6 +151,40 @@ def test_retries_timeout_and_connections_do_not_miss(cache_dir: Path) -> None:
     assert calls(model) == 1
 
 
+def test_get_model_records_the_model_args_but_not_the_key() -> None:
+    model = counter(api_key="sk-kept-out-of-model-args", region="eu", reply="hi")
+    assert model.model_args == {"region": "eu", "reply": "hi"}
+
+
+class WrongKeyStore:
+    """A buggy store that answers every key with the one record it holds."""
+
+    def __init__(self, record: CacheRecord) -> None:
+        self.clock = Clock()
+        self.record = record
+
+    async def get(self, model: str, key: str) -> CacheRecord | None:
+        return self.record
+
+    async def put(self, record: CacheRecord) -> None:
+        pass
+
+    async def delete(self, model: str, key: str) -> None:
+        pass
+
+
+def test_a_record_for_another_key_is_never_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = CacheRecord(
+        key="f" * 64,
+        model="cachecounter/m",
+        created="2027-01-01T00:00:00Z",  # type: ignore[arg-type]
+        output=ModelOutput.from_content("m", "someone else's answer"),
+    )
+    use_store(monkeypatch, "wrongkey", WrongKeyStore(other))
+    model = counter()
+    assert run(model.generate("hello", cache=True)).completion == "ok #1"
+
+
 def test_message_ids_do_not_miss(cache_dir: Path) -> None:
     model = counter()
     run(model.generate([ChatMessageUser(content="hello", id="1")], cache=True))

@@ -63,8 +63,8 @@ class ResponseCache:
         except Exception as ex:
             logger.warning("cache store %r failed to read an entry: %r", self.store, ex)
             return None
-        if record is None:
-            return None
+        if record is None or record.key != key or record.model != model:
+            return None  # a store must never hand back another call's entry
         created = record.created.timestamp()
         expires = record.expires.timestamp() if record.expires is not None else None
         held = Held(record.output.model_dump_json().encode("utf-8"), created, expires)
