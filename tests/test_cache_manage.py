@@ -171,6 +171,13 @@ def test_clear_does_not_follow_symlinks_out_of_the_cache(cache_dir: Path, tmp_pa
     victim = outside / f"{KEYS[5]}.json"
     victim.write_text("{}")
     (cache_dir / "evil").symlink_to(outside, target_is_directory=True)
+    assert cache_clear("evil") is False
+    (cache_dir / "evil2").mkdir()
+    (cache_dir / "evil2" / "model").symlink_to(outside, target_is_directory=True)
+    (cache_dir / "evil3").symlink_to(tmp_path, target_is_directory=True)
+    assert cache_clear("evil2/model") is False
+    assert cache_clear("evil3/outside") is False
+    assert victim.exists()
     assert cache_clear() is True
     assert victim.exists()
     assert not (cache_dir / "evil").exists()

@@ -126,10 +126,14 @@ def cache_clear(model: str = "") -> bool:
     from . import _lookup
 
     _lookup.forget()
-    root = cache_path()
+    store = file_store()
+    root = store.root
     target = cache_path(model)
-    if not _is_real_dir(target) and not (target == root and root.is_dir()):
-        return False
+    if target == root:
+        if not root.is_dir():
+            return False
+    elif not _is_real_dir(target) or store._check_dirs(store._chain(str(target))) is not None:
+        return False  # missing, or reached through a symlink: never clear outside the cache
     ok = True
     for dirpath, dirnames, filenames in os.walk(target, topdown=False):
         folder = Path(dirpath)
