@@ -1,0 +1,37 @@
+"""The `mistral` provider for modelport: Mistral's models through its chat-completions API.
+
+```python
+from modelport import get_model
+
+model = get_model("mistral/mistral-large-latest")  # key from MISTRAL_API_KEY
+```
+"""
+
+from __future__ import annotations
+
+from modelport import hookimpl
+from modelport.hookspecs import RegisterModel
+
+from ._provider import MistralAPI
+from ._wire import FINISH_REASONS, MistralOptions, from_wire, mistral_call_id, to_wire
+
+__all__ = [
+    "FINISH_REASONS",
+    "MistralAPI",
+    "MistralOptions",
+    "from_wire",
+    "mistral_call_id",
+    "register_models",
+    "to_wire",
+]
+
+
+@hookimpl
+def register_models(register: RegisterModel) -> None:
+    """Register the `mistral` provider."""
+    register(
+        "mistral",
+        MistralAPI,
+        env_vars=["MISTRAL_API_KEY", "MISTRAL_BASE_URL"],
+        description="Mistral's models (chat completions)",
+    )
