@@ -98,6 +98,8 @@ class OpenAICompatibleAPI(ModelAPI):
             raise ModelInputError(f"no API key for {service.name}: set {names} or pass api_key=")
         _check_timeout("read_timeout", read_timeout)
         _check_timeout("connect_timeout", connect_timeout)
+        digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16] if self.api_key else "-"
+        self._connection_key = f"{service.name}:{self.base_url}:{digest}"
         self.url = f"{self.base_url}/chat/completions"
         """The URL requests are posted to."""
         self.headers: dict[str, str] = {}
@@ -182,9 +184,7 @@ class OpenAICompatibleAPI(ModelAPI):
 
     def connection_key(self) -> str:
         """Service, base URL and a hash of the key: calls sharing them share the limit."""
-        key = self.api_key
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16] if key else "-"
-        return f"{self.service.name}:{self.base_url}:{digest}"
+        return self._connection_key
 
 
 class OpenAIAPI(OpenAICompatibleAPI):

@@ -6,12 +6,12 @@ body into a `ModelOutput`. Neither does I/O. Enum mappings are lookup tables.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from modelport import (
-    ChatCompletionChoice,
     ChatMessage,
     ChatMessageAssistant,
     ChatMessageSystem,
@@ -23,16 +23,11 @@ from modelport import (
     ContentText,
     ContentVideo,
     GenerateConfig,
-    Logprob,
-    Logprobs,
     ModelOutput,
-    ModelUsage,
     StopReason,
-    ToolCall,
     ToolChoice,
     ToolFunction,
     ToolInfo,
-    TopLogprob,
 )
 from modelport.errors import ModelInputError
 
@@ -87,6 +82,7 @@ class MalformedResponseError(ValueError):
     """The response body is not a chat completion (the API shell raises a typed error)."""
 
 
+@functools.lru_cache(maxsize=256)
 def is_reasoning_model(model_name: str) -> bool:
     """Whether an OpenAI model is a reasoning model (o-series, gpt-5 but not gpt-5-chat)."""
     name = model_name.rsplit("/", 1)[-1].lower()
@@ -347,22 +343,25 @@ def from_wire(body: Any, quirks: Quirks = Quirks(), model_name: str = "") -> Mod
     model = body.get("model") or model_name
     if len(raw_choices) > 1:
         raw_choices = sorted(raw_choices, key=_index)
-    choices: list[ChatCompletionChoice] = []
-    error: str | None = None
+    output: dict[str, Any] = {"model": model}
+    choices: list[dict[str, Any]] = []
+    output["choices"] = choices
     try:
         for i, raw in enumerate(raw_choices):
             choice, refusal = _choice(raw, i, model, quirks)
             choices.append(choice)
-            if refusal and error is None:
-                error = refusal
+            if refusal and "error" not in output:
+                output["error"] = refusal
         if not choices:
-            error = "the response has no choices"
-        return ModelOutput(
-            model=model, choices=choices, usage=_usage(body.get("usage"), quirks), error=error
-        )
+            output["error"] = "the response has no choices"
+        usage = body.get("usage")
+        if isinstance(usage, dict):
+            output["usage"] = _usage(usage, quirks)
+        # one validation of the whole output: the type of every field is checked here
+        return ModelOutput.model_validate(output)
     except MalformedResponseError:
         raise
-    except (KeyError, TypeError, ValueError) as ex:  # a field of the wrong type or missing
+    except (TypeError, ValueError, AttributeError) as ex:
         raise MalformedResponseError(f"unexpected response shape: {str(ex)[:300]}") from None
 
 
@@ -373,111 +372,100 @@ def _index(raw: Any) -> int:
 
 def _choice(
     raw: Any, position: int, model: str, quirks: Quirks
-) -> tuple[ChatCompletionChoice, str | None]:
+) -> tuple[dict[str, Any], str | None]:
     if not isinstance(raw, dict):
         raise MalformedResponseError(f"choice {position} is not an object")
     msg = raw.get("message")
     if not isinstance(msg, dict):
         raise MalformedResponseError(f"choice {position} has no message")
     content = msg.get("content")
-    if isinstance(content, list):  # some servers answer with text parts
-        text = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    if isinstance(content, str):
+        text = content
+    elif isinstance(content, list):  # some servers answer with text parts
+        text = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
     else:
-        text = content if isinstance(content, str) else ""
-    reasoning = None
+        text = ""
+    message: dict[str, Any] = {"content": text, "model": model, "source": "generate"}
     for field in quirks.reasoning_fields:
         value = msg.get(field)
-        if isinstance(value, str) and value:
-            reasoning = value
+        if value and isinstance(value, str):
+            message["reasoning"] = value
             break
-    tool_calls = None
     raw_calls = msg.get("tool_calls")
     if raw_calls:
-        tool_calls = [_tool_call(c, position, i) for i, c in enumerate(raw_calls)]
+        if not isinstance(raw_calls, list):
+            raise MalformedResponseError(f"the tool calls of choice {position} are not a list")
+        message["tool_calls"] = [_tool_call(c, position, i) for i, c in enumerate(raw_calls)]
     elif isinstance(msg.get("function_call"), dict):  # the legacy single-function form
-        tool_calls = [_tool_call({"function": msg["function_call"]}, position, 0)]
+        message["tool_calls"] = [_tool_call({"function": msg["function_call"]}, position, 0)]
     finish = raw.get("finish_reason")
     stop_reason = STOP_REASONS.get(finish, "unknown") if isinstance(finish, str) else "unknown"
     refusal = msg.get("refusal")
-    if isinstance(refusal, str) and refusal:
+    if refusal and isinstance(refusal, str):
         stop_reason = "content_filter"
-        text = text or refusal
+        if not text:
+            message["content"] = refusal
     else:
         refusal = None
-    message = ChatMessageAssistant(
-        content=text, tool_calls=tool_calls, reasoning=reasoning, model=model, source="generate"
-    )
-    choice = ChatCompletionChoice(
-        message=message, stop_reason=stop_reason, logprobs=_logprobs(raw.get("logprobs"))
-    )
+    choice: dict[str, Any] = {"message": message, "stop_reason": stop_reason}
+    logprobs = raw.get("logprobs")
+    if logprobs and isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+        choice["logprobs"] = {"content": logprobs["content"]}  # same field names as `Logprob`
     return choice, refusal
 
 
-def _tool_call(raw: Any, choice: int, position: int) -> ToolCall:
-    if not isinstance(raw, dict) or not isinstance(raw.get("function"), dict):
+def _tool_call(raw: Any, choice: int, position: int) -> dict[str, Any]:
+    function = raw.get("function") if isinstance(raw, dict) else None
+    if not isinstance(function, dict):
         raise MalformedResponseError(f"tool call {position} of choice {choice} has no function")
-    function = raw["function"]
     name = function.get("name") or ""
-    call_id = raw.get("id") or f"call_{choice}_{position}"
+    call: dict[str, Any] = {
+        "id": raw.get("id") or f"call_{choice}_{position}",
+        "function": name,
+        "arguments": {},
+    }
     arguments = function.get("arguments")
     if arguments is None or arguments == "":
-        return ToolCall(id=call_id, function=name, arguments={})
+        return call
     if isinstance(arguments, dict):
-        return ToolCall(id=call_id, function=name, arguments=arguments)
+        call["arguments"] = arguments
+        return call
     try:
         parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
     except ValueError as ex:
         problem = f"they are not valid JSON ({ex})"
     else:
         if isinstance(parsed, dict):
-            return ToolCall(id=call_id, function=name, arguments=parsed)
+            call["arguments"] = parsed
+            return call
         problem = f"they are a JSON {type(parsed).__name__}, not an object"
-    return ToolCall(
-        id=call_id,
-        function=name,
-        arguments={},
-        parse_error=f"could not read the arguments of {name!r}: {problem}: {arguments!r:.500}",
-    )
+    call["parse_error"] = f"could not read the arguments of {name!r}: {problem}: {arguments!r:.500}"
+    return call
 
 
-def _usage(raw: Any, quirks: Quirks) -> ModelUsage | None:
-    if not isinstance(raw, dict):
-        return None
+def _usage(raw: dict[str, Any], quirks: Quirks) -> dict[str, Any]:
     input_tokens = raw.get("prompt_tokens") or 0
     output_tokens = raw.get("completion_tokens") or 0
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
-    reasoning = completion_details.get("reasoning_tokens")
-    if quirks.reasoning_tokens_excluded and reasoning:
-        output_tokens += reasoning
-    cached = prompt_details.get("cached_tokens")
+    usage: dict[str, Any] = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": raw.get("total_tokens") or input_tokens + output_tokens,
+    }
+    prompt_details = raw.get("prompt_tokens_details")
+    cached = None
+    if isinstance(prompt_details, dict):
+        cached = prompt_details.get("cached_tokens")
+        if "cache_write_tokens" in prompt_details:
+            usage["input_tokens_cache_write"] = prompt_details["cache_write_tokens"]
     if cached is None:
         cached = raw.get("cached_tokens")  # some servers report it at the top level
-    return ModelUsage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=raw.get("total_tokens") or input_tokens + output_tokens,
-        input_tokens_cache_read=cached,
-        input_tokens_cache_write=prompt_details.get("cache_write_tokens"),
-        reasoning_tokens=reasoning,
-    )
-
-
-def _logprobs(raw: Any) -> Logprobs | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
-        return None
-    return Logprobs(
-        content=[
-            Logprob(
-                token=item["token"],
-                logprob=item["logprob"],
-                bytes=item.get("bytes"),
-                top_logprobs=[
-                    TopLogprob(token=t["token"], logprob=t["logprob"], bytes=t.get("bytes"))
-                    for t in item.get("top_logprobs") or ()
-                ]
-                or None,
-            )
-            for item in raw["content"]
-        ]
-    )
+    if cached is not None:
+        usage["input_tokens_cache_read"] = cached
+    completion_details = raw.get("completion_tokens_details")
+    if isinstance(completion_details, dict):
+        reasoning = completion_details.get("reasoning_tokens")
+        if reasoning is not None:
+            usage["reasoning_tokens"] = reasoning
+            if quirks.reasoning_tokens_excluded and isinstance(reasoning, int):
+                usage["output_tokens"] = output_tokens + reasoning
+    return usage
