@@ -1,0 +1,39 @@
+"""The `hf-inference-providers` provider: HuggingFace's OpenAI-compatible inference router.
+
+`get_model("hf-inference-providers/deepseek-ai/DeepSeek-R1")`: the router picks a provider that
+serves the model; `.../deepseek-ai/DeepSeek-R1:together` picks one (or `:fastest`,
+`:cheapest`). Key from `HF_TOKEN`; base URL from `HF_INFERENCE_PROVIDERS_BASE_URL` (default
+`https://router.huggingface.co/v1`). `parallel_tool_calls` is not sent: the router's
+chat-completion input does not define it.
+"""
+
+from __future__ import annotations
+
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
+
+from modelport import hookimpl
+from modelport.hookspecs import RegisterModel
+
+__all__ = ["HF_INFERENCE_PROVIDERS", "HFInferenceProvidersAPI", "register_models"]
+
+HF_INFERENCE_PROVIDERS = Service(
+    name="hf-inference-providers",
+    base_url="https://router.huggingface.co/v1",
+    api_key_vars=("HF_TOKEN",),
+    base_url_var="HF_INFERENCE_PROVIDERS_BASE_URL",
+    quirks=Quirks(parallel_tool_calls=False),
+    description="HuggingFace Inference Providers: hosted open models behind one router",
+)
+
+
+class HFInferenceProvidersAPI(OpenAICompatibleAPI):
+    """HuggingFace's inference router (`get_model("hf-inference-providers/<org>/<model>")`,
+    optionally `<org>/<model>:<provider>`); model args as for `openai`."""
+
+    service = HF_INFERENCE_PROVIDERS
+
+
+@hookimpl
+def register_models(register: RegisterModel) -> None:
+    """Register the `hf-inference-providers` provider."""
+    register_service(register, HFInferenceProvidersAPI)
