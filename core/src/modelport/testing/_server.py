@@ -91,7 +91,9 @@ class LocalServer:
 
     Replies come from a queue (`enqueue`), else from `handler`, else `default`; with none of
     them the server answers 599 so that a missing script shows. It records each request in
-    `requests` and the most requests it had in flight at once in `max_in_flight`.
+    `requests` and the most requests it had in flight at once in `max_in_flight`. When a client
+    goes away mid-reply (a hang, a stalled body, a delay it did not wait out), the reply is
+    abandoned, so `open_connections()` counts only connections a client still holds.
 
     ```python
     with LocalServer() as server:
@@ -242,7 +244,11 @@ class LocalServer:
         self._stopping = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        # a handler whose client went away (a timeout, a cancelled call) is cancelled, so its
+        # connection is not counted as open while it would otherwise hang until `stop`
+        self._runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

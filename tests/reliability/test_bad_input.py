@@ -1,0 +1,196 @@
+"""Bad input is refused before any request, with a typed error that names the problem (and,
+for a bad API key, does not echo it). The server is up, answering 200, and must see nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pydantic
+import pytest
+from reliability.rig import CANARY, assert_secret_free, ok, serving
+
+from modelport import (
+    ChatMessageAssistant,
+    ChatMessageSystem,
+    ChatMessageTool,
+    ChatMessageUser,
+    ContentText,
+    GenerateConfig,
+    ToolCall,
+    ToolFunction,
+    get_model,
+)
+from modelport.errors import ModelInputError
+from modelport.testing import LocalServer
+
+# text that came from bytes that are not UTF-8 ("café" in Latin-1, decoded leniently)
+NOT_UTF8 = b"caf\xe9 au lait".decode("utf-8", errors="surrogateescape")
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer(default=ok()) as server:
+        yield server
+        assert server.requests == [], "bad input reached the server"
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"temperature": 2.5}, "temperature"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_connections": 0}, "max_connections"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"timeout": -3}, "timeout"),
+        ({"frequency_penalty": 3}, "frequency_penalty"),
+        ({"top_logprobs": 21}, "top_logprobs"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"stop_seqs": [""]}, "stop_seqs"),
+        ({"temprature": 1.0}, "temprature"),
+    ],
+)
+def test_invalid_config_values(values: dict[str, Any], field: str) -> None:
+    """Caller: gives an out-of-range or unknown config field, as a `GenerateConfig` or as the
+    dict `generate` merges. Sees: `pydantic.ValidationError` (a `ValueError`) naming the field.
+    Server: no request."""
+    with pytest.raises(pydantic.ValidationError) as info:
+        GenerateConfig(**values)
+    assert field in str(info.value)
+    with serving() as rig:
+        with pytest.raises(pydantic.ValidationError) as info:
+            rig.generate("Hello", config=values)
+        assert isinstance(info.value, ValueError) and field in str(info.value)
+        assert rig.attempts == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ({"read_timeout": -1}, "read_timeout"),
+        ({"read_timeout": "fast"}, "read_timeout"),
+        ({"connect_timeout": 0}, "connect_timeout"),
+    ],
+)
+def test_invalid_model_args(server: LocalServer, args: dict[str, Any], name: str) -> None:
+    """Caller: passes a model arg with a bad value. Sees: `ModelInputError` naming it, from
+    `get_model`. Server: no request."""
+    with pytest.raises(ModelInputError, match=name):
+        get_model("openai/gpt-4o", base_url=server.url, api_key=CANARY, memoize=False, **args)
+
+
+def test_unknown_model_arg(server: LocalServer) -> None:
+    """Caller: passes a model arg the provider does not take. Sees: `TypeError` naming it."""
+    with pytest.raises(TypeError, match="read_timout"):
+        get_model(
+            "openai/gpt-4o", base_url=server.url, api_key=CANARY, memoize=False, read_timout=3
+        )
+
+
+INVALID_INPUTS: list[tuple[str, Any, str]] = [
+    ("empty message list", [], "empty"),
+    ("unknown role", [{"role": "wizard", "content": "hi"}], "message 0"),
+    ("not a message", [ChatMessageUser(content="hi"), 42], "message 1"),
+    (
+        "tool result with no matching call",
+        [
+            ChatMessageUser(content="weather?"),
+            ChatMessageAssistant(
+                content="", tool_calls=[ToolCall(id="call_1", function="w", arguments={})]
+            ),
+            ChatMessageTool(content="sunny", tool_call_id="call_9", function="w"),
+        ],
+        "call_9",
+    ),
+    ("non-UTF-8 text", NOT_UTF8, "UTF-8"),
+    ("non-UTF-8 text in a message", [ChatMessageUser(content=NOT_UTF8)], "message 0"),
+    (
+        "non-UTF-8 text in a content part",
+        [ChatMessageUser(content=[ContentText(text="ok"), ContentText(text=NOT_UTF8)])],
+        "UTF-8",
+    ),
+    (
+        "non-UTF-8 system message",
+        [ChatMessageSystem(content=NOT_UTF8), ChatMessageUser(content="hi")],
+        "message 0 (system)",
+    ),
+    ("raw bytes as input", b"caf\xe9", "bytes"),
+    ("non-UTF-8 bytes in a message dict", [{"role": "user", "content": b"\xff\xfe"}], "message 0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("input", "named"),
+    [(i, n) for _, i, n in INVALID_INPUTS],
+    ids=[c for c, _, _ in INVALID_INPUTS],
+)
+def test_invalid_messages(input: Any, named: str) -> None:
+    """Caller: sends an invalid message list. Sees: `ModelInputError` (a `ValueError`) naming
+    the problem. Server: no request."""
+    with serving() as rig:
+        err = rig.fails(ModelInputError, input)
+        assert isinstance(err, ValueError) and named in str(err)
+        assert rig.attempts == 0
+
+
+def test_tool_choice_naming_no_tool() -> None:
+    """Caller: forces a tool that is not among the tools. Sees: `ModelInputError` naming it."""
+    with serving() as rig:
+        err = rig.fails(ModelInputError, "hi", tool_choice=ToolFunction(name="launch"))
+        assert "launch" in str(err)
+        assert rig.attempts == 0
+
+
+def test_invalid_tool() -> None:
+    """Caller: gives a tool without a name. Sees: `ModelInputError` saying the tool is invalid."""
+    with serving() as rig:
+        err = rig.fails(ModelInputError, "hi", tools=[{"description": "no name"}])
+        assert "tool" in str(err)
+        assert rig.attempts == 0
+
+
+BAD_KEYS = {
+    "trailing newline": CANARY + "\n",
+    "leading space": " " + CANARY,
+    "inner tab": CANARY[:12] + "\t" + CANARY[12:],
+    "NUL": CANARY + "\x00",
+    "escape sequence": CANARY + "\x1b[0m",
+    "Bearer prefix": "Bearer " + CANARY,
+    "only whitespace": " \t ",
+}
+
+
+def _secret_free(err: BaseException, key: str) -> None:
+    assert_secret_free(err)
+    for fragment in (key, key.strip(), CANARY[:10], CANARY[-10:]):
+        if fragment:
+            assert fragment not in str(err) and fragment not in repr(err)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("key", BAD_KEYS.values(), ids=BAD_KEYS.keys())
+def test_api_key_with_whitespace_or_control_characters(
+    server: LocalServer, provider: str, key: str
+) -> None:
+    """Caller: passes an API key with whitespace or control characters (a pasted newline, a
+    'Bearer ' prefix). Sees: `ModelInputError` saying what is wrong with the key, without
+    echoing any of it. Server: no request."""
+    with pytest.raises(ModelInputError) as info:
+        get_model(f"{provider}/m", base_url=server.url, api_key=key, memoize=False)
+    assert "API key" in str(info.value) and "whitespace or control" in str(info.value)
+    _secret_free(info.value, key)
+
+
+@pytest.mark.parametrize(
+    ("provider", "variable"), [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]
+)
+def test_api_key_variable_with_a_trailing_newline(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, provider: str, variable: str
+) -> None:
+    """Caller: the key variable was set from a file and ends in a newline. Sees:
+    `ModelInputError` without the key, before any request. Server: no request."""
+    monkeypatch.setenv(variable, CANARY + "\n")
+    with pytest.raises(ModelInputError) as info:
+        get_model(f"{provider}/m", base_url=server.url, memoize=False)
+    _secret_free(info.value, CANARY + "\n")
