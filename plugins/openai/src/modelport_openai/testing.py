@@ -5,6 +5,9 @@
   that a recorded request body stands for, so `to_wire` can be checked against it.
 - `normalize_request`: the canonical form two request bodies are compared in, by meaning.
 - `completion_from_sse`: the chat completion a recorded stream of chunks adds up to.
+- `assert_request_rebuilt`, `assert_response_read`, `assert_replayed` (with `replay`): check a
+  recorded interaction: its request through `to_wire`, its answer through `from_wire`, and
+  both end to end through `get_model` and a local server.
 - `CompatibleContract`: `modelport.testing.ProviderContract` for any compatible provider.
 
 This module imports `modelport.testing` (and aiohttp); import it from tests only.
@@ -12,6 +15,7 @@ This module imports `modelport.testing` (and aiohttp); import it from tests only
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from typing import Any, ClassVar, get_args
@@ -40,17 +44,23 @@ from modelport import (
     ToolParams,
     get_model,
 )
-from modelport.testing import ProviderContract, Reply
+from modelport.errors import ModelAPIError
+from modelport.testing import LocalServer, ProviderContract, Reply, no_wait_policy
 
 from ._service import Quirks
+from ._wire import from_wire, to_wire
 
 __all__ = [
     "CompatibleContract",
     "RequestInputs",
+    "assert_replayed",
+    "assert_request_rebuilt",
+    "assert_response_read",
     "completion_body",
     "completion_from_sse",
     "inputs_from_request",
     "normalize_request",
+    "replay",
     "reply_for",
 ]
 
@@ -418,6 +428,115 @@ def completion_from_sse(text: str) -> dict[str, Any]:
                     message[key] = message.get(key, "") + value
     body["choices"] = [choices[i] for i in sorted(choices)]
     return body
+
+
+# -- checking recorded interactions ------------------------------------------------------------
+
+EXPECTED_STOP: dict[str, StopReason] = {
+    "stop": "stop",
+    "length": "max_tokens",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+"""What each documented `finish_reason` must read as (written out here, apart from the code)."""
+
+
+def assert_request_rebuilt(request: dict[str, Any], quirks: Quirks = Quirks()) -> RequestInputs:
+    """Check that `to_wire` turns the inputs `request` stands for back into `request`, equal
+    in meaning (see `normalize_request`); return those inputs."""
+    inputs = inputs_from_request(request, quirks)
+    body = to_wire(
+        inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config, quirks
+    )
+    assert normalize_request(body) == normalize_request(request)
+    return inputs
+
+
+def assert_response_read(body: dict[str, Any], quirks: Quirks = Quirks()) -> ModelOutput:
+    """Check that `from_wire(body)` says what `body` says (text, reasoning, tool calls, stop
+    reasons, usage), reading the body directly; return the output."""
+    out = from_wire(body, quirks)
+    raw_choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
+    assert len(out.choices) == len(raw_choices)
+    for choice, raw in zip(out.choices, raw_choices, strict=True):
+        msg = raw["message"]
+        assert choice.message.text == (msg.get("content") or "")
+        assert choice.stop_reason == EXPECTED_STOP.get(raw.get("finish_reason") or "", "unknown")
+        reasoning = next((msg[f] for f in quirks.reasoning_fields if msg.get(f)), None)
+        assert choice.message.reasoning == reasoning
+        calls = msg.get("tool_calls") or []
+        assert [(c.function, c.arguments) for c in choice.message.tool_calls or []] == [
+            (c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"))
+            for c in calls
+        ]
+    usage = body.get("usage")
+    if usage is None:
+        assert out.usage is None
+    else:
+        assert out.usage is not None
+        reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        output_tokens = usage["completion_tokens"]
+        if quirks.reasoning_tokens_excluded:
+            output_tokens += reasoning_tokens or 0
+        assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
+            usage["prompt_tokens"],
+            output_tokens,
+            usage["total_tokens"],
+        )
+        assert out.usage.reasoning_tokens == reasoning_tokens
+    return out
+
+
+def replay(
+    provider: str,
+    record: dict[str, Any],
+    quirks: Quirks = Quirks(),
+    api_key: str = "sk-replay-0123456789abcdef",
+) -> tuple[ModelOutput | ModelAPIError, LocalServer]:
+    """Replay `record` end to end: `get_model("<provider>/<model>")` generates from the inputs
+    its request stands for, against a local server answering with its recorded response.
+    Returns the output (or the error raised) and the server, which holds the request it got."""
+    inputs = inputs_from_request(record["request_json"], quirks)
+    with LocalServer() as server:
+        server.enqueue(Reply.from_record(record))
+        built = get_model(
+            f"{provider}/{inputs.model}",
+            base_url=server.url,
+            api_key=api_key,
+            config=inputs.config.merge(GenerateConfig(max_retries=0)),
+            memoize=False,
+        )
+        model = Model(built.api, built.config, retry=no_wait_policy())
+
+        async def go() -> ModelOutput:
+            async with model:
+                return await model.generate(inputs.messages, inputs.tools, inputs.tool_choice)
+
+        try:
+            return asyncio.run(go()), server
+        except ModelAPIError as ex:
+            return ex, server
+
+
+def assert_replayed(
+    provider: str, record: dict[str, Any], quirks: Quirks = Quirks()
+) -> ModelOutput | ModelAPIError:
+    """Check a `replay` of `record`: the server got a request equal in meaning to the recorded
+    one, and the call gave what the recorded answer says (the output `from_wire` reads, or an
+    error with the recorded status). Returns the output or the error."""
+    result, server = replay(provider, record, quirks)
+    (sent,) = server.requests
+    assert sent.method == "POST" and sent.path.endswith("/chat/completions")
+    assert normalize_request(sent.json) == normalize_request(record["request_json"])
+    if record["status"] < 300:
+        assert isinstance(result, ModelOutput), result
+        expected = from_wire(json.loads(record["response_body"]), quirks)
+        assert result.model_dump(exclude={"time"}) == expected.model_dump(exclude={"time"})
+    else:
+        assert isinstance(result, ModelAPIError), result
+        assert result.status == record["status"]
+    return result
 
 
 # -- the contract ------------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""The `ollama` provider for modelport: an Ollama server's OpenAI-compatible API.
+
+`get_model("ollama/llama3.2")` talks to `http://localhost:11434/v1` (or `OLLAMA_BASE_URL`, or
+`base_url=`). No key is needed locally; for Ollama's cloud (`https://ollama.com/v1`) the key
+comes from `OLLAMA_API_KEY`. Reasoning text comes in `reasoning`; `parallel_tool_calls` is not
+sent.
+"""
+
+from __future__ import annotations
+
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
+
+from modelport import hookimpl
+from modelport.hookspecs import RegisterModel
+
+__all__ = ["OLLAMA", "OllamaAPI", "register_models"]
+
+OLLAMA = Service(
+    name="ollama",
+    base_url="http://localhost:11434/v1",
+    api_key_vars=("OLLAMA_API_KEY",),
+    base_url_var="OLLAMA_BASE_URL",
+    key_required=False,
+    quirks=Quirks(reasoning_fields=("reasoning", "reasoning_content"), parallel_tool_calls=False),
+    description="An Ollama server (OpenAI-compatible API)",
+)
+
+
+class OllamaAPI(OpenAICompatibleAPI):
+    """An Ollama server (`get_model("ollama/<model>")`); model args as for `openai`."""
+
+    service = OLLAMA
+
+
+@hookimpl
+def register_models(register: RegisterModel) -> None:
+    """Register the `ollama` provider."""
+    register_service(register, OllamaAPI)
