@@ -35,7 +35,7 @@ from modelport import (
 
 CALLS = 3000
 CONCURRENCY = 64
-ROUNDS = 5
+ROUNDS = 7
 KEY = "sk-bench-0123456789abcdef"
 MESSAGES = [
     ChatMessageSystem(content="You are a concise assistant."),

@@ -51,6 +51,10 @@ __all__ = [
 
 USER_AGENT = "modelport/0.1"
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Compact UTF-8 JSON for request bodies (one encoder: `json.dumps` with options builds one
+per call)."""
+
 _STATUS_ERRORS: dict[int, type[ModelAPIError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -279,7 +283,7 @@ class HTTPClient:
         headers: Mapping[str, str] | None = None,
     ) -> HTTPResponse:
         """POST `body` as JSON; return the JSON of a 2xx response or raise a typed error."""
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = _ENCODER.encode(body).encode("utf-8")
         hdrs = {"content-type": "application/json"}
         if headers:
             hdrs.update(headers)
