@@ -14,9 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from modelport import (
-    ChatCompletionChoice,
     ChatMessage,
-    ChatMessageAssistant,
     GenerateConfig,
     ModelAPI,
     ModelOutput,
@@ -195,11 +193,8 @@ class GoogleAPI(ModelAPI):
         except BadRequestError as ex:
             if not is_context_overflow(ex.message):
                 raise
-            message = ChatMessageAssistant(content="", model=self.model, source="generate")
-            return ModelOutput(
-                model=self.model,
-                choices=[ChatCompletionChoice(message=message, stop_reason="model_length")],
-                error=ex.message,
+            return ModelOutput.from_content(
+                self.model, "", stop_reason="model_length", error=ex.message
             )
         try:
             return from_wire(response.json, self.model)

@@ -189,17 +189,9 @@ def to_output(
         total_tokens=result.input_tokens + output_tokens,
     )
     if result.error is not None:
-        return ModelOutput(
-            model=model,
-            choices=[
-                ChatCompletionChoice(
-                    message=ChatMessageAssistant(content="", model=model, source="generate"),
-                    stop_reason="model_length",
-                )
-            ],
-            usage=usage,
-            error=result.error,
-        )
+        output = ModelOutput.from_content(model, "", stop_reason="model_length", error=result.error)
+        output.usage = usage
+        return output
     choices = []
     for c in result.choices:
         text, calls = parse_tool_calls(c.text) if parse_tools else (c.text, [])

@@ -6,9 +6,7 @@ import os
 from typing import Any, Literal
 
 from modelport import (
-    ChatCompletionChoice,
     ChatMessage,
-    ChatMessageAssistant,
     GenerateConfig,
     ModelAPI,
     ModelOutput,
@@ -92,11 +90,8 @@ class MistralAPI(ModelAPI):
         except BadRequestError as ex:
             if not is_context_overflow(ex.message):
                 raise
-            message = ChatMessageAssistant(content="", model=self.model_name, source="generate")
-            return ModelOutput(
-                model=self.model_name,
-                choices=[ChatCompletionChoice(message=message, stop_reason="model_length")],
-                error=ex.message,
+            return ModelOutput.from_content(
+                self.model_name, "", stop_reason="model_length", error=ex.message
             )
         try:
             return from_wire(response.json, self.model_name)
