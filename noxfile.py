@@ -3,7 +3,8 @@
     nox                      tests, each plugin alone, lint, typecheck, docs
     nox -s tests             core + every plugin installed from their folders; the whole suite
     nox -s plugin-openai     core + that plugin only; the plugin's own tests
-    nox -s bench             the benchmark suite (not part of the default run)
+    nox -s bench             the benchmark suite (not part of the default run; with the peer
+                             clients openai, litellm, inspect-ai unless `-- --no-peers`)
 
 A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
 extra packages installed first and for pip instead of uv with
@@ -124,12 +125,21 @@ def docs(session: nox.Session) -> None:
     )
 
 
+BENCH_PEERS = ["openai", "litellm", "inspect-ai"]
+"""Other clients measured side by side in the benchmarks (`-- --no-peers` leaves them out)."""
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmark suite: figures as ratios against floors measured in the same run."""
     installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
     session.install("pip", "./core", *(f"./plugins/{n}" for n in installable))
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    args = list(session.posargs)
+    if "--no-peers" in args:
+        args.remove("--no-peers")
+    else:
+        session.install(*BENCH_PEERS)
+    session.run("python", "benchmarks/run.py", *args)
 
 
 nox.options.sessions = ["tests", *(f"plugin-{n}" for n in PLUGINS), "lint", "typecheck", "docs"]

@@ -1,6 +1,7 @@
 """Run the benchmark suite: every `benchmarks/bench_*.py`, each figure a ratio to a floor
 measured in the same run. Prints a Markdown table and writes it, with the JSON figures, to
-`benchmarks/results/`.
+`benchmarks/results/`. A module may list in `NOTES` why some of its rows are missing (an
+optional peer not installed); they are printed with the skipped modules.
 
     python benchmarks/run.py [--quick] [--only NAME ...]
 """
@@ -50,6 +51,7 @@ def main() -> int:
         for f in got:
             f["module"] = name
         figures.extend(got)
+        skipped += [f"{name}: {note}" for note in getattr(module, "NOTES", [])]
         print(f"{name}: {len(got)} figures in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     text = table(figures)
     print(text)
