@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from reliability.conftest import Watch
 from reliability.rig import completion, error, ok, serving
 
 from modelport import GenerateConfig, Model, ModelOutput, RetryPolicy
@@ -25,22 +26,25 @@ async def _until(predicate: Any, seconds: float = 5.0) -> None:
     raise AssertionError(f"not reached within {seconds}s")
 
 
-def test_cancel_mid_request_releases_the_slot() -> None:
+@pytest.mark.parametrize("timeout", [None, 30.0])
+def test_cancel_mid_request_releases_the_slot(leak_watch: Watch, timeout: float | None) -> None:
     """Server: accepts the first request and never answers; answers the next one.
-    Caller: cancels the first call while it waits: `CancelledError`, no retry. With
+    Caller: cancels the first call (cache on, with or without a whole-call `timeout`) while it
+    waits: `CancelledError` (not a timeout error), no retry, nothing cached. With
     `max_connections=1`, the next call gets the slot and its answer (within 5 s).
     Attempts: 2 (the cancelled one, the next one); no retry wait was started."""
-    config = GenerateConfig(max_connections=1)
+    config = GenerateConfig(max_connections=1, timeout=timeout)
     with serving(Reply(hang=True), ok("next"), config=config) as rig:
 
         async def main(model: Model) -> ModelOutput:
-            task = asyncio.create_task(model.generate("first"))
+            task = asyncio.create_task(model.generate("first", cache=True))
             await _until(lambda: rig.attempts == 1)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
             await asyncio.sleep(0.05)  # a retry, if one were made, would reach the server now
             assert rig.attempts == 1
+            assert leak_watch.cache_files() == []
             return await asyncio.wait_for(model.generate("second"), 5)
 
         assert rig.run(main).completion == "next"
