@@ -1,12 +1,14 @@
 """Peers: the same workloads through the official `openai` client, LiteLLM and inspect_ai,
-where they are installed, against the same fake server, each as a ratio to a bare aiohttp
-client measured the same way in the same run.
+where they are installed, and through modelport measured the same way, against the same fake
+server, each as a ratio to a bare aiohttp client measured the same way in the same run.
 
 Each client runs in its own process (so one's imports, threads and caches cannot slow
 another): 3,000 chat completions at concurrency 64 (client CPU seconds per 1,000 calls, and
-calls per second), then calls one at a time (latency p50 and p99). Also the import time of each
-peer against `import pydantic`. A peer that is not installed is skipped with a note; the
-figures for modelport itself are those of `bench_openai`, `bench_latency` and `bench_import`.
+calls per second), then calls one at a time (latency p50 and p99). Also the time a fresh
+interpreter takes to be ready to call (import, and build the client or model), against
+`import pydantic`. A peer that is not installed is skipped with a note; with none installed,
+the module gives no figures (modelport's own are in `bench_openai`, `bench_latency` and
+`bench_import`).
 
     pip install openai litellm inspect-ai   # any of them
     python benchmarks/bench_peers.py [--quick]
@@ -38,6 +40,18 @@ PEERS = {
     "inspect_ai": ("inspect_ai", "inspect_ai"),
 }
 """Client name -> (module to import, label)."""
+
+READY = {
+    "modelport": (
+        "import modelport; modelport.get_model('openai/gpt-4o-mini', api_key='sk-bench')"
+    ),
+    "openai": "import openai; openai.AsyncOpenAI(api_key='sk-bench')",
+    "litellm": "import litellm",
+    "inspect_ai": (
+        "from inspect_ai.model import get_model; get_model('openai/gpt-4o-mini', api_key='sk-x')"
+    ),
+}
+"""Client name -> the code that makes a fresh interpreter ready to call it."""
 
 NOTES: list[str] = []
 """Why rows are missing (a peer not installed), read by the runner after `run`."""
@@ -74,6 +88,16 @@ async def make():
                 return json.loads(await r.read())["choices"][0]["message"]["content"]
 
         return call, session.close
+    if client == "modelport":
+        from modelport import get_model
+        model = get_model(
+            "openai/gpt-4o-mini", base_url=url, api_key=b.KEY, config=b.CONFIG, memoize=False
+        )
+
+        async def call():
+            return (await model.generate(b.MESSAGES)).completion
+
+        return call, model.close
     if client == "openai":
         from openai import AsyncOpenAI
         sdk = AsyncOpenAI(base_url=url, api_key=b.KEY)
@@ -164,13 +188,14 @@ def _worker(client: str, url: str, n: int, m: int) -> dict[str, Any]:
     return result
 
 
-def _import_times(modules: list[str], runs: int) -> dict[str, float]:
-    """Median wall seconds of a fresh interpreter importing each module, minus a bare one."""
+def _ready_times(clients: list[str], runs: int) -> dict[str, float]:
+    """Median wall seconds of a fresh interpreter getting ready to call each client (and of
+    `import pydantic`), minus a bare interpreter."""
     env_code = f"import os; os.environ.update({ENV!r}); "
     codes = {"bare": "pass", "pydantic": "import pydantic"}
-    codes |= {m: env_code + f"import {m}" for m in modules}
+    codes |= {c: env_code + READY[c] for c in clients}
     samples: dict[str, list[float]] = {k: [] for k in codes}
-    for _ in range(runs):
+    for _ in range(runs):  # interleaved
         for name, code in codes.items():
             samples[name].append(_time(code))
     med = {k: statistics.median(v) for k, v in samples.items()}
@@ -178,25 +203,28 @@ def _import_times(modules: list[str], runs: int) -> dict[str, float]:
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
-    """Figures for each installed peer: CPU per 1,000 calls, throughput, latency p50/p99 (each
-    against the bare aiohttp client) and import time (against `import pydantic`)."""
+    """Figures for modelport and each installed peer: CPU per 1,000 calls, throughput, latency
+    p50/p99 (each against the bare aiohttp client) and the time to be ready to call (against
+    `import pydantic`)."""
     from _fakeserver import FakeServer
     from bench_openai import ANSWER, CONCURRENCY
 
     NOTES.clear()
-    present = {k: v for k, v in PEERS.items() if installed(v[0])}
+    present = [name for name, (module, _) in PEERS.items() if installed(module)]
     for name in PEERS:
         if name not in present:
             NOTES.append(f"peer {name}: not installed (pip install {name.replace('_', '-')})")
     if not present:
         return []
+    clients = ["modelport", *present]
+    labels = {"modelport": "modelport"} | {k: v[1] for k, v in PEERS.items()}
     n = 600 if quick else CALLS
     m = 100 if quick else LATENCY_CALLS
     results: dict[str, dict[str, Any]] = {}
     with FakeServer(ANSWER) as server:
         url = server.url
         results["bare"] = _worker("bare", url, n, m)
-        for name in present:
+        for name in clients:
             results[name] = _worker(name, url, n, m)
         again = _worker("bare", url, n, m)  # the floor is the better of two, before and after
         if again["cpu"] < results["bare"]["cpu"]:
@@ -206,7 +234,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     floor_rate = n / floor["wall"]
     load = f"bare aiohttp client, same workload ({n} calls, concurrency {CONCURRENCY})"
     seq = f"bare aiohttp client ({m} sequential calls)"
-    imports = _import_times([PEERS[k][0] for k in present], 2)
+    ready = _ready_times(clients, 2)
     figures: list[dict[str, Any]] = []
 
     def add(name: str, value: float, unit: str, floor: str, floor_value: float) -> None:
@@ -222,26 +250,24 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             }
         )
 
-    for name, (module, label) in present.items():
-        got = results[name]
-        add(
-            f"peer {label}: client CPU per 1,000 calls", got["cpu"] / n * 1000, "s", load, floor_cpu
-        )
-        add(f"peer {label}: throughput", n / got["wall"], "calls/s", load, floor_rate)
+    for name in clients:
+        got, label = results[name], f"peers, {labels[name]}"
+        add(f"{label}: client CPU per 1,000 calls", got["cpu"] / n * 1000, "s", load, floor_cpu)
+        add(f"{label}: throughput", n / got["wall"], "calls/s", load, floor_rate)
         for q in (50.0, 99.0):
             add(
-                f"peer {label}: latency p{q:.0f}, concurrency 1",
+                f"{label}: latency p{q:.0f}, concurrency 1",
                 percentile(got["latencies"], q) * 1e6,
                 "us",
                 seq,
                 percentile(floor["latencies"], q) * 1e6,
             )
         add(
-            f"peer {label}: import {module}",
-            imports[module] * 1000,
+            f"{label}: fresh interpreter ready to call",
+            ready[name] * 1000,
             "ms",
             "import pydantic",
-            imports["pydantic"] * 1000,
+            ready["pydantic"] * 1000,
         )
     return figures
 
