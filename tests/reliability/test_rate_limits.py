@@ -43,13 +43,13 @@ def test_429_retry_after_ms_wins_over_seconds() -> None:
 
 def test_429_retry_after_http_date() -> None:
     """Server: 429 with `retry-after` as an HTTP date two minutes ahead, then 200.
-    Caller: the answer, after a wait of about 120 s (the date's one-second resolution and the
-    time the call took are the only slack). Attempts: 2."""
+    Caller: the answer, after a wait of about 120 s (not a backoff of a second or so; the
+    slack is for the date's one-second resolution and a slow machine). Attempts: 2."""
     when = email.utils.formatdate(time.time() + 120, usegmt=True)
     with serving(error(429, "slow down", **{"retry-after": when}), ok()) as rig:
         assert rig.generate().completion == "fine"
         assert rig.attempts == 2
-        assert len(rig.waits) == 1 and 117 <= rig.waits[0] <= 120.5, rig.waits
+        assert len(rig.waits) == 1 and 100 <= rig.waits[0] <= 120.5, rig.waits
 
 
 @pytest.mark.parametrize("garbage", ["soon", "-5", "", "1e999x", "Tue, 99 Foo 2024 25:61:00 GMT"])
