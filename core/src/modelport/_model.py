@@ -57,23 +57,18 @@ def _as_message(value: Any, index: int) -> ChatMessageBase:
     )
 
 
-def _check_text(text: str, where: str) -> None:
+def _check_text(text: str, where: str | int, role: str = "") -> None:
+    """Refuse text that cannot be sent as UTF-8 (lone surrogates from undecodable bytes)."""
+    if text.isascii():  # O(1) in CPython: ASCII text is valid UTF-8
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as ex:
+        what = f"message {where} ({role})" if isinstance(where, int) else where
         raise ModelInputError(
-            f"{where} is not valid UTF-8 text (character at position {ex.start}); "
+            f"{what} is not valid UTF-8 text (character at position {ex.start}); "
             f"decode bytes with the right encoding before sending them"
         ) from None
-
-
-def _check_content(content: str | list[Content], where: str) -> None:
-    if isinstance(content, str):
-        _check_text(content, where)
-    else:
-        for part in content:
-            if isinstance(part, ContentText):
-                _check_text(part.text, where)
 
 
 def normalize_input(input: str | Sequence[Any]) -> list[ChatMessageBase]:
@@ -82,22 +77,36 @@ def normalize_input(input: str | Sequence[Any]) -> list[ChatMessageBase]:
     Raises `ModelInputError` for an empty list, an unknown role or invalid message, text that
     is not valid UTF-8, and a tool result whose `tool_call_id` matches no earlier tool call.
     """
-    if isinstance(input, str):
+    if type(input) is str:
         _check_text(input, "the input")
         return [ChatMessageUser(content=input, source="input")]
-    if not isinstance(input, Sequence) or isinstance(input, bytes):
+    if not isinstance(input, (list, tuple)) and (
+        not isinstance(input, Sequence) or isinstance(input, (str, bytes))
+    ):
         raise ModelInputError(
             f"input must be a str or a list of chat messages, not {type(input).__name__}"
         )
     if not input:
         raise ModelInputError("input is an empty list of messages: give at least one message")
-    messages = [_as_message(m, i) for i, m in enumerate(input)]
-    call_ids: set[str] = set()
+    messages = [
+        m if isinstance(m, ChatMessageBase) else _as_message(m, i) for i, m in enumerate(input)
+    ]
+    call_ids: set[str] | None = None
     for i, m in enumerate(messages):
-        _check_content(m.content, f"message {i} ({m.role})")  # type: ignore[attr-defined]
-        if isinstance(m, ChatMessageAssistant) and m.tool_calls:
-            call_ids.update(c.id for c in m.tool_calls)
-        elif isinstance(m, ChatMessageTool) and m.tool_call_id not in call_ids:
+        content = m.content
+        if type(content) is str:
+            _check_text(content, i, m.role)  # type: ignore[attr-defined]
+        else:
+            for part in content:
+                if isinstance(part, ContentText):
+                    _check_text(part.text, i, m.role)  # type: ignore[attr-defined]
+        if isinstance(m, ChatMessageAssistant):
+            if m.tool_calls:
+                call_ids = call_ids or set()
+                call_ids.update(c.id for c in m.tool_calls)
+        elif isinstance(m, ChatMessageTool) and (
+            call_ids is None or m.tool_call_id not in call_ids
+        ):
             raise ModelInputError(
                 f"message {i} is a tool result for call {m.tool_call_id!r}, which no earlier "
                 f"assistant message made"
@@ -184,6 +193,7 @@ class Model:
         self.model_args: dict[str, Any] = {}
         """The model args given to `get_model` (part of cache keys)."""
         self._memo_key: tuple[Any, ...] | None = None
+        self._slot: tuple[asyncio.AbstractEventLoop, str, int, asyncio.Semaphore] | None = None
 
     @property
     def name(self) -> str:
@@ -300,9 +310,16 @@ class Model:
         api = self.api
         size = config.max_connections or api.max_connections()
         key = api.connection_key()
+        loop = asyncio.get_running_loop()
+        slot = self._slot
+        if slot is not None and slot[0] is loop and slot[1] == key and slot[2] == size:
+            semaphore = slot[3]
+        else:
+            semaphore = connection_semaphore(key, size)
+            self._slot = (loop, key, size, semaphore)
 
         async def attempt() -> ModelOutput:
-            async with connection_semaphore(key, size):
+            async with semaphore:
                 result = await api.generate(messages, tools, tool_choice, config)
             if isinstance(result, tuple):
                 output, _call = result
@@ -321,7 +338,7 @@ class Model:
                 should_retry=should_retry,
                 max_retries=max_retries,
                 policy=self.retry,
-                what=str(self),
+                what=self,
             )
         deadline = self.retry.clock() + config.timeout
         try:
@@ -332,7 +349,7 @@ class Model:
                     max_retries=max_retries,
                     policy=self.retry,
                     deadline=deadline,
-                    what=str(self),
+                    what=self,
                 )
         except TimeoutError as ex:
             if isinstance(ex, ModelTimeoutError):

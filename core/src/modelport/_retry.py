@@ -63,12 +63,13 @@ async def retry_call(
     max_retries: int,
     policy: RetryPolicy,
     deadline: float | None = None,
-    what: str = "",
+    what: object = "",
 ) -> T:
     """Run `attempt` until it returns, retrying at most `max_retries` times when `should_retry`.
 
     `deadline` is a `policy.clock()` value after which no wait is started. Cancellation is
-    never retried (it is not an `Exception`).
+    never retried (it is not an `Exception`). `what` names the call in log lines (formatted
+    only when a line is logged).
     """
     n = 0
     while True:
