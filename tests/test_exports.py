@@ -194,7 +194,7 @@ _INTERNAL = {
     "collapse_messages",
     "connection_semaphore",
     "is_transient",
-    "retry_call",
+    "next_wait",
 }
 
 

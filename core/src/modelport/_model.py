@@ -27,7 +27,7 @@ from ._messages import (
 )
 from ._output import ModelOutput
 from ._registry import Registry, default_registry
-from ._retry import RetryPolicy, is_transient, retry_call
+from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._tools import ToolChoice, ToolFunction, ToolInfo
 from .errors import ModelInputError, ModelTimeoutError
 
@@ -318,38 +318,16 @@ class Model:
             semaphore = connection_semaphore(key, size)
             self._slot = (loop, key, size, semaphore)
 
-        async def attempt() -> ModelOutput:
-            async with semaphore:
-                result = await api.generate(messages, tools, tool_choice, config)
-            if isinstance(result, tuple):
-                output, _call = result
-                if isinstance(output, BaseException):
-                    raise output
-                return output
-            return result
-
-        def should_retry(ex: BaseException) -> bool:
-            return api.is_rate_limit(ex) or is_transient(ex)
-
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
-            return await retry_call(
-                attempt,
-                should_retry=should_retry,
-                max_retries=max_retries,
-                policy=self.retry,
-                what=self,
+            return await self._attempts(
+                semaphore, max_retries, None, messages, tools, tool_choice, config
             )
         deadline = self.retry.clock() + config.timeout
         try:
             async with asyncio.timeout(config.timeout):
-                return await retry_call(
-                    attempt,
-                    should_retry=should_retry,
-                    max_retries=max_retries,
-                    policy=self.retry,
-                    deadline=deadline,
-                    what=self,
+                return await self._attempts(
+                    semaphore, max_retries, deadline, messages, tools, tool_choice, config
                 )
         except TimeoutError as ex:
             if isinstance(ex, ModelTimeoutError):
@@ -359,6 +337,49 @@ class Model:
                 provider=api.provider,
                 model=api.model_name,
             ) from None
+
+    async def _attempts(
+        self,
+        semaphore: asyncio.Semaphore,
+        max_retries: int,
+        deadline: float | None,
+        messages: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        """Call the provider until it answers, retrying rate limits and transient errors.
+
+        A slot of `semaphore` is held during each attempt, never during a wait. Cancellation
+        is never retried (it is not an `Exception`).
+        """
+        api = self.api
+        policy = self.retry
+        retries = 0
+        while True:
+            try:
+                async with semaphore:
+                    result = await api.generate(messages, tools, tool_choice, config)
+                if isinstance(result, tuple):
+                    output, _record = result
+                    if isinstance(output, BaseException):
+                        raise output
+                    return output
+                return result
+            except Exception as ex:
+                retryable = api.is_rate_limit(ex) or is_transient(ex)
+                wait = next_wait(policy, ex, retries, max_retries, retryable, deadline)
+                if wait is None:
+                    raise
+                logger.info(
+                    "%s: attempt %d failed (%s); retrying in %.2fs",
+                    self,
+                    retries + 1,
+                    type(ex).__name__,
+                    wait,
+                )
+                retries += 1
+                await policy.sleep(wait)
 
 
 def _memo_key(

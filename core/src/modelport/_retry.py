@@ -7,15 +7,12 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import attrs
 
 from .errors import ModelAPIError
 
 logger = logging.getLogger("modelport")
-
-T = TypeVar("T")
 
 
 def _default_rng() -> random.Random:
@@ -56,40 +53,26 @@ def is_transient(ex: BaseException) -> bool:
     return isinstance(ex, ConnectionError)
 
 
-async def retry_call(
-    attempt: Callable[[], Awaitable[T]],
-    *,
-    should_retry: Callable[[BaseException], bool],
-    max_retries: int,
+def next_wait(
     policy: RetryPolicy,
+    ex: BaseException,
+    retries_done: int,
+    max_retries: int,
+    retryable: bool,
     deadline: float | None = None,
-    what: object = "",
-) -> T:
-    """Run `attempt` until it returns, retrying at most `max_retries` times when `should_retry`.
+) -> float | None:
+    """Seconds to wait before retrying after `ex`, or None to raise it now.
 
-    `deadline` is a `policy.clock()` value after which no wait is started. Cancellation is
-    never retried (it is not an `Exception`). `what` names the call in log lines (formatted
-    only when a line is logged).
+    None when `ex` is not `retryable`, `max_retries` are spent, the server's Retry-After
+    exceeds `policy.max_retry_after`, or the wait would end past `deadline` (a
+    `policy.clock()` value).
     """
-    n = 0
-    while True:
-        try:
-            return await attempt()
-        except Exception as ex:
-            if n >= max_retries or not should_retry(ex):
-                raise
-            retry_after = getattr(ex, "retry_after", None)
-            if retry_after is not None and retry_after > policy.max_retry_after:
-                raise
-            wait = policy.wait(n, retry_after)
-            if deadline is not None and policy.clock() + wait > deadline:
-                raise
-            logger.info(
-                "%s: attempt %d failed (%s); retrying in %.2fs",
-                what,
-                n + 1,
-                type(ex).__name__,
-                wait,
-            )
-            n += 1
-            await policy.sleep(wait)
+    if retries_done >= max_retries or not retryable:
+        return None
+    retry_after = getattr(ex, "retry_after", None)
+    if retry_after is not None and retry_after > policy.max_retry_after:
+        return None
+    wait = policy.wait(retries_done, retry_after)
+    if deadline is not None and policy.clock() + wait > deadline:
+        return None
+    return wait

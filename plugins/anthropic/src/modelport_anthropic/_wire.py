@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from modelport import (
-    ChatCompletionChoice,
     ChatMessage,
     ChatMessageAssistant,
     ChatMessageSystem,
@@ -30,9 +29,7 @@ from modelport import (
     ContentVideo,
     GenerateConfig,
     ModelOutput,
-    ModelUsage,
     StopReason,
-    ToolCall,
     ToolChoice,
     ToolFunction,
     ToolInfo,
@@ -401,41 +398,47 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             provider=PROVIDER,
             model=model,
         )
-    parts: list[Content] = []
-    calls: list[ToolCall] = []
+    # built as plain data and validated once, as a whole (cheaper than a model per part)
+    parts: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
     thoughts: list[str] = []
     other: list[Any] = []
     for block in body["content"]:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            parts.append(ContentText(text=str(block.get("text") or "")))
+            parts.append({"type": "text", "text": str(block.get("text") or "")})
         elif kind == "thinking":
             thought = str(block.get("thinking") or "")
-            parts.append(ContentReasoning(reasoning=thought, signature=block.get("signature")))
+            parts.append(
+                {"type": "reasoning", "reasoning": thought, "signature": block.get("signature")}
+            )
             if thought:
                 thoughts.append(thought)
         elif kind == "redacted_thinking":
-            parts.append(ContentReasoning(reasoning=str(block.get("data") or ""), redacted=True))
+            parts.append(
+                {"type": "reasoning", "reasoning": str(block.get("data") or ""), "redacted": True}
+            )
         elif kind == "tool_use":
             calls.append(_tool_call(block))
         else:
             other.append(block)
 
-    content: str | list[Content]
+    content: str | list[dict[str, Any]]
     if not parts:
         content = ""
-    elif len(parts) == 1 and isinstance(parts[0], ContentText):
-        content = parts[0].text
+    elif len(parts) == 1 and parts[0]["type"] == "text":
+        content = parts[0]["text"]
     else:
         content = parts
     name = str(body.get("model") or model)
-    message = ChatMessageAssistant(
-        content=content,
-        tool_calls=calls or None,
-        reasoning="\n\n".join(thoughts) or None,
-        model=name,
-        source="generate",
-    )
+    message = {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": calls or None,
+        "reasoning": "\n\n".join(thoughts) or None,
+        "model": name,
+        "source": "generate",
+    }
     raw_stop = body.get("stop_reason")
     stop_reason = STOP_REASONS.get(raw_stop, "unknown") if isinstance(raw_stop, str) else "unknown"
     error = None
@@ -450,30 +453,30 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             metadata[key] = body[key]
     if other:
         metadata["content_blocks"] = other
-    return ModelOutput(
-        model=name,
-        choices=[ChatCompletionChoice(message=message, stop_reason=stop_reason)],
-        usage=_usage(body.get("usage")),
-        metadata=metadata or None,
-        error=error,
+    return ModelOutput.model_validate(
+        {
+            "model": name,
+            "choices": [{"message": message, "stop_reason": stop_reason}],
+            "usage": _usage(body.get("usage")),
+            "metadata": metadata or None,
+            "error": error,
+        }
     )
 
 
-def _tool_call(block: dict[str, Any]) -> ToolCall:
+def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
     arguments = block.get("input")
+    call = {"id": str(block.get("id")), "function": str(block.get("name")), "arguments": {}}
     if isinstance(arguments, dict):
-        return ToolCall(
-            id=str(block.get("id")), function=str(block.get("name")), arguments=arguments
+        call["arguments"] = arguments
+    else:
+        call["parse_error"] = (
+            f"tool input is not a JSON object: {excerpt(json.dumps(arguments), 100)}"
         )
-    return ToolCall(
-        id=str(block.get("id")),
-        function=str(block.get("name")),
-        arguments={},
-        parse_error=f"tool input is not a JSON object: {excerpt(json.dumps(arguments), 100)}",
-    )
+    return call
 
 
-def _usage(usage: Any) -> ModelUsage | None:
+def _usage(usage: Any) -> dict[str, Any] | None:
     if not isinstance(usage, dict):
         return None
     input_tokens = int(usage.get("input_tokens") or 0)
@@ -482,14 +485,14 @@ def _usage(usage: Any) -> ModelUsage | None:
     read = usage.get("cache_read_input_tokens")
     details = usage.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
-    return ModelUsage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=input_tokens + output_tokens + int(write or 0) + int(read or 0),
-        input_tokens_cache_write=int(write) if write is not None else None,
-        input_tokens_cache_read=int(read) if read is not None else None,
-        reasoning_tokens=int(thinking) if thinking is not None else None,
-    )
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens + int(write or 0) + int(read or 0),
+        "input_tokens_cache_write": int(write) if write is not None else None,
+        "input_tokens_cache_read": int(read) if read is not None else None,
+        "reasoning_tokens": int(thinking) if thinking is not None else None,
+    }
 
 
 # -- errors ------------------------------------------------------------------------------------
