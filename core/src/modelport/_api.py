@@ -161,13 +161,21 @@ class ModelAPI(abc.ABC):
         return False
 
     def tools_required(self) -> bool:
-        """Any tool use in a message stream means that tools must be passed."""
+        """Any tool use in a message stream means that tools must be passed.
+
+        Like `tool_result_images` and `has_reasoning_history`, this describes the API to
+        callers and to the provider's own translation: `Model` sends the messages as given,
+        and the provider's `to_wire` applies what its API needs (collapsing is the exception:
+        `Model` collapses messages when `collapse_*_messages` say so).
+        """
         return False
 
     def tool_result_images(self) -> bool:
-        """Tool results can contain images."""
+        """Tool results can contain images (otherwise the provider moves them to a user
+        message)."""
         return False
 
     def has_reasoning_history(self) -> bool:
-        """Chat message assistant messages can include reasoning."""
+        """Chat message assistant messages can include reasoning (replayed to the API, e.g. with
+        its signature, unless `GenerateConfig.reasoning_history` is False)."""
         return False
