@@ -184,7 +184,7 @@ def test_image_and_document_sources() -> None:
 
 @pytest.mark.parametrize(
     "image",
-    ["data:image/bmp;base64,Qk0=", "data:image/png,rawbytes", "/tmp/cat.png", "ftp://x/y.png"],
+    ["data:image/bmp;base64,Qk0=", "data:image/png,rawbytes", "pictures/cat.png", "ftp://x/y.png"],
 )
 def test_unusable_images_are_refused(image: str) -> None:
     with pytest.raises(ModelInputError, match="message 0"):
