@@ -222,3 +222,42 @@ def test_retry_delay_from_the_error_body_when_no_header_says() -> None:
     )
     assert header_wins.retry_after == 2.0
     assert error_for_status(429, "{}", {}, provider="p", model="m").retry_after is None
+
+
+def test_post_for_output_parses_converts_and_raises() -> None:
+    """The provider shell in one call: the parsed output; an error `on_error` turns into an
+    output; a body of the wrong shape as `InvalidResponseError`; other errors raised as is."""
+    from modelport import ModelOutput
+
+    def parse(data: object) -> ModelOutput:
+        if not isinstance(data, dict) or "text" not in data:
+            raise ValueError("no text in the body")
+        return ModelOutput.from_content("m", str(data["text"]))
+
+    def overflow(ex: ModelAPIError) -> ModelOutput | None:
+        if isinstance(ex, BadRequestError) and "too long" in ex.message:
+            return ModelOutput.from_content("m", "", stop_reason="model_length", error=ex.message)
+        return None
+
+    async def call(url: str) -> ModelOutput:
+        client = HTTPClient(provider="p", model="m", secrets=[SECRET])
+        try:
+            return await client.post_for_output(f"{url}/x", {}, parse, on_error=overflow)
+        finally:
+            await client.close()
+
+    with LocalServer() as server:
+        server.enqueue(
+            Reply(json={"text": "hi"}),
+            Reply(status=400, json={"error": {"message": "prompt is too long"}}),
+            Reply(json={"other": 1}),
+            Reply(status=401, json={"error": {"message": "bad key"}}),
+        )
+        assert asyncio.run(call(server.url)).completion == "hi"
+        out = asyncio.run(call(server.url))
+        assert (out.stop_reason, out.error) == ("model_length", "prompt is too long")
+        with pytest.raises(InvalidResponseError, match="no text in the body") as info:
+            asyncio.run(call(server.url))
+        assert info.value.status == 200
+        with pytest.raises(AuthenticationError):
+            asyncio.run(call(server.url))

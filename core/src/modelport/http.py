@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from ._output import ModelOutput
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -331,3 +332,30 @@ class HTTPClient:
                 status=status,
             ) from None
         return HTTPResponse(status=status, headers=rheaders, json=parsed)
+
+    async def post_for_output(
+        self,
+        url: str,
+        body: Any,
+        parse: Callable[[Any], ModelOutput],
+        headers: Mapping[str, str] | None = None,
+        *,
+        on_error: Callable[[ModelAPIError], ModelOutput | None] | None = None,
+    ) -> ModelOutput:
+        """POST `body` and read the answer with `parse` (a provider's `from_wire`).
+
+        An error for which `on_error` returns an output (a context overflow, say) becomes that
+        output; other errors are raised. A `ValueError` from `parse` (a body that is JSON but
+        not the API's shape) becomes an `InvalidResponseError` with the status.
+        """
+        try:
+            response = await self.post_json(url, body, headers)
+        except ModelAPIError as ex:
+            output = on_error(ex) if on_error is not None else None
+            if output is None:
+                raise
+            return output
+        try:
+            return parse(response.json)
+        except ValueError as ex:
+            raise self._error(InvalidResponseError, str(ex), status=response.status) from None

@@ -21,10 +21,10 @@ from modelport import (
     ToolChoice,
     ToolInfo,
 )
-from modelport.errors import BadRequestError, InvalidResponseError, ModelInputError
+from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
 from modelport.http import HTTPClient
 
-from ._wire import GoogleOptions, WireError, error_detail, from_wire, is_context_overflow, to_wire
+from ._wire import GoogleOptions, error_detail, from_wire, is_context_overflow, to_wire
 
 __all__ = ["GoogleAPI"]
 
@@ -188,24 +188,18 @@ class GoogleAPI(ModelAPI):
         config: GenerateConfig,
     ) -> ModelOutput:
         body = to_wire(self.model, input, tools, tool_choice, config, self.options)
-        try:
-            response = await self.http.post_json(self.url, body, self._headers())
-        except BadRequestError as ex:
-            if not is_context_overflow(ex.message):
-                raise
-            return ModelOutput.from_content(
-                self.model, "", stop_reason="model_length", error=ex.message
-            )
-        try:
-            return from_wire(response.json, self.model)
-        except WireError as ex:
-            raise InvalidResponseError(
-                str(ex),
-                provider="google",
-                model=self.model_name,
-                status=response.status,
-                secrets=self.http.secrets,
-            ) from None
+        model = self.model
+
+        def overflow(ex: ModelAPIError) -> ModelOutput | None:
+            if isinstance(ex, BadRequestError) and is_context_overflow(ex.message):
+                return ModelOutput.from_content(
+                    model, "", stop_reason="model_length", error=ex.message
+                )
+            return None
+
+        return await self.http.post_for_output(
+            self.url, body, lambda data: from_wire(data, model), self._headers(), on_error=overflow
+        )
 
     async def close(self) -> None:
         await self.http.close()

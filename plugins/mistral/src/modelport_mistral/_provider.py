@@ -13,10 +13,10 @@ from modelport import (
     ToolChoice,
     ToolInfo,
 )
-from modelport.errors import BadRequestError, InvalidResponseError, ModelInputError
+from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
 from modelport.http import HTTPClient
 
-from ._wire import MistralOptions, WireError, from_wire, is_context_overflow, to_wire
+from ._wire import MistralOptions, from_wire, is_context_overflow, to_wire
 
 __all__ = ["MistralAPI"]
 
@@ -85,24 +85,18 @@ class MistralAPI(ModelAPI):
         config: GenerateConfig,
     ) -> ModelOutput:
         body = to_wire(self.model_name, input, tools, tool_choice, config, self.options)
-        try:
-            response = await self.http.post_json(self.url, body, self._headers())
-        except BadRequestError as ex:
-            if not is_context_overflow(ex.message):
-                raise
-            return ModelOutput.from_content(
-                self.model_name, "", stop_reason="model_length", error=ex.message
-            )
-        try:
-            return from_wire(response.json, self.model_name)
-        except WireError as ex:
-            raise InvalidResponseError(
-                str(ex),
-                provider="mistral",
-                model=self.model_name,
-                status=response.status,
-                secrets=self.secrets,
-            ) from None
+        model = self.model_name
+
+        def overflow(ex: ModelAPIError) -> ModelOutput | None:
+            if isinstance(ex, BadRequestError) and is_context_overflow(ex.message):
+                return ModelOutput.from_content(
+                    model, "", stop_reason="model_length", error=ex.message
+                )
+            return None
+
+        return await self.http.post_for_output(
+            self.url, body, lambda data: from_wire(data, model), self._headers(), on_error=overflow
+        )
 
     async def close(self) -> None:
         await self.http.close()
