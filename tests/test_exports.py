@@ -166,8 +166,15 @@ def test_all_is_sorted_and_resolves() -> None:
 
 
 def test_all_is_complete() -> None:
-    """Every public name defined in a private module of the package is exported."""
+    """Every public name defined in a private module of the package is exported, from the top
+    level or from a public submodule (`modelport.http` exports the provider shell, which
+    imports aiohttp)."""
     exported = set(modelport.__all__)
+    for info in pkgutil.iter_modules(modelport.__path__):
+        if not info.name.startswith("_"):
+            exported |= set(
+                getattr(importlib.import_module(f"modelport.{info.name}"), "__all__", ())
+            )
     for info in pkgutil.iter_modules(modelport.__path__):
         if not info.name.startswith("_") or info.name == "__main__":
             continue

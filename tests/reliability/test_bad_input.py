@@ -81,8 +81,11 @@ def test_invalid_model_args(server: LocalServer, args: dict[str, Any], name: str
 
 
 def test_unknown_model_arg(server: LocalServer) -> None:
-    """Caller: passes a model arg the provider does not take. Sees: `TypeError` naming it."""
-    with pytest.raises(TypeError, match="read_timout"):
+    """Caller: passes a model arg the provider does not take. Sees: `ModelInputError` naming
+    the provider, the arg, and the args it takes."""
+    with pytest.raises(
+        ModelInputError, match=r"openai got unknown model args: read_timout .*read_timeout"
+    ):
         get_model(
             "openai/gpt-4o", base_url=server.url, api_key=CANARY, memoize=False, read_timout=3
         )

@@ -148,6 +148,12 @@ class ModelAPI(abc.ABC):
         """Scope for enforcement of max_connections."""
         return f"{self.provider}:{self.base_url or ''}"
 
+    def supported_config(self) -> frozenset[str] | None:
+        """The `GenerateConfig` fields this provider honours; None when it does not declare
+        them. `Model` drops any other field a call sets, with one warning per provider and
+        field (portable code keeps running)."""
+        return None
+
     def is_rate_limit(self, ex: BaseException) -> bool:
         """Is this exception a rate limit error (that another attempt may get past)."""
         return isinstance(ex, RateLimitError) and ex.retryable

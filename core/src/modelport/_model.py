@@ -30,6 +30,7 @@ from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._tools import ToolChoice, ToolFunction, ToolInfo
 from .errors import ModelInputError, ModelTimeoutError
+from .wire import drop_config
 
 if TYPE_CHECKING:
     from .cache import CachePolicy
@@ -194,6 +195,18 @@ class Model:
         """The model args given to `get_model` (part of cache keys)."""
         self._memo_key: tuple[Any, ...] | None = None
         self._slot: tuple[asyncio.AbstractEventLoop, str, int, asyncio.Semaphore] | None = None
+        self._unsupported: tuple[str, ...] | None = None
+
+    def _unsupported_config(self) -> tuple[str, ...]:
+        """The config fields the provider declares it does not honour (computed once)."""
+        if self._unsupported is None:
+            supported = self.api.supported_config()
+            self._unsupported = (
+                ()
+                if supported is None
+                else tuple(n for n in GenerateConfig.model_fields if n not in supported)
+            )
+        return self._unsupported
 
     @property
     def name(self) -> str:
@@ -233,6 +246,9 @@ class Model:
         """Check and normalise a call's arguments as `generate` does, without calling."""
         messages = normalize_input(input)
         cfg = self.config.merge(config) if config is not None else self.config
+        unsupported = self._unsupported_config()
+        if unsupported:
+            cfg = drop_config(cfg, unsupported, self.api.provider)
         if cfg.system_message is not None:
             messages.insert(0, ChatMessageSystem(content=cfg.system_message))
         if self.api.collapse_user_messages():

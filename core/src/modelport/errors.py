@@ -44,6 +44,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "redact",
+    "scrub_cause",
 ]
 
 
@@ -53,6 +54,20 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+class ScrubbedError(Exception):
+    """Stands in for an exception whose text held a secret: its type name and scrubbed text."""
+
+
+def scrub_cause(ex: BaseException, secrets: Iterable[str | None]) -> BaseException:
+    """`ex` itself when no secret appears in its text, else a `ScrubbedError` with the text
+    scrubbed; for keeping an original error as `__cause__` without leaking a key."""
+    text = str(ex)
+    clean = redact(text, secrets)
+    if clean == text and redact(repr(ex), secrets) == repr(ex):
+        return ex
+    return ScrubbedError(f"{type(ex).__name__}: {clean}")
 
 
 class ModelportError(Exception):

@@ -20,7 +20,7 @@ import email.utils
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
@@ -40,15 +40,45 @@ from .errors import (
     redact,
 )
 
+if TYPE_CHECKING:
+    from ._shell import (
+        CORE_CONFIG,
+        STANDARD_MODEL_ARGS,
+        WIRE_CONFIG,
+        Endpoint,
+        HTTPModelAPI,
+        ModelArg,
+    )
+
 __all__ = [
+    "CORE_CONFIG",
+    "STANDARD_MODEL_ARGS",
+    "WIRE_CONFIG",
+    "Endpoint",
     "ErrorDetail",
     "HTTPClient",
+    "HTTPModelAPI",
     "HTTPResponse",
+    "ModelArg",
     "error_for_status",
     "excerpt",
     "parse_error_body",
     "parse_retry_after",
 ]
+
+_SHELL = frozenset(
+    {"CORE_CONFIG", "STANDARD_MODEL_ARGS", "WIRE_CONFIG", "Endpoint", "HTTPModelAPI", "ModelArg"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The provider shell (`HTTPModelAPI`, `Endpoint`, ...), defined in `modelport._shell`."""
+    if name in _SHELL:
+        from . import _shell
+
+        return getattr(_shell, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 USER_AGENT = "modelport/0.1"
 
@@ -205,7 +235,7 @@ class HTTPClient:
         provider: Provider name, for errors.
         model: Model name, for errors.
         secrets: Values scrubbed from every error message (the API key).
-        max_connections: Size of the connection pool.
+        max_connections: Size of the connection pool (0: no cap; `Model` bounds concurrency).
         read_timeout: Seconds an attempt may wait for data before it fails (retryably).
         connect_timeout: Seconds to establish a connection.
         error_detail: Reads the provider's error body (default `parse_error_body`).

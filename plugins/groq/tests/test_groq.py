@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,13 @@ from modelport_openai.testing import (
     assert_replayed,
     assert_request_rebuilt,
     assert_response_read,
+    completion_body,
     completion_from_sse,
 )
 
-from modelport import GenerateConfig, get_model
+from modelport import GenerateConfig, get_model, wire
 from modelport.errors import BadRequestError, ModelInputError
-from modelport.testing import LocalServer, load_cassette
+from modelport.testing import LocalServer, Reply, load_cassette, text_output
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "groq_chat.jsonl")
 REQUESTS = [r for r in RECORDS if r["request_json"]]
@@ -97,14 +99,23 @@ def test_replayed_end_to_end() -> None:
         GenerateConfig(num_choices=2),
     ],
 )
-def test_fields_groq_refuses_fail_before_any_request(config: GenerateConfig) -> None:
-    with LocalServer() as server:
+def test_fields_groq_refuses_are_not_sent(
+    config: GenerateConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Groq refuses these fields (and gives one choice): the config policy leaves them out of
+    the request with a warning, and the call goes on."""
+    (field,) = config.model_fields_set
+    wire._warned.discard(("groq", field))  # warned once per process: forget an earlier test's
+    caplog.set_level(logging.WARNING, logger="modelport")
+    reply = Reply(json=completion_body(text_output("ok"), "x"))
+    with LocalServer(default=reply) as server:
         model = get_model("groq/x", base_url=server.url, api_key="gsk-0123456789", memoize=False)
 
-        async def go() -> None:
+        async def go() -> str:
             async with model:
-                await model.generate("Hi", config=config)
+                return (await model.generate("Hi", config=config)).completion
 
-        with pytest.raises(ModelInputError, match=r"num_choices|does not support"):
-            asyncio.run(go())
-    assert server.requests == []
+        assert asyncio.run(go()) == "ok"
+    sent = server.requests[0].json
+    assert not {"logprobs", "top_logprobs", "logit_bias", "n"} & set(sent), sent
+    assert "groq" in caplog.text and repr(field) in caplog.text

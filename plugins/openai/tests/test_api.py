@@ -36,7 +36,7 @@ def test_get_model_picks_openai_defaults(monkeypatch: pytest.MonkeyPatch) -> Non
     assert api.url == "https://api.openai.com/v1/chat/completions"
     assert api.api_key == KEY and api.headers["authorization"] == f"Bearer {KEY}"
     assert api.max_connections() == 32
-    assert api.http.max_connections == 32
+    assert api.http.max_connections == 0  # no pool cap: Model bounds concurrency per call
     assert api.http.read_timeout == 600.0 and api.http.connect_timeout == 30.0
 
 
@@ -48,7 +48,7 @@ def test_base_url_from_environment_and_argument(monkeypatch: pytest.MonkeyPatch)
     )
     api = get_model("openai/m", base_url="http://127.0.0.1:9/v1", memoize=False).api
     assert api.base_url == "http://127.0.0.1:9/v1"
-    with pytest.raises(ModelInputError, match="must start with http"):
+    with pytest.raises(ModelInputError, match="must be an http"):
         get_model("openai/m", base_url="api.openai.com/v1", memoize=False)
 
 
@@ -74,8 +74,9 @@ def test_model_args(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(api, OpenAICompatibleAPI)
     assert (api.http.read_timeout, api.http.connect_timeout) == (5, None)
     assert api.headers["openai-organization"] == "org-1"
-    assert api.http.max_connections == 4
-    with pytest.raises(TypeError, match="unknown model args: colour, temprature"):
+    assert api.http.max_connections == 0  # the pool is never the cap
+    assert api.max_connections() == 32
+    with pytest.raises(ModelInputError, match=r"openai got unknown model args: colour, temprature"):
         get_model("openai/gpt-4o", temprature=1, colour="red", memoize=False)
     with pytest.raises(ModelInputError, match="read_timeout"):
         get_model("openai/gpt-4o", read_timeout=-1, memoize=False)

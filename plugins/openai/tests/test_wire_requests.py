@@ -9,14 +9,22 @@ is listed in its docstring). Every body `to_wire` builds must validate against t
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jsonschema
 import pytest
-from modelport_openai import OPENAI, Quirks, to_wire
-from modelport_openai.testing import RequestInputs, inputs_from_request, normalize_request
+from modelport_openai import OPENAI, OpenAICompatibleAPI, Quirks, to_wire
+from modelport_openai.testing import (
+    RequestInputs,
+    completion_body,
+    inputs_from_request,
+    normalize_request,
+)
 
 from modelport import (
     ChatMessageAssistant,
@@ -28,6 +36,7 @@ from modelport import (
     ContentText,
     ContentVideo,
     GenerateConfig,
+    Model,
     ResponseSchema,
     ToolCall,
     ToolCallError,
@@ -36,7 +45,8 @@ from modelport import (
     ToolParams,
 )
 from modelport.errors import ModelInputError
-from modelport.testing import WEATHER_TOOL, load_cassette
+from modelport.testing import WEATHER_TOOL, LocalServer, Reply, load_cassette, text_output
+from modelport.wire import merge_deep
 
 HERE = Path(__file__).parent
 # the legacy `functions` form is read (see test_wire_responses) but never sent by modelport
@@ -59,9 +69,11 @@ NO_SYSTEM_ROLE = {i for i, r in enumerate(RECORDS) if r["request_json"]["model"]
 
 
 def build(inputs: RequestInputs, quirks: Quirks = OPENAI.quirks) -> dict[str, Any]:
-    return to_wire(
+    """The body the shell sends: `to_wire`, then `extra_body` merged in deep."""
+    body = to_wire(
         inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config, quirks
     )
+    return merge_deep(body, inputs.config.extra_body or {})
 
 
 def assert_valid(body: dict[str, Any]) -> None:
@@ -172,6 +184,7 @@ def test_every_config_field_openai_accepts() -> None:
         reasoning_tokens=100,
     )
     body = to_wire("gpt-4o", [ChatMessageUser(content="Hi")], [WEATHER_TOOL], "any", config)
+    merge_deep(body, config.extra_body or {})
     assert_valid(body)
     assert {k: v for k, v in body.items() if k not in ("messages", "tools")} == {
         "model": "gpt-4o",
@@ -359,13 +372,39 @@ def test_refused_content_and_config_fail_before_any_request() -> None:
             "none",
             GenerateConfig(),
         )
-    quirks = Quirks(unsupported=frozenset({"logprobs"}), max_choices=1)
-    msgs = [ChatMessageUser(content="Hi")]
-    with pytest.raises(ModelInputError, match="'logprobs'"):
-        to_wire("m", msgs, [], "none", GenerateConfig(logprobs=True), quirks)
-    with pytest.raises(ModelInputError, match="num_choices=2"):
-        to_wire("m", msgs, [], "none", GenerateConfig(num_choices=2), quirks)
-    assert to_wire("m", msgs, [], "none", GenerateConfig(num_choices=1), quirks)["n"] == 1
+
+
+def test_fields_a_service_cannot_take_are_dropped_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The config policy: a field the service declares unsupported (or more choices than it
+    gives) is not sent, with one warning per provider and field; the call goes on."""
+    strict = attrs.evolve(
+        OPENAI, name="strict-svc", quirks=Quirks(unsupported=frozenset({"logprobs"}), max_choices=1)
+    )
+
+    class StrictAPI(OpenAICompatibleAPI):
+        service = attrs.evolve(strict, config=frozenset())  # derived from the quirks again
+
+    assert "logprobs" not in StrictAPI.service.config and "temperature" in StrictAPI.service.config
+    caplog.set_level(logging.WARNING, logger="modelport")
+    with LocalServer(default=Reply(json=completion_body(text_output("ok"), "m"))) as server:
+        api = StrictAPI("m", base_url=server.url, api_key="sk-x")
+        model = Model(api, GenerateConfig())
+        config = GenerateConfig(logprobs=True, num_choices=2, temperature=0.3)
+
+        async def go() -> None:
+            async with model:
+                for _ in range(3):
+                    assert (await model.generate("Hi", config=config)).completion == "ok"
+
+        asyncio.run(go())
+    for request in server.requests:
+        assert "logprobs" not in request.json and "n" not in request.json
+        assert request.json["temperature"] == 0.3
+    warned = [r.getMessage() for r in caplog.records if "does not support" in r.getMessage()]
+    assert len(warned) == 2, warned
+    assert any("'logprobs'" in w for w in warned) and any("'num_choices'" in w for w in warned)
 
 
 def test_openrouter_style_reasoning_object_and_extra_sampling_fields() -> None:

@@ -1,18 +1,15 @@
-"""The I/O shell: `OpenAICompatibleAPI`, a `ModelAPI` that posts chat completions with aiohttp.
-
-It holds the provider side (service, key, base URL, HTTP session); the wire format is
-`_wire.to_wire` / `_wire.from_wire`. Retries, timeouts and concurrency are the core's.
+"""`OpenAICompatibleAPI`: core's provider shell (`HTTPModelAPI`) around a `Service` and the
+pure translation in `_wire`. Retries, timeouts and concurrency are the core's.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import mimetypes
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from modelport import (
     ChatMessage,
@@ -20,46 +17,36 @@ from modelport import (
     ContentAudio,
     ContentImage,
     GenerateConfig,
-    ModelAPI,
     ModelOutput,
     ToolChoice,
     ToolInfo,
 )
-from modelport.errors import BadRequestError, InvalidResponseError, ModelAPIError, ModelInputError
-from modelport.http import HTTPClient, error_for_status
+from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
+from modelport.http import Endpoint, HTTPModelAPI, error_for_status
+from modelport.wire import drop_config
 
 from ._service import OPENAI, Service
-from ._wire import MalformedResponseError, from_wire, refusal_stop_reason, to_wire
+from ._wire import from_wire, refusal_stop_reason, to_wire
 
 __all__ = ["OpenAIAPI", "OpenAICompatibleAPI"]
 
-DEFAULT_MAX_CONNECTIONS = 32
 
-
-class OpenAICompatibleAPI(ModelAPI):
+class OpenAICompatibleAPI(HTTPModelAPI):
     """A model served over OpenAI's chat-completions API, configured by a `Service`.
 
     Subclass it with a `service` to add a compatible service. The base URL is `base_url`, else
     the service's base-URL variable, else its default; the key is `api_key`, else the first
-    set variable of the service's key variables.
+    set variable of the service's key variables (sent as `Authorization: Bearer ...`).
 
-    Args:
-        model_name: Model name, sent as `model`.
-        base_url: Base URL up to the version, e.g. `https://api.openai.com/v1`.
-        api_key: API key (sent as `Authorization: Bearer ...`).
-        config: Model configuration.
-        read_timeout: Seconds an attempt may wait for data before it fails and is retried
-            (default 600; None: no limit).
-        connect_timeout: Seconds to establish a connection (default 30; None: no limit).
-        headers: Extra HTTP headers sent with every request (e.g. `OpenAI-Organization`).
+    Model args: `read_timeout`, `connect_timeout` and `headers` (extra HTTP headers, e.g.
+    `OpenAI-Organization`), as for every HTTP provider.
 
     Raises:
-        TypeError: an unknown model arg.
-        ModelInputError: no base URL, a base URL that is not http(s), a missing key where the
-            service needs one, or an invalid model arg value.
+        ModelInputError: an unknown model arg, no base URL or one that is not http(s), a
+            missing key where the service needs one.
     """
 
-    service: Service = OPENAI
+    service: ClassVar[Service] = OPENAI
     """The service this class speaks to."""
 
     def __init__(
@@ -68,100 +55,56 @@ class OpenAICompatibleAPI(ModelAPI):
         base_url: str | None = None,
         api_key: str | None = None,
         config: GenerateConfig = GenerateConfig(),
-        *,
-        read_timeout: float | None = 600.0,
-        connect_timeout: float | None = 30.0,
-        headers: Mapping[str, str] | None = None,
         **model_args: Any,
     ) -> None:
-        service, wire_model = self.resolve_service(model_name)
-        if model_args:
-            names = ", ".join(sorted(model_args))
-            raise TypeError(
-                f"{service.name} got unknown model args: {names} "
-                f"(it takes read_timeout, connect_timeout, headers)"
-            )
-        self.service = service
-        self.wire_model = wire_model
-        """The model name sent on the wire."""
-        url = base_url or _env(service.base_url_var) or service.base_url
-        if not url:
-            where = f"set {service.base_url_var} or " if service.base_url_var else ""
-            raise ModelInputError(f"{service.name} has no base URL: {where}pass base_url=")
-        if not url.startswith(("http://", "https://")):
-            raise ModelInputError(
-                f"{service.name}: base URL {url!r} must start with http:// or https://"
-            )
-        super().__init__(model_name, url.rstrip("/"), api_key, list(service.api_key_vars), config)
-        if self.api_key is None and service.key_required:
-            names = " or ".join(service.api_key_vars) or "an API key variable"
-            raise ModelInputError(f"no API key for {service.name}: set {names} or pass api_key=")
-        _check_timeout("read_timeout", read_timeout)
-        _check_timeout("connect_timeout", connect_timeout)
-        digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16] if self.api_key else "-"
-        self._connection_key = f"{service.name}:{self.base_url}:{digest}"
-        self.url = f"{self.base_url}/chat/completions"
-        """The URL requests are posted to."""
-        self.headers: dict[str, str] = {}
-        if self.api_key is not None:
-            self.headers["authorization"] = f"Bearer {self.api_key}"
-        for name, value in (headers or {}).items():
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise ModelInputError("headers must map header names (str) to values (str)")
-            self.headers[name.lower()] = value
-        self.http = HTTPClient(
-            provider=service.name,
-            model=wire_model,
-            secrets=self.secrets,
-            max_connections=config.max_connections or self.max_connections(),
-            read_timeout=read_timeout,
-            connect_timeout=connect_timeout,
-        )
+        super().__init__(model_name, base_url, api_key, config, **model_args)
+        self.service: Service = self.endpoint  # type: ignore[misc, assignment]
+        self.quirks = self.service.quirks
+
+    def resolve_endpoint(self, model_name: str) -> tuple[Endpoint, str]:
+        """The class's service and the name unchanged (`openai-api` reads the service from the
+        name, see `resolve_service`)."""
+        return self.resolve_service(model_name)
 
     def resolve_service(self, model_name: str) -> tuple[Service, str]:
-        """The service and the model name to send for `model_name` (the class's service and
-        the name unchanged; `openai-api` reads the service from the name)."""
+        """The service and the model name to send for `model_name`."""
         return type(self).service, model_name
 
-    async def generate(
+    def to_wire(
         self,
         input: list[ChatMessage],
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
-    ) -> ModelOutput:
-        """Post one chat completion and read its answer.
+    ) -> dict[str, Any]:
+        """The chat-completions body (local image and audio files read into data URLs)."""
+        limit = self.quirks.max_choices
+        if limit is not None and config.num_choices is not None and config.num_choices > limit:
+            config = drop_config(config, ("num_choices",), self.provider)
+        return to_wire(
+            self.wire_model, inline_files(input), tools, tool_choice, config, self.quirks
+        )
 
-        A refusal for a context overflow (`context_length_exceeded`) or for content is an
-        output with stop reason 'model_length' or 'content_filter' and `error` set.
-        """
-        quirks = self.service.quirks
-        body = to_wire(self.wire_model, inline_files(input), tools, tool_choice, config, quirks)
-        try:
-            response = await self.http.post_json(self.url, body, self.headers)
-        except BadRequestError as ex:
-            reason = refusal_stop_reason(ex.code, ex.message)
-            if reason is None:
-                raise
-            return ModelOutput.from_content(
-                self.wire_model, "", stop_reason=reason, error=ex.message
-            )
-        data = response.json
-        if isinstance(data, dict) and "choices" not in data and "error" in data:
-            raise self._error_in_body(data)
-        try:
-            return from_wire(data, quirks, self.wire_model)
-        except MalformedResponseError as ex:
-            raise InvalidResponseError(
-                str(ex),
-                provider=self.service.name,
-                model=self.wire_model,
-                status=response.status,
-                secrets=self.secrets,
-            ) from None
+    def from_wire(self, body: Any) -> ModelOutput:
+        """The output of a chat completion; a 2xx that carries an error object (some gateways
+        do this) raises that error, typed by its code."""
+        if isinstance(body, dict) and "choices" not in body and "error" in body:
+            raise self._error_in_body(body)
+        return from_wire(body, self.quirks, self.wire_model)
+
+    def error_output(self, error: ModelAPIError) -> ModelOutput | None:
+        """A refusal for a context overflow (`context_length_exceeded`) or for content is an
+        output with stop reason 'model_length' or 'content_filter' and `error` set."""
+        if not isinstance(error, BadRequestError):
+            return None
+        reason = refusal_stop_reason(error.code, error.message)
+        if reason is None:
+            return None
+        return ModelOutput.from_content(
+            self.wire_model, "", stop_reason=reason, error=error.message
+        )
 
     def _error_in_body(self, data: dict[str, Any]) -> ModelAPIError:
-        """A 2xx answer that carries an error object (some gateways do this)."""
         err = data["error"]
         code = err.get("code") if isinstance(err, dict) else None
         status = code if isinstance(code, int) and 400 <= code < 600 else 502
@@ -169,39 +112,16 @@ class OpenAICompatibleAPI(ModelAPI):
             status,
             json.dumps(data),
             {},
-            provider=self.service.name,
+            provider=self.provider,
             model=self.wire_model,
             secrets=self.secrets,
         )
-
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        await self.http.close()
-
-    def max_connections(self) -> int:
-        """Default max_connections (32)."""
-        return DEFAULT_MAX_CONNECTIONS
-
-    def connection_key(self) -> str:
-        """Service, base URL and a hash of the key: calls sharing them share the limit."""
-        return self._connection_key
 
 
 class OpenAIAPI(OpenAICompatibleAPI):
     """OpenAI's chat-completions API (`get_model("openai/gpt-4o")`)."""
 
     service = OPENAI
-
-
-def _env(name: str | None) -> str | None:
-    return (os.environ.get(name) or None) if name else None
-
-
-def _check_timeout(name: str, value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ModelInputError(f"{name} must be a positive number of seconds or None, not {value!r}")
 
 
 def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:

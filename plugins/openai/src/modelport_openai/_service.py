@@ -1,7 +1,8 @@
 """Services that speak OpenAI's chat-completions API: where they live, their keys, their quirks.
 
-A `Service` is plain configuration. Adding an OpenAI-compatible service means writing one
-`Service` value (and a `Quirks` value for what it does differently), not new code paths.
+A `Service` is an `Endpoint` (core's description of where a provider lives) with the
+`Quirks` of its dialect. Adding an OpenAI-compatible service means writing one `Service` value,
+not new code paths.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
+
+from modelport.http import WIRE_CONFIG, Endpoint
 
 __all__ = ["OPENAI", "Quirks", "Service"]
 
@@ -50,41 +53,51 @@ class Quirks:
     """`GenerateConfig` fields outside OpenAI's API the service takes: `top_k`, `best_of`."""
 
     unsupported: frozenset[str] = frozenset()
-    """`GenerateConfig` fields the service refuses: setting one is a `ModelInputError`."""
+    """`GenerateConfig` fields the service refuses: they are not sent (one warning each)."""
 
     max_choices: int | None = None
-    """Most choices (`num_choices`, the `n` field) the service gives, when it has a limit."""
+    """Most choices (`num_choices`, the `n` field) the service gives, when it has a limit: a
+    larger `num_choices` is not sent (one warning)."""
+
+
+_CHAT_CONFIG = WIRE_CONFIG - {
+    "top_k",
+    "best_of",
+    "reasoning_tokens",
+    "cache_prompt",
+    "internal_tools",
+}
+"""The `GenerateConfig` fields OpenAI's chat-completions API takes."""
+
+
+def _config_of(quirks: Quirks) -> frozenset[str]:
+    fields = (_CHAT_CONFIG | quirks.extra_params) - quirks.unsupported
+    if quirks.reasoning_param == "reasoning":
+        fields |= {"reasoning_tokens"}
+    if not quirks.parallel_tool_calls:
+        fields -= {"parallel_tool_calls"}
+    return frozenset(fields)
 
 
 @attrs.frozen
-class Service:
-    """An OpenAI-compatible service: its name, address, key and quirks."""
+class Service(Endpoint):
+    """An OpenAI-compatible service: an `Endpoint` (name, address, key) and its quirks.
 
-    name: str
-    """Provider name (the prefix in `get_model("<name>/<model>")`)."""
+    The config fields it honours follow from its quirks (OpenAI's chat fields, plus
+    `quirks.extra_params`, less `quirks.unsupported`) unless `config` is given.
+    """
 
-    base_url: str | None
-    """Default base URL, up to and including the version (`.../v1`); None: it must be given."""
-
-    api_key_vars: tuple[str, ...] = ()
-    """Environment variables read, in order, for the API key."""
-
-    base_url_var: str | None = None
-    """Environment variable that overrides the default base URL."""
-
-    key_required: bool = True
-    """Whether a call needs a key (local servers usually do not)."""
+    path: str = "/chat/completions"
+    max_connections: int = 32
+    config: frozenset[str] = frozenset()
+    """Declared config fields; empty: derived from `quirks`."""
 
     quirks: Quirks = Quirks()
     """How the service departs from OpenAI's API."""
 
-    description: str = ""
-    """One line shown by `modelport providers`."""
-
-    @property
-    def env_vars(self) -> tuple[str, ...]:
-        """Every environment variable the service reads."""
-        return self.api_key_vars + ((self.base_url_var,) if self.base_url_var else ())
+    def __attrs_post_init__(self) -> None:
+        if not self.config:
+            object.__setattr__(self, "config", _config_of(self.quirks))
 
 
 OPENAI = Service(

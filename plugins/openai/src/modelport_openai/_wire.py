@@ -116,10 +116,11 @@ def to_wire(
 ) -> dict[str, Any]:
     """The `/chat/completions` request body for one call (no `stream`: one JSON answer).
 
+    `config.extra_body` is not applied here: the shell merges it into every provider's body.
+
     Raises:
-        ModelInputError: content or config the service cannot take (video, a refused field).
+        ModelInputError: content the service cannot take (video).
     """
-    _check_config(config, quirks)
     reasoning = is_reasoning_model(model_name)
     body: dict[str, Any] = {
         "model": model_name,
@@ -135,23 +136,7 @@ def to_wire(
         if config.parallel_tool_calls is not None and quirks.parallel_tool_calls:
             body["parallel_tool_calls"] = config.parallel_tool_calls
     _config_fields(body, config, quirks, reasoning)
-    if config.extra_body:
-        body.update(config.extra_body)
     return body
-
-
-def _check_config(config: GenerateConfig, quirks: Quirks) -> None:
-    for name in quirks.unsupported:
-        if getattr(config, name) is not None:
-            raise ModelInputError(f"this service does not support the config field {name!r}")
-    if (
-        quirks.max_choices is not None
-        and config.num_choices is not None
-        and config.num_choices > quirks.max_choices
-    ):
-        raise ModelInputError(
-            f"num_choices={config.num_choices}: this service gives at most {quirks.max_choices}"
-        )
 
 
 def _config_fields(

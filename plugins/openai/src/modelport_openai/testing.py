@@ -46,6 +46,7 @@ from modelport import (
 )
 from modelport.errors import ModelAPIError
 from modelport.testing import LocalServer, ProviderContract, Reply, no_wait_policy
+from modelport.wire import merge_deep
 
 from ._service import Quirks
 from ._wire import from_wire, to_wire
@@ -449,6 +450,8 @@ def assert_request_rebuilt(request: dict[str, Any], quirks: Quirks = Quirks()) -
     body = to_wire(
         inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config, quirks
     )
+    if inputs.config.extra_body:
+        merge_deep(body, inputs.config.extra_body)  # as the shell does
     assert normalize_request(body) == normalize_request(request)
     return inputs
 

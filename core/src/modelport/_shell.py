@@ -1,0 +1,389 @@
+"""The provider shell: `HTTPModelAPI`, the I/O every HTTP provider shares, described by an
+`Endpoint`. A provider is an `Endpoint` value plus its pure translation (`to_wire`,
+`from_wire`); everything else (keys, base URL, model args, the HTTP session, error conversion,
+`extra_body`, the config policy) is done here, once.
+
+```python
+ACME = Endpoint(name="acme", base_url="https://api.acme.example/v1", path="/chat",
+                api_key_vars=("ACME_API_KEY",), config=frozenset({"max_tokens", "temperature"}))
+
+class AcmeAPI(HTTPModelAPI):
+    endpoint = ACME
+
+    def to_wire(self, input, tools, tool_choice, config):
+        return {"model": self.wire_model, "messages": [...]}
+
+    def from_wire(self, body):
+        return ModelOutput.from_content(self.wire_model, body["text"])
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from ._api import ModelAPI
+from ._config import GenerateConfig
+from ._messages import ChatMessage
+from ._output import ModelOutput
+from ._tools import ToolChoice, ToolInfo
+from .errors import InvalidResponseError, ModelAPIError, ModelInputError, scrub_cause
+from .http import ErrorDetail, HTTPClient, parse_error_body
+from .wire import merge_deep
+
+__all__ = [
+    "CORE_CONFIG",
+    "WIRE_CONFIG",
+    "Endpoint",
+    "HTTPModelAPI",
+    "ModelArg",
+    "STANDARD_MODEL_ARGS",
+]
+
+CORE_CONFIG = frozenset(
+    {"max_retries", "timeout", "max_connections", "system_message", "extra_body", "max_tool_output"}
+)
+"""`GenerateConfig` fields `Model` acts on itself, for every provider."""
+
+WIRE_CONFIG = frozenset(GenerateConfig.model_fields) - CORE_CONFIG
+"""`GenerateConfig` fields a provider's translation must honour (or declare it does not)."""
+
+_BAD_RESPONSE = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
+"""What a translation raises on a body that is JSON but not the API's shape (pydantic's
+`ValidationError` is a `ValueError`)."""
+
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|signature", re.IGNORECASE)
+
+
+@attrs.frozen
+class ModelArg:
+    """A model arg a provider accepts (`get_model(..., name=value)`, `-M name=value`)."""
+
+    default: Any = None
+    """The value when the arg is not given."""
+
+    check: Callable[[Any], Any] | None = None
+    """Validates a given value and returns it (possibly converted); raises `ValueError` or
+    `TypeError` with a message saying what is expected."""
+
+    doc: str = ""
+    """One line for the docs and error messages."""
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"must be a positive number of seconds or None, not {value!r}")
+    return float(value)
+
+
+def _headers(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TypeError("must map header names (str) to values (str)")
+    for k, v in value.items():
+        if any(c in k + v for c in "\r\n\0"):
+            raise ValueError(f"header {k!r} contains a line break or NUL")
+    return {k.lower(): v for k, v in value.items()}
+
+
+STANDARD_MODEL_ARGS: Mapping[str, ModelArg] = {
+    "read_timeout": ModelArg(
+        600.0, _seconds, "seconds an attempt may wait for data before it fails (retried)"
+    ),
+    "connect_timeout": ModelArg(30.0, _seconds, "seconds to establish a connection"),
+    "headers": ModelArg(None, _headers, "extra HTTP headers sent with every request"),
+}
+"""Model args every HTTP provider accepts."""
+
+
+@attrs.frozen
+class Endpoint:
+    """Where a provider lives and how it is called: everything about it but its wire format."""
+
+    name: str
+    """Provider name (the prefix in `get_model("<name>/<model>")`)."""
+
+    base_url: str | None
+    """Default base URL; None: the user must give one (`base_url=` or `base_url_var`)."""
+
+    path: str = ""
+    """Appended to the base URL to make the request URL; `{model}` stands for the model name
+    sent (percent-encoded)."""
+
+    api_key_vars: tuple[str, ...] = ()
+    """Environment variables read, in order, for the API key."""
+
+    base_url_var: str | None = None
+    """Environment variable that overrides the default base URL."""
+
+    key_required: bool = True
+    """Whether a call needs a key (a missing one is refused when the model is built)."""
+
+    auth_header: str = "authorization"
+    """Header that carries the key."""
+
+    auth_scheme: str = "Bearer"
+    """Word before the key in `auth_header` (`""`: the key alone, as in `x-api-key`)."""
+
+    headers: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    """Headers sent with every request (e.g. an API version)."""
+
+    config: frozenset[str] = WIRE_CONFIG
+    """The `GenerateConfig` fields the translation honours; any other field a call sets is
+    dropped with one warning per provider and field (see `Model`)."""
+
+    model_args: Mapping[str, ModelArg] = attrs.field(factory=dict, hash=False)
+    """Model args beyond `STANDARD_MODEL_ARGS`."""
+
+    max_connections: int = 10
+    """Default `max_connections` (concurrent calls per connection key)."""
+
+    description: str = ""
+    """One line shown by `modelport providers`."""
+
+    @property
+    def env_vars(self) -> tuple[str, ...]:
+        """Every environment variable the provider reads."""
+        return self.api_key_vars + ((self.base_url_var,) if self.base_url_var else ())
+
+
+def _check_base_url(provider: str, url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ModelInputError(
+            f"{provider}: base URL {url!r} must be an http:// or https:// URL with a host"
+        )
+    if parts.query or parts.fragment or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ModelInputError(
+            f"{provider}: base URL {url!r} must not have a query, a fragment or whitespace"
+        )
+    return url.rstrip("/")
+
+
+class HTTPModelAPI(ModelAPI):
+    """A provider that speaks JSON over HTTP: the shell around an `Endpoint` and a
+    translation.
+
+    Subclasses set `endpoint` and implement `to_wire` and `from_wire`; they may override
+    `error_output` (an error that stands for an output, such as a context overflow),
+    `error_detail` (reading the provider's error body), `request_url`, `request_headers` and
+    `resolve_endpoint`.
+
+    Args:
+        model_name: Model name (sent as `wire_model`, see `resolve_endpoint`).
+        base_url: Base URL; default: the endpoint's variable, else its default.
+        api_key: API key; default: the first set variable of the endpoint's key variables.
+        config: Model configuration.
+        **model_args: `STANDARD_MODEL_ARGS` and the endpoint's own `model_args`.
+
+    Raises:
+        ModelInputError: an unknown or invalid model arg, no base URL or one that is not
+            http(s), a missing key where the endpoint needs one, a malformed key. Each message
+            names the provider.
+    """
+
+    endpoint: ClassVar[Endpoint]
+    """The endpoint this class speaks to (an instance may resolve another, see
+    `resolve_endpoint`)."""
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        **model_args: Any,
+    ) -> None:
+        endpoint, wire_model = self.resolve_endpoint(model_name)
+        name = endpoint.name
+        self.provider = name
+        self.endpoint = endpoint  # type: ignore[misc]
+        self.args: dict[str, Any] = _check_model_args(endpoint, model_args)
+        """Every model arg, given or defaulted, checked."""
+        url = base_url or (os.environ.get(endpoint.base_url_var or "") or None)
+        url = url or endpoint.base_url
+        if not url:
+            where = f"set {endpoint.base_url_var} or " if endpoint.base_url_var else ""
+            raise ModelInputError(f"{name} has no base URL: {where}pass base_url=")
+        super().__init__(
+            model_name, _check_base_url(name, url), api_key, list(endpoint.api_key_vars), config
+        )
+        if self.api_key is None and endpoint.key_required:
+            names = " or ".join(endpoint.api_key_vars) or "the provider's key variable"
+            raise ModelInputError(f"no API key for {name}: set {names} or pass api_key=")
+        self.wire_model = wire_model
+        """The model name sent to the API."""
+        headers: dict[str, str] = {k.lower(): v for k, v in endpoint.headers.items()}
+        if self.api_key is not None:
+            scheme = f"{endpoint.auth_scheme} " if endpoint.auth_scheme else ""
+            headers[endpoint.auth_header.lower()] = scheme + self.api_key
+        extra: dict[str, str] = self.args.get("headers") or {}
+        headers.update(extra)
+        self._header_secrets = [v for k, v in extra.items() if _SECRET_HEADER.search(k)]
+        self.headers = headers
+        """Headers sent with every request (the key among them)."""
+        digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16] if self.api_key else "-"
+        self._connection_key = f"{name}:{self.base_url}:{digest}"
+        self.http = HTTPClient(
+            provider=name,
+            model=wire_model,
+            secrets=self.secrets,
+            max_connections=0,  # no pool cap: `Model` bounds concurrency per call
+            read_timeout=self.args["read_timeout"],
+            connect_timeout=self.args["connect_timeout"],
+            error_detail=self.error_detail,
+        )
+        self.url = self.request_url()
+        """The URL requests are posted to."""
+
+    # -- what a provider supplies ---------------------------------------------------------
+
+    def resolve_endpoint(self, model_name: str) -> tuple[Endpoint, str]:
+        """The endpoint and the model name to send for `model_name` (default: the class's
+        endpoint and the name unchanged). `openai-api/<service>/<model>` reads its endpoint
+        from the name, for example."""
+        return type(self).endpoint, model_name
+
+    def to_wire(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> Any:
+        """The request body for one call (pure: no I/O). `config.extra_body` is merged in
+        afterwards by the shell. Raise `ModelInputError` for input the API cannot take."""
+        raise NotImplementedError(f"{type(self).__name__} must implement to_wire")
+
+    def from_wire(self, body: Any) -> ModelOutput:
+        """The output a 2xx response body stands for. Any `ValueError`, `KeyError`,
+        `TypeError`, `IndexError` or `AttributeError` raised here becomes an
+        `InvalidResponseError`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement from_wire")
+
+    def error_output(self, error: ModelAPIError) -> ModelOutput | None:
+        """An output that `error` stands for (a context overflow as
+        `stop_reason="model_length"`, say), or None to raise it (the default)."""
+        return None
+
+    @staticmethod
+    def error_detail(text: str) -> ErrorDetail:
+        """Read an error response body (default: the common shapes, see
+        `modelport.http.parse_error_body`)."""
+        return parse_error_body(text)
+
+    def request_url(self) -> str:
+        """The URL to post to: the base URL and the endpoint's path."""
+        path = self.endpoint.path.replace("{model}", urllib.parse.quote(self.wire_model, safe=""))
+        return self.base_url + path if self.base_url else path
+
+    def request_headers(self) -> Mapping[str, str]:
+        """Headers for one request (default: `headers`; override for tokens that expire)."""
+        return self.headers
+
+    # -- the shell ------------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> list[str]:
+        """The API key and secret-looking header values given with `headers=`."""
+        found = super().secrets
+        found.extend(getattr(self, "_header_secrets", ()))
+        return found
+
+    def request_body(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> Any:
+        """`to_wire` with `config.extra_body` merged in deep (`modelport.wire.merge_deep`)."""
+        body = self.to_wire(input, tools, tool_choice, config)
+        if config.extra_body and isinstance(body, dict):
+            merge_deep(body, config.extra_body)
+        return body
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        """Post one request and read its answer (one attempt: `Model` retries)."""
+        body = self.request_body(input, tools, tool_choice, config)
+        try:
+            response = await self.http.post_json(self.url, body, self.request_headers())
+        except ModelAPIError as ex:
+            output = self.error_output(ex)
+            if output is None:
+                raise
+            return output
+        try:
+            output = self.from_wire(response.json)
+        except ModelAPIError:
+            raise
+        except _BAD_RESPONSE as ex:
+            raise InvalidResponseError(
+                f"the response is not a valid answer: {type(ex).__name__}: {ex}",
+                provider=self.provider,
+                model=self.wire_model,
+                status=response.status,
+                secrets=self.secrets,
+            ) from scrub_cause(ex, self.secrets)
+        if not isinstance(output, ModelOutput):
+            raise TypeError(f"{type(self).__name__}.from_wire returned {type(output).__name__}")
+        if not output.model:
+            output.model = self.wire_model
+        return output
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        await self.http.close()
+
+    def max_connections(self) -> int:
+        """The endpoint's default max_connections."""
+        return self.endpoint.max_connections
+
+    def connection_key(self) -> str:
+        """Provider, base URL and a hash of the key: calls sharing them share the limit."""
+        return self._connection_key
+
+    def supported_config(self) -> frozenset[str] | None:
+        """The `GenerateConfig` fields this provider honours (the endpoint's `config`)."""
+        return self.endpoint.config | CORE_CONFIG
+
+
+def _check_model_args(endpoint: Endpoint, given: Mapping[str, Any]) -> dict[str, Any]:
+    specs = {**STANDARD_MODEL_ARGS, **endpoint.model_args}
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        raise ModelInputError(
+            f"{endpoint.name} got unknown model args: {', '.join(unknown)} "
+            f"(it takes {', '.join(sorted(specs))})"
+        )
+    args: dict[str, Any] = {}
+    for arg, spec in specs.items():
+        if arg not in given:
+            args[arg] = spec.default
+            continue
+        value = given[arg]
+        if spec.check is not None:
+            try:
+                value = spec.check(value)
+            except (ValueError, TypeError) as ex:
+                raise ModelInputError(f"{endpoint.name}: model arg {arg}: {ex}") from None
+        args[arg] = value
+    return args
