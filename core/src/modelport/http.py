@@ -101,12 +101,14 @@ _STATUS_ERRORS: dict[int, type[ModelAPIError]] = {
 
 @attrs.frozen
 class ErrorDetail:
-    """What a provider's error body says: a message and, where given, a code or type, and
-    the seconds to wait when the body says (used when no Retry-After header does)."""
+    """What a provider's error body says: a message and, where given, a code or type, the
+    seconds to wait when the body says (used when no Retry-After header does), and whether
+    another attempt may succeed when the body says (a spent quota: False)."""
 
     message: str
     code: str | None = None
     retry_after: float | None = None
+    retryable: bool | None = None
 
 
 @attrs.frozen
@@ -203,7 +205,7 @@ def error_for_status(
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else BadRequestError
-    retryable: bool | None = None
+    retryable: bool | None = detail.retryable
     if cls is RateLimitError and detail.code in ("insufficient_quota", "quota_exceeded"):
         retryable = False
     should = headers.get("x-should-retry")

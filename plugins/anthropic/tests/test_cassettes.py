@@ -47,6 +47,7 @@ from modelport import (
 )
 from modelport.errors import BadRequestError, ModelAPIError, NotFoundError
 from modelport.testing import LocalServer, Reply, load_cassette, no_wait_policy
+from modelport.wire import merge_deep
 
 CASSETTE = Path(__file__).parent / "cassettes" / "anthropic_messages.jsonl"
 RECORDS = load_cassette(CASSETTE)
@@ -363,6 +364,7 @@ def test_most_recorded_requests_are_rebuildable() -> None:
 def test_request_rebuilt_from_modelport_inputs(record: dict[str, Any]) -> None:
     inputs = rebuild(record["request_json"])
     body = to_wire(inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config)
+    merge_deep(body, inputs.config.extra_body or {})  # as the shell does
     expected = normalise(record["request_json"], inputs.cache_compared)
     assert normalise(body, inputs.cache_compared) == expected
     json.dumps(body)  # serialisable as sent

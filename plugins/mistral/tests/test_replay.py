@@ -19,6 +19,7 @@ from modelport_mistral import from_wire, to_wire
 
 from modelport import ChatMessageUser, GenerateConfig
 from modelport.testing import load_cassette
+from modelport.wire import merge_deep
 
 CASSETTES = Path(__file__).parent / "cassettes"
 RECORDS = [
@@ -36,6 +37,7 @@ def test_every_recorded_request_is_replayed() -> None:
 def test_request_from_modelport_inputs_matches_recording(record: dict[str, Any]) -> None:
     rb = rebuild(record)
     body = to_wire(rb.model, rb.messages, rb.tools, rb.tool_choice, rb.config, rb.options)
+    merge_deep(body, rb.config.extra_body or {})  # as the shell does
     json.dumps(body)
     recorded = normalise(record["request_json"])
     assert align(normalise(body), recorded) == recorded

@@ -29,6 +29,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.testing import WEATHER_TOOL, load_cassette
+from modelport.wire import merge_deep
 
 CASSETTES = Path(__file__).parent / "cassettes"
 RECORDS = {r["cassette_line"]: r for r in load_cassette(CASSETTES / "mistral_chat.jsonl")}
@@ -43,14 +44,16 @@ def recorded(line: int) -> dict[str, Any]:
 def wire(messages: Any, config: GenerateConfig | None = None, **kw: Any) -> dict[str, Any]:
     if isinstance(messages, str):
         messages = [ChatMessageUser(content=messages)]
-    return to_wire(
+    config = config or GenerateConfig()
+    body = to_wire(
         "mistral-large-latest",
         messages,
         kw.pop("tools", []),
         kw.pop("tool_choice", "none"),
-        config or GenerateConfig(),
+        config,
         kw.pop("options", MistralOptions()),
     )
+    return merge_deep(body, config.extra_body or {})  # as the shell does
 
 
 # -- recorded responses, checked by hand ---------------------------------------------------

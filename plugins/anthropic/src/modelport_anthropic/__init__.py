@@ -6,8 +6,8 @@ from modelport import get_model
 model = get_model("anthropic/claude-sonnet-4-5")  # key from ANTHROPIC_API_KEY
 ```
 
-`AnthropicAPI` holds the key, base URL and HTTP session; `to_wire` and `from_wire` translate
-to and from the wire format without I/O.
+`AnthropicAPI` is core's provider shell around the `ANTHROPIC` endpoint; `to_wire` and
+`from_wire` translate to and from the wire format without I/O.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from __future__ import annotations
 from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
-from ._api import API_KEY_VAR, BASE_URL_VAR, DEFAULT_BASE_URL, DEFAULT_VERSION, AnthropicAPI
+from ._api import (
+    ANTHROPIC,
+    API_KEY_VAR,
+    BASE_URL_VAR,
+    DEFAULT_BASE_URL,
+    DEFAULT_VERSION,
+    AnthropicAPI,
+)
 from ._wire import (
     EFFORTS,
     MIN_THINKING_BUDGET,
@@ -28,6 +35,7 @@ from ._wire import (
 )
 
 __all__ = [
+    "ANTHROPIC",
     "API_KEY_VAR",
     "BASE_URL_VAR",
     "DEFAULT_BASE_URL",
@@ -49,8 +57,5 @@ __all__ = [
 def register_models(register: RegisterModel) -> None:
     """Register the `anthropic` provider."""
     register(
-        "anthropic",
-        AnthropicAPI,
-        env_vars=[API_KEY_VAR, BASE_URL_VAR],
-        description="Anthropic's Claude models (Messages API)",
+        ANTHROPIC.name, AnthropicAPI, env_vars=ANTHROPIC.env_vars, description=ANTHROPIC.description
     )

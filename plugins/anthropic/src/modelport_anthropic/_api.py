@@ -1,46 +1,87 @@
-"""The Anthropic provider: key, base URL and HTTP session around the wire translation."""
+"""The `anthropic` provider: core's shell (`HTTPModelAPI`) around the pure wire translation."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from typing import Any
 
-from modelport import (
-    ChatMessage,
-    GenerateConfig,
-    ModelAPI,
-    ModelOutput,
-    ToolChoice,
-    ToolInfo,
-)
-from modelport.errors import AuthenticationError, ModelAPIError, RateLimitError
-from modelport.http import HTTPClient
+from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
+from modelport.errors import ModelAPIError
+from modelport.http import Endpoint, ErrorDetail, HTTPModelAPI, ModelArg
+from modelport.wire import drop_config
 
 from ._wire import default_max_tokens, error_detail, from_wire, overflow_output, to_wire
 
-__all__ = ["API_KEY_VAR", "BASE_URL_VAR", "DEFAULT_BASE_URL", "DEFAULT_VERSION", "AnthropicAPI"]
+__all__ = [
+    "ANTHROPIC",
+    "API_KEY_VAR",
+    "BASE_URL_VAR",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_VERSION",
+    "AnthropicAPI",
+]
 
 API_KEY_VAR = "ANTHROPIC_API_KEY"
 BASE_URL_VAR = "ANTHROPIC_BASE_URL"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_VERSION = "2023-06-01"
 
-_NOT_RETRIED_CODES = frozenset({"enforced_spend_limit_reached"})
+
+def _version(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"must be an API version string such as {DEFAULT_VERSION!r}")
+    return value
 
 
-class AnthropicAPI(ModelAPI):
+def _betas(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return ",".join(value) or None
+    raise TypeError("must be a beta name or a list of them")
+
+
+ANTHROPIC = Endpoint(
+    name="anthropic",
+    base_url=DEFAULT_BASE_URL,
+    path="/v1/messages",
+    api_key_vars=(API_KEY_VAR,),
+    base_url_var=BASE_URL_VAR,
+    auth_header="x-api-key",
+    auth_scheme="",
+    headers={"anthropic-version": DEFAULT_VERSION},
+    config=frozenset(
+        {
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "stop_seqs",
+            "num_choices",
+            "parallel_tool_calls",
+            "cache_prompt",
+            "reasoning_effort",
+            "reasoning_tokens",
+            "reasoning_history",
+            "response_schema",
+        }
+    ),
+    model_args={
+        "version": ModelArg(DEFAULT_VERSION, _version, "the anthropic-version header"),
+        "betas": ModelArg(None, _betas, "beta features (the anthropic-beta header)"),
+    },
+    description="Anthropic's Claude models (Messages API)",
+)
+"""Anthropic's Messages API (key `ANTHROPIC_API_KEY`, sent as `x-api-key`)."""
+
+
+class AnthropicAPI(HTTPModelAPI):
     """Claude models through Anthropic's Messages API (`POST /v1/messages`).
 
-    Args:
-        model_name: Model name, e.g. `claude-sonnet-4-5`.
-        base_url: Base URL of the API (default: `ANTHROPIC_BASE_URL`, else
-            `https://api.anthropic.com`); `/v1/messages` is added to it.
-        api_key: API key (default: `ANTHROPIC_API_KEY`), sent as `x-api-key`.
-        config: Model configuration.
-        version: The `anthropic-version` header.
-        betas: Beta features to turn on (the `anthropic-beta` header), a name or a list.
+    Model args: `version` (the `anthropic-version` header), `betas` (a name or a list, the
+    `anthropic-beta` header), and the shell's `read_timeout`, `connect_timeout` and `headers`.
     """
+
+    endpoint = ANTHROPIC
 
     def __init__(
         self,
@@ -48,69 +89,41 @@ class AnthropicAPI(ModelAPI):
         base_url: str | None = None,
         api_key: str | None = None,
         config: GenerateConfig = GenerateConfig(),
-        version: str = DEFAULT_VERSION,
-        betas: str | list[str] | None = None,
         **model_args: Any,
     ) -> None:
-        if model_args:
-            names = ", ".join(sorted(model_args))
-            raise TypeError(f"anthropic got unknown model args: {names} (it takes version, betas)")
-        base_url = base_url or os.environ.get(BASE_URL_VAR) or DEFAULT_BASE_URL
-        super().__init__(model_name, base_url.rstrip("/"), api_key, [API_KEY_VAR], config)
-        self.url = f"{self.base_url}/v1/messages"
-        self.headers = {"anthropic-version": version}
-        if betas:
-            self.headers["anthropic-beta"] = betas if isinstance(betas, str) else ",".join(betas)
-        if self.api_key:
-            self.headers["x-api-key"] = self.api_key
-        digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:12] if self.api_key else ""
-        self._connection_key = f"anthropic:{self.base_url}:{digest}"
-        self.http = HTTPClient(
-            provider="anthropic",
-            model=model_name,
-            secrets=self.secrets,
-            max_connections=max(100, config.max_connections or 0),
-            error_detail=error_detail,
-        )
+        super().__init__(model_name, base_url, api_key, config, **model_args)
+        self.headers["anthropic-version"] = self.args["version"]
+        if self.args["betas"]:
+            self.headers["anthropic-beta"] = self.args["betas"]
 
-    async def generate(
+    def to_wire(
         self,
         input: list[ChatMessage],
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
-    ) -> ModelOutput:
-        body = to_wire(self.model_name, input, tools, tool_choice, config)
-        if not self.api_key:
-            raise AuthenticationError(
-                f"no API key: set {API_KEY_VAR} or pass api_key=",
-                provider=self.provider or "anthropic",
-                model=self.model_name,
-            )
-        try:
-            response = await self.http.post_json(self.url, body, self.headers)
-        except ModelAPIError as ex:
-            output = overflow_output(ex.status, ex.message, self.model_name)
-            if output is not None:
-                return output
-            if isinstance(ex, RateLimitError) and ex.code in _NOT_RETRIED_CODES:
-                ex.retryable = False  # a spend limit: waiting will not help
-            raise
-        return from_wire(response.json, self.model_name)
+    ) -> dict[str, Any]:
+        """The Messages body; more than one choice is not sent (one warning: the API gives
+        one per request)."""
+        if config.num_choices is not None and config.num_choices > 1:
+            config = drop_config(config, ("num_choices",), self.provider)
+        return to_wire(self.wire_model, input, tools, tool_choice, config)
 
-    async def close(self) -> None:
-        await self.http.close()
+    def from_wire(self, body: Any) -> ModelOutput:
+        return from_wire(body, self.wire_model)
+
+    def error_output(self, error: ModelAPIError) -> ModelOutput | None:
+        """A 413, or a 400 "prompt is too long": stop reason 'model_length'."""
+        return overflow_output(error.status, error.message, self.wire_model)
+
+    @staticmethod
+    def error_detail(text: str) -> ErrorDetail:
+        """Anthropic's error body; a spend limit is not retried (waiting will not help)."""
+        return error_detail(text)
 
     def max_tokens(self) -> int | None:
         """The API requires max_tokens: a default by model family."""
         return default_max_tokens(self.model_name)
-
-    def max_connections(self) -> int:
-        return 10
-
-    def connection_key(self) -> str:
-        """Limits are shared per base URL and key (the key only as a short hash)."""
-        return self._connection_key
 
     def is_rate_limit(self, ex: BaseException) -> bool:
         """429 rate limits and 529 `overloaded_error`, while retryable."""

@@ -81,6 +81,8 @@ _DEFAULT_MAX_TOKENS: tuple[tuple[str, int], ...] = (
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _OVERFLOW = re.compile(r"prompt is too long|exceeds? (the )?context (limit|window)", re.IGNORECASE)
 _EPHEMERAL = {"type": "ephemeral"}
+_NOT_RETRIED_CODES = frozenset({"enforced_spend_limit_reached"})
+"""Error codes another attempt cannot get past (a spend limit)."""
 
 
 def default_max_tokens(model: str) -> int:
@@ -106,13 +108,10 @@ def to_wire(
 
     Raises `ModelInputError` for what the API cannot take (audio or video, an unsupported
     image type, a temperature above 1, a thinking budget under 1024, forced tool use or a
-    prefill with thinking, several choices).
+    prefill with thinking). `num_choices` is not sent (one choice per request), and
+    `extra_body` is merged in by the shell (`thinking` in it is read to know whether thinking
+    is on).
     """
-    if config.num_choices is not None and config.num_choices > 1:
-        raise ModelInputError(
-            f"Anthropic returns one choice per request; num_choices={config.num_choices} "
-            f"is not supported (make several calls instead)"
-        )
     system, turns = _messages(messages, config.reasoning_history is not False)
     max_tokens = config.max_tokens or default_max_tokens(model)
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": turns}
@@ -183,20 +182,7 @@ def to_wire(
         }
     if output_config:
         body["output_config"] = output_config
-
-    if extra:
-        _merge(body, extra)
     return body
-
-
-def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    """Merge `extra` into `target`: nested objects merge, anything else replaces."""
-    for key, value in extra.items():
-        current = target.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            _merge(current, value)
-        else:
-            target[key] = value
 
 
 def _tool(tool: ToolInfo) -> dict[str, Any]:
@@ -513,7 +499,8 @@ def error_detail(text: str) -> ErrorDetail:
         details = err.get("details")
         code = details.get("error_code") if isinstance(details, dict) else None
         code = code or err.get("type")
-        return ErrorDetail(err["message"], str(code) if code else None)
+        retryable = False if code in _NOT_RETRIED_CODES else None
+        return ErrorDetail(err["message"], str(code) if code else None, retryable=retryable)
     return parse_error_body(text)
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
-from ._provider import MistralAPI
+from ._api import MISTRAL, MistralAPI
 from ._wire import FINISH_REASONS, MistralOptions, from_wire, mistral_call_id, to_wire
 
 __all__ = [
     "FINISH_REASONS",
+    "MISTRAL",
     "MistralAPI",
     "MistralOptions",
     "from_wire",
@@ -29,9 +30,4 @@ __all__ = [
 @hookimpl
 def register_models(register: RegisterModel) -> None:
     """Register the `mistral` provider."""
-    register(
-        "mistral",
-        MistralAPI,
-        env_vars=["MISTRAL_API_KEY", "MISTRAL_BASE_URL"],
-        description="Mistral's models (chat completions)",
-    )
+    register(MISTRAL.name, MistralAPI, env_vars=MISTRAL.env_vars, description=MISTRAL.description)

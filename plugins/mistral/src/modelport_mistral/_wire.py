@@ -121,7 +121,8 @@ def to_wire(
     config: GenerateConfig,
     options: MistralOptions = MistralOptions(),
 ) -> dict[str, Any]:
-    """The `/v1/chat/completions` request body for a call (not streamed).
+    """The `/v1/chat/completions` request body for a call (not streamed). `extra_body` is
+    merged in by the shell.
 
     Raises:
         ModelInputError: content Mistral cannot take (video, media that is neither a data URL
@@ -167,8 +168,6 @@ def to_wire(
         body["safe_prompt"] = options.safe_prompt
     if options.prompt_mode is not None:
         body["prompt_mode"] = options.prompt_mode
-    if config.extra_body:
-        body.update(config.extra_body)
     return body
 
 

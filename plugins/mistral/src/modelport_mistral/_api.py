@@ -1,0 +1,101 @@
+"""The `mistral` provider: core's shell (`HTTPModelAPI`) around the pure wire translation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
+from modelport.errors import BadRequestError, ModelAPIError
+from modelport.http import Endpoint, HTTPModelAPI, ModelArg
+
+from ._wire import MistralOptions, from_wire, is_context_overflow, to_wire
+
+__all__ = ["MISTRAL", "MistralAPI"]
+
+
+def _safe_prompt(value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"must be True or False, not {value!r}")
+    return value
+
+
+def _prompt_mode(value: Any) -> str | None:
+    if value not in (None, "reasoning"):
+        raise ValueError(f"must be 'reasoning' or None, not {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+MISTRAL = Endpoint(
+    name="mistral",
+    base_url="https://api.mistral.ai/v1",
+    path="/chat/completions",
+    api_key_vars=("MISTRAL_API_KEY",),
+    base_url_var="MISTRAL_BASE_URL",
+    config=frozenset(
+        {
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "stop_seqs",
+            "seed",
+            "num_choices",
+            "presence_penalty",
+            "frequency_penalty",
+            "parallel_tool_calls",
+            "reasoning_effort",
+            "reasoning_history",
+            "response_schema",
+        }
+    ),
+    model_args={
+        "safe_prompt": ModelArg(None, _safe_prompt, "ask Mistral to prepend its safety prompt"),
+        "prompt_mode": ModelArg(
+            None, _prompt_mode, "'reasoning': the reasoning system prompt of reasoning models"
+        ),
+    },
+    description="Mistral's models (chat completions)",
+)
+"""Mistral's chat-completions API (key `MISTRAL_API_KEY`, bearer auth)."""
+
+
+class MistralAPI(HTTPModelAPI):
+    """Mistral's models through its chat-completions API (`get_model("mistral/<model>")`).
+
+    Model args: `safe_prompt`, `prompt_mode`, and the shell's `read_timeout`,
+    `connect_timeout` and `headers`.
+    """
+
+    endpoint = MISTRAL
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        **model_args: Any,
+    ) -> None:
+        super().__init__(model_name, base_url, api_key, config, **model_args)
+        self.options = MistralOptions(
+            safe_prompt=self.args["safe_prompt"], prompt_mode=self.args["prompt_mode"]
+        )
+
+    def to_wire(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> dict[str, Any]:
+        return to_wire(self.wire_model, input, tools, tool_choice, config, self.options)
+
+    def from_wire(self, body: Any) -> ModelOutput:
+        return from_wire(body, self.wire_model)
+
+    def error_output(self, error: ModelAPIError) -> ModelOutput | None:
+        """A 400 saying the prompt is longer than the context: stop reason 'model_length'."""
+        if isinstance(error, BadRequestError) and is_context_overflow(error.message):
+            return ModelOutput.from_content(
+                self.wire_model, "", stop_reason="model_length", error=error.message
+            )
+        return None
