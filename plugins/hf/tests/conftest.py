@@ -1,4 +1,4 @@
-"""Shared fixtures: no test reaches beyond loopback, and nothing is downloaded.
+"""Shared fixtures: nothing is downloaded.
 
 The tiny model is built once per session in a temp folder (random weights, a tokenizer
 trained on a few sentences) and loaded from there with `HF_HUB_OFFLINE=1`.
@@ -11,7 +11,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported anywhere
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,6 @@ from modelport_hf.testing import make_tiny_model
 
 from modelport import GenerateConfig, Model, ModelOutput, get_model
 from modelport.testing import block_internet, run
-
-
-@pytest.fixture(autouse=True)
-def _no_internet() -> Iterator[None]:
-    with block_internet():
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,8 @@
-"""Shared fixtures: no test reaches beyond loopback, and no provider variable leaks in."""
+"""Shared fixtures: no provider variable leaks in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-
-from modelport.testing import block_internet
-
-
-@pytest.fixture(autouse=True)
-def _no_internet() -> Iterator[None]:
-    with block_internet():
-        yield
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,8 @@
   scripted responses (status, headers, body, delays, SSE, hangs, dropped connections) and
   records what it received.
 - `ModelContract` and `ProviderContract`: contract tests a provider's suite subclasses.
-- `block_internet`: make any non-loopback connection fail at once.
+- `block_internet`: make any non-loopback connection fail at once; a pytest plugin (entry
+  point `pytest11`) applies it to every test of a run where modelport is installed.
 - `load_cassette`: read recorded interactions (JSON lines).
 
 This module imports aiohttp; import it from tests only.
@@ -16,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..pytest_plugin import block_internet
 from ._contract import (
     WEATHER_TOOL,
     ModelContract,
@@ -24,7 +26,7 @@ from ._contract import (
     run,
     text_output,
 )
-from ._server import LocalServer, RecordedRequest, Reply, block_internet
+from ._server import LocalServer, RecordedRequest, Reply
 
 __all__ = [
     "WEATHER_TOOL",

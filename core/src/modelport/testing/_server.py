@@ -7,14 +7,13 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 from aiohttp import web
 
-__all__ = ["LocalServer", "RecordedRequest", "Reply", "block_internet"]
+__all__ = ["LocalServer", "RecordedRequest", "Reply"]
 
 
 @attrs.frozen
@@ -272,37 +271,3 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-_LOOPBACK = ("127.", "::1", "localhost")
-
-
-@contextmanager
-def block_internet() -> Iterator[None]:
-    """Make any connection to a host other than loopback fail at once (`ConnectionRefusedError`).
-
-    Used around tests so an accidental real request fails fast instead of waiting on DNS.
-    """
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-
-    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if host is not None and not name.startswith(_LOOPBACK):
-            raise ConnectionRefusedError(f"tests may not reach {name!r} (no internet in tests)")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def guarded_connect(self: socket.socket, address: Any) -> Any:
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            host = str(address[0])
-            if not host.startswith(_LOOPBACK):
-                raise ConnectionRefusedError(f"tests may not reach {host!r} (no internet)")
-        return real_connect(self, address)
-
-    socket.getaddrinfo = guarded_getaddrinfo
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign, assignment]
-    try:
-        yield
-    finally:
-        socket.getaddrinfo = real_getaddrinfo
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
