@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -81,6 +81,10 @@ class ModelAPI(abc.ABC):
     provider: str = ""
     """Name the provider is registered under (set by the registry)."""
 
+    honoured_config: ClassVar[frozenset[str] | None] = None
+    """The `GenerateConfig` fields this provider honours, declared on the class (None: not
+    declared); what `supported_config()` returns unless it is overridden."""
+
     def __init__(
         self,
         model_name: str,
@@ -152,7 +156,7 @@ class ModelAPI(abc.ABC):
         """The `GenerateConfig` fields this provider honours; None when it does not declare
         them. `Model` drops any other field a call sets, with one warning per provider and
         field (portable code keeps running)."""
-        return None
+        return self.honoured_config
 
     def is_rate_limit(self, ex: BaseException) -> bool:
         """Is this exception a rate limit error (that another attempt may get past)."""

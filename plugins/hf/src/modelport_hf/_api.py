@@ -76,6 +76,22 @@ class HuggingFaceAPI(ModelAPI):
         ModelInputError: invalid arguments, or no chat template at all.
     """
 
+    honoured_config = frozenset(
+        {
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "seed",
+            "stop_seqs",
+            "num_choices",
+            "logprobs",
+            "top_logprobs",
+        }
+    )
+    """Sampling, stop sequences, choices and logprobs; the rest (penalties, `logit_bias`,
+    `response_schema`, tools' choices...) is dropped by `Model` with one warning each."""
+
     def __init__(
         self,
         model_name: str,

@@ -1,0 +1,188 @@
+"""The provider shell's client overhead across concurrency and prompt sizes, and the time to a
+first call in a fresh process.
+
+Each scenario makes the same chat completions through `get_model("openai/...").generate` and
+through a bare aiohttp client (one session, the same JSON bodies encoded with `json.dumps`,
+answers parsed with `json.loads`) against a fake server in its own process, interleaved.
+Figure: client CPU per call (`time.process_time()` in this process), as the ratio to the bare
+client; each scenario is run three times and the median ratio reported, since single runs move
+with garbage-collection timing.
+
+Time to a first call: a fresh interpreter doing `import modelport`, `get_model("openai/...")`
+and building its HTTP session, against one doing `import pydantic, aiohttp` (median of many).
+
+    python benchmarks/bench_shell.py [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _fakeserver import FakeServer
+from bench_openai import ANSWER, KEY
+
+from modelport import ChatMessageUser, GenerateConfig, get_model
+
+RUNS = 3
+SCENARIOS: list[tuple[int, int]] = [  # (concurrency, prompt bytes)
+    (1, 100),
+    (16, 100),
+    (64, 100),
+    (256, 100),
+    (1024, 100),
+    (64, 10_000),
+    (64, 100_000),
+]
+
+
+def _prompt(size: int) -> str:
+    words = "the quick brown fox jumps over the lazy dog "
+    return (words * (size // len(words) + 1))[:size]
+
+
+async def _spread(n: int, concurrency: int, call: Any) -> None:
+    per = [n // concurrency + (1 if i < n % concurrency else 0) for i in range(concurrency)]
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await call()
+
+    await asyncio.gather(*(worker(c) for c in per))
+
+
+async def _bare(url: str, body: dict[str, Any], n: int, concurrency: int) -> float:
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def call() -> None:
+            data = json.dumps(body).encode()
+            async with session.post(url, data=data, headers=headers) as resp:
+                answer = json.loads(await resp.read())
+            assert answer["choices"][0]["message"]["content"]
+
+        await _spread(concurrency, concurrency, call)  # warm the pool
+        cpu = time.process_time()
+        await _spread(n, concurrency, call)
+        return time.process_time() - cpu
+
+
+async def _ours(base_url: str, prompt: str, n: int, concurrency: int) -> float:
+    config = GenerateConfig(temperature=0.2, max_tokens=64, max_connections=concurrency)
+    messages = [ChatMessageUser(content=prompt)]
+    async with get_model(
+        "openai/gpt-4o-mini", base_url=base_url, api_key=KEY, config=config, memoize=False
+    ) as model:
+
+        async def call() -> None:
+            out = await model.generate(messages)
+            assert out.completion
+
+        await _spread(concurrency, concurrency, call)
+        cpu = time.process_time()
+        await _spread(n, concurrency, call)
+        return time.process_time() - cpu
+
+
+def _body(prompt: str, concurrency: int) -> dict[str, Any]:
+    from modelport_openai import to_wire
+
+    config = GenerateConfig(temperature=0.2, max_tokens=64, max_connections=concurrency)
+    return to_wire("gpt-4o-mini", [ChatMessageUser(content=prompt)], [], "none", config)
+
+
+def _calls(concurrency: int, size: int, quick: bool) -> int:
+    n = 1500 if size <= 10_000 else 600
+    n = max(n, concurrency * 2)
+    return n // 4 if quick else n
+
+
+def measure_scenario(url: str, concurrency: int, size: int, quick: bool) -> dict[str, Any]:
+    """Three runs (one in quick mode) of both clients, interleaved; median ratio."""
+    prompt = _prompt(size)
+    body = _body(prompt, concurrency)
+    n = _calls(concurrency, size, quick)
+    ratios, ours_per_call, bare_per_call = [], [], []
+    for _ in range(1 if quick else RUNS):
+        gc.collect()
+        bare = asyncio.run(_bare(f"{url}/chat/completions", body, n, concurrency))
+        gc.collect()
+        ours = asyncio.run(_ours(url, prompt, n, concurrency))
+        ratios.append(ours / bare)
+        ours_per_call.append(ours / n * 1e6)
+        bare_per_call.append(bare / n * 1e6)
+    return {
+        "name": f"shell: client CPU per call, concurrency {concurrency}, {size:,} B prompt",
+        "value": statistics.median(ours_per_call),
+        "unit": "µs",
+        "floor": f"bare aiohttp client, same bodies ({n} calls; median of {len(ratios)} runs)",
+        "floor_value": statistics.median(bare_per_call),
+        "ratio": statistics.median(ratios),
+        "runs": ratios,
+        "target": "<= 1.2x",
+    }
+
+
+FIRST_CALL = (
+    "import modelport, asyncio\n"
+    "model = modelport.get_model('openai/gpt-4o-mini', api_key='sk-bench')\n"
+    "async def build():\n"
+    "    model.api.http.session()\n"
+    "    await model.api.http.close()\n"
+    "asyncio.run(build())\n"
+)
+FIRST_CALL_FLOOR = "import pydantic, aiohttp"
+
+
+def _time(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - start
+
+
+def first_call(quick: bool) -> dict[str, Any]:
+    """A fresh process ready to call, against `import pydantic, aiohttp` (interleaved)."""
+    ours, floor = [], []
+    for _ in range(7 if quick else 25):
+        ours.append(_time(FIRST_CALL))
+        floor.append(_time(FIRST_CALL_FLOOR))
+    value, floor_value = statistics.median(ours), statistics.median(floor)
+    return {
+        "name": "shell: fresh process to a model ready to call (import, get_model, session)",
+        "value": value * 1000,
+        "unit": "ms",
+        "floor": "import pydantic, aiohttp (fresh process)",
+        "floor_value": floor_value * 1000,
+        "ratio": value / floor_value,
+        "target": "< 1.2x",
+    }
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    figures = []
+    with FakeServer(ANSWER) as server:
+        for concurrency, size in SCENARIOS:
+            figures.append(measure_scenario(server.url, concurrency, size, quick))
+    figures.append(first_call(quick))
+    return figures
+
+
+if __name__ == "__main__":
+    for f in run(quick="--quick" in sys.argv):
+        runs = " ".join(f"{r:.2f}" for r in f.get("runs", []))
+        print(
+            f"{f['name']:75} {f['value']:9.1f} {f['unit']:3} floor {f['floor_value']:9.1f} "
+            f"ratio {f['ratio']:.2f}x  [{runs}]"
+        )
