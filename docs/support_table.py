@@ -37,8 +37,8 @@ def _declarations() -> list[tuple[str, frozenset[str] | None, dict[str, str]]]:
     registry = default_registry()
     rows = []
     for info in registry.providers():
-        if info.error is not None:
-            continue
+        if info.error is not None or info.distribution is None:
+            continue  # failed to load, or registered in-process (tests, notebooks)
         factory: Any = registry.get(info.name).factory
         endpoint = getattr(factory, "endpoint", None) or getattr(factory, "service", None)
         if endpoint is not None:
