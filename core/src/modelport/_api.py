@@ -140,6 +140,10 @@ class ModelAPI(abc.ABC):
         """Default max_tokens."""
         return None
 
+    def supported_config(self) -> frozenset[str] | None:
+        """The GenerateConfig fields this provider honours; None when it does not declare them."""
+        return None
+
     def max_connections(self) -> int:
         """Default max_connections."""
         return 10
