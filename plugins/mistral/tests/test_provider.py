@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 from mistral_replay import align, normalise, rebuild
-from modelport_mistral import from_wire
+from modelport_mistral import from_wire, mistral_call_id
 
 from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model
 from modelport.errors import (
@@ -23,6 +23,7 @@ from modelport.testing import (
     LocalServer,
     ProviderContract,
     Reply,
+    known_failure,
     load_cassette,
     no_wait_policy,
     run,
@@ -41,7 +42,7 @@ _FINISH: dict[StopReason, str] = {
 
 
 def mistral_response(output: ModelOutput) -> dict[str, Any]:
-    """`output` as Mistral would send it."""
+    """`output` as Mistral would send it (tool-call ids in its nine-character form)."""
     choices = []
     for i, choice in enumerate(output.choices):
         message: dict[str, Any] = {
@@ -52,7 +53,7 @@ def mistral_response(output: ModelOutput) -> dict[str, Any]:
         if choice.message.tool_calls:
             message["tool_calls"] = [
                 {
-                    "id": "Ab3dE6gH9",
+                    "id": mistral_call_id(c.id),
                     "function": {"name": c.function, "arguments": json.dumps(c.arguments)},
                     "index": n,
                 }
@@ -95,6 +96,22 @@ class TestMistralContract(ProviderContract):
         "model_length",
     )
     api_key = KEY
+    supports_images = True
+
+    test_read_timeout = known_failure(
+        ProviderContract.test_read_timeout,
+        "mistral takes no read_timeout model arg (its HTTP client waits 600s for data)",
+    )
+    test_max_connections_above_default = known_failure(
+        ProviderContract.test_max_connections_above_default,
+        "the HTTP pool is sized when the model is built (config.max_connections or 10): a "
+        "per-call max_connections above that is capped at it",
+    )
+    test_missing_key_refused = known_failure(
+        ProviderContract.test_missing_key_refused,
+        "with no key at a base URL other than Mistral's, the request goes out without one "
+        "(meant for keyless servers; the contract asks for a refusal)",
+    )
 
     def reply_for(self, output: ModelOutput) -> Reply:
         return Reply(json=mistral_response(output))

@@ -45,7 +45,13 @@ from modelport import (
     get_model,
 )
 from modelport.errors import ModelAPIError
-from modelport.testing import LocalServer, ProviderContract, Reply, no_wait_policy
+from modelport.testing import (
+    LocalServer,
+    ProviderContract,
+    Reply,
+    known_failure,
+    no_wait_policy,
+)
 
 from ._service import Quirks
 from ._wire import from_wire, to_wire
@@ -554,6 +560,13 @@ class CompatibleContract(ProviderContract):
         "tool_calls",
         "content_filter",
         "model_length",
+    )
+    supports_images: ClassVar[bool] = True
+
+    test_max_connections_above_default = known_failure(
+        ProviderContract.test_max_connections_above_default,
+        "the HTTP pool is sized when the model is built (config.max_connections or 32): a "
+        "per-call max_connections above that is capped at it",
     )
 
     def reply_for(self, output: ModelOutput) -> Reply:
