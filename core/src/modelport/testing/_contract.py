@@ -516,8 +516,8 @@ class ProviderContract(ModelContract):
         sent = self._body_text(self.server.requests[-1])
         for tool in (WEATHER_TOOL, LOOKUP_TOOL):
             assert tool.name in sent, f"the tool {tool.name!r} is not in the request"
-            for param in tool.parameters.properties:
-                assert param in sent, f"parameter {param!r} of {tool.name!r} not in the request"
+        for param in LOOKUP_TOOL.parameters.properties:  # names found nowhere else
+            assert param in sent, f"parameter {param!r} of {LOOKUP_TOOL.name!r} not in the request"
 
     def test_tool_choice_expressed(self) -> None:
         self._needs_tools()
@@ -705,7 +705,7 @@ class ProviderContract(ModelContract):
 
                 async def go(model: Model = model, what: str = what) -> BaseException | None:
                     try:
-                        async with asyncio.timeout(3.0):
+                        async with asyncio.timeout(2.0):
                             await model.generate("Hello")
                     except ModelTimeoutError as ex:
                         return ex
@@ -718,8 +718,8 @@ class ProviderContract(ModelContract):
                 start = time.monotonic()
                 err = run(go())
                 took = time.monotonic() - start
-            assert err is not None, f"with read_timeout=0.3, {what} was still waited on after 3s"
-            assert took < 3.0, f"with read_timeout=0.3, {what} took {took:.1f}s to fail"
+            assert err is not None, f"with read_timeout=0.3, {what} was still waited on after 2s"
+            assert took < 2.0, f"with read_timeout=0.3, {what} took {took:.1f}s to fail"
 
     def test_max_connections_honoured(self) -> None:
         n = 8
