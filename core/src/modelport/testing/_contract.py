@@ -36,6 +36,7 @@ from .._messages import (
 )
 from .._model import Model, get_model
 from .._output import ChatCompletionChoice, ModelOutput, ModelUsage, StopReason
+from .._registry import default_registry
 from .._retry import RetryPolicy
 from .._tools import ToolCall, ToolChoice, ToolFunction, ToolInfo, ToolParams
 from ..errors import (
@@ -44,6 +45,7 @@ from ..errors import (
     InvalidResponseError,
     ModelAPIError,
     ModelInputError,
+    ModelportError,
     ModelTimeoutError,
     NotFoundError,
     RateLimitError,
@@ -777,7 +779,7 @@ class ProviderContract(ModelContract):
             pytest.skip(f"{type(self).__name__} declares requires_key = False")
         with self.serving([self.reply_for(text_output("answered without a key"))]) as built:
             provider = built.api.provider or type(built.api).__name__
-            names = list(built.api.api_key_vars)
+            names = [*built.api.api_key_vars, *_registered_env_vars(built.api.provider)]
             err: BaseException | None = None
             with _environ_without(names):
                 try:
@@ -871,10 +873,18 @@ def _mangled(body: Any) -> Any:
     return {k: other(v) for k, v in body.items()}
 
 
+def _registered_env_vars(provider: str) -> tuple[str, ...]:
+    """The environment variables the provider registered as read (where it is registered)."""
+    try:
+        return default_registry().get(provider).env_vars if provider else ()
+    except ModelportError:
+        return ()
+
+
 @contextmanager
 def _environ_without(names: Iterable[str]) -> Iterator[None]:
     """Unset the environment variables `names`, restoring them afterwards."""
-    saved = {n: os.environ.pop(n) for n in list(names) if n in os.environ}
+    saved = {n: os.environ.pop(n) for n in set(names) if n in os.environ}
     try:
         yield
     finally:
