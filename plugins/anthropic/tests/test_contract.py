@@ -108,6 +108,7 @@ class TestAnthropicContract(ProviderContract):
         "content_filter",
         "model_length",
     )
+    supports_images = True
 
     def reply_for(self, output: ModelOutput) -> Reply:
         return Reply(json=message_body(output))

@@ -18,6 +18,7 @@ from modelport.testing import WEATHER_TOOL
 class TestLlamaCppPythonContract(CompatibleContract):
     provider = "llama-cpp-python"
     model_name = "default"
+    requires_key = False  # a local or self-hosted server may need no key
 
 
 def test_get_model_picks_llama_cpp_python_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 from mistral_replay import align, normalise, rebuild
-from modelport_mistral import from_wire
+from modelport_mistral import from_wire, mistral_call_id
 
 from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model
 from modelport.errors import (
@@ -40,7 +40,7 @@ _FINISH: dict[StopReason, str] = {
 
 
 def mistral_response(output: ModelOutput) -> dict[str, Any]:
-    """`output` as Mistral would send it."""
+    """`output` as Mistral would send it (tool-call ids in its nine-character form)."""
     choices = []
     for i, choice in enumerate(output.choices):
         message: dict[str, Any] = {
@@ -51,7 +51,7 @@ def mistral_response(output: ModelOutput) -> dict[str, Any]:
         if choice.message.tool_calls:
             message["tool_calls"] = [
                 {
-                    "id": "Ab3dE6gH9",
+                    "id": mistral_call_id(c.id),
                     "function": {"name": c.function, "arguments": json.dumps(c.arguments)},
                     "index": n,
                 }
@@ -94,6 +94,7 @@ class TestMistralContract(ProviderContract):
         "model_length",
     )
     api_key = KEY
+    supports_images = True
 
     def reply_for(self, output: ModelOutput) -> Reply:
         return Reply(json=mistral_response(output))

@@ -25,6 +25,7 @@ IDS = [f"{i}-{r['host']}-{Path(r['path']).stem}"[:70] for i, r in enumerate(RECO
 class TestOllamaContract(CompatibleContract):
     provider = "ollama"
     model_name = "llama3.2"
+    requires_key = False  # a local or self-hosted server may need no key
 
 
 def test_get_model_picks_ollama_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,8 @@
 - `LocalServer` and `Reply`: a real aiohttp server on 127.0.0.1 that replays recorded or
   scripted responses (status, headers, body, delays, SSE, hangs, dropped connections) and
   records what it received.
-- `ModelContract` and `ProviderContract`: contract tests a provider's suite subclasses.
+- `ModelContract` and `ProviderContract`: contract tests a provider's suite subclasses;
+  `known_failure` marks an inherited one as a known bug (a strict xfail).
 - `block_internet`: make any non-loopback connection fail at once; a pytest plugin (entry
   point `pytest11`) applies it to every test of a run where modelport is installed.
 - `load_cassette`: read recorded interactions (JSON lines).
@@ -22,6 +23,7 @@ from ._contract import (
     WEATHER_TOOL,
     ModelContract,
     ProviderContract,
+    known_failure,
     no_wait_policy,
     run,
     text_output,
@@ -36,6 +38,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "block_internet",
+    "known_failure",
     "load_cassette",
     "no_wait_policy",
     "run",

@@ -2,22 +2,31 @@
 
 `ModelContract` holds what any provider must do (text, messages of each role, tools, stop
 reasons, usage); `ProviderContract` adds what an HTTP provider must do against a real local
-server (error mapping, retry on 429 and 5xx, max_connections, timeouts, no key in errors).
+server: what reaches the request (history in order, tools, tool choice, config, model name,
+images), how the answer is read (tool-call ids, the model, malformed bodies), error mapping,
+retries, connections and timeouts, and keys. A provider tells what it lacks with class-level
+flags; a check it cannot pass is skipped with a reason, never passed silently.
 Test methods are plain functions that run their own event loop, so no pytest plugin is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
-from collections.abc import Awaitable, Iterator
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
 import attrs
+import pytest
 
 from .._config import GenerateConfig
+from .._content import ContentImage, ContentText
 from .._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -25,21 +34,25 @@ from .._messages import (
     ChatMessageTool,
     ChatMessageUser,
 )
-from .._model import Model
+from .._model import Model, get_model
 from .._output import ChatCompletionChoice, ModelOutput, ModelUsage, StopReason
+from .._registry import default_registry
 from .._retry import RetryPolicy
-from .._tools import ToolCall, ToolInfo, ToolParams
+from .._tools import ToolCall, ToolChoice, ToolFunction, ToolInfo, ToolParams
 from ..errors import (
     AuthenticationError,
     BadRequestError,
+    InvalidResponseError,
     ModelAPIError,
+    ModelInputError,
+    ModelportError,
     ModelTimeoutError,
     NotFoundError,
     RateLimitError,
 )
-from ._server import LocalServer, Reply
+from ._server import LocalServer, RecordedRequest, Reply
 
-__all__ = ["ModelContract", "ProviderContract", "no_wait_policy", "run"]
+__all__ = ["ModelContract", "ProviderContract", "known_failure", "no_wait_policy", "run"]
 
 T = TypeVar("T")
 
@@ -51,6 +64,28 @@ def run(coro: Awaitable[T]) -> T:
         return await coro
 
     return asyncio.run(main())
+
+
+def known_failure(test: Callable[[Any], None], reason: str) -> Callable[[Any], None]:
+    """An inherited contract test marked as a known bug of this provider: a strict xfail, so
+    it fails again once the bug is fixed. The mark goes on a copy (marking the contract's own
+    function would mark it for every provider).
+
+    ```python
+    class TestAcmeContract(ProviderContract):
+        test_read_timeout = known_failure(
+            ProviderContract.test_read_timeout, "acme takes no read_timeout model arg"
+        )
+    ```
+    """
+
+    @functools.wraps(test)
+    def copy(self: Any) -> None:
+        test(self)
+
+    copy.__dict__.pop("pytestmark", None)
+    marked: Callable[[Any], None] = pytest.mark.xfail(strict=True, reason=reason)(copy)
+    return marked
 
 
 class _Sleeps:
@@ -75,6 +110,44 @@ WEATHER_TOOL = ToolInfo(
     ),
 )
 
+LOOKUP_TOOL = ToolInfo(
+    name="zq_lookup_forecast",
+    description="Look up the forecast for a place and a day.",
+    parameters=ToolParams(
+        properties={
+            "zq_place_name": {"type": "string", "description": "Where."},
+            "zq_day_offset": {"type": "integer", "description": "Days from today."},
+        },
+        required=["zq_place_name"],
+    ),
+)
+"""A tool with distinctive names, looked for in request bodies."""
+
+TINY_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR42mM4IRcFRAwQCgAkxgUB7HWYJAAAAABJRU5Er"
+    "kJggg=="
+)
+"""A real 2x2 PNG, base64-encoded."""
+
+_NOWHERE = "http://127.0.0.1:9"
+"""A base URL for a model that is built but never called."""
+
+# ids of nine letters and digits, which even the strictest id rules (Mistral's) keep
+HISTORY_CALL_ID = "zq81tc7k2"
+REPLY_CALL_IDS = ("zq55rp3m1", "zq66kd8w2")
+
+_CONFIG_PROBES: dict[str, tuple[Any, str]] = {
+    "stop_seqs": (["zq-stop-7"], "zq-stop-7"),
+    "temperature": (0.37, "0.37"),
+    "max_tokens": (1234, "1234"),
+    "top_p": (0.83, "0.83"),
+    "top_k": (41, "41"),
+    "seed": (80417, "80417"),
+    "frequency_penalty": (0.61, "0.61"),
+    "presence_penalty": (0.29, "0.29"),
+}
+"""Config fields the contract can check: a distinctive value, and the text it shows as."""
+
 
 def text_output(
     text: str,
@@ -93,6 +166,33 @@ def text_output(
     )
 
 
+def _history(with_tools: bool) -> list[ChatMessage]:
+    """A conversation with distinctive text in every turn: system, user, assistant (text only),
+    user, assistant (text and, with tools, a tool call), tool result, user."""
+    messages: list[ChatMessage] = [
+        ChatMessageSystem(content="zq-sys-1 You are terse."),
+        ChatMessageUser(content="zq-user-2 What is the weather in Paris?"),
+        ChatMessageAssistant(content="zq-asst-3 Which day do you mean?"),
+        ChatMessageUser(content="zq-user-4 Today, please."),
+        ChatMessageAssistant(
+            content="zq-asst-5 Let me check.",
+            tool_calls=[
+                ToolCall(id=HISTORY_CALL_ID, function="get_weather", arguments={"city": "Zqparis"})
+            ]
+            if with_tools
+            else None,
+        ),
+    ]
+    if with_tools:
+        messages.append(
+            ChatMessageTool(
+                content="zq-tool-6 Sunny, 21C", tool_call_id=HISTORY_CALL_ID, function="get_weather"
+            )
+        )
+    messages.append(ChatMessageUser(content="zq-user-7 Thanks. And tomorrow?"))
+    return messages
+
+
 class ModelContract:
     """What every provider must do. Subclass as `TestXxxContract(ModelContract)` and implement
     `scripted_model`.
@@ -101,11 +201,14 @@ class ModelContract:
         stop_reasons: The stop reasons the provider can report (each is tested).
         supports_tools: Whether the provider supports tool calls.
         reports_usage: Whether outputs carry token usage.
+        returns_tool_call_ids: Whether the ids of the tool calls in an answer come back as the
+            calls' ids (False where the API gives none and the provider makes them up).
     """
 
     stop_reasons: ClassVar[tuple[StopReason, ...]] = ("stop", "max_tokens", "tool_calls")
     supports_tools: ClassVar[bool] = True
     reports_usage: ClassVar[bool] = True
+    returns_tool_call_ids: ClassVar[bool] = True
 
     @contextmanager
     def scripted_model(self, outputs: list[ModelOutput], config: GenerateConfig) -> Iterator[Model]:
@@ -128,6 +231,10 @@ class ModelContract:
                     return await model.generate(input, **kw)
 
             return run(go())
+
+    def _needs_tools(self) -> None:
+        if not self.supports_tools:
+            pytest.skip(f"{type(self).__name__} declares no tool support (supports_tools)")
 
     def test_text_generation(self) -> None:
         out = self._generate([text_output("The capital of France is Paris.")])
@@ -164,8 +271,7 @@ class ModelContract:
         """Check that `messages` reached the provider (HTTP providers check the request)."""
 
     def test_tool_calls(self) -> None:
-        if not self.supports_tools:
-            return
+        self._needs_tools()
         out = self._generate(
             [ModelOutput.for_tool_call("m", "get_weather", {"city": "Paris"}, tool_call_id="c1")],
             input="Weather in Paris?",
@@ -175,6 +281,28 @@ class ModelContract:
         calls = out.message.tool_calls or []
         assert [(c.function, c.arguments) for c in calls] == [("get_weather", {"city": "Paris"})]
         assert calls[0].id
+
+    def test_tool_call_ids_returned(self) -> None:
+        self._needs_tools()
+        if not self.returns_tool_call_ids:
+            pytest.skip(f"{type(self).__name__} declares returns_tool_call_ids = False")
+        calls = [
+            ToolCall(id=REPLY_CALL_IDS[0], function="get_weather", arguments={"city": "Oslo"}),
+            ToolCall(id=REPLY_CALL_IDS[1], function="get_weather", arguments={"city": "Rome"}),
+        ]
+        answer = ModelOutput(
+            choices=[
+                ChatCompletionChoice(
+                    message=ChatMessageAssistant(content="", tool_calls=calls, source="generate"),
+                    stop_reason="tool_calls",
+                )
+            ]
+        )
+        out = self._generate([answer], input="Weather in Oslo and Rome?", tools=[WEATHER_TOOL])
+        got = [c.id for c in out.message.tool_calls or []]
+        assert got == list(REPLY_CALL_IDS), (
+            f"the answer's tool-call ids {list(REPLY_CALL_IDS)} came back as {got}"
+        )
 
     def test_stop_reasons(self) -> None:
         for reason in self.stop_reasons:
@@ -189,7 +317,7 @@ class ModelContract:
 
     def test_usage(self) -> None:
         if not self.reports_usage:
-            return
+            pytest.skip(f"{type(self).__name__} declares no usage (reports_usage)")
         usage = ModelUsage(input_tokens=12, output_tokens=7, total_tokens=19)
         out = self._generate([text_output("ok", usage=usage)])
         assert out.usage is not None
@@ -201,13 +329,26 @@ class ProviderContract(ModelContract):
     """What every HTTP provider must do, against a real `LocalServer`.
 
     Implement `reply_for` (encode an output in the provider's wire format), `error_reply`
-    (the provider's error body) and `build_model` (a model pointed at the server).
+    (the provider's error body) and `build_model` (a model pointed at the server, from
+    `get_model`). Requests are checked by looking for distinctive values in what the server
+    received (body and URL), so nothing about the wire format is needed beyond `reply_for`.
 
     Attributes:
         api_key: A canary key: it must reach the server and appear in no error or log.
+        supports_images: The provider takes image input (a data-URL image must reach the body).
+        requires_key: Without a key the provider refuses to call (`ModelInputError` or
+            `AuthenticationError`, at build or at call) and sends nothing.
+        sends_tool_call_ids: The ids of tool calls in the history reach the body.
+        config_fields: `GenerateConfig` fields whose values must reach the body (any of
+            stop_seqs, temperature, max_tokens, top_p, top_k, seed, frequency_penalty,
+            presence_penalty); a field `ModelAPI.supported_config()` leaves out is not checked.
     """
 
     api_key: ClassVar[str] = "sk-canary-3f9b2c71d0e84a56"
+    supports_images: ClassVar[bool] = False
+    requires_key: ClassVar[bool] = True
+    sends_tool_call_ids: ClassVar[bool] = True
+    config_fields: ClassVar[tuple[str, ...]] = ("stop_seqs", "temperature", "max_tokens", "top_p")
 
     def reply_for(self, output: ModelOutput) -> Reply:
         """The server's reply that the provider parses into `output`."""
@@ -234,6 +375,8 @@ class ProviderContract(ModelContract):
     # -- machinery -------------------------------------------------------------------------
 
     server: LocalServer
+    built: Model
+    """The model `build_model` returned for the current server (with its model args)."""
 
     @contextmanager
     def serving(
@@ -244,6 +387,7 @@ class ProviderContract(ModelContract):
             self.server = server
             server.enqueue(*replies)
             model = self.build_model(server.url, self.api_key, config or GenerateConfig())
+            self.built = model
             yield Model(model.api, model.config, retry=no_wait_policy())
 
     @contextmanager
@@ -268,10 +412,241 @@ class ProviderContract(ModelContract):
             except ModelAPIError as ex:
                 return ex, model
 
+    def _each(
+        self,
+        replies: list[Reply],
+        calls: Iterable[Callable[[Model], Awaitable[ModelOutput]]],
+        config: GenerateConfig | None = None,
+    ) -> list[RecordedRequest]:
+        """Make `calls` one after the other on one model; return the requests received."""
+        with self.serving(replies, config) as model:
+
+            async def go() -> None:
+                async with model:
+                    for call in calls:
+                        await call(model)
+
+            run(go())
+        return list(self.server.requests)
+
+    def _rebuild(self, server: LocalServer, api_key: str | None, **model_args: Any) -> Model:
+        """`self.built` built again through `get_model`, with `api_key` and `model_args` (a
+        model arg that carried the canary key is dropped when `api_key` is None)."""
+        built = self.built
+        args = {
+            k: v
+            for k, v in built.model_args.items()
+            if api_key is not None or not (isinstance(v, str) and v == self.api_key)
+        }
+        model = get_model(
+            str(built),
+            config=built.config,
+            base_url=server.url,
+            api_key=api_key,
+            memoize=False,
+            **{**args, **model_args},
+        )
+        return Model(model.api, model.config, retry=no_wait_policy())
+
+    def _body_text(self, request: RecordedRequest) -> str:
+        """A request's body as text (through `sent_text` when it is JSON)."""
+        try:
+            return self.sent_text(request.json)
+        except ValueError:
+            return request.body.decode("utf-8", errors="replace")
+
+    def _places(self, request: RecordedRequest) -> str:
+        """Where a request carries values: its body, URL path and query, as text."""
+        query = " ".join(f"{k}={v}" for k, v in request.query.items())
+        return f"{self._body_text(request)} {request.path} {query}"
+
+    def _reply_json(self, reply: Reply) -> Any:
+        if reply.json is not None:
+            return reply.json
+        try:
+            return json.loads(reply.payload())
+        except ValueError:
+            return None
+
     def check_sent_messages(self, messages: list[ChatMessage]) -> None:
         sent = self.sent_text(self.server.requests[-1].json)
         for m in messages:
             assert m.text in sent, f"{m.role} message {m.text!r} not in the request"
+
+    # -- what reaches the request ---------------------------------------------------------
+
+    def _history_request(self) -> tuple[list[ChatMessage], str]:
+        messages = _history(self.supports_tools)
+        kw: dict[str, Any] = {"tools": [WEATHER_TOOL]} if self.supports_tools else {}
+        self._generate([text_output("Probably sunny.")], input=messages, **kw)
+        return messages, self._body_text(self.server.requests[-1])
+
+    def test_every_role_sent(self) -> None:
+        messages, sent = self._history_request()
+        for m in messages:
+            assert m.text in sent, f"the {m.role} message {m.text!r} is not in the request"
+
+    def test_history_order(self) -> None:
+        messages, sent = self._history_request()
+        turns = [m.text for m in messages if not isinstance(m, ChatMessageSystem)]
+        where = [sent.find(text) for text in turns]
+        missing = [t for t, at in zip(turns, where, strict=True) if at < 0]
+        assert not missing, f"messages not in the request: {missing}"
+        order = [t for _, t in sorted(zip(where, turns, strict=True))]
+        assert order == turns, f"the messages were sent in the order {order}, not {turns}"
+        if self.supports_tools:
+            call = sent.find("Zqparis")
+            assert where[2] < call < where[4], (
+                "the tool call in the history is not sent between the user message before it "
+                "and its result"
+            )
+
+    def test_tool_call_history_sent(self) -> None:
+        self._needs_tools()
+        _, sent = self._history_request()
+        assert "Zqparis" in sent, "the tool call in the assistant's history is not in the request"
+        if self.sends_tool_call_ids:
+            count = sent.count(HISTORY_CALL_ID)
+            assert count >= 2, (
+                f"the tool-call id {HISTORY_CALL_ID!r} of the history is in the request "
+                f"{count} time(s), not in both the call and its result"
+            )
+
+    def test_tool_definitions_sent(self) -> None:
+        self._needs_tools()
+        self._generate([text_output("ok")], input="Forecast?", tools=[WEATHER_TOOL, LOOKUP_TOOL])
+        sent = self._body_text(self.server.requests[-1])
+        for tool in (WEATHER_TOOL, LOOKUP_TOOL):
+            assert tool.name in sent, f"the tool {tool.name!r} is not in the request"
+        for param in LOOKUP_TOOL.parameters.properties:  # names found nowhere else
+            assert param in sent, f"parameter {param!r} of {LOOKUP_TOOL.name!r} not in the request"
+
+    def test_tool_choice_expressed(self) -> None:
+        self._needs_tools()
+        choices: list[ToolChoice] = [
+            "auto",
+            "auto",
+            "any",
+            "none",
+            ToolFunction(name=LOOKUP_TOOL.name),
+        ]
+
+        def call(choice: ToolChoice) -> Callable[[Model], Awaitable[ModelOutput]]:
+            return lambda m: m.generate(
+                "Forecast?", tools=[WEATHER_TOOL, LOOKUP_TOOL], tool_choice=choice
+            )
+
+        replies = [self.reply_for(text_output("ok")) for _ in choices]
+        requests = [_as_data(r) for r in self._each(replies, [call(c) for c in choices])]
+        noise = set(_differences(requests[0], requests[1]))  # what changes from call to call
+        named = {"auto": requests[1], "any": requests[2], "none": requests[3]}
+        named["ToolFunction"] = requests[4]
+        names = list(named)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                diff = {k: v for k, v in _differences(named[a], named[b]).items() if k not in noise}
+                assert diff, f"tool_choice {a!r} and {b!r} gave the same request"
+        for other in ("auto", "any"):
+            diff = _differences(named["ToolFunction"], named[other])
+            text = json.dumps([v for k, v in diff.items() if k not in noise], default=str)
+            assert LOOKUP_TOOL.name in text, (
+                f"a named tool choice differs from {other!r} without naming the tool: {text}"
+            )
+
+    def test_config_values_sent(self) -> None:
+        unknown = [f for f in self.config_fields if f not in _CONFIG_PROBES]
+        if unknown:
+            raise ValueError(f"config_fields names fields the contract cannot check: {unknown}")
+        # a model that is never called, only asked what it supports
+        declared = self.build_model(_NOWHERE, self.api_key, GenerateConfig()).api.supported_config()
+        fields = [f for f in self.config_fields if declared is None or f in declared]
+        if not fields:
+            pytest.skip(f"the provider supports none of {list(self.config_fields)}")
+        configs = [GenerateConfig.model_validate({f: _CONFIG_PROBES[f][0]}) for f in fields]
+
+        def call(config: GenerateConfig) -> Callable[[Model], Awaitable[ModelOutput]]:
+            return lambda m: m.generate("Hello", config=config)
+
+        replies = [self.reply_for(text_output("ok")) for _ in fields]
+        requests = self._each(replies, [call(c) for c in configs])
+        for field, request in zip(fields, requests, strict=True):
+            value, shown = _CONFIG_PROBES[field]
+            sent = self._places(request)
+            pattern = rf"(?<![\w.]){re.escape(shown)}(?![\w])"
+            assert re.search(pattern, sent), f"{field}={value!r} is not in the request: {sent}"
+
+    def test_model_name_sent(self) -> None:
+        self._generate([text_output("ok")])
+        request = self.server.requests[-1]
+        name = self.built.name
+        places = self._places(request)
+        segments = name.split("/")
+        found = [s for i in range(len(segments)) if (s := "/".join(segments[i:])) in places]
+        assert found, f"the model name {name!r} is in neither the body nor the URL path"
+
+    def test_images_sent(self) -> None:
+        if not self.supports_images:
+            pytest.skip(f"{type(self).__name__} declares no image input (supports_images)")
+        message = ChatMessageUser(
+            content=[
+                ContentText(text="zq-img-8 What is in this picture?"),
+                ContentImage(image=f"data:image/png;base64,{TINY_PNG}"),
+            ]
+        )
+        self._generate([text_output("A red square.")], input=[message])
+        sent = self._body_text(self.server.requests[-1])
+        assert TINY_PNG in sent, "the image's data is not in the request"
+
+    # -- how the answer is read -------------------------------------------------------------
+
+    def test_output_names_the_model(self) -> None:
+        """The provider's own output names the model (`Model` must not have to fill it in)."""
+        with self.serving([self.reply_for(text_output("ok"))]) as model:
+
+            async def go() -> ModelOutput:
+                async with model:
+                    messages, tools, choice, config = model.prepare("Hello")
+                    result = await model.api.generate(messages, tools, choice, config)
+                    output = result[0] if isinstance(result, tuple) else result
+                    if isinstance(output, BaseException):
+                        raise output
+                    return output
+
+            out = run(go())
+        assert out.model, "the provider's output does not name the model (output.model is empty)"
+
+    def test_malformed_response(self) -> None:
+        valid = self._reply_json(self.reply_for(text_output("fine")))
+        bodies: list[Any] = [{"unexpected": True}, [], "text", None, 42]
+        if valid is not None:
+            bodies += [{"response": valid}, [valid], _mangled(valid)]
+        replies = [
+            Reply(body=json.dumps(b), headers={"content-type": "application/json"}) for b in bodies
+        ]
+        with self.serving(replies, GenerateConfig(max_retries=0)) as model:
+
+            async def go() -> list[ModelOutput | BaseException]:
+                results: list[ModelOutput | BaseException] = []
+                async with model:
+                    for _ in bodies:
+                        try:
+                            results.append(await model.generate("Hello"))
+                        except Exception as ex:
+                            results.append(ex)
+                return results
+
+            results = run(go())
+        for body, result in zip(bodies, results, strict=True):
+            shown = json.dumps(body)[:120]
+            assert not isinstance(result, ModelOutput), (
+                f"a 200 with {shown} was read as an output: {result!r}"
+            )
+            assert isinstance(result, InvalidResponseError), (
+                f"a 200 with {shown} raised {type(result).__name__}: {result}, "
+                f"not InvalidResponseError"
+            )
+
+    # -- errors, retries, connections, timeouts, keys -----------------------------------------
 
     def test_api_key_reaches_server(self) -> None:
         self._generate([text_output("hi")])
@@ -318,6 +693,36 @@ class ProviderContract(ModelContract):
         err, _ = self._call([Reply(hang=True)], GenerateConfig(timeout=0.3))
         assert isinstance(err, ModelTimeoutError) and isinstance(err, TimeoutError)
 
+    def test_read_timeout(self) -> None:
+        """`read_timeout` is a model arg: an attempt that gets no data for that long fails."""
+        stalled = attrs.evolve(self.reply_for(text_output("never sent")), stall_body=True)
+        for reply, what in [(stalled, "a body that stalls"), (Reply(hang=True), "no answer")]:
+            with self.serving([reply], GenerateConfig(max_retries=0)):
+                try:
+                    model = self._rebuild(self.server, self.api_key, read_timeout=0.3)
+                except Exception as ex:
+                    raise AssertionError(
+                        f"get_model(..., read_timeout=0.3) failed: {type(ex).__name__}: {ex}"
+                    ) from None
+
+                async def go(model: Model = model, what: str = what) -> BaseException | None:
+                    try:
+                        async with asyncio.timeout(2.0):
+                            await model.generate("Hello")
+                    except ModelTimeoutError as ex:
+                        return ex
+                    except TimeoutError:
+                        return None
+                    finally:
+                        await model.close()
+                    raise AssertionError(f"{what} was read as an answer")
+
+                start = time.monotonic()
+                err = run(go())
+                took = time.monotonic() - start
+            assert err is not None, f"with read_timeout=0.3, {what} was still waited on after 2s"
+            assert took < 2.0, f"with read_timeout=0.3, {what} took {took:.1f}s to fail"
+
     def test_max_connections_honoured(self) -> None:
         n = 8
         reply = self.reply_for(text_output("ok"))
@@ -331,6 +736,70 @@ class ProviderContract(ModelContract):
             outs = run(go())
         assert [o.completion for o in outs] == ["ok"] * n
         assert self.server.max_in_flight == 2
+
+    def test_max_connections_above_default(self) -> None:
+        """A per-call `max_connections` above the provider's default is what the server sees."""
+        reply = attrs.evolve(self.reply_for(text_output("ok")), delay=0.3)
+        with self.serving([]) as model:
+            limit = max(30, model.api.max_connections() + 4)
+            n = limit + 10
+            self.server.enqueue(*[reply] * n)
+            config = GenerateConfig(max_connections=limit)
+
+            async def go() -> list[ModelOutput]:
+                async with model:
+                    calls = (model.generate("hi", config=config) for _ in range(n))
+                    return await asyncio.gather(*calls)
+
+            outs = run(go())
+        assert [o.completion for o in outs] == ["ok"] * n
+        assert self.server.max_in_flight == limit, (
+            f"max_connections={limit} for a call, and the server saw at most "
+            f"{self.server.max_in_flight} requests at once"
+        )
+
+    def test_close_releases_connections(self) -> None:
+        with self.serving([self.reply_for(text_output("ok"))]) as model:
+            server = self.server
+
+            async def go() -> int:
+                await model.generate("Hello")
+                await model.close()
+                for _ in range(50):
+                    if server.open_connections() == 0:
+                        break
+                    await asyncio.sleep(0.02)
+                return server.open_connections()
+
+            left = run(go())
+        assert left == 0, f"after model.close() the server still holds {left} connection(s)"
+
+    def test_missing_key_refused(self) -> None:
+        if not self.requires_key:
+            pytest.skip(f"{type(self).__name__} declares requires_key = False")
+        with self.serving([self.reply_for(text_output("answered without a key"))]) as built:
+            provider = built.api.provider or type(built.api).__name__
+            names = [*built.api.api_key_vars, *_registered_env_vars(built.api.provider)]
+            err: BaseException | None = None
+            with _environ_without(names):
+                try:
+                    model = self._rebuild(self.server, None)
+
+                    async def go() -> ModelOutput:
+                        async with model:
+                            return await model.generate("Hello")
+
+                    run(go())
+                except Exception as ex:
+                    err = ex
+            sent = len(self.server.requests)
+        assert err is not None, f"with no key (and {names} unset) the call went ahead"
+        assert isinstance(err, ModelInputError | AuthenticationError), (
+            f"with no key the provider raised {type(err).__name__}: {err}, not ModelInputError "
+            f"or AuthenticationError"
+        )
+        assert sent == 0, f"with no key, {sent} request(s) reached the server"
+        assert provider.lower() in str(err).lower(), f"the error does not name {provider!r}: {err}"
 
     def test_no_key_in_errors_or_logs(self) -> None:
         handler = _ListHandler()
@@ -348,6 +817,78 @@ class ProviderContract(ModelContract):
         assert isinstance(err, AuthenticationError)
         for text in (str(err), repr(err), *(r.getMessage() for r in records)):
             assert self.api_key not in text
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+def _as_data(request: RecordedRequest) -> dict[str, Any]:
+    """A request as plain data: path, query and body (parsed when it is JSON)."""
+    try:
+        body: Any = request.json
+    except ValueError:
+        body = request.body.decode("utf-8", errors="replace")
+    return {"path": request.path, "query": dict(request.query), "body": body}
+
+
+def _differences(a: Any, b: Any, at: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    """Where `a` and `b` differ: each place's path, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: dict[tuple[Any, ...], Any] = {}
+        for key in [*a, *(k for k in b if k not in a)]:
+            out.update(_differences(a.get(key, _MISSING), b.get(key, _MISSING), (*at, key)))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = {}
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            out.update(_differences(x, y, (*at, i)))
+        return out
+    return {} if a == b else {at: (a, b)}
+
+
+def _mangled(body: Any) -> Any:
+    """`body` with each top-level value replaced by one of another kind."""
+    if not isinstance(body, dict):
+        return {"zq": body}
+
+    def other(value: Any) -> Any:
+        if isinstance(value, dict):
+            return "zq-not-an-object"
+        if isinstance(value, list):
+            return {"zq": "not a list"}
+        if isinstance(value, str):
+            return ["zq", value]
+        if value is None:
+            return None
+        return "zq-not-a-number"
+
+    return {k: other(v) for k, v in body.items()}
+
+
+def _registered_env_vars(provider: str) -> tuple[str, ...]:
+    """The environment variables the provider registered as read (where it is registered)."""
+    try:
+        return default_registry().get(provider).env_vars if provider else ()
+    except ModelportError:
+        return ()
+
+
+@contextmanager
+def _environ_without(names: Iterable[str]) -> Iterator[None]:
+    """Unset the environment variables `names`, restoring them afterwards."""
+    saved = {n: os.environ.pop(n) for n in set(names) if n in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 class _ListHandler(logging.Handler):

@@ -45,7 +45,12 @@ from modelport import (
     get_model,
 )
 from modelport.errors import ModelAPIError
-from modelport.testing import LocalServer, ProviderContract, Reply, no_wait_policy
+from modelport.testing import (
+    LocalServer,
+    ProviderContract,
+    Reply,
+    no_wait_policy,
+)
 from modelport.wire import merge_deep
 
 from ._service import Quirks
@@ -558,6 +563,7 @@ class CompatibleContract(ProviderContract):
         "content_filter",
         "model_length",
     )
+    supports_images: ClassVar[bool] = True
 
     def reply_for(self, output: ModelOutput) -> Reply:
         return reply_for(output, self.model_name)

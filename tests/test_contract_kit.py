@@ -1,0 +1,123 @@
+"""The contract kit's own proof: a sample provider written as a third party would write it
+passes the whole `ProviderContract`, and each kind of bug planted in it fails the check meant
+for it (an assertion saying what is wrong, not an incidental crash)."""
+
+from __future__ import annotations
+
+import pytest
+from contract_sample import LumenContract, contract_for
+
+from modelport.testing import ProviderContract, known_failure
+
+
+class TestLumenContract(LumenContract):
+    """The sample provider, without bugs, passes every check."""
+
+
+# variant, the contract tests it must fail, what their assertion says
+BUGS: list[tuple[str, list[str], str]] = [
+    # messages in the wrong order
+    ("reversed-history", ["test_history_order"], "sent in the order"),
+    # a role's content dropped
+    ("no-system", ["test_every_role_sent"], "the system message"),
+    ("no-assistant-text", ["test_every_role_sent"], "the assistant message"),
+    ("no-tool-results", ["test_every_role_sent"], "the tool message"),
+    # tool calls in the assistant's history dropped
+    ("no-history-tool-calls", ["test_tool_call_history_sent"], "tool call in the assistant's"),
+    # tool definitions not sent
+    ("no-tool-definitions", ["test_tool_definitions_sent"], "the tool 'get_weather'"),
+    ("no-tool-parameters", ["test_tool_definitions_sent"], "parameter 'zq_place_name'"),
+    # tool-call ids replaced, in the history and in the answer
+    ("new-history-ids", ["test_tool_call_history_sent"], "zq81tc7k2"),
+    ("new-answer-ids", ["test_tool_call_ids_returned"], "came back as"),
+    # tool choice not expressed
+    ("choice-ignored", ["test_tool_choice_expressed"], "'auto' and 'any' gave the same"),
+    ("none-is-auto", ["test_tool_choice_expressed"], "'auto' and 'none' gave the same"),
+    ("any-is-auto", ["test_tool_choice_expressed"], "'auto' and 'any' gave the same"),
+    ("named-is-any", ["test_tool_choice_expressed"], "'any' and 'ToolFunction' gave the same"),
+    # config values not sent
+    ("no-stop-seqs", ["test_config_values_sent"], r"stop_seqs=\['zq-stop-7'\] is not"),
+    ("no-temperature", ["test_config_values_sent"], "temperature=0.37 is not"),
+    ("no-max-tokens", ["test_config_values_sent"], "max_tokens=1234 is not"),
+    ("no-top-p", ["test_config_values_sent"], "top_p=0.83 is not"),
+    # the wrong model name sent
+    ("fixed-model-name", ["test_model_name_sent"], "the model name 'lumen-zq-7b'"),
+    # a malformed 200 read with KeyError/TypeError
+    ("unchecked-answer", ["test_malformed_response"], "not InvalidResponseError"),
+    # close() does nothing
+    ("close-does-nothing", ["test_close_releases_connections"], "still holds 1 connection"),
+    # read_timeout ignored, or not a model arg
+    ("read-timeout-ignored", ["test_read_timeout"], "still waited on"),
+    ("no-read-timeout-arg", ["test_read_timeout"], r"read_timeout=0.3\) failed: TypeError"),
+    # a per-call max_connections above the default capped by the pool
+    ("pool-from-build-config", ["test_max_connections_above_default"], "saw at most 10 "),
+    # no check for a missing key
+    ("no-key-check", ["test_missing_key_refused"], "the call went ahead"),
+    # images dropped
+    ("no-images", ["test_images_sent"], "the image's data is not in the request"),
+    # output.model empty
+    ("no-model-in-output", ["test_output_names_the_model"], "output.model is empty"),
+]
+
+
+@pytest.mark.parametrize(("variant", "tests", "says"), BUGS, ids=[b[0] for b in BUGS])
+def test_the_contract_catches_the_bug(variant: str, tests: list[str], says: str) -> None:
+    contract = contract_for(variant)
+    contract.test_text_generation()  # apart from its bug, the variant works
+    for name in tests:
+        with pytest.raises(AssertionError, match=says):
+            getattr(contract, name)()
+
+
+def test_a_field_declared_unsupported_is_not_checked() -> None:
+    contract_for("declares-fewer-fields").test_config_values_sent()
+
+
+def test_no_field_left_to_check_is_a_skip() -> None:
+    with pytest.raises(pytest.skip.Exception, match="supports none of"):
+        contract_for("declares-no-sampling-fields").test_config_values_sent()
+
+
+def test_config_fields_the_contract_cannot_check_are_refused() -> None:
+    contract = contract_for(config_fields=("temperature", "logit_bias"))
+    with pytest.raises(ValueError, match="logit_bias"):
+        contract.test_config_values_sent()
+
+
+@pytest.mark.parametrize(
+    ("flag", "test"),
+    [
+        ("supports_tools", "test_tool_calls"),
+        ("supports_tools", "test_tool_call_history_sent"),
+        ("supports_tools", "test_tool_definitions_sent"),
+        ("supports_tools", "test_tool_choice_expressed"),
+        ("returns_tool_call_ids", "test_tool_call_ids_returned"),
+        ("reports_usage", "test_usage"),
+        ("supports_images", "test_images_sent"),
+        ("requires_key", "test_missing_key_refused"),
+    ],
+)
+def test_a_declared_lack_is_a_skip_not_a_pass(flag: str, test: str) -> None:
+    contract = contract_for(**{flag: False})
+    with pytest.raises(pytest.skip.Exception, match=flag):
+        getattr(contract, test)()
+
+
+def test_history_without_tools_is_still_checked() -> None:
+    contract_for(supports_tools=False).test_every_role_sent()
+    contract_for(supports_tools=False).test_history_order()
+    with pytest.raises(AssertionError, match="sent in the order"):
+        contract_for("reversed-history", supports_tools=False).test_history_order()
+
+
+def test_ids_are_not_checked_when_the_provider_sends_none() -> None:
+    contract_for("new-history-ids", sends_tool_call_ids=False).test_tool_call_history_sent()
+
+
+def test_known_failure_marks_a_copy() -> None:
+    marked = known_failure(ProviderContract.test_read_timeout, "no read_timeout arg")
+    assert marked is not ProviderContract.test_read_timeout
+    assert not hasattr(ProviderContract.test_read_timeout, "pytestmark")
+    [mark] = marked.pytestmark  # type: ignore[attr-defined]
+    assert (mark.name, mark.kwargs) == ("xfail", {"strict": True, "reason": "no read_timeout arg"})
+    assert marked.__name__ == "test_read_timeout"
