@@ -3,17 +3,26 @@ AI), fault cases, endpoints and keys, and recorded interactions replayed end to 
 
 from __future__ import annotations
 
-import asyncio
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from google_replay import align, model_of, normalise, rebuild
-from modelport_google import from_wire
+from modelport_google import (
+    GEMINI,
+    VERTEX,
+    VERTEX_EXPRESS,
+    GeminiAPI,
+    GoogleAPI,
+    VertexAPI,
+    from_wire,
+)
 
-from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model
+from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model, wire
+from modelport._registry import default_registry
 from modelport.errors import InvalidResponseError, ModelInputError, RateLimitError, ServerError
 from modelport.testing import (
     LocalServer,
@@ -282,12 +291,15 @@ def test_keys_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert "google-key-5678" not in repr(get_model("google/gemini-2.0-flash", memoize=False))
 
 
-def test_no_key_is_a_typed_error_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("base_url", [None, "https://proxy.example/gemini"])
+def test_no_key_is_refused_when_the_model_is_built(
+    monkeypatch: pytest.MonkeyPatch, base_url: str | None
+) -> None:
+    """Also at another base URL: a proxy that needs no key is given any placeholder key."""
     for var in ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
-    model = get_model("google/gemini-2.0-flash", memoize=False)
-    with pytest.raises(ModelInputError, match="GOOGLE_API_KEY"):
-        asyncio.run(model.generate("hi"))
+    with pytest.raises(ModelInputError, match=r"google.*GOOGLE_API_KEY or GEMINI_API_KEY"):
+        get_model("google/gemini-2.0-flash", base_url=base_url, memoize=False)
 
 
 def test_vertex_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -416,3 +428,227 @@ def test_recorded_interaction_end_to_end(kind: str, line: int) -> None:
     )
     expected = from_wire(json.loads(record["response_body"]), model_of(record))
     assert output.model_dump(exclude={"time"}) == expected.model_dump(exclude={"time"})
+
+
+def test_the_factory_picks_the_endpoint_by_the_model_name() -> None:
+    gemini = get_model("google/models/gemini-2.5-flash", api_key=KEY, memoize=False)
+    vertex = get_model("google/vertex/gemini-2.5-flash", api_key=KEY, memoize=False)
+    assert isinstance(gemini.api, GeminiAPI) and isinstance(vertex.api, VertexAPI)
+    assert isinstance(gemini.api, GoogleAPI) and isinstance(vertex.api, GoogleAPI)
+    assert (gemini.api.model_name, vertex.api.model_name) == (
+        "models/gemini-2.5-flash",
+        "vertex/gemini-2.5-flash",
+    )
+    assert gemini.api.endpoint is GEMINI and vertex.api.endpoint is VERTEX_EXPRESS
+    entry = default_registry().get("google")
+    assert "GOOGLE_VERTEX_BASE_URL" in entry.env_vars and "GEMINI_API_KEY" in entry.env_vars
+
+
+def test_vertex_express_mode_and_a_token_that_keeps_the_key_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_CLOUD_ACCESS_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    with LocalServer(default=OK) as server:
+        express = get_model("google/vertex/gemini-2.5-flash", base_url=server.url, memoize=False)
+        with_token = get_model(
+            "google/vertex/gemini-2.5-flash",
+            base_url=server.url,
+            project="p",
+            access_token="ya29.token",
+            memoize=False,
+        )
+        for model in (express, with_token):
+            assert run(model.generate("hi")).completion == "fine"
+            run(model.close())
+    first, second = server.requests
+    assert first.path == "/v1/publishers/google/models/gemini-2.5-flash:generateContent"
+    assert first.headers["x-goog-api-key"] == KEY and "authorization" not in first.headers
+    assert second.headers["authorization"] == "Bearer ya29.token"
+    assert "x-goog-api-key" not in second.headers  # the token authenticates; no key is sent
+
+
+def test_a_token_function_returning_a_bad_token_is_refused() -> None:
+    model = get_model(
+        "google/vertex/gemini-2.5-flash",
+        base_url="http://127.0.0.1:9",
+        project="p",
+        access_token=lambda: "two words",
+        memoize=False,
+    )
+    with pytest.raises(ModelInputError, match="whitespace"):
+        run(model.generate("hi"))
+
+
+def test_standard_model_args_and_the_accepted_args_in_errors() -> None:
+    api: Any = get_model(
+        "google/gemini-2.5-flash",
+        api_key=KEY,
+        read_timeout=5,
+        connect_timeout=2,
+        headers={"X-Goog-User-Project": "billing"},
+        memoize=False,
+    ).api
+    assert (api.http.read_timeout, api.http.connect_timeout) == (5.0, 2.0)
+    assert api.headers["x-goog-user-project"] == "billing"
+    assert api.http.max_connections == 0 and api.max_connections() == 10
+    with pytest.raises(
+        ModelInputError, match=r"google got unknown model args: colour .*read_timeout"
+    ):
+        get_model("google/gemini-2.5-flash", api_key=KEY, colour="red", memoize=False)
+    with pytest.raises(ModelInputError, match="google: model arg safety_settings"):
+        get_model("google/gemini-2.5-flash", api_key=KEY, safety_settings="none", memoize=False)
+
+
+def test_extra_body_is_merged_deep_into_the_request() -> None:
+    extra = {"generationConfig": {"mediaResolution": "MEDIA_RESOLUTION_LOW"}, "labels": {"a": "b"}}
+    out, server, _ = call([OK], GenerateConfig(temperature=0.1, extra_body=extra))
+    assert isinstance(out, ModelOutput)
+    sent = server.requests[0].json
+    assert sent["generationConfig"] == {
+        "temperature": 0.1,
+        "mediaResolution": "MEDIA_RESOLUTION_LOW",
+    }
+    assert sent["labels"] == {"a": "b"}
+
+
+def test_config_gemini_does_not_honour_is_dropped_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert (
+        GEMINI.config
+        == VERTEX.config
+        == {
+            "temperature",
+            "top_p",
+            "top_k",
+            "max_tokens",
+            "stop_seqs",
+            "num_choices",
+            "seed",
+            "presence_penalty",
+            "frequency_penalty",
+            "logprobs",
+            "top_logprobs",
+            "reasoning_tokens",
+            "reasoning_effort",
+            "reasoning_history",
+            "response_schema",
+        }
+    )
+    for field in ("logit_bias", "parallel_tool_calls"):
+        wire._warned.discard(("google", field))  # warned once per process
+    caplog.set_level(logging.WARNING, logger="modelport")
+    config = GenerateConfig(logit_bias={42: 1.0}, parallel_tool_calls=False, temperature=0.5)
+    out, server, _ = call([OK, OK], config)
+    assert isinstance(out, ModelOutput)
+    assert server.requests[0].json["generationConfig"] == {"temperature": 0.5}
+    warned = [r.getMessage() for r in caplog.records if "does not support" in r.getMessage()]
+    assert sorted(warned) == [
+        "google does not support the config field 'logit_bias': it is not sent",
+        "google does not support the config field 'parallel_tool_calls': it is not sent",
+    ]
+
+
+# -- values placed in the URL --------------------------------------------------------------
+
+
+def build(name: str, **args: Any) -> Any:
+    if name.startswith("vertex/"):
+        args = {"project": "p", "access_token": "ya29.t", **args}
+    else:
+        args.setdefault("api_key", KEY)
+    return get_model(f"google/{name}", memoize=False, **args).api
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gemini-2.5-flash?key=stolen",
+        "gemini-2.5-flash#",
+        "../../v1beta/files",
+        "..",
+        "tunedModels/x",
+        "gemini 2",
+        "gemini-2.5-flash:streamGenerateContent",
+        "vertex/",
+        "vertex/../../../x",
+        "vertex/gemini?alt=sse",
+        "vertex/%2e%2e",
+    ],
+)
+def test_model_names_that_would_change_the_url_are_refused(name: str) -> None:
+    with pytest.raises(ModelInputError, match=r"google: .* is not a model name"):
+        build(name)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ({"location": "attacker.example/#"}, "location"),
+        ({"location": "attacker.example?"}, "location"),
+        ({"location": "us-central1.attacker.example"}, "location"),
+        ({"project": "p/locations/x"}, "project"),
+        ({"project": "../p"}, "project"),
+        ({"project": "p#x"}, "project"),
+        ({"api_version": "v1/../x"}, "api_version"),
+        ({"api_version": "v1?"}, "api_version"),
+    ],
+)
+def test_vertex_values_that_would_change_the_host_or_path_are_refused(
+    args: dict[str, str], match: str
+) -> None:
+    with pytest.raises(ModelInputError, match=f"google: model arg {match}"):
+        build("vertex/gemini-2.5-flash", **args)
+
+
+def test_url_values_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "attacker.example/#")
+    with pytest.raises(ModelInputError, match="GOOGLE_CLOUD_LOCATION"):
+        build("vertex/gemini-2.5-flash")
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-east1")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "a/b")
+    with pytest.raises(ModelInputError, match="GOOGLE_CLOUD_PROJECT"):
+        get_model("google/vertex/gemini-2.5-flash", access_token="ya29.t", memoize=False)
+
+
+def test_valid_url_values() -> None:
+    api = build("vertex/gemini-2.5-flash-001", project=123456789012, location="us-east1")
+    assert api.url == (
+        "https://us-east1-aiplatform.googleapis.com/v1/projects/123456789012/locations/"
+        "us-east1/publishers/google/models/gemini-2.5-flash-001:generateContent"
+    )
+    scoped = build("vertex/gemini-2.5-flash", project="example.com:my-project")
+    assert "/projects/example.com%3Amy-project/locations/global/" in scoped.url
+    assert build("models/gemini-2.5-flash").url == (
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
+    )
+
+
+# -- bodies of the wrong shape -------------------------------------------------------------
+
+HOSTILE: list[Any] = [
+    ["a", "list"],
+    "a string",
+    None,
+    {"candidates": "not a list"},
+    {"candidates": [{"content": "a string"}]},
+    {"candidates": [{"content": {"parts": ["text"]}}]},
+    {"candidates": [{"content": {"parts": "text"}}]},
+    {"candidates": [{"content": {"parts": [{"functionCall": {"name": 3}}]}}]},
+    {"candidates": [{"content": {"parts": [{"text": "hi", "thoughtSignature": 5}]}}]},
+    {"candidates": [{"finishReason": {"not": "hashable"}}]},
+    {"candidates": [{"logprobsResult": {"chosenCandidates": [1]}}]},
+    {"candidates": [], "promptFeedback": "blocked"},
+    {"candidates": [{}], "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": [2]}},
+    {"candidates": [{}], "modelVersion": ["gemini"]},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE, ids=[json.dumps(b)[:40] for b in HOSTILE])
+def test_a_200_body_of_the_wrong_shape_is_an_invalid_response(body: Any) -> None:
+    err, server, _ = call([Reply(json=body)])
+    assert isinstance(err, InvalidResponseError), err
+    assert (err.provider, err.model, err.status) == ("google", "gemini-2.5-flash", 200)
+    assert len(server.requests) == 1  # not retried

@@ -28,6 +28,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.testing import WEATHER_TOOL, load_cassette
+from modelport.wire import merge_deep
 
 CASSETTES = Path(__file__).parent / "cassettes"
 RECORDS = {
@@ -181,6 +182,12 @@ def test_non_object_args_are_a_parse_error_not_an_exception() -> None:
     out = from_wire(_response({"functionCall": {"name": "f", "args": "oops"}}))
     (call,) = out.message.tool_calls or []
     assert call.arguments == {} and call.parse_error and "oops" in call.parse_error
+    out = from_wire(_response({"functionCall": {"name": "f", "args": ["a", "list"]}}))
+    (call,) = out.message.tool_calls or []
+    assert call.arguments == {} and "list" in (call.parse_error or "")
+    out = from_wire(_response({"functionCall": {"name": "f", "args": '{"a": 1}'}}))
+    (call,) = out.message.tool_calls or []  # JSON text (a proxy's) is read
+    assert call.arguments == {"a": 1} and call.parse_error is None
 
 
 def test_several_candidates_and_image_output() -> None:
@@ -443,18 +450,18 @@ def test_reasoning_replay_and_reasoning_history_off() -> None:
 
 
 def test_extra_body_and_safety_settings() -> None:
+    """`extra_body` is merged in deep by the shell after `to_wire` (as here)."""
     settings = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
-    body = wire(
-        "hi",
-        GenerateConfig(
-            temperature=0.1,
-            extra_body={
-                "generationConfig": {"mediaResolution": "MEDIA_RESOLUTION_LOW"},
-                "cachedContent": "cachedContents/x",
-            },
-        ),
-        options=GoogleOptions(safety_settings=settings),
+    config = GenerateConfig(
+        temperature=0.1,
+        extra_body={
+            "generationConfig": {"mediaResolution": "MEDIA_RESOLUTION_LOW"},
+            "cachedContent": "cachedContents/x",
+        },
     )
+    body = wire("hi", config, options=GoogleOptions(safety_settings=settings))
+    assert "cachedContent" not in body  # to_wire leaves extra_body to the shell
+    merge_deep(body, config.extra_body or {})
     assert body["safetySettings"] == settings
     assert body["generationConfig"] == {
         "temperature": 0.1,

@@ -13,14 +13,21 @@ from __future__ import annotations
 from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
-from ._provider import GoogleAPI
+from ._api import GeminiAPI, GoogleAPI, VertexAPI, google_api
+from ._endpoints import ENV_VARS, GEMINI, VERTEX, VERTEX_EXPRESS
 from ._wire import FINISH_REASONS, GoogleOptions, from_wire, to_wire
 
 __all__ = [
     "FINISH_REASONS",
+    "GEMINI",
+    "VERTEX",
+    "VERTEX_EXPRESS",
+    "GeminiAPI",
     "GoogleAPI",
     "GoogleOptions",
+    "VertexAPI",
     "from_wire",
+    "google_api",
     "register_models",
     "to_wire",
 ]
@@ -28,17 +35,5 @@ __all__ = [
 
 @hookimpl
 def register_models(register: RegisterModel) -> None:
-    """Register the `google` provider."""
-    register(
-        "google",
-        GoogleAPI,
-        env_vars=[
-            "GOOGLE_API_KEY",
-            "GEMINI_API_KEY",
-            "GOOGLE_BASE_URL",
-            "GOOGLE_CLOUD_ACCESS_TOKEN",
-            "GOOGLE_CLOUD_PROJECT",
-            "GOOGLE_CLOUD_LOCATION",
-        ],
-        description="Google Gemini models (Gemini API; Vertex AI as google/vertex/<model>)",
-    )
+    """Register the `google` provider (`google/<model>`, `google/vertex/<model>`)."""
+    register("google", google_api, env_vars=ENV_VARS, description=GEMINI.description)

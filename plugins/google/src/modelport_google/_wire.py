@@ -49,7 +49,8 @@ from modelport import (
     TopLogprob,
 )
 from modelport.errors import ModelInputError
-from modelport.http import ErrorDetail, excerpt
+from modelport.http import ErrorDetail, excerpt, parse_error_body
+from modelport.wire import parse_arguments, usage
 
 __all__ = [
     "FINISH_REASONS",
@@ -193,8 +194,6 @@ def to_wire(
     generation = _generation_config(model, config, options)
     if generation:
         body["generationConfig"] = generation
-    if config.extra_body:
-        _deep_merge(body, config.extra_body)
     return body
 
 
@@ -375,15 +374,6 @@ def _generation_config(
     return out
 
 
-def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        current = target.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            _deep_merge(current, value)
-        else:
-            target[key] = value
-
-
 # -- response --------------------------------------------------------------------------------
 
 
@@ -395,11 +385,13 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
 
     Raises:
         WireError: the body is not a response object, or has neither candidates nor a block.
+            Other shapes no response has may raise `TypeError`, `KeyError` or
+            `AttributeError`; the provider shell makes each an `InvalidResponseError`.
     """
     if not isinstance(body, dict):
         raise WireError(f"expected a JSON object, got {type(body).__name__}")
     name = body.get("modelVersion") or model
-    usage = _usage(body.get("usageMetadata"))
+    tokens = _usage(body.get("usageMetadata"))
     metadata = {k: body[k] for k in ("responseId", "modelVersion") if body.get(k)}
     candidates = body.get("candidates") or []
     if not isinstance(candidates, list):
@@ -412,7 +404,7 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             return ModelOutput(
                 model=name,
                 choices=[_choice(ChatMessageAssistant(content="", model=name), "content_filter")],
-                usage=usage,
+                usage=tokens,
                 metadata={**metadata, "block_reason": reason},
                 error=message,
             )
@@ -427,7 +419,7 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
         choices.append(choice)
         if n == 0:
             error = failure
-    return ModelOutput(model=name, choices=choices, usage=usage, metadata=metadata, error=error)
+    return ModelOutput(model=name, choices=choices, usage=tokens, metadata=metadata, error=error)
 
 
 def _choice(message: ChatMessageAssistant, stop: StopReason) -> ChatCompletionChoice:
@@ -505,18 +497,13 @@ def _read_candidate(
 def _tool_call(call: Any, n: int, i: int, response_id: str) -> ToolCall:
     if not isinstance(call, dict) or not isinstance(call.get("name"), str):
         raise WireError(f"candidate {n} part {i}: functionCall without a name")
-    args = call.get("args")
-    parse_error = None
-    if args is None:
-        args = {}
-    elif not isinstance(args, dict):
-        parse_error = f"functionCall args is not an object: {excerpt(json.dumps(args))}"
-        args = {}
+    name = call["name"]
+    args, parse_error = parse_arguments(name, call.get("args"))
     call_id = call.get("id")
     if not isinstance(call_id, str) or not call_id:
-        seed = json.dumps([response_id, n, i, call["name"], args], sort_keys=True)
-        call_id = f"{call['name']}_{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
-    return ToolCall(id=call_id, function=call["name"], arguments=args, parse_error=parse_error)
+        seed = json.dumps([response_id, n, i, name, args], sort_keys=True)
+        call_id = f"{name}_{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
+    return ToolCall(id=call_id, function=name, arguments=args, parse_error=parse_error)
 
 
 def _media_content(data: Any) -> Content | None:
@@ -543,10 +530,10 @@ def _usage(data: Any) -> ModelUsage | None:
     thoughts = data.get("thoughtsTokenCount")
     output = int(data.get("candidatesTokenCount") or 0) + int(thoughts or 0)
     cached = data.get("cachedContentTokenCount")
-    return ModelUsage(
-        input_tokens=prompt,
-        output_tokens=output,
-        total_tokens=int(data.get("totalTokenCount") or prompt + output),
+    return usage(
+        prompt,
+        output,
+        data.get("totalTokenCount"),
         input_tokens_cache_read=int(cached) if cached is not None else None,
         reasoning_tokens=int(thoughts) if thoughts is not None else None,
     )
@@ -584,8 +571,6 @@ def error_detail(text: str) -> ErrorDetail:
     The code is the status name (e.g. `RESOURCE_EXHAUSTED`); a `google.rpc.RetryInfo` detail's
     `retryDelay` becomes `retry_after`. Other bodies read as `modelport.http.parse_error_body`.
     """
-    from modelport.http import parse_error_body
-
     try:
         data = json.loads(text)
     except ValueError:
