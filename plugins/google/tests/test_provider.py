@@ -28,7 +28,6 @@ from modelport.testing import (
     LocalServer,
     ProviderContract,
     Reply,
-    known_failure,
     load_cassette,
     no_wait_policy,
     run,
@@ -99,21 +98,6 @@ class TestGoogleContract(ProviderContract):
     supports_images = True
     returns_tool_call_ids = False  # Gemini 2.x answers function calls without ids
 
-    test_read_timeout = known_failure(
-        ProviderContract.test_read_timeout,
-        "google takes no read_timeout model arg (its HTTP client waits 600s for data)",
-    )
-    test_max_connections_above_default = known_failure(
-        ProviderContract.test_max_connections_above_default,
-        "the HTTP pool is sized when the model is built (config.max_connections or 10): a "
-        "per-call max_connections above that is capped at it",
-    )
-    test_missing_key_refused = known_failure(
-        ProviderContract.test_missing_key_refused,
-        "with no key at a base URL other than Google's, the request goes out without one "
-        "(meant for keyless proxies; the contract asks for a refusal)",
-    )
-
     def reply_for(self, output: ModelOutput) -> Reply:
         return Reply(json=gemini_response(output))
 
@@ -140,9 +124,6 @@ class TestGoogleContract(ProviderContract):
 
 
 class TestVertexContract(TestGoogleContract):
-    # Vertex AI refuses to build without a token: this check passes here
-    test_missing_key_refused = ProviderContract.test_missing_key_refused
-
     def build_model(self, base_url: str, api_key: str, config: GenerateConfig) -> Model:
         return get_model(
             "google/vertex/gemini-2.5-flash",
