@@ -34,7 +34,13 @@ from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._output import ModelOutput
 from ._tools import ToolChoice, ToolInfo
-from .errors import InvalidResponseError, ModelAPIError, ModelInputError, scrub_cause
+from .errors import (
+    BadRequestError,
+    InvalidResponseError,
+    ModelAPIError,
+    ModelInputError,
+    scrub_cause,
+)
 from .http import ErrorDetail, HTTPClient, parse_error_body
 from .wire import merge_deep
 
@@ -150,6 +156,11 @@ class Endpoint:
     max_connections: int = 10
     """Default `max_connections` (concurrent calls per connection key)."""
 
+    overflow: str | None = None
+    """A regular expression (case-insensitive) that a refusal's message matches when the
+    input did not fit the model's context: such a 400/413 becomes an output with
+    `stop_reason="model_length"` (see `HTTPModelAPI.error_output`)."""
+
     description: str = ""
     """One line shown by `modelport providers`."""
 
@@ -247,8 +258,14 @@ class HTTPModelAPI(ModelAPI):
         )
         self.url = self.request_url()
         """The URL requests are posted to."""
+        self._overflow = re.compile(endpoint.overflow, re.IGNORECASE) if endpoint.overflow else None
+        self.setup()
 
     # -- what a provider supplies ---------------------------------------------------------
+
+    def setup(self) -> None:
+        """Called at the end of `__init__`, with `args`, `headers` and `url` set: where a
+        provider reads its own model args (no need to override `__init__`)."""
 
     def resolve_endpoint(self, model_name: str) -> tuple[Endpoint, str]:
         """The endpoint and the model name to send for `model_name` (default: the class's
@@ -274,8 +291,17 @@ class HTTPModelAPI(ModelAPI):
         raise NotImplementedError(f"{type(self).__name__} must implement from_wire")
 
     def error_output(self, error: ModelAPIError) -> ModelOutput | None:
-        """An output that `error` stands for (a context overflow as
-        `stop_reason="model_length"`, say), or None to raise it (the default)."""
+        """An output that `error` stands for, or None to raise it. By default, a refusal
+        (400, 413, 422) whose message matches the endpoint's `overflow` pattern is an output
+        with `stop_reason="model_length"` and `error` set."""
+        if (
+            self._overflow is not None
+            and isinstance(error, BadRequestError)
+            and self._overflow.search(error.message)
+        ):
+            return ModelOutput.from_content(
+                self.wire_model, "", stop_reason="model_length", error=error.message
+            )
         return None
 
     @staticmethod

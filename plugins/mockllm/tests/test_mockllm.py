@@ -11,6 +11,7 @@ import pytest
 from modelport_mockllm import DEFAULT_OUTPUT, MockLLM
 
 from modelport import GenerateConfig, Model, ModelOutput, get_model
+from modelport.errors import ModelInputError
 from modelport.testing import ModelContract
 
 
@@ -69,5 +70,5 @@ def test_outputs_are_copies() -> None:
 
 
 def test_unknown_model_args_are_refused() -> None:
-    with pytest.raises(TypeError, match="unknown model args: colour"):
+    with pytest.raises(ModelInputError, match="mockllm got unknown model args: colour"):
         get_model("mockllm/model", colour="red", memoize=False)

@@ -83,15 +83,7 @@ class AnthropicAPI(HTTPModelAPI):
 
     endpoint = ANTHROPIC
 
-    def __init__(
-        self,
-        model_name: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
-        **model_args: Any,
-    ) -> None:
-        super().__init__(model_name, base_url, api_key, config, **model_args)
+    def setup(self) -> None:
         self.headers["anthropic-version"] = self.args["version"]
         if self.args["betas"]:
             self.headers["anthropic-beta"] = self.args["betas"]

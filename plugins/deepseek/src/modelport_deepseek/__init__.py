@@ -8,10 +8,7 @@ refuses it in some modes and needs it in others). `parallel_tool_calls` is not s
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["DEEPSEEK", "DeepSeekAPI", "register_models"]
 
@@ -35,7 +32,4 @@ class DeepSeekAPI(OpenAICompatibleAPI):
     service = DEEPSEEK
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `deepseek` provider."""
-    register_service(register, DeepSeekAPI)
+register_models = service_hook(DeepSeekAPI)

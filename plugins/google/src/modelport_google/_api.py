@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
-from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
+from modelport.errors import ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI
 
 from . import _wire
@@ -28,7 +28,7 @@ from ._endpoints import (
     AccessToken,
     checked_token,
 )
-from ._wire import GoogleOptions, from_wire, is_context_overflow, to_wire
+from ._wire import GoogleOptions, from_wire, to_wire
 
 __all__ = ["GeminiAPI", "GoogleAPI", "VertexAPI", "google_api"]
 
@@ -72,14 +72,6 @@ class GoogleAPI(HTTPModelAPI):
     def from_wire(self, body: Any) -> ModelOutput:
         """The output of a `generateContent` response."""
         return from_wire(body, self.wire_model)
-
-    def error_output(self, error: ModelAPIError) -> ModelOutput | None:
-        """A 400 saying the input is too long is an output with stop reason 'model_length'."""
-        if isinstance(error, BadRequestError) and is_context_overflow(error.message):
-            return ModelOutput.from_content(
-                self.wire_model, "", stop_reason="model_length", error=error.message
-            )
-        return None
 
     error_detail = staticmethod(_wire.error_detail)
 

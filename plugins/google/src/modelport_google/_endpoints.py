@@ -14,6 +14,8 @@ import attrs
 from modelport.errors import ModelInputError
 from modelport.http import WIRE_CONFIG, Endpoint, ModelArg
 
+from ._wire import CONTEXT_OVERFLOW
+
 __all__ = [
     "CONFIG",
     "ENV_VARS",
@@ -124,6 +126,7 @@ GEMINI = Endpoint(
         "api_version": ModelArg("v1beta", _API_VERSION, "the version in the path"),
         **_BODY_ARGS,
     },
+    overflow=CONTEXT_OVERFLOW,
     description="Google Gemini models (Gemini API; Vertex AI as google/vertex/<model>)",
 )
 """The Gemini API."""
@@ -144,6 +147,7 @@ VERTEX = Endpoint(
         ),
         **_BODY_ARGS,
     },
+    overflow=CONTEXT_OVERFLOW,
     description="Gemini models on Vertex AI",
 )
 """Vertex AI with a bearer token."""

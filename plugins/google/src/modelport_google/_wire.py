@@ -58,6 +58,7 @@ __all__ = [
     "WireError",
     "error_detail",
     "from_wire",
+    "CONTEXT_OVERFLOW",
     "is_context_overflow",
     "to_wire",
 ]
@@ -131,11 +132,13 @@ _LEGACY_MODELS = re.compile(r"^(models/)?gemini-[12](\.|-)")
 _VIDEO_TYPES = {"mp4": "video/mp4", "mpeg": "video/mpeg", "mov": "video/quicktime"}
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
 
-_CONTEXT_OVERFLOW = re.compile(
+CONTEXT_OVERFLOW = (
     r"exceeds the maximum number of tokens|input token count|input context is too long"
-    r"|exceeds the context window|too many tokens",
-    re.IGNORECASE,
+    r"|exceeds the context window|too many tokens"
 )
+"""What a 400's message says when the input did not fit the context (a regular expression,
+case-insensitive; the endpoint's `overflow`)."""
+_CONTEXT_OVERFLOW = re.compile(CONTEXT_OVERFLOW, re.IGNORECASE)
 
 
 # -- request ---------------------------------------------------------------------------------

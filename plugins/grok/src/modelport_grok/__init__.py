@@ -7,10 +7,7 @@ tokens apart from `completion_tokens` (they are added to `output_tokens`).
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["GROK", "GrokAPI", "register_models"]
 
@@ -30,7 +27,4 @@ class GrokAPI(OpenAICompatibleAPI):
     service = GROK
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `grok` provider."""
-    register_service(register, GrokAPI)
+register_models = service_hook(GrokAPI)

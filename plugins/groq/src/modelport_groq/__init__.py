@@ -8,10 +8,7 @@
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["GROQ", "GroqAPI", "register_models"]
 
@@ -35,7 +32,4 @@ class GroqAPI(OpenAICompatibleAPI):
     service = GROQ
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `groq` provider."""
-    register_service(register, GroqAPI)
+register_models = service_hook(GroqAPI)

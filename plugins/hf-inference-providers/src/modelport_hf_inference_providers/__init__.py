@@ -9,10 +9,7 @@ chat-completion input does not define it.
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["HF_INFERENCE_PROVIDERS", "HFInferenceProvidersAPI", "register_models"]
 
@@ -33,7 +30,4 @@ class HFInferenceProvidersAPI(OpenAICompatibleAPI):
     service = HF_INFERENCE_PROVIDERS
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `hf-inference-providers` provider."""
-    register_service(register, HFInferenceProvidersAPI)
+register_models = service_hook(HFInferenceProvidersAPI)

@@ -7,10 +7,7 @@
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["LLAMA_CPP_PYTHON", "LlamaCppPythonAPI", "register_models"]
 
@@ -31,7 +28,4 @@ class LlamaCppPythonAPI(OpenAICompatibleAPI):
     service = LLAMA_CPP_PYTHON
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `llama-cpp-python` provider."""
-    register_service(register, LlamaCppPythonAPI)
+register_models = service_hook(LlamaCppPythonAPI)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
-from modelport.errors import BadRequestError, ModelAPIError
 from modelport.http import Endpoint, HTTPModelAPI, ModelArg
 
-from ._wire import MistralOptions, from_wire, is_context_overflow, to_wire
+from ._wire import CONTEXT_OVERFLOW, MistralOptions, from_wire, to_wire
 
 __all__ = ["MISTRAL", "MistralAPI"]
 
@@ -53,6 +52,7 @@ MISTRAL = Endpoint(
             None, _prompt_mode, "'reasoning': the reasoning system prompt of reasoning models"
         ),
     },
+    overflow=CONTEXT_OVERFLOW,
     description="Mistral's models (chat completions)",
 )
 """Mistral's chat-completions API (key `MISTRAL_API_KEY`, bearer auth)."""
@@ -67,15 +67,7 @@ class MistralAPI(HTTPModelAPI):
 
     endpoint = MISTRAL
 
-    def __init__(
-        self,
-        model_name: str,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
-        **model_args: Any,
-    ) -> None:
-        super().__init__(model_name, base_url, api_key, config, **model_args)
+    def setup(self) -> None:
         self.options = MistralOptions(
             safe_prompt=self.args["safe_prompt"], prompt_mode=self.args["prompt_mode"]
         )
@@ -91,11 +83,3 @@ class MistralAPI(HTTPModelAPI):
 
     def from_wire(self, body: Any) -> ModelOutput:
         return from_wire(body, self.wire_model)
-
-    def error_output(self, error: ModelAPIError) -> ModelOutput | None:
-        """A 400 saying the prompt is longer than the context: stop reason 'model_length'."""
-        if isinstance(error, BadRequestError) and is_context_overflow(error.message):
-            return ModelOutput.from_content(
-                self.wire_model, "", stop_reason="model_length", error=error.message
-            )
-        return None

@@ -48,6 +48,7 @@ __all__ = [
     "MistralOptions",
     "WireError",
     "from_wire",
+    "CONTEXT_OVERFLOW",
     "is_context_overflow",
     "mistral_call_id",
     "to_wire",
@@ -90,11 +91,13 @@ and `none` (do not)."""
 
 _CALL_ID = re.compile(r"^[A-Za-z0-9]{9}$")
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_CONTEXT_OVERFLOW = re.compile(
+CONTEXT_OVERFLOW = (
     r"too large for model with \d+ maximum context length|maximum context length"
-    r"|context length exceeded|context_length_exceeded",
-    re.IGNORECASE,
+    r"|context length exceeded|context_length_exceeded"
 )
+"""What a 400's message says when the input did not fit the context (a regular expression,
+case-insensitive; the endpoint's `overflow`)."""
+_CONTEXT_OVERFLOW = re.compile(CONTEXT_OVERFLOW, re.IGNORECASE)
 
 
 def mistral_call_id(call_id: str) -> str:

@@ -20,6 +20,7 @@ from modelport import (
     ToolInfo,
     hookimpl,
 )
+from modelport.errors import ModelInputError
 from modelport.hookspecs import RegisterModel
 
 __all__ = ["DEFAULT_OUTPUT", "MockLLM", "register_models"]
@@ -55,7 +56,9 @@ class MockLLM(ModelAPI):
         super().__init__(model_name, base_url, api_key, [], config)
         if model_args:
             names = ", ".join(sorted(model_args))
-            raise TypeError(f"mockllm got unknown model args: {names} (it takes custom_outputs)")
+            raise ModelInputError(
+                f"mockllm got unknown model args: {names} (it takes custom_outputs)"
+            )
         self.calls = 0
         self._function: OutputFunction | None = None
         self._outputs: Iterator[ModelOutput] | None = None

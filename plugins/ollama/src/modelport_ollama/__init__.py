@@ -8,10 +8,7 @@ sent.
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["OLLAMA", "OllamaAPI", "register_models"]
 
@@ -32,7 +29,4 @@ class OllamaAPI(OpenAICompatibleAPI):
     service = OLLAMA
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `ollama` provider."""
-    register_service(register, OllamaAPI)
+register_models = service_hook(OllamaAPI)

@@ -7,6 +7,8 @@ comes from `OPENAI_API_KEY` (or `api_key=`), the base URL from `OPENAI_BASE_URL`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
@@ -27,6 +29,7 @@ __all__ = [
     "is_reasoning_model",
     "register_models",
     "register_service",
+    "service_hook",
     "to_wire",
 ]
 
@@ -37,7 +40,16 @@ def register_service(register: RegisterModel, api: type[OpenAICompatibleAPI]) ->
     register(service.name, api, env_vars=service.env_vars, description=service.description)
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `openai` provider."""
-    register_service(register, OpenAIAPI)
+def service_hook(api: type[OpenAICompatibleAPI]) -> Callable[[RegisterModel], None]:
+    """A plugin's `register_models` hook that registers `api` (a compatible service's whole
+    plugin code, with its `Service` and class: `register_models = service_hook(GroqAPI)`)."""
+
+    @hookimpl
+    def register_models(register: RegisterModel) -> None:
+        register_service(register, api)
+
+    register_models.__doc__ = f"Register the `{api.service.name}` provider."
+    return register_models
+
+
+register_models = service_hook(OpenAIAPI)

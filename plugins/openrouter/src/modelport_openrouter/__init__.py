@@ -10,10 +10,7 @@ Routing fields (`provider`, `models`, `transforms`) go through `extra_body`, and
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["OPENROUTER", "OpenRouterAPI", "register_models"]
 
@@ -37,7 +34,4 @@ class OpenRouterAPI(OpenAICompatibleAPI):
     service = OPENROUTER
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `openrouter` provider."""
-    register_service(register, OpenRouterAPI)
+register_models = service_hook(OpenRouterAPI)

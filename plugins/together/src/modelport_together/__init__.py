@@ -7,10 +7,7 @@ base URL from `TOGETHER_BASE_URL` (default `https://api.together.ai/v1`). `top_k
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["TOGETHER", "TogetherAPI", "register_models"]
 
@@ -30,7 +27,4 @@ class TogetherAPI(OpenAICompatibleAPI):
     service = TOGETHER
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `together` provider."""
-    register_service(register, TogetherAPI)
+register_models = service_hook(TogetherAPI)

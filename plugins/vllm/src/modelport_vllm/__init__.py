@@ -8,10 +8,7 @@ comes from `VLLM_API_KEY`. `top_k` and `best_of` are sent; reasoning text is rea
 
 from __future__ import annotations
 
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service, register_service
-
-from modelport import hookimpl
-from modelport.hookspecs import RegisterModel
+from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["VLLM", "VLLMAPI", "register_models"]
 
@@ -32,7 +29,4 @@ class VLLMAPI(OpenAICompatibleAPI):
     service = VLLM
 
 
-@hookimpl
-def register_models(register: RegisterModel) -> None:
-    """Register the `vllm` provider."""
-    register_service(register, VLLMAPI)
+register_models = service_hook(VLLMAPI)
