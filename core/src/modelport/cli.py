@@ -1,4 +1,4 @@
-"""The `modelport` command line: `generate`, `providers` (and `cache`).
+"""The `modelport` command line: `generate`, `providers`, `new-provider` (and `cache`).
 
 Exit codes: 0 success, 1 the provider call failed, 2 bad usage or input, 130 interrupted.
 """
@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.resources
 import json
 import os
+import re
+import string
 import sys
 import typing
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -164,6 +168,79 @@ def _cmd_providers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _version() -> str:
+    from . import __version__
+
+    return str(__version__)
+
+
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def new_provider(name: str, directory: str | os.PathLike[str]) -> Path:
+    """Write a provider distribution `modelport-<name>` into `directory/modelport-<name>`: an
+    endpoint and a translation of a made-up JSON format on core's provider shell, its entry
+    point, and a passing, offline contract test suite. Returns the folder written.
+
+    Raises:
+        UsageError: `name` is not a lower-case provider name, or the folder exists.
+    """
+    if not _PROVIDER_NAME.match(name):
+        raise UsageError(
+            f"provider name {name!r} must be lower-case letters and digits, words joined by '-'"
+        )
+    module = name.replace("-", "_")
+    values = {
+        "name": name,
+        "module": f"modelport_{module}",
+        "dist": f"modelport-{name}",
+        "Class": "".join(w.capitalize() for w in name.split("-")),
+        "ENV": module.upper(),
+        "core_version": _version(),
+    }
+    target = Path(directory) / values["dist"]
+    if target.exists():
+        raise UsageError(f"{target} exists: choose another --dir or remove it")
+    template = importlib.resources.files("modelport") / "_template"
+    files: list[tuple[str, str]] = []
+
+    def walk(node: Any, rel: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            path = f"{rel}/{child.name}" if rel else child.name
+            if child.is_dir():
+                walk(child, path)
+            else:
+                files.append((path, child.read_text(encoding="utf-8")))
+
+    walk(template, "")
+    for rel, text in files:
+        out = target / rel.replace("modelport_NAME", values["module"]).removesuffix(".tmpl")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".tmpl"):
+            text = string.Template(text).substitute(values)
+        out.write_text(text, encoding="utf-8")
+    return target
+
+
+def _add_new_provider(sub: Any) -> None:
+    p = sub.add_parser(
+        "new-provider",
+        help="write a new provider distribution, with a passing offline test suite",
+        description="Write modelport-NAME: an endpoint and a translation on core's provider "
+        "shell, its entry point, and modelport's contract tests against a local server.",
+    )
+    p.add_argument("name", help="the provider prefix, e.g. 'acme' for get_model('acme/...')")
+    p.add_argument("--dir", default=".", help="where to write modelport-NAME (default: here)")
+    p.set_defaults(func=_cmd_new_provider)
+
+
+def _cmd_new_provider(args: argparse.Namespace) -> int:
+    target = new_provider(args.name, args.dir)
+    print(f"wrote {target}")
+    print(f"next: cd {target} && python -m pip install -e . pytest && python -m pytest tests")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `modelport` command."""
     parser = argparse.ArgumentParser(
@@ -176,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_generate(sub)
     _add_providers(sub)
+    _add_new_provider(sub)
     from .cache._cli import add_cache_command
 
     add_cache_command(sub)
