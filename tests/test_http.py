@@ -111,13 +111,14 @@ def test_quota_exhausted_and_should_retry_header() -> None:
     assert err.retryable
 
 
-def test_html_error_page_is_an_invalid_response_with_an_excerpt() -> None:
+def test_html_error_page_keeps_the_status_class_with_an_excerpt() -> None:
     page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
     with LocalServer() as server:
         server.enqueue(Reply(status=502, body=page, headers={"content-type": "text/html"}))
-        with pytest.raises(InvalidResponseError) as info:
+        with pytest.raises(ServerError) as info:
             post(server.url)
-    assert "502 Bad Gateway" in str(info.value) and info.value.retryable
+    assert "non-JSON error page" in str(info.value) and "502 Bad Gateway" in str(info.value)
+    assert info.value.retryable
 
 
 def test_200_that_is_not_json() -> None:

@@ -92,13 +92,9 @@ class Rig:
         return self.model.retry.sleep.waits  # type: ignore[attr-defined, no-any-return]
 
     def run(self, main: Callable[[Model], Awaitable[T]]) -> T:
-        """Run `main(model)` in a fresh event loop; the model is closed at the end."""
-
-        async def go() -> T:
-            async with self.model:
-                return await main(self.model)
-
-        return asyncio.run(go())
+        """Run `main(model)` in a fresh event loop (the model's session of that loop is closed
+        when the loop ends; `serving` closes the model itself at the end)."""
+        return asyncio.run(main(self.model))  # type: ignore[arg-type]
 
     def generate(self, input: Any = "Hello", **kw: Any) -> ModelOutput:
         """One `generate` call."""
@@ -155,6 +151,7 @@ def serving(
         )
         model.retry = no_wait_policy()
         yield Rig(server, model)
+        asyncio.run(model.close())
         settle(server)
         check_canary_sent(server)
 

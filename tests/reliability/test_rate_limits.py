@@ -13,7 +13,6 @@ from reliability.rig import CANARY, error, ok, serving
 from modelport import GenerateConfig
 from modelport.errors import (
     BadRequestError,
-    InvalidResponseError,
     RateLimitError,
     ServerError,
 )
@@ -124,14 +123,15 @@ def test_500_502_503_then_success_backs_off_exponentially() -> None:
 
 def test_proxy_html_502_until_retries_run_out() -> None:
     """Server: a proxy's HTML 502 page on every attempt; `max_retries=1`.
-    Caller: `InvalidResponseError` quoting the page, status 502, after 2 attempts."""
+    Caller: `ServerError` (the status decides the class) quoting the page, status 502,
+    after 2 attempts."""
     page = Reply(
         status=502,
         body="<html><body><h1>502 Bad Gateway</h1></body></html>",
         headers={"content-type": "text/html"},
     )
     with serving(page, page, config=GenerateConfig(max_retries=1)) as rig:
-        err = rig.fails(InvalidResponseError)
+        err = rig.fails(ServerError)
         assert err.status == 502 and "502 Bad Gateway" in str(err)
         assert rig.attempts == 2
 

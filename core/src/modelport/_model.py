@@ -29,7 +29,7 @@ from ._output import ModelOutput
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._tools import ToolChoice, ToolFunction, ToolInfo
-from .errors import ModelInputError, ModelTimeoutError
+from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
 from .wire import drop_config
 
 if TYPE_CHECKING:
@@ -196,6 +196,7 @@ class Model:
         self._memo_key: tuple[Any, ...] | None = None
         self._slot: tuple[asyncio.AbstractEventLoop, str, int, asyncio.Semaphore] | None = None
         self._unsupported: tuple[str, ...] | None = None
+        self._closed = False
 
     def _unsupported_config(self) -> tuple[str, ...]:
         """The config fields the provider declares it does not honour (computed once)."""
@@ -231,10 +232,20 @@ class Model:
         await self.close()
 
     async def close(self) -> None:
-        """Close the provider's client and drop this model from the `get_model` memo."""
+        """Close the provider's client and drop this model from the `get_model` memo.
+
+        A call in flight ends with `ModelClosedError` (it is not sent again), and so does any
+        later call: `get_model` builds a new model.
+        """
+        self._closed = True
         if self._memo_key is not None and _models.get(self._memo_key) is self:
             del _models[self._memo_key]
         await self.api.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._closed
 
     def prepare(
         self,
@@ -299,6 +310,8 @@ class Model:
                 request is sent).
             modelport.errors.ModelAPIError: the provider call failed (after retries).
         """
+        if self._closed:
+            raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
         start = time.monotonic()
         pending = None
@@ -383,6 +396,10 @@ class Model:
                     return output
                 return result
             except Exception as ex:
+                if self._closed:
+                    if isinstance(ex, ModelClosedError):
+                        raise
+                    raise ModelClosedError(f"{self} was closed during the call") from ex
                 retryable = api.is_rate_limit(ex) or is_transient(ex)
                 wait = next_wait(policy, ex, retries, max_retries, retryable, deadline)
                 if wait is None:

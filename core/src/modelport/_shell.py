@@ -41,7 +41,13 @@ from .errors import (
     ModelInputError,
     scrub_cause,
 )
-from .http import ErrorDetail, HTTPClient, parse_error_body
+from .http import (
+    DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ErrorDetail,
+    HTTPClient,
+    parse_error_body,
+)
 from .wire import merge_deep
 
 __all__ = [
@@ -65,7 +71,9 @@ _BAD_RESPONSE = (ValueError, KeyError, TypeError, IndexError, AttributeError, Re
 """What a translation raises on a body that is JSON but not the API's shape (pydantic's
 `ValidationError` is a `ValueError`)."""
 
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|signature", re.IGNORECASE)
+_SECRET_HEADER = re.compile(
+    r"auth|key|token|secret|cookie|signature|password|credential|session", re.IGNORECASE
+)
 
 
 @attrs.frozen
@@ -104,9 +112,21 @@ def _headers(value: Any) -> dict[str, str] | None:
     return {k.lower(): v for k, v in value.items()}
 
 
+def _bytes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"must be a positive number of bytes, not {value!r}")
+    return value
+
+
 STANDARD_MODEL_ARGS: Mapping[str, ModelArg] = {
     "read_timeout": ModelArg(
         600.0, _seconds, "seconds an attempt may wait for data before it fails (retried)"
+    ),
+    "attempt_timeout": ModelArg(
+        DEFAULT_ATTEMPT_TIMEOUT, _seconds, "seconds one attempt may take in all (retried)"
+    ),
+    "max_response_bytes": ModelArg(
+        DEFAULT_MAX_RESPONSE_BYTES, _bytes, "the largest response body read (default 64 MiB)"
     ),
     "connect_timeout": ModelArg(30.0, _seconds, "seconds to establish a connection"),
     "headers": ModelArg(None, _headers, "extra HTTP headers sent with every request"),
@@ -254,6 +274,8 @@ class HTTPModelAPI(ModelAPI):
             max_connections=0,  # no pool cap: `Model` bounds concurrency per call
             read_timeout=self.args["read_timeout"],
             connect_timeout=self.args["connect_timeout"],
+            attempt_timeout=self.args["attempt_timeout"],
+            max_response_bytes=self.args["max_response_bytes"],
             error_detail=self.error_detail,
         )
         self.url = self.request_url()

@@ -6,6 +6,7 @@ ModelportError
 ├── PluginLoadError (ImportError)         a provider's distribution failed to import or register
 ├── ModelInputError (ValueError)          bad input, rejected before any request
 ├── CacheError (ValueError)               the response cache cannot be used as configured
+├── ModelClosedError (RuntimeError)       the model was closed (before or during the call)
 └── ModelAPIError                         a call to a provider failed (provider, model, status)
     ├── BadRequestError                   400 / 422: the request was refused as invalid
     ├── AuthenticationError               401: missing or wrong API key
@@ -33,6 +34,7 @@ __all__ = [
     "CacheError",
     "InvalidResponseError",
     "ModelAPIError",
+    "ModelClosedError",
     "ModelConnectionError",
     "ModelInputError",
     "ModelTimeoutError",
@@ -42,6 +44,7 @@ __all__ = [
     "PluginLoadError",
     "ProviderNotFoundError",
     "RateLimitError",
+    "ScrubbedError",
     "ServerError",
     "redact",
     "scrub_cause",
@@ -49,10 +52,11 @@ __all__ = [
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return `text` with every occurrence of each non-empty secret replaced by `***`."""
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "***")
+    """Return `text` with every occurrence of each non-empty secret, of any length, replaced
+    by `***` (longest first, so a secret that contains another is replaced whole)."""
+    found = [s for s in secrets if s and s in text]
+    for secret in sorted(found, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
 
 
@@ -107,6 +111,11 @@ class ModelInputError(ModelportError, ValueError):
 
 class CacheError(ModelportError, ValueError):
     """The response cache cannot be used as configured."""
+
+
+class ModelClosedError(ModelportError, RuntimeError):
+    """The model was closed: a call in flight when it was closed ends with this (it is never
+    sent again), and so does any later call."""
 
 
 class ModelAPIError(ModelportError):

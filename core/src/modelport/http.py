@@ -19,11 +19,13 @@ import asyncio
 import email.utils
 import json
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
+import yarl
 
 from ._output import ModelOutput
 from .errors import (
@@ -31,13 +33,16 @@ from .errors import (
     BadRequestError,
     InvalidResponseError,
     ModelAPIError,
+    ModelClosedError,
     ModelConnectionError,
+    ModelInputError,
     ModelTimeoutError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
     redact,
+    scrub_cause,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +57,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CORE_CONFIG",
+    "DEFAULT_ATTEMPT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "STANDARD_MODEL_ARGS",
     "WIRE_CONFIG",
     "Endpoint",
@@ -82,7 +89,7 @@ def __getattr__(name: str) -> Any:
 
 USER_AGENT = "modelport/0.1"
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 """Compact JSON for request bodies, ASCII with `\\u` escapes (one encoder: `json.dumps` with
 options builds one per call). CPython's ASCII string encoder is about 40% faster than its
 UTF-8 one on long prompts; non-ASCII text costs a few more bytes on the wire."""
@@ -198,9 +205,10 @@ def error_for_status(
 
     400/413/422 → `BadRequestError`, 401 → `AuthenticationError`, 403 →
     `PermissionDeniedError`, 404 → `NotFoundError`, 429 → `RateLimitError` (not retryable
-    when the code says a quota is exhausted), 408/409/5xx/529 → `ServerError`; an HTML body
-    (a proxy's error page) → `InvalidResponseError` for statuses that are not retried.
-    `x-should-retry: true|false` overrides whether the error is retryable.
+    when the code says a quota is exhausted), 408/409/5xx/529 → `ServerError`. The status
+    alone decides the class: an HTML body (a proxy's error page) only gives the message.
+    `x-should-retry: true|false` overrides whether the error is retryable. Secrets are
+    scrubbed from the message and the code.
     """
     detail = detail or parse_error_body(body)
     cls = _STATUS_ERRORS.get(status)
@@ -214,25 +222,54 @@ def error_for_status(
         retryable = should.lower() == "true"
     message = detail.message
     if "html" in headers.get("content-type", "").lower() or body.lstrip().startswith("<"):
-        # a proxy's error page: the API did not answer; retried when the status says transient
+        # a proxy's error page: the status still decides the class (a 401 stays an
+        # AuthenticationError); the page only gives the message
         message = f"non-JSON error page: {excerpt(body)}"
-        if retryable is None:
-            retryable = cls.default_retryable
-        cls = InvalidResponseError
+    keys = [k for k in secrets if k]
     return cls(
         message,
         provider=provider,
         model=model,
         status=status,
-        code=detail.code,
+        code=redact(detail.code, keys) if detail.code else None,
         retry_after=_first(parse_retry_after(headers), detail.retry_after),
         retryable=retryable,
         secrets=secrets,
     )
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""The largest response body read (decoded), by default: 64 MiB."""
+
+DEFAULT_ATTEMPT_TIMEOUT = 600.0
+"""Seconds one attempt may take in all (connect, send, and read the whole answer), by
+default: a server that drips a byte at a time cannot hold a call forever."""
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 3
+_CHUNK = 64 * 1024
+
+
+@attrs.define
+class _LoopSession:
+    session: aiohttp.ClientSession
+    closer: AsyncIterator[None]
+    """Closes the session when the loop ends; started on first use (so the loop knows of
+    it), and held here: a started async generator that is collected closes the session."""
+    started: bool = False
+
+
+def _origin(url: yarl.URL) -> tuple[str, str | None, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
 class HTTPClient:
-    """One aiohttp session per API instance, created inside the running loop.
+    """An aiohttp session per event loop for one API instance, and JSON POSTs with every
+    failure typed.
+
+    A model used from several threads, each with its own loop, keeps one session per loop; a
+    session is closed when its loop ends. `close()` closes the client for good: a call in
+    flight ends with `ModelClosedError` (never re-sent) and so does any later one.
 
     Args:
         provider: Provider name, for errors.
@@ -241,6 +278,8 @@ class HTTPClient:
         max_connections: Size of the connection pool (0: no cap; `Model` bounds concurrency).
         read_timeout: Seconds an attempt may wait for data before it fails (retryably).
         connect_timeout: Seconds to establish a connection.
+        attempt_timeout: Seconds one attempt may take in all (default 600; None: no bound).
+        max_response_bytes: The largest (decoded) response body read (default 64 MiB).
         error_detail: Reads the provider's error body (default `parse_error_body`).
     """
 
@@ -253,6 +292,8 @@ class HTTPClient:
         max_connections: int = 100,
         read_timeout: float | None = 600.0,
         connect_timeout: float | None = 30.0,
+        attempt_timeout: float | None = DEFAULT_ATTEMPT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         error_detail: Callable[[str], ErrorDetail] = parse_error_body,
     ) -> None:
         self.provider = provider
@@ -261,29 +302,45 @@ class HTTPClient:
         self.max_connections = max_connections
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
+        self.attempt_timeout = attempt_timeout
+        self.max_response_bytes = max_response_bytes
         self.error_detail = error_detail
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closer: AsyncIterator[None] | None = None
-        self._closers: list[AsyncIterator[None]] = []
+        self.closed = False
+        """Whether `close()` was called: calls then fail with `ModelClosedError`."""
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._last: tuple[asyncio.AbstractEventLoop, _LoopSession] | None = None
 
     def __repr__(self) -> str:
         return f"<HTTPClient {self.provider}/{self.model}>"
 
     def session(self) -> aiohttp.ClientSession:
-        """The session for the running loop (a new one if the loop changed or it was closed)."""
+        """The session of the running loop (made on first use in each loop)."""
+        return self._loop_session().session
+
+    def _loop_session(self) -> _LoopSession:
+        if self.closed:
+            raise ModelClosedError(f"{self.provider}/{self.model} is closed")
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
+        last = self._last
+        if last is not None and last[0] is loop and not last[1].session.closed:
+            return last[1]
+        entry = self._sessions.get(loop)
+        if entry is None or entry.session.closed:
+            session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
+                    total=self.attempt_timeout,
+                    sock_connect=self.connect_timeout,
+                    sock_read=self.read_timeout,
                 ),
                 headers={"user-agent": USER_AGENT},
             )
-            self._loop = loop
-            self._closer = self._close_at_loop_end(self._session)
-        return self._session
+            entry = _LoopSession(session, self._close_at_loop_end(session))
+            self._sessions[loop] = entry
+        self._last = (loop, entry)
+        return entry
 
     @staticmethod
     async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncIterator[None]:
@@ -297,18 +354,24 @@ class HTTPClient:
                 await session.close()
 
     async def close(self) -> None:
-        """Close the session (if its loop is still running)."""
-        session, self._session = self._session, None
-        self._closer = None
-        self._closers.clear()
-        if session is not None and not session.closed:
-            try:
-                await session.close()
-            except RuntimeError:  # its loop is gone
-                pass
+        """Close for good: the running loop's session now, the others' when their loops end
+        (or now, when their loop is gone)."""
+        self.closed = True
+        self._last = None
+        running = asyncio.get_running_loop()
+        for loop, entry in list(self._sessions.items()):
+            if entry.session.closed:
+                continue
+            if loop is running:
+                await entry.session.close()
+            elif loop.is_closed():
+                entry.session.detach()
 
     def _error(self, cls: type[ModelAPIError], message: str, **kw: Any) -> ModelAPIError:
         return cls(message, provider=self.provider, model=self.model, secrets=self.secrets, **kw)
+
+    def _closed_error(self) -> ModelClosedError:
+        return ModelClosedError(f"{self.provider}/{self.model} was closed during the call")
 
     async def post_json(
         self,
@@ -316,55 +379,141 @@ class HTTPClient:
         body: Any,
         headers: Mapping[str, str] | None = None,
     ) -> HTTPResponse:
-        """POST `body` as JSON; return the JSON of a 2xx response or raise a typed error."""
-        data = _ENCODER.encode(body).encode("ascii")
+        """POST `body` as JSON; return the JSON of a 2xx response or raise a typed error.
+
+        Redirects are followed only to the same origin (307 and 308, which keep the body);
+        one to another origin is an `InvalidResponseError`, so neither credentials nor the
+        prompt leave for another host. A body larger than `max_response_bytes` is an
+        `InvalidResponseError`, raised without reading past the cap.
+        """
+        try:
+            data = _ENCODER.encode(body).encode("ascii")
+        except ValueError as ex:  # NaN or Infinity: not JSON
+            raise ModelInputError(f"{self.provider}: the request is not valid JSON: {ex}") from None
         hdrs = {"content-type": "application/json"}
         if headers:
             hdrs.update(headers)
-        session = self.session()
-        closer = self._closer
-        if closer is not None:  # start it, so that the loop knows to close it
-            self._closer = None
-            await closer.__anext__()
-            self._closers.append(closer)
+        entry = self._loop_session()
+        if not entry.started:  # start it, so that the loop knows to close it
+            entry.started = True
+            await entry.closer.__anext__()
         try:
-            async with session.post(url, data=data, headers=hdrs) as resp:
-                raw = await resp.read()
-                status = resp.status
-                rheaders: Mapping[str, str] = resp.headers
-        except TimeoutError:
+            status, rheaders, raw = await self._post(entry.session, url, data, hdrs)
+        except ModelAPIError:
+            raise
+        except TimeoutError as ex:
+            if self.closed:
+                raise self._closed_error() from None
             raise self._error(
                 ModelTimeoutError,
-                f"no data from the server within {self.read_timeout}s",
+                f"no complete answer within the attempt's bounds (read_timeout "
+                f"{self.read_timeout}s, attempt_timeout {self.attempt_timeout}s)",
                 retryable=True,
-            ) from None
-        except aiohttp.ClientResponseError as ex:
-            raise self._error(
-                ModelConnectionError, redact(f"invalid response: {ex.message}", self.secrets)
+            ) from scrub_cause(ex, self.secrets)
+        except aiohttp.InvalidURL as ex:
+            raise ModelInputError(
+                redact(f"{self.provider}: invalid URL {str(ex)!r}", self.secrets)
             ) from None
         except (aiohttp.ClientError, OSError) as ex:
+            if self.closed:
+                raise self._closed_error() from None
             msg = redact(f"{type(ex).__name__}: {ex}", self.secrets)
-            raise self._error(ModelConnectionError, f"connection failed: {msg}") from None
-        text = raw.decode("utf-8", errors="replace")
-        if status >= 300:
-            raise error_for_status(
-                status,
-                text,
-                rheaders,
-                provider=self.provider,
-                model=self.model,
-                secrets=self.secrets,
-                detail=self.error_detail(text),
+            raise self._error(ModelConnectionError, f"connection failed: {msg}") from scrub_cause(
+                ex, self.secrets
             )
+        if status >= 300:
+            raise self._status_error(status, raw, rheaders)
         try:
-            parsed = json.loads(text)
-        except ValueError:
+            parsed = json.loads(raw)
+        except (ValueError, RecursionError) as ex:
+            text = redact(raw.decode("utf-8", errors="replace"), self.secrets)
             raise self._error(
                 InvalidResponseError,
-                f"response is not JSON: {excerpt(text) or '(empty body)'}",
+                f"response is not JSON ({type(ex).__name__}): {excerpt(text) or '(empty body)'}",
                 status=status,
             ) from None
         return HTTPResponse(status=status, headers=rheaders, json=parsed)
+
+    async def _post(
+        self, session: aiohttp.ClientSession, url: str, data: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """POST and read the (capped) body, following same-origin 307/308 redirects."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
+                status = resp.status
+                if status in _REDIRECTS:
+                    url = self._redirect_target(resp)
+                    continue
+                return status, resp.headers, await self._read(resp)
+        raise self._error(
+            InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
+        )
+
+    def _redirect_target(self, resp: aiohttp.ClientResponse) -> str:
+        location = resp.headers.get("location")
+        status = resp.status
+        if not location:
+            raise self._error(InvalidResponseError, "a redirect without a location", status=status)
+        target = resp.url.join(yarl.URL(location))
+        if _origin(target) != _origin(resp.url):
+            raise self._error(
+                InvalidResponseError,
+                f"redirected to another origin ({target.scheme}://{target.host}), which is not "
+                f"followed: credentials and the prompt stay with {resp.url.host}; if the API "
+                f"moved, set base_url to its new address",
+                status=status,
+            )
+        if status not in (307, 308):
+            raise self._error(
+                InvalidResponseError,
+                f"a {status} redirect would turn the POST into a GET: not followed",
+                status=status,
+            )
+        return str(target)
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, decoded, refusing one larger than `max_response_bytes` before reading
+        past it."""
+        cap = self.max_response_bytes
+        length = resp.content_length
+        if length is not None and length > cap:
+            raise self._too_large(resp.status, f"Content-Length says {length} bytes")
+        if length is not None and "content-encoding" not in resp.headers:
+            return await resp.read()
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            total += len(chunk)
+            if total > cap:
+                resp.close()
+                raise self._too_large(resp.status, "the body, decoded, goes past it")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, status: int, why: str) -> ModelAPIError:
+        return self._error(
+            InvalidResponseError,
+            f"response larger than max_response_bytes={self.max_response_bytes} ({why}); not read",
+            status=status,
+        )
+
+    def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ModelAPIError:
+        """The typed error of a non-2xx answer: the status decides the class, the body (read
+        after scrubbing secrets, so no cut can leave part of one) only the message."""
+        text = redact(raw.decode("utf-8", errors="replace"), self.secrets)
+        try:
+            detail = self.error_detail(text)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            detail = ErrorDetail(excerpt(text) or "(empty body)")
+        return error_for_status(
+            status,
+            text,
+            headers,
+            provider=self.provider,
+            model=self.model,
+            secrets=self.secrets,
+            detail=detail,
+        )
 
     async def post_for_output(
         self,

@@ -378,7 +378,7 @@ class TestAnthropicContract(ProviderContract):
         out, _ = self._call([proxy, self.reply_for(text_output("through"))])
         assert isinstance(out, ModelOutput) and out.completion == "through"
         err, _ = self._call([proxy], GenerateConfig(max_retries=0))
-        assert isinstance(err, InvalidResponseError) and err.status == 502
+        assert isinstance(err, ServerError) and err.status == 502
         assert "502 Bad Gateway" in str(err) and err.retryable
 
     def test_non_json_and_non_message_bodies(self) -> None:

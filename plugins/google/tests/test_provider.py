@@ -222,7 +222,7 @@ def test_html_502_from_a_proxy() -> None:
     out, server, _ = call([page, OK])
     assert isinstance(out, ModelOutput) and len(server.requests) == 2  # transient: retried
     err, server, _ = call([page, page], GenerateConfig(max_retries=1))
-    assert isinstance(err, InvalidResponseError) and err.status == 502
+    assert isinstance(err, ServerError) and err.status == 502
     assert "502 Bad Gateway" in str(err) and len(server.requests) == 2
 
 

@@ -17,6 +17,7 @@ from modelport.errors import (
     InvalidResponseError,
     ModelInputError,
     RateLimitError,
+    ServerError,
 )
 from modelport.testing import (
     LocalServer,
@@ -189,7 +190,7 @@ def test_html_502_from_a_proxy() -> None:
     out, server = call([page, OK])
     assert isinstance(out, ModelOutput) and len(server.requests) == 2
     err, _ = call([page, page], GenerateConfig(max_retries=1))
-    assert isinstance(err, InvalidResponseError) and "502 Bad Gateway" in str(err)
+    assert isinstance(err, ServerError) and "502 Bad Gateway" in str(err)
 
 
 def test_empty_choices_is_an_invalid_response_not_retried() -> None:

@@ -175,7 +175,7 @@ def test_html_502_from_a_proxy() -> None:
         assert run.generate().completion == "fine"  # a gateway error: retried
     with serving(*[page] * 2, config=GenerateConfig(max_retries=1)) as run:
         err = run.fails()
-        assert isinstance(err, InvalidResponseError) and err.status == 502
+        assert isinstance(err, ServerError) and err.status == 502
         assert "502 Bad Gateway" in str(err) and "nginx" in str(err)
 
 
