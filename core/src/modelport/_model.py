@@ -26,6 +26,7 @@ from ._messages import (
     ChatMessageUser,
 )
 from ._output import ModelOutput
+from ._prepare import check_sent, limit_tool_output
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._tools import ToolChoice, ToolFunction, ToolInfo
@@ -251,6 +252,8 @@ class Model:
             raise ModelInputError(
                 f"tool_choice must be 'auto', 'any', 'none' or a ToolFunction, not {tool_choice!r}"
             )
+        messages = limit_tool_output(messages, cfg.max_tool_output)
+        check_sent(messages, tool_infos, cfg)
         if cfg.max_tokens is None:
             default = self.api.max_tokens()
             if default is not None:
