@@ -16,6 +16,8 @@ from cache_kit import Clock, calls, counter, entry_files, run, use_cache_dir
 from modelport import (
     CachePolicy,
     ChatMessageUser,
+    ContentImage,
+    ContentText,
     GenerateConfig,
     ModelOutput,
     ResponseSchema,
@@ -28,7 +30,7 @@ from modelport import (
 from modelport._registry import default_registry
 from modelport.cache import CacheRecord, FileStore
 from modelport.cache._key import KEY_FIELDS
-from modelport.errors import BadRequestError, CacheError
+from modelport.errors import BadRequestError, CacheError, ModelInputError
 
 TOOL = ToolInfo(name="lookup", description="look a thing up")
 TOOL2 = ToolInfo(name="search", description="search for a thing")
@@ -270,6 +272,46 @@ def test_bad_cache_argument_is_an_error_before_any_call(cache_dir: Path) -> None
     with pytest.raises(CacheError, match="model arg"):
         run(counter(client=object()).generate("hello", cache=True))
     assert calls(model) == 0
+
+
+def _scripted(*args: Any) -> ModelOutput:
+    return ModelOutput.from_content("m", "from a function")
+
+
+def test_a_function_model_arg_is_cached_by_its_identity(cache_dir: Path) -> None:
+    from modelport import get_model
+
+    first = get_model("mockllm/model", custom_outputs=_scripted, memoize=False)
+    assert run(first.generate("hello", cache=True)).completion == "from a function"
+    again = get_model("mockllm/model", custom_outputs=_scripted, memoize=False)
+    assert run(again.generate("hello", cache=True)).completion == "from a function"
+    assert again.api.calls == 0  # type: ignore[attr-defined]
+    assert len(entry_files(cache_dir)) == 1
+    other = counter(hook=_scripted)
+    run(other.generate("hello", cache=True))
+    run(counter(hook=lambda: None).generate("hello", cache=True))
+    assert calls(other) == 1 and len(entry_files(cache_dir)) == 3
+
+
+def test_a_changed_local_image_is_a_miss(cache_dir: Path, tmp_path: Path) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG first picture")
+    ask = [ChatMessageUser(content=[ContentText(text="what?"), ContentImage(image=str(image))])]
+    model = counter()
+    assert run(model.generate(ask, cache=True)).completion == "ok #1"
+    assert run(model.generate(ask, cache=True)).completion == "ok #1"
+    image.write_bytes(b"\x89PNG another picture")
+    assert run(model.generate(ask, cache=True)).completion == "ok #2", "not the old answer"
+    assert calls(model) == 2
+
+
+def test_nan_in_the_config_is_refused_before_the_cache_and_the_call(cache_dir: Path) -> None:
+    model = counter()
+    run(model.generate("hello", config=GenerateConfig(extra_body={"x": None}), cache=True))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ModelInputError, match="extra_body"):
+            run(model.generate("hello", config=GenerateConfig(extra_body={"x": bad}), cache=True))
+    assert calls(model) == 1 and len(entry_files(cache_dir)) == 1
 
 
 def test_identical_calls_in_flight_end_with_one_valid_entry(cache_dir: Path) -> None:
