@@ -117,6 +117,23 @@ def test_invalid_entries_are_listed_and_pruned(cache_dir: Path) -> None:
     assert not paths["a1"].exists() and paths["a2"].exists()
 
 
+@pytest.mark.parametrize(
+    "times", [{"expires": "0001-01-01T00:00:00"}, {"created": "2027-01-01T00:00:00"}]
+)
+def test_records_with_unusable_times_are_pruned_not_a_crash(
+    cache_dir: Path, times: dict[str, str]
+) -> None:
+    paths = fill(cache_dir)
+    data = json.loads(paths["a1"].read_text())
+    data.update(times)
+    paths["a1"].write_text(json.dumps(data))
+    assert paths["a1"] in cache_list_expired()
+    cache_prune()
+    assert not paths["a1"].exists() and paths["a2"].exists()
+    proc = cli("prune", root=cache_dir)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+
+
 def test_prune_given_files_removes_only_expired_ones_inside_the_cache(
     cache_dir: Path, tmp_path: Path
 ) -> None:

@@ -72,7 +72,8 @@ class GenerateConfig(BaseModel):
     """Maximum number of times to retry request (defaults to 5)."""
 
     timeout: float | None = Field(default=None, gt=0)
-    """Request timeout in seconds, bounding the whole call including retries."""
+    """Request timeout in seconds, bounding the whole call including retries and the response
+    cache's lookup and store."""
 
     max_connections: int | None = Field(default=None, ge=1)
     """Maximum number of concurrent connections to Model API (default is model specific)."""

@@ -295,7 +295,8 @@ class Model:
             pending, hit = await _lookup.fetch(self, messages, tool_infos, choice, cfg, cache)
             if hit is not None:
                 return hit
-        output = await self._call(messages, tool_infos, choice, cfg)
+        call = self._call(messages, tool_infos, choice, cfg)
+        output = await (call if pending is None else pending.bound(call))
         output.time = time.monotonic() - start
         if not output.model:
             output.model = self.name
