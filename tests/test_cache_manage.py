@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,6 +72,35 @@ def test_cache_path_default_is_the_user_cache_folder(
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/is/ignored")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert user_cache_dir() == tmp_path / "home" / ".cache" / "modelport"
+
+
+def test_a_relative_cache_dir_is_resolved_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative MODELPORT_CACHE_DIR names one folder for the whole process, whatever
+    `os.chdir` does after its first use."""
+    from cache_kit import calls, counter, run
+
+    from modelport.cache import _lookup
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    relative = f"relcache-{uuid.uuid4().hex}"
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", relative)
+    monkeypatch.chdir(first)
+    model = counter()
+    run(model.generate("hello", cache=True))
+    assert cache_path() == first / relative
+    monkeypatch.chdir(second)
+    assert cache_path() == first / relative
+    _lookup.forget()
+    assert run(model.generate("hello", cache=True)).completion == "ok #1"
+    assert calls(model) == 1
+    assert [name for name, _ in cache_size()] == ["cachecounter/m"]
+    assert cache_clear() is True
+    assert list((first / relative).rglob("*.json")) == []
+    assert not (second / relative).exists()
 
 
 def test_cache_path_is_not_created_by_asking(cache_dir: Path) -> None:

@@ -39,7 +39,8 @@ def user_cache_dir() -> Path:
 def cache_path(model: str = "") -> Path:
     """Path to the cache folder, or to the folder of one model's entries.
 
-    The folder is `$MODELPORT_CACHE_DIR` when set, else the user's cache folder (e.g.
+    The folder is `$MODELPORT_CACHE_DIR` when set (a relative path is resolved against the
+    working directory once, at first use in the process), else the user's cache folder (e.g.
     `~/.cache/modelport` on Linux). Entries are grouped by provider and model:
     `cache_path("openai/gpt-4o")` is `<cache folder>/openai/gpt-4o`. Characters other than
     letters, digits, `.`, `_` and `-` in a name become `_`, so a name cannot point outside.
@@ -48,8 +49,21 @@ def cache_path(model: str = "") -> Path:
         model: '<provider>/<model>', or '' for the whole cache.
     """
     env = os.environ.get(CACHE_DIR_ENV)
-    root = _absolute(Path(env).expanduser()) if env else user_cache_dir()
+    root = _root_from(env) if env else user_cache_dir()
     return model_dir(root, model)
+
+
+_roots: dict[str, Path] = {}
+
+
+def _root_from(env: str) -> Path:
+    """The absolute folder `$MODELPORT_CACHE_DIR` names, resolved once per value: a relative
+    path is taken from the working directory at first use, so a later `os.chdir` does not move
+    the cache."""
+    root = _roots.get(env)
+    if root is None:
+        root = _roots.setdefault(env, _absolute(Path(env).expanduser()))
+    return root
 
 
 def file_store() -> FileStore:
