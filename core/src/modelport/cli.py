@@ -150,7 +150,8 @@ def _add_providers(sub: Any) -> None:
     p = sub.add_parser(
         "providers",
         help="list installed providers",
-        description="List installed providers, their distributions and key variables.",
+        description="List installed providers, their distributions and key variables, and the "
+        "plugins that failed to load or were refused for claiming another's name.",
     )
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_providers)
@@ -170,6 +171,7 @@ def _cmd_providers(args: argparse.Namespace) -> int:
                 "env_vars": {v: bool(os.environ.get(v)) for v in i.env_vars},
                 "description": i.description,
                 "error": i.error,
+                "conflicts": list(i.conflicts),
             }
         )
     if args.json:
@@ -188,6 +190,8 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             print(f"    keys: {keys}")
         if r["error"]:
             print(f"    failed to load: {r['error']}")
+        for conflict in r["conflicts"]:
+            print(f"    conflict: {conflict}")
     return EXIT_OK
 
 
