@@ -56,9 +56,18 @@ def _problem(value: Any) -> bool:
     return False
 
 
-def _locate(value: Any, where: str) -> ModelInputError:
+Where = str | tuple[object, ...]
+"""Where a value is, for the error message: a string, or parts joined only on error (so a call
+whose values are fine formats nothing)."""
+
+
+def _place(where: Where) -> str:
+    return where if isinstance(where, str) else "".join(map(str, where))
+
+
+def _locate(value: Any, where: Where) -> ModelInputError:
     """The error for the first problem `_problem` would find in `value`, naming its path."""
-    stack: list[tuple[Any, str]] = [(value, where)]
+    stack: list[tuple[Any, str]] = [(value, _place(where))]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
@@ -81,50 +90,49 @@ def _locate(value: Any, where: str) -> ModelInputError:
         elif isinstance(item, (list, tuple)):
             for i in reversed(range(len(item))):
                 stack.append((item[i], f"{path}[{i}]"))
-    return ModelInputError(f"{where} cannot be sent")  # pragma: no cover (not reached)
+    return ModelInputError(f"{_place(where)} cannot be sent")  # pragma: no cover
 
 
-def _check(value: Any, where: str) -> None:
+def _check(value: Any, where: Where) -> None:
     if _problem(value):
         raise _locate(value, where)
 
 
-def _check_str(text: str | None, where: str) -> None:
+def _check_str(text: str | None, where: Where) -> None:
     if text is not None and not text.isascii() and _bad_text(text) is not None:
         raise _locate(text, where)
 
 
 def _check_message(m: ChatMessageBase, i: int) -> None:
     """The strings of message `i` other than its text (which `normalize_input` checked)."""
-    role = getattr(m, "role", "")
-    where = f"message {i} ({role})"
     content = m.content
+    role = getattr(m, "role", "")
     if type(content) is not str:
         for j, part in enumerate(content):
             if isinstance(part, ContentText):
                 continue
             if isinstance(part, ContentReasoning):
-                _check_str(part.reasoning, f"{where} part {j} reasoning")
-                _check_str(part.signature, f"{where} part {j} signature")
+                _check_str(part.reasoning, ("message ", i, " (", role, ") part ", j, " reasoning"))
+                _check_str(part.signature, ("message ", i, " (", role, ") part ", j, " signature"))
             elif isinstance(part, ContentImage):
-                _check_str(part.image, f"{where} part {j} image")
+                _check_str(part.image, ("message ", i, " (", role, ") part ", j, " image"))
             elif isinstance(part, ContentAudio):
-                _check_str(part.audio, f"{where} part {j} audio")
+                _check_str(part.audio, ("message ", i, " (", role, ") part ", j, " audio"))
             elif isinstance(part, ContentVideo):
-                _check_str(part.video, f"{where} part {j} video")
+                _check_str(part.video, ("message ", i, " (", role, ") part ", j, " video"))
     if isinstance(m, ChatMessageAssistant):
-        _check_str(m.reasoning, f"{where} reasoning")
+        _check_str(m.reasoning, ("message ", i, " (assistant) reasoning"))
         for k, call in enumerate(m.tool_calls or ()):
-            _check_str(call.id, f"{where} tool call {k} id")
-            _check_str(call.function, f"{where} tool call {k} function")
-            _check(call.arguments, f"{where} tool call {k} arguments")
+            _check_str(call.id, ("message ", i, " (assistant) tool call ", k, " id"))
+            _check_str(call.function, ("message ", i, " (assistant) tool call ", k, " function"))
+            _check(call.arguments, ("message ", i, " (assistant) tool call ", k, " arguments"))
     elif isinstance(m, ChatMessageTool):
-        _check_str(m.tool_call_id, f"{where} tool_call_id")
-        _check_str(m.function, f"{where} function")
+        _check_str(m.tool_call_id, ("message ", i, " (tool) tool_call_id"))
+        _check_str(m.function, ("message ", i, " (tool) function"))
         if m.error is not None:
-            _check_str(m.error.message, f"{where} error message")
+            _check_str(m.error.message, ("message ", i, " (tool) error message"))
     elif isinstance(m, ChatMessageUser) and m.tool_call_id:
-        _check(m.tool_call_id, f"{where} tool_call_id")
+        _check(m.tool_call_id, ("message ", i, " (user) tool_call_id"))
 
 
 def check_sent(
@@ -140,14 +148,14 @@ def check_sent(
     for i, m in enumerate(messages):
         _check_message(m, i)
     for i, tool in enumerate(tools):
-        where = f"tool {i} ({tool.name!r})" if tool.name.isascii() else f"tool {i}"
-        _check_str(tool.name, f"{where} name")
-        _check_str(tool.description, f"{where} description")
+        name = f" ({tool.name!r})" if tool.name.isascii() else ""
+        _check_str(tool.name, ("tool ", i, " name"))
+        _check_str(tool.description, ("tool ", i, name, " description"))
         params = tool.parameters
-        _check(params.properties, f"{where} parameters properties")
-        _check(params.required, f"{where} parameters required")
+        _check(params.properties, ("tool ", i, name, " parameters properties"))
+        _check(params.required, ("tool ", i, name, " parameters required"))
         if params.model_extra:
-            _check(params.model_extra, f"{where} parameters")
+            _check(params.model_extra, ("tool ", i, name, " parameters"))
     _check_str(config.system_message, "config system_message")
     if config.stop_seqs:
         _check(config.stop_seqs, "config stop_seqs")
