@@ -323,8 +323,10 @@ class FileStore:
         if loaded.status == "missing":
             return None
         if loaded.status == "invalid":
-            logger.warning("cache entry %s is invalid (%s): removed", path, loaded.reason)
-            if loaded.culprit is not None:
+            if loaded.culprit is None:
+                logger.warning("cache entry %s is unusable (%s): a miss", path, loaded.reason)
+            else:
+                logger.warning("cache entry %s is invalid (%s): removed", path, loaded.reason)
                 self.remove_path(loaded.culprit, loaded.ident)
             return None
         assert loaded.record is not None
