@@ -30,8 +30,8 @@ PROVIDER = "cachecounter"
 
 @modelapi(PROVIDER, env_vars=["CACHECOUNTER_API_KEY"], description="counts calls (cache tests)")
 class Counter(ModelAPI):
-    """Answers `<reply> #<n>` for its n-th call; `outcome` (a model arg) makes calls fail or
-    return an error, a content-filter stop or no choices."""
+    """Answers `<reply> #<n>` for its n-th call, after `delay` seconds; `outcome` (a model arg)
+    makes calls fail or return an error, a content-filter stop or no choices."""
 
     def __init__(
         self,
@@ -41,11 +41,13 @@ class Counter(ModelAPI):
         config: GenerateConfig = GenerateConfig(),
         reply: str = "ok",
         outcome: str | None = None,
+        delay: float = 0,
         **extra: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, ["CACHECOUNTER_API_KEY"], config)
         self.reply = reply
         self.outcome = outcome
+        self.delay = delay
         self.extra = extra
         self.calls = 0
 
@@ -58,7 +60,7 @@ class Counter(ModelAPI):
     ) -> ModelOutput:
         self.calls += 1
         text = f"{self.reply} #{self.calls}"
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.delay)
         if self.outcome == "raise":
             raise BadRequestError("refused", provider=PROVIDER, model=self.model_name, status=400)
         if self.outcome == "error":

@@ -15,10 +15,15 @@ from cache_kit import Clock, calls, counter, entry_files, run, use_cache_dir
 
 from modelport import (
     CachePolicy,
+    ChatMessageAssistant,
+    ChatMessageTool,
     ChatMessageUser,
+    ContentImage,
+    ContentText,
     GenerateConfig,
     ModelOutput,
     ResponseSchema,
+    ToolCall,
     ToolFunction,
     ToolInfo,
     cache_clear,
@@ -28,7 +33,7 @@ from modelport import (
 from modelport._registry import default_registry
 from modelport.cache import CacheRecord, FileStore
 from modelport.cache._key import KEY_FIELDS
-from modelport.errors import BadRequestError, CacheError
+from modelport.errors import BadRequestError, CacheError, ModelInputError, ModelTimeoutError
 
 TOOL = ToolInfo(name="lookup", description="look a thing up")
 TOOL2 = ToolInfo(name="search", description="search for a thing")
@@ -272,6 +277,46 @@ def test_bad_cache_argument_is_an_error_before_any_call(cache_dir: Path) -> None
     assert calls(model) == 0
 
 
+def _scripted(*args: Any) -> ModelOutput:
+    return ModelOutput.from_content("m", "from a function")
+
+
+def test_a_function_model_arg_is_cached_by_its_identity(cache_dir: Path) -> None:
+    from modelport import get_model
+
+    first = get_model("mockllm/model", custom_outputs=_scripted, memoize=False)
+    assert run(first.generate("hello", cache=True)).completion == "from a function"
+    again = get_model("mockllm/model", custom_outputs=_scripted, memoize=False)
+    assert run(again.generate("hello", cache=True)).completion == "from a function"
+    assert again.api.calls == 0  # type: ignore[attr-defined]
+    assert len(entry_files(cache_dir)) == 1
+    other = counter(hook=_scripted)
+    run(other.generate("hello", cache=True))
+    run(counter(hook=lambda: None).generate("hello", cache=True))
+    assert calls(other) == 1 and len(entry_files(cache_dir)) == 3
+
+
+def test_a_changed_local_image_is_a_miss(cache_dir: Path, tmp_path: Path) -> None:
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG first picture")
+    ask = [ChatMessageUser(content=[ContentText(text="what?"), ContentImage(image=str(image))])]
+    model = counter()
+    assert run(model.generate(ask, cache=True)).completion == "ok #1"
+    assert run(model.generate(ask, cache=True)).completion == "ok #1"
+    image.write_bytes(b"\x89PNG another picture")
+    assert run(model.generate(ask, cache=True)).completion == "ok #2", "not the old answer"
+    assert calls(model) == 2
+
+
+def test_nan_in_the_config_is_refused_before_the_cache_and_the_call(cache_dir: Path) -> None:
+    model = counter()
+    run(model.generate("hello", config=GenerateConfig(extra_body={"x": None}), cache=True))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ModelInputError, match="extra_body"):
+            run(model.generate("hello", config=GenerateConfig(extra_body={"x": bad}), cache=True))
+    assert calls(model) == 1 and len(entry_files(cache_dir)) == 1
+
+
 def test_identical_calls_in_flight_end_with_one_valid_entry(cache_dir: Path) -> None:
     model = counter()
 
@@ -451,3 +496,181 @@ def test_cache_false_imports_no_cache_module() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+# -- outputs nested deeper than JSON parsers allow ------------------------------------------
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": True}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _depth(value: Any) -> int:
+    n = 0
+    while isinstance(value, dict) and "a" in value:
+        value, n = value["a"], n + 1
+    return n
+
+
+def _deep_answer(depth: int) -> Any:
+    def answer(*args: Any) -> ModelOutput:
+        return ModelOutput.for_tool_call("m", "build", _nested(depth), tool_call_id="c1")
+
+    return answer
+
+
+@pytest.mark.parametrize("depth", [190, 210, 240, 300])
+def test_a_deep_but_valid_answer_is_always_returned(
+    cache_dir: Path, caplog: pytest.LogCaptureFixture, depth: int
+) -> None:
+    """A tool call whose arguments nest `depth` dicts: every identical call returns the
+    answer (from the cache when it can be read back, else from the provider); a cache failure
+    is a logged miss, never an exception."""
+    from modelport import get_model
+
+    model = get_model("mockllm/model", custom_outputs=_deep_answer(depth), memoize=False)
+    for _ in range(3):
+        out = run(model.generate("build it", cache=True))
+        [call] = out.message.tool_calls or []
+        assert _depth(call.arguments) == depth
+    from modelport.cache import _lookup
+
+    _lookup.forget()  # and from the disk
+    out = run(model.generate("build it", cache=True))
+    assert _depth((out.message.tool_calls or [])[0].arguments) == depth
+    if model.api.calls > 1:  # type: ignore[attr-defined]
+        assert "not cached" in caplog.text
+
+
+def test_a_deep_tool_call_in_the_history_is_sent_uncached(
+    cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = [
+        ChatMessageUser(content="build it"),
+        ChatMessageAssistant(
+            content="", tool_calls=[ToolCall(id="c1", function="build", arguments=_nested(1000))]
+        ),
+        ChatMessageTool(content="built", tool_call_id="c1", function="build"),
+    ]
+    model = counter()
+    assert run(model.generate(history, cache=True)).completion == "ok #1"
+    assert run(model.generate(history, cache=True)).completion == "ok #2"
+    assert "cannot be keyed" in caplog.text and entry_files(cache_dir) == []
+
+
+# -- the whole-call timeout covers the store --------------------------------------------------
+
+
+class HangingStore(DictStore):
+    """A store whose reads (or writes) never finish, as a remote store that stopped answering."""
+
+    def __init__(self, hang_get: bool = False, hang_put: bool = False, get_delay: float = 0):
+        super().__init__()
+        self.hang_get, self.hang_put, self.get_delay = hang_get, hang_put, get_delay
+
+    async def get(self, model: str, key: str) -> CacheRecord | None:
+        if self.hang_get:
+            await asyncio.Event().wait()
+        await asyncio.sleep(self.get_delay)
+        return await super().get(model, key)
+
+    async def put(self, record: CacheRecord) -> None:
+        if self.hang_put:
+            await asyncio.Event().wait()
+        await super().put(record)
+
+
+def _timed(coro: Any) -> tuple[Any, float]:
+    import time
+
+    start = time.monotonic()
+    try:
+        return run(coro), time.monotonic() - start
+    except Exception as ex:
+        return ex, time.monotonic() - start
+
+
+def test_a_hanging_store_lookup_is_a_timeout_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_store(monkeypatch, "hangget", HangingStore(hang_get=True))
+    model = counter()
+    err, took = _timed(model.generate("hello", cache=True, config=GenerateConfig(timeout=0.2)))
+    assert isinstance(err, ModelTimeoutError) and "0.2" in str(err), err
+    assert took < 2 and calls(model) == 0
+
+
+def test_a_slow_lookup_counts_toward_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_store(monkeypatch, "slowget", HangingStore(get_delay=0.3))
+    model = counter(delay=0.3)
+    config = GenerateConfig(timeout=0.45)
+    err, took = _timed(model.generate("hello", cache=True, config=config))
+    assert isinstance(err, ModelTimeoutError) and "0.45" in str(err), err
+    assert took < 2 and calls(model) == 1
+
+
+def test_a_hanging_store_write_still_returns_the_answer_in_time(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The provider answered: the answer is returned by the deadline, the write abandoned
+    (logged); the memory tier still serves the next identical call."""
+    use_store(monkeypatch, "hangput", HangingStore(hang_put=True))
+    model = counter()
+    out, took = _timed(model.generate("hello", cache=True, config=GenerateConfig(timeout=0.2)))
+    assert isinstance(out, ModelOutput) and out.completion == "ok #1", out
+    assert took < 2 and "not stored" in caplog.text
+    again = run(model.generate("hello", cache=True, config=GenerateConfig(timeout=0.2)))
+    assert again.completion == "ok #1" and calls(model) == 1
+
+
+# -- records with times that cannot be used ---------------------------------------------------
+
+BAD_TIMES = {
+    "created without a zone": {"created": "2027-01-01T00:00:00"},
+    "created in year 1, no zone": {"created": "0001-01-01T00:00:00"},
+    "created in year 1": {"created": "0001-01-01T00:00:00Z"},
+    "expires in year 1, no zone": {"expires": "0001-01-01T00:00:00"},
+    "expires without a zone": {"expires": "2999-01-01T00:00:00"},
+}
+
+
+@pytest.mark.parametrize("times", BAD_TIMES.values(), ids=BAD_TIMES.keys())
+def test_a_file_record_with_unusable_times_is_a_miss_and_removed(
+    cache_dir: Path, times: dict[str, str]
+) -> None:
+    model = counter()
+    run(model.generate("hello", cache=True))
+    [path] = entry_files(cache_dir)
+    data = json.loads(path.read_text())
+    data.update(times)
+    data["output"]["choices"][0]["message"]["content"] = "planted"
+    path.write_text(json.dumps(data))
+    from modelport.cache import _lookup
+
+    _lookup.forget()
+    assert run(model.generate("hello", cache=True)).completion == "ok #2"
+    rec = CacheRecord.model_validate_json(path.read_bytes())
+    assert rec.output.completion == "ok #2", "the bad record was replaced"
+
+
+@pytest.mark.parametrize("times", BAD_TIMES.values(), ids=BAD_TIMES.keys())
+def test_a_store_record_with_unusable_times_is_a_miss_and_removed(
+    monkeypatch: pytest.MonkeyPatch, times: dict[str, str]
+) -> None:
+    """A plugin store that hands back a record built without validation."""
+    from datetime import datetime
+
+    store = DictStore()
+    use_store(monkeypatch, f"badtimes{len(_stores)}", store)
+    model = counter()
+    run(model.generate("hello", cache=True))
+    [(key, good)] = store.records.items()
+    fields = {**good.__dict__, **{k: datetime.fromisoformat(v) for k, v in times.items()}}
+    store.records[key] = CacheRecord.model_construct(**fields)
+    store.clock.now = 0  # so that expiry is not what decides
+    from modelport.cache import _lookup
+
+    _lookup.forget()
+    assert run(model.generate("hello", cache=True)).completion == "ok #2"
+    assert store.records[key].output.completion == "ok #2"

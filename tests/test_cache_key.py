@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +16,10 @@ from modelport import (
     CachePolicy,
     ChatMessageSystem,
     ChatMessageUser,
+    ContentAudio,
+    ContentImage,
+    ContentText,
+    ContentVideo,
     GenerateConfig,
     ResponseSchema,
     ToolFunction,
@@ -227,3 +236,92 @@ def test_model_args_without_a_canonical_form_are_an_error() -> None:
         key(model_args={"client": object()})
     with pytest.raises(CacheError, match="canonical"):
         key(model_args={"x": float("nan")})
+
+
+# -- local files, functions ------------------------------------------------------------------
+
+
+def _media(kind: str, value: str) -> ChatMessageUser:
+    part: Any
+    if kind == "image":
+        part = ContentImage(image=value)
+    elif kind == "audio":
+        part = ContentAudio(audio=value, format="wav")
+    else:
+        part = ContentVideo(video=value, format="mp4")
+    return ChatMessageUser(content=[ContentText(text="what is this?"), part])
+
+
+@pytest.mark.parametrize("kind", ["image", "audio", "video"])
+def test_local_files_are_keyed_by_content_not_path(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "input.bin"
+    path.write_bytes(b"first content")
+    first = key(messages=[_media(kind, str(path))])
+    path.write_bytes(b"other content")
+    assert key(messages=[_media(kind, str(path))]) != first, "a changed file is a new key"
+    path.write_bytes(b"first content")
+    assert key(messages=[_media(kind, str(path))]) == first
+    copy = tmp_path / "copy.bin"
+    copy.write_bytes(b"first content")
+    assert key(messages=[_media(kind, str(copy))]) == first, "same bytes, same key"
+
+
+def test_urls_and_missing_files_are_keyed_as_given(tmp_path: Path) -> None:
+    url = key(messages=[_media("image", "https://example.com/a.png")])
+    assert url != key(messages=[_media("image", "https://example.com/b.png")])
+    missing = str(tmp_path / "gone.png")
+    assert key(messages=[_media("image", missing)]) == key(messages=[_media("image", missing)])
+
+
+def _outputs_a(*args: Any) -> None:
+    return None
+
+
+def _outputs_b(*args: Any) -> None:
+    return None
+
+
+class _Tokens:
+    def token(self) -> str:
+        return "t"
+
+
+def test_functions_as_model_args_are_keyed_by_identity() -> None:
+    a = key(model_args={"custom_outputs": _outputs_a})
+    assert a == key(model_args={"custom_outputs": _outputs_a})
+    assert a != key(model_args={"custom_outputs": _outputs_b})
+    assert key(model_args={"f": lambda: 1}) != key(model_args={"f": lambda: 2}), "code differs"
+    assert key(model_args={"token": _Tokens().token}) == key(
+        model_args={"token": _Tokens().token}
+    ), "a bound method is its function"
+    part = functools.partial(_outputs_a, 1)
+    assert key(model_args={"f": part}) != key(model_args={"f": functools.partial(_outputs_a, 2)})
+    assert key(model_args={"f": len}) != key(model_args={"f": abs})
+    assert key(model_args={"cls": dict}) != key(model_args={"cls": list})
+
+
+def test_function_keys_are_stable_across_processes(tmp_path: Path) -> None:
+    (tmp_path / "hooks.py").write_text(
+        "def outputs(*args):\n    return {'a', 'b', 'c'}\n\n"
+        "class Tokens:\n    def token(self):\n        return frozenset({'x', 'y'})\n"
+    )
+    code = (
+        "import hooks\n"
+        "from modelport import GenerateConfig\n"
+        "from modelport.cache import cache_key\n"
+        "print(cache_key(provider='p', model='m', base_url=None, messages=[], tools=[],\n"
+        "    tool_choice='none', config=GenerateConfig(), epoch=None, scopes={},\n"
+        "    model_args={'f': hooks.outputs, 'g': hooks.Tokens().token}))\n"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(tmp_path)},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(keys) == 1 and len(next(iter(keys))) == 64

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,6 +74,35 @@ def test_cache_path_default_is_the_user_cache_folder(
     assert user_cache_dir() == tmp_path / "home" / ".cache" / "modelport"
 
 
+def test_a_relative_cache_dir_is_resolved_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative MODELPORT_CACHE_DIR names one folder for the whole process, whatever
+    `os.chdir` does after its first use."""
+    from cache_kit import calls, counter, run
+
+    from modelport.cache import _lookup
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    relative = f"relcache-{uuid.uuid4().hex}"
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", relative)
+    monkeypatch.chdir(first)
+    model = counter()
+    run(model.generate("hello", cache=True))
+    assert cache_path() == first / relative
+    monkeypatch.chdir(second)
+    assert cache_path() == first / relative
+    _lookup.forget()
+    assert run(model.generate("hello", cache=True)).completion == "ok #1"
+    assert calls(model) == 1
+    assert [name for name, _ in cache_size()] == ["cachecounter/m"]
+    assert cache_clear() is True
+    assert list((first / relative).rglob("*.json")) == []
+    assert not (second / relative).exists()
+
+
 def test_cache_path_is_not_created_by_asking(cache_dir: Path) -> None:
     cache_path("openai/gpt-4o")
     assert not cache_dir.exists()
@@ -115,6 +145,23 @@ def test_invalid_entries_are_listed_and_pruned(cache_dir: Path) -> None:
     assert paths["a1"] in cache_list_expired()
     cache_prune()
     assert not paths["a1"].exists() and paths["a2"].exists()
+
+
+@pytest.mark.parametrize(
+    "times", [{"expires": "0001-01-01T00:00:00"}, {"created": "2027-01-01T00:00:00"}]
+)
+def test_records_with_unusable_times_are_pruned_not_a_crash(
+    cache_dir: Path, times: dict[str, str]
+) -> None:
+    paths = fill(cache_dir)
+    data = json.loads(paths["a1"].read_text())
+    data.update(times)
+    paths["a1"].write_text(json.dumps(data))
+    assert paths["a1"] in cache_list_expired()
+    cache_prune()
+    assert not paths["a1"].exists() and paths["a2"].exists()
+    proc = cli("prune", root=cache_dir)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
 
 
 def test_prune_given_files_removes_only_expired_ones_inside_the_cache(
@@ -180,7 +227,7 @@ def test_clear_does_not_follow_symlinks_out_of_the_cache(cache_dir: Path, tmp_pa
     assert victim.exists()
     assert cache_clear() is True
     assert victim.exists()
-    assert not (cache_dir / "evil").exists()
+    assert (cache_dir / "evil").is_symlink(), "not modelport's: left alone, never followed"
 
 
 # -- the command line ----------------------------------------------------------------------

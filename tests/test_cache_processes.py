@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from modelport.cache import FileStore
+from modelport.cache._file import MARKER
 
 WORKER = r"""
 import asyncio, json, os, sys
@@ -99,7 +100,8 @@ def test_four_processes_hammering_the_same_keys(tmp_path: Path) -> None:
     assert sum(r["hits"] for r in results) > 0, "readers saw entries while others wrote"
 
     store = FileStore(root)
-    files = [p for p in root.rglob("*") if p.is_file()]
+    assert (root / MARKER).is_file(), "the folder is marked as modelport's cache"
+    files = [p for p in root.rglob("*") if p.is_file() and p.name != MARKER]
     assert files, "entries remain"
     for path in files:
         assert not path.name.endswith(".tmp"), f"a temp file was left: {path}"

@@ -247,3 +247,42 @@ def test_memory_tier_is_bounded_by_bytes() -> None:
     assert memory.get("k0", 100.0, None) is None
     memory.put("huge", _held("x" * (one * 4)))
     assert memory.get("huge", 100.0, None) is None
+
+
+def test_memory_tier_entry_too_deep_to_parse_is_a_logged_miss(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    nested = "{}"
+    for _ in range(230):
+        nested = '{"a":' + nested + "}"
+    data = (
+        '{"model":"m","choices":[{"message":{"role":"assistant","content":"",'
+        '"tool_calls":[{"id":"c","function":"f","arguments":' + nested + "}]}}]}"
+    ).encode()
+    memory = MemoryTier()
+    memory.put(K1, Held(data, created=100.0, expires=None))
+    assert memory.get(K1, now=100.0, max_age=None) is None
+    assert len(memory) == 0 and "unusable" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"created": "2027-01-01T00:00:00"},
+        {"created": "0001-01-01T00:00:00"},
+        {"created": "0001-01-01T00:00:00+00:00"},
+        {"expires": "0001-01-01T00:00:00"},
+        {"expires": "1969-12-31T23:59:59Z"},
+    ],
+)
+def test_record_times_without_a_zone_or_before_1970_are_invalid(
+    tmp_path: Path, times: dict[str, str]
+) -> None:
+    store = FileStore(tmp_path)
+    path = store.write(record(K1))
+    assert path is not None
+    data = json.loads(path.read_text())
+    data.update(times)
+    path.write_text(json.dumps(data))
+    assert store.read("p/m", K1) is None
+    assert not path.exists(), "removed"

@@ -1,4 +1,4 @@
-"""The `modelport` command line, run as a user runs it (a subprocess)."""
+"""The `modelport` command line, run as a user runs it (a subprocess), or through `main`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+
+from modelport import ModelAPI, ModelOutput, modelapi
+from modelport.cli import main
 
 
 def modelport(
@@ -58,6 +63,9 @@ def test_model_args_reach_the_provider() -> None:
         (["generate", "x", "-m", "gpt-4o"], 2, "<provider>/<model>"),
         (["generate", "x"], 2, "MODELPORT_MODEL"),
         (["frobnicate"], 2, "invalid choice"),
+        (["generate", "x", "-m", "mockllm/model", "--cache", "1"], 2, "unrecognized"),
+        (["generate", "x", "-m", "mockllm/model", "--cache-prom", "1"], 2, "unrecognized"),
+        (["generate", "x", "-m", "mockllm/model", "--max-tok", "5"], 2, "unrecognized"),
     ],
 )
 def test_errors_have_exit_codes_and_messages(args: list[str], code: int, message: str) -> None:
@@ -78,3 +86,108 @@ def test_providers_lists_mockllm() -> None:
     proc = modelport("providers")
     assert proc.returncode == 0
     assert "mockllm" in proc.stdout and "modelport-mockllm" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "mockllm/model", "-M", "nosuch=1"], "nosuch"),
+        (["-m", "openai/gpt-4o", "-M", "read_timout=3"], "read_timout"),
+        (["-m", "openai/gpt-4o", "-M", "read_timeout=-1"], "read_timeout"),
+        (["-m", "mockllm/model", "-M", "config={}"], "config options"),
+        (["-m", "mockllm/model", "-M", "model=mockllm/other"], "--model"),
+        (["-m", "mockllm/model", "-M", "base_url=http://127.0.0.1:9"], "--base-url"),
+        (["-m", "openai/gpt-4o", "-M", "api_key=12 34"], "API key"),
+    ],
+)
+def test_bad_model_args_are_one_line_usage_errors(args: list[str], message: str) -> None:
+    """An unknown `-M` key, one that clashes with an option, or a bad value: exit 2 and one
+    line, `modelport: error: ...`, naming it (no traceback)."""
+    proc = modelport("generate", "x", *args, env={"OPENAI_API_KEY": "sk-test-not-used"})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("modelport: error: ") and message in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+class ArgsSeen(ModelAPI):
+    seen: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, model_name: str, **kw: Any) -> None:
+        super().__init__(model_name, kw.pop("base_url", None), None, [], kw.pop("config"))
+        ArgsSeen.seen = kw
+
+    async def generate(self, input, tools, tool_choice, config):  # type: ignore[no-untyped-def]
+        return ModelOutput.from_content(self.model_name, "seen")
+
+
+modelapi("cliargs")(ArgsSeen)
+
+
+def test_keys_and_tokens_stay_strings(capsys: pytest.CaptureFixture[str]) -> None:
+    """`-M api_key=12345678` (and anything ending in key or token) is text, not a number;
+    other values are read as JSON."""
+    code = main(
+        [
+            "generate",
+            "x",
+            "-m",
+            "cliargs/m",
+            "-M",
+            "api_key=12345678",
+            "-M",
+            "access_token=0001",
+            "-M",
+            "signing_key=1e5",
+            "-M",
+            "n=3",
+            "-M",
+            'flags={"a": true}',
+        ]
+    )
+    assert code == 0 and capsys.readouterr().out == "seen\n"
+    assert ArgsSeen.seen == {
+        "api_key": "12345678",
+        "access_token": "0001",
+        "signing_key": "1e5",
+        "n": 3,
+        "flags": {"a": True},
+    }
+
+
+def test_cache_flag_uses_the_response_cache(tmp_path: Path) -> None:
+    env = {"MODELPORT_CACHE_DIR": str(tmp_path / "cache")}
+    proc = modelport("generate", "hi", "-m", "mockllm/model", env=env)
+    assert proc.returncode == 0 and not (tmp_path / "cache").exists()
+    proc = modelport("generate", "hi", "-m", "mockllm/model", "--cache", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 1
+    proc = modelport("generate", "hi", "-m", "mockllm/model", "--cache", env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "Default output from mockllm/model"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["providers"],
+        ["providers", "--json"],
+        ["cache", "path"],
+        ["generate", "hi", "-m", "mockllm/model"],
+    ],
+)
+def test_a_closed_output_pipe_ends_quietly(args: list[str]) -> None:
+    """`modelport providers | head -1`: the reader went away; the command stops with exit 1
+    and writes nothing to stderr (no BrokenPipeError traceback)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "modelport", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 1 and proc.stderr == ""

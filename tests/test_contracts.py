@@ -155,6 +155,18 @@ def test_usage_adds_up() -> None:
     assert total.input_tokens_cache_write is None
 
 
+def test_usages_sum() -> None:
+    a = ModelUsage(input_tokens=1, output_tokens=2, total_tokens=3, input_tokens_cache_read=4)
+    b = ModelUsage(input_tokens=10, output_tokens=20, total_tokens=30, reasoning_tokens=5)
+    total = sum([a, b])
+    assert total == a + b
+    one = sum([a])
+    assert one == a and one is not a, "0 + usage is a copy of usage"
+    assert sum([], ModelUsage()) == ModelUsage()
+    with pytest.raises(TypeError):
+        1 + a  # type: ignore[operator]
+
+
 def test_tools() -> None:
     tool = ToolInfo.model_validate(
         {

@@ -202,6 +202,8 @@ _INTERNAL = {
     "connection_semaphore",
     "is_transient",
     "next_wait",
+    "check_sent",
+    "limit_tool_output",
 }
 
 

@@ -14,6 +14,8 @@ from modelport import (
     ChatMessageSystem,
     ChatMessageTool,
     ChatMessageUser,
+    ContentImage,
+    ContentText,
     GenerateConfig,
     Model,
     ModelAPI,
@@ -217,6 +219,73 @@ def test_tools_and_tool_choice() -> None:
         gen(m, "x", tools=[tool], tool_choice=ToolFunction(name="mul"))
     with pytest.raises(ModelInputError, match="tool_choice"):
         gen(m, "x", tools=[tool], tool_choice="sometimes")  # type: ignore[arg-type]
+
+
+def _tool_exchange(result: Any) -> list[Any]:
+    call = ToolCall(id="c1", function="read", arguments={})
+    return [
+        ChatMessageUser(content="read it"),
+        ChatMessageAssistant(content="", tool_calls=[call]),
+        ChatMessageTool(content=result, tool_call_id="c1", function="read"),
+    ]
+
+
+def _sent_tool_text(m: Model, index: int = -1) -> str:
+    message = api(m).calls[index][0][-1]
+    assert isinstance(message, ChatMessageTool)
+    return message.text
+
+
+def test_tool_output_is_cut_to_16_kib_by_default() -> None:
+    m = model()
+    big = "x" * 20_000
+    messages = _tool_exchange(big)
+    gen(m, messages)
+    sent = _sent_tool_text(m)
+    assert len(sent.encode()) <= 16 * 1024
+    kept = sent.partition("\n[output truncated:")[0]
+    assert kept == big[: len(kept)] and len(kept) > 16_000
+    assert sent.endswith(f"[output truncated: {len(kept)} of 20000 bytes shown]")
+    assert messages[-1].content == big, "the caller's message is not changed"
+    small = _tool_exchange("y" * 16 * 1024)
+    gen(m, small)
+    assert _sent_tool_text(m) == "y" * 16 * 1024, "output within the limit is sent as it is"
+
+
+@pytest.mark.parametrize("limit", [45, 46, 47, 48, 49, 100, 1000])
+def test_tool_output_is_cut_at_a_character_boundary_within_the_limit(limit: int) -> None:
+    m = model(config=GenerateConfig(max_tool_output=limit))
+    text = "é€😀" * 200  # 2, 3 and 4 bytes per character
+    gen(m, _tool_exchange(text))
+    sent = _sent_tool_text(m)
+    kept, _, note = sent.partition("\n[output truncated: ")
+    assert len(sent.encode()) <= limit
+    assert text.startswith(kept)
+    assert note == f"{len(kept.encode())} of {len(text.encode())} bytes shown]"
+
+
+def test_tool_output_limit_applies_to_text_parts_and_keeps_other_parts() -> None:
+    m = model()
+    parts = [
+        ContentText(text="a" * 100),
+        ContentImage(image="https://example.com/x.png"),
+        ContentText(text="b" * 100),
+        ContentText(text="c" * 100),
+    ]
+    gen(m, _tool_exchange(parts), config=GenerateConfig(max_tool_output=200))
+    sent = api(m).calls[0][0][-1].content
+    assert isinstance(sent, list)
+    texts = [p.text for p in sent if isinstance(p, ContentText)]
+    assert texts[0] == "a" * 100 and texts[1].startswith("b" * 10) and len(texts) == 2
+    assert "of 300 bytes shown]" in texts[1]
+    assert sum(len(t.encode()) for t in texts) <= 200
+    assert any(isinstance(p, ContentImage) for p in sent), "the image is kept"
+
+
+def test_a_limit_smaller_than_the_note_sends_only_the_note() -> None:
+    m = model(config=GenerateConfig(max_tool_output=5))
+    gen(m, _tool_exchange("z" * 50))
+    assert _sent_tool_text(m) == "\n[output truncated: 0 of 50 bytes shown]"
 
 
 # -- retries ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from reliability.rig import CANARY
 
 from modelport.cache import _lookup
+from modelport.cache._file import MARKER
 
 
 class _Capture(logging.Handler):
@@ -36,10 +37,10 @@ class Watch:
         return [r.getMessage() for r in self.records]
 
     def cache_files(self) -> list[Path]:
-        """Every file under the cache folder."""
+        """Every file under the cache folder but the marker (whose text is fixed)."""
         if not self.cache_dir.exists():
             return []
-        return sorted(p for p in self.cache_dir.rglob("*") if p.is_file())
+        return sorted(p for p in self.cache_dir.rglob("*") if p.is_file() and p.name != MARKER)
 
 
 @pytest.fixture(autouse=True)

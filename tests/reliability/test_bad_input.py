@@ -15,10 +15,14 @@ from modelport import (
     ChatMessageSystem,
     ChatMessageTool,
     ChatMessageUser,
+    ContentReasoning,
     ContentText,
     GenerateConfig,
+    ResponseSchema,
     ToolCall,
     ToolFunction,
+    ToolInfo,
+    ToolParams,
     get_model,
 )
 from modelport.errors import ModelInputError
@@ -134,6 +138,117 @@ def test_invalid_messages(input: Any, named: str) -> None:
     with serving() as rig:
         err = rig.fails(ModelInputError, input)
         assert isinstance(err, ValueError) and named in str(err)
+        assert rig.attempts == 0
+
+
+BAD = "\udcff"  # a lone surrogate: what undecodable bytes become with surrogateescape
+SCHEMA = ResponseSchema(name="answer", json_schema={"type": "object"})
+CALL_HISTORY = [
+    ChatMessageUser(content="weather?"),
+    ChatMessageAssistant(
+        content="", tool_calls=[ToolCall(id="c1", function="w", arguments={"city": "x" + BAD})]
+    ),
+    ChatMessageTool(content="sunny", tool_call_id="c1", function="w"),
+]
+
+
+def _tool(name: str = "lookup", description: str = "look up", param: str = "what") -> ToolInfo:
+    return ToolInfo(
+        name=name,
+        description=description,
+        parameters=ToolParams(properties={"q": {"type": "string", "description": param}}),
+    )
+
+
+NOT_SENDABLE: list[tuple[str, dict[str, Any], str]] = [
+    ("system_message", {"config": GenerateConfig(system_message=BAD)}, "system_message"),
+    ("stop_seqs", {"config": GenerateConfig(stop_seqs=["END", BAD])}, "stop_seqs[1]"),
+    (  # (a ToolInfo validated with such a name is refused by pydantic; a copy is not)
+        "tool name",
+        {"tools": [_tool().model_copy(update={"name": "look" + BAD})]},
+        "tool 0 name",
+    ),
+    ("tool description", {"tools": [_tool(description=BAD)]}, "tool 0 ('lookup') description"),
+    ("tool parameter description", {"tools": [_tool(param=BAD)]}, "['description']"),
+    ("extra_body string", {"config": GenerateConfig(extra_body={"user": BAD})}, "['user']"),
+    (
+        "extra_body key, nested",
+        {"config": GenerateConfig(extra_body={"meta": [{BAD: 1}]})},
+        "extra_body['meta'][0]",
+    ),
+    (
+        "response_schema description",
+        {"config": GenerateConfig(response_schema=SCHEMA.model_copy(update={"description": BAD}))},
+        "response_schema description",
+    ),
+    ("tool call arguments in the history", {"input": CALL_HISTORY}, "['city']"),
+    (
+        "reasoning in the history",
+        {
+            "input": [
+                ChatMessageUser(content="hi"),
+                ChatMessageAssistant(
+                    content=[ContentReasoning(reasoning=BAD), ContentText(text="ok")]
+                ),
+                ChatMessageUser(content="and?"),
+            ]
+        },
+        "message 1 (assistant) part 0 reasoning",
+    ),
+    ("NaN in extra_body", {"config": GenerateConfig(extra_body={"x": float("nan")})}, "nan"),
+    (
+        "Infinity deep in extra_body",
+        {"config": GenerateConfig(extra_body={"a": {"b": [1.0, float("inf")]}})},
+        "extra_body['a']['b'][1] is inf",
+    ),
+    (
+        "-Infinity in a tool schema",
+        {
+            "tools": [
+                ToolInfo(
+                    name="n",
+                    description="d",
+                    parameters=ToolParams(properties={"v": {"minimum": float("-inf")}}),
+                )
+            ]
+        },
+        "-inf",
+    ),
+    (
+        "NaN in tool call arguments",
+        {
+            "input": [
+                ChatMessageUser(content="go"),
+                ChatMessageAssistant(
+                    content="",
+                    tool_calls=[ToolCall(id="c", function="f", arguments={"v": float("nan")})],
+                ),
+                ChatMessageTool(content="done", tool_call_id="c", function="f"),
+            ]
+        },
+        "tool call 0 arguments['v'] is nan",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "named"), [(c, n) for _, c, n in NOT_SENDABLE], ids=[i for i, _, _ in NOT_SENDABLE]
+)
+def test_text_that_is_not_utf8_or_numbers_json_lacks_anywhere_sent(
+    call: dict[str, Any], named: str
+) -> None:
+    """Caller: puts text that is not valid UTF-8 (a lone surrogate) or a NaN/infinite number
+    somewhere other than a message's text: the system message, stop sequences, a tool's name,
+    description or parameter schema, `extra_body` (keys and values, at any depth), the response
+    schema, or tool calls and reasoning in the history. Sees: `ModelInputError` (a
+    `ValueError`) naming where. Server: no request (before, the text escaped as an untyped
+    `UnicodeEncodeError` from the HTTP layer, and NaN was sent as invalid JSON)."""
+    kw = dict(call)
+    input = kw.pop("input", "Hello")
+    with serving() as rig:
+        err = rig.fails(ModelInputError, input, **kw)
+        assert named in str(err), str(err)
+        assert "UTF-8" in str(err) or "NaN" in str(err)
         assert rig.attempts == 0
 
 

@@ -72,7 +72,8 @@ class GenerateConfig(BaseModel):
     """Maximum number of times to retry request (defaults to 5)."""
 
     timeout: float | None = Field(default=None, gt=0)
-    """Request timeout in seconds, bounding the whole call including retries."""
+    """Request timeout in seconds, bounding the whole call including retries and the response
+    cache's lookup and store."""
 
     max_connections: int | None = Field(default=None, ge=1)
     """Maximum number of concurrent connections to Model API (default is model specific)."""
@@ -126,7 +127,13 @@ class GenerateConfig(BaseModel):
     """Whether to map tools to model internal implementations (e.g. 'computer')."""
 
     max_tool_output: int | None = Field(default=None, ge=1)
-    """Maximum tool output (in bytes). Defaults to 16 * 1024."""
+    """Maximum tool output (in bytes). Defaults to 16 * 1024.
+
+    The text of each tool result (`ChatMessageTool`) sent is cut to this many bytes of UTF-8,
+    at a character boundary, and ends with a note saying so:
+    `[output truncated: N of M bytes shown]`. The note counts toward the limit (a limit
+    smaller than the note leaves only the note). Applied by `Model` for every provider.
+    """
 
     cache_prompt: Literal["auto"] | bool | None = None
     """Whether to cache the prompt prefix. 'auto' caches requests that have tools."""

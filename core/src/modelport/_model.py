@@ -26,6 +26,7 @@ from ._messages import (
     ChatMessageUser,
 )
 from ._output import ModelOutput
+from ._prepare import check_sent, limit_tool_output
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._tools import ToolChoice, ToolFunction, ToolInfo
@@ -278,6 +279,8 @@ class Model:
             raise ModelInputError(
                 f"tool_choice must be 'auto', 'any', 'none' or a ToolFunction, not {tool_choice!r}"
             )
+        messages = limit_tool_output(messages, cfg.max_tool_output)
+        check_sent(messages, tool_infos, cfg)
         if cfg.max_tokens is None:
             default = self.api.max_tokens()
             if default is not None:
@@ -321,7 +324,8 @@ class Model:
             pending, hit = await _lookup.fetch(self, messages, tool_infos, choice, cfg, cache)
             if hit is not None:
                 return hit
-        output = await self._call(messages, tool_infos, choice, cfg)
+        call = self._call(messages, tool_infos, choice, cfg)
+        output = await (call if pending is None else pending.bound(call))
         output.time = time.monotonic() - start
         if not output.model:
             output.model = self.name

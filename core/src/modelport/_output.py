@@ -79,7 +79,7 @@ class ChatCompletionChoice(BaseModel):
 
 
 class ModelUsage(BaseModel):
-    """Token usage for completion. Usages add up with `+`."""
+    """Token usage for completion. Usages add up with `+` (and with `sum`)."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -117,6 +117,14 @@ class ModelUsage(BaseModel):
             ),
             reasoning_tokens=opt(self.reasoning_tokens, other.reasoning_tokens),
         )
+
+    def __radd__(self, other: int | ModelUsage) -> ModelUsage:
+        """`0 + usage` is `usage` (a copy), so `sum(usages)` adds up."""
+        if isinstance(other, ModelUsage):
+            return other + self
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self.model_copy()
+        return NotImplemented
 
 
 class ModelOutput(BaseModel):

@@ -40,13 +40,32 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+RESERVED_MODEL_ARGS = {
+    "model": "--model",
+    "config": "the config options (e.g. --temperature)",
+    "base_url": "--base-url",
+}
+"""`get_model` arguments that have their own options (not `-M`)."""
+
+
+def is_secret_name(key: str) -> bool:
+    """Whether model arg `key` holds a key or token (its value is never read as JSON)."""
+    lowered = key.lower()
+    return lowered == "api_key" or lowered.endswith(("key", "token"))
+
+
 def _parse_pairs(pairs: Sequence[str], what: str) -> dict[str, Any]:
+    """`key=value` pairs: values read as JSON when they parse, else strings; a key or token
+    (`is_secret_name`) is always a string, so `api_key=12345678` stays text."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise UsageError(f"{what} must be key=value, got {pair!r}")
-        out[key.strip()] = _parse_value(value)
+        if key in RESERVED_MODEL_ARGS:
+            raise UsageError(f"{what} {key}=...: use {RESERVED_MODEL_ARGS[key]} instead")
+        out[key] = value if is_secret_name(key) else _parse_value(value)
     return out
 
 
@@ -79,6 +98,11 @@ def _add_generate(sub: Any) -> None:
     )
     p.add_argument("--base-url", default=None, help="alternate base URL for the provider")
     p.add_argument("--json", action="store_true", help="print the whole ModelOutput as JSON")
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="use the response cache (the default CachePolicy: entries live one week)",
+    )
     group = p.add_argument_group("config options")
     for name, is_list in _config_fields():
         flag = "--" + name.replace("_", "-")
@@ -107,11 +131,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         )
         raise UsageError(f"invalid config: {problems}") from None
     model_args = _parse_pairs(args.model_args, "-M")
-    model = get_model(args.model, config=config, base_url=args.base_url, **model_args)
+    try:
+        model = get_model(args.model, config=config, base_url=args.base_url, **model_args)
+    except (TypeError, ModelInputError) as ex:  # an unknown or invalid model arg
+        raise UsageError(_one_line(ex)) from None
 
     async def go() -> Any:
         async with model:
-            return await model.generate(prompt)
+            return await model.generate(prompt, cache=args.cache)
 
     output = asyncio.run(go())
     if args.json:
@@ -127,7 +154,8 @@ def _add_providers(sub: Any) -> None:
     p = sub.add_parser(
         "providers",
         help="list installed providers",
-        description="List installed providers, their distributions and key variables.",
+        description="List installed providers, their distributions and key variables, and the "
+        "plugins that failed to load or were refused for claiming another's name.",
     )
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_providers)
@@ -147,6 +175,7 @@ def _cmd_providers(args: argparse.Namespace) -> int:
                 "env_vars": {v: bool(os.environ.get(v)) for v in i.env_vars},
                 "description": i.description,
                 "error": i.error,
+                "conflicts": list(i.conflicts),
             }
         )
     if args.json:
@@ -165,6 +194,8 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             print(f"    keys: {keys}")
         if r["error"]:
             print(f"    failed to load: {r['error']}")
+        for conflict in r["conflicts"]:
+            print(f"    conflict: {conflict}")
     return EXIT_OK
 
 
@@ -241,15 +272,27 @@ def _cmd_new_provider(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_line(ex: BaseException) -> str:
+    text = " ".join(str(ex).split())
+    return text if len(text) <= 500 else text[:500] + "..."
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that takes options only as spelled (no abbreviations: `--cache 1`
+    must not be read as `--cache-prompt 1`), for the command and every subcommand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `modelport` command."""
-    parser = argparse.ArgumentParser(
-        prog="modelport", description="One typed, async API over every LLM provider."
-    )
+    parser = Parser(prog="modelport", description="One typed, async API over every LLM provider.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"modelport {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     _add_generate(sub)
     _add_providers(sub)
@@ -263,7 +306,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    When standard output is closed early (`modelport providers | head -1`), the command stops
+    quietly with exit code 1, as Python's documentation recommends for SIGPIPE.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that flushing it at exit does not fail
+    again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (captured output)
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = typing.cast(Subcommand, args.func)

@@ -4,6 +4,7 @@
 ModelportError
 ├── ProviderNotFoundError (LookupError)   no installed provider has that name
 ├── PluginLoadError (ImportError)         a provider's distribution failed to import or register
+│   └── PluginConflictError               it claims a provider name that is not its own
 ├── ModelInputError (ValueError)          bad input, rejected before any request
 ├── CacheError (ValueError)               the response cache cannot be used as configured
 ├── ModelClosedError (RuntimeError)       the model was closed (before or during the call)
@@ -41,6 +42,7 @@ __all__ = [
     "ModelportError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PluginConflictError",
     "PluginLoadError",
     "ProviderNotFoundError",
     "RateLimitError",
@@ -93,7 +95,12 @@ class ProviderNotFoundError(ModelportError, LookupError):
 
 
 class PluginLoadError(ModelportError, ImportError):
-    """A provider plugin could not be imported or failed to register."""
+    """A provider plugin could not be imported or failed to register (an exception, or
+    `sys.exit`, while importing it or in its hook)."""
+
+    provider: str
+    distribution: str | None
+    cause: BaseException | None
 
     def __init__(self, provider: str, distribution: str | None, cause: BaseException) -> None:
         self.provider = provider
@@ -103,6 +110,18 @@ class PluginLoadError(ModelportError, ImportError):
         super().__init__(
             f"provider {provider!r} from {dist} failed to load: {type(cause).__name__}: {cause}"
         )
+
+
+class PluginConflictError(PluginLoadError):
+    """A plugin was refused: it registers a provider (or cache store) name other than its
+    entry point's, or one that another distribution owns, or several distributions claim the
+    same name. The message names the distributions involved."""
+
+    def __init__(self, provider: str, distribution: str | None, message: str) -> None:
+        self.provider = provider
+        self.distribution = distribution
+        self.cause = None
+        ImportError.__init__(self, message)
 
 
 class ModelInputError(ModelportError, ValueError):

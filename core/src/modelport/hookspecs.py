@@ -1,7 +1,8 @@
 """The hooks a modelport plugin implements, for the pluggy project `modelport`.
 
 A plugin is a module (or object) named by an entry point in the `modelport` group, whose name is
-the provider prefix used in `get_model("<provider>/<model>")`. It implements hooks with
+the provider prefix used in `get_model("<provider>/<model>")`; it may register only that name
+(a plugin registering another is refused with `PluginConflictError`). It implements hooks with
 `modelport.hookimpl`:
 
 ```python

@@ -9,6 +9,16 @@ from typing import Any
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def _model_name(text: str) -> str:
+    """A `--model` of `clear` or `prune`: an empty name would mean the whole cache."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "an empty model name; give '<provider>/<model>' (or '<provider>'), or use --all "
+            "to clear the whole cache"
+        )
+    return text
+
+
 def add_cache_command(sub: Any) -> None:
     """Add the `cache` command and its subcommands to the `modelport` parser."""
     p = sub.add_parser(
@@ -40,11 +50,15 @@ def add_cache_command(sub: Any) -> None:
     a = actions.add_parser("clear", help="remove every entry (--all) or one model's")
     group = a.add_mutually_exclusive_group(required=True)
     group.add_argument("--all", action="store_true", help="clear the whole cache")
-    group.add_argument("--model", "-m", action="append", help="clear these models' entries")
+    group.add_argument(
+        "--model", "-m", action="append", type=_model_name, help="clear these models' entries"
+    )
     a.set_defaults(func=_cmd_clear)
 
     a = actions.add_parser("prune", help="remove expired (and invalid) entries")
-    a.add_argument("--model", "-m", action="append", default=[], help="only these models")
+    a.add_argument(
+        "--model", "-m", action="append", default=[], type=_model_name, help="only these models"
+    )
     a.set_defaults(func=_cmd_prune)
 
 

@@ -7,8 +7,11 @@ better than a wrong hit), and a test fails until it is decided.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
+import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -80,10 +83,95 @@ def _jsonable(value: Any, where: str) -> Any:
         if isinstance(value, set | frozenset):
             items.sort(key=canonical_json)
         return items
+    identity = callable_identity(value)
+    if identity is not None:
+        return identity
     raise CacheError(
         f"{where} is a {type(value).__name__}, which has no canonical JSON form, so this call "
         f"cannot be cached: pass JSON-like values (or pydantic models), or use cache=False"
     )
+
+
+def _code_digest(code: types.CodeType, digest: Any) -> None:
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode("utf-8", "backslashreplace"))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _code_digest(const, digest)
+        elif isinstance(const, frozenset):  # its repr's order depends on the hash seed
+            digest.update(repr(sorted(map(repr, const))).encode("utf-8", "backslashreplace"))
+        else:
+            digest.update(repr(const).encode("utf-8", "backslashreplace"))
+
+
+def callable_identity(value: Any) -> dict[str, Any] | None:
+    """A stable identity for a function, method, class or `functools.partial` given as a model
+    arg (e.g. a callable producing outputs or tokens), or None for anything else.
+
+    A function is its module and qualified name, and a hash of its code (so editing its body
+    gives new entries); a bound method is its function's; a partial is its function and its
+    arguments. Closure variables and default values are not part of it.
+    """
+    if isinstance(value, functools.partial):
+        inner = callable_identity(value.func)
+        if inner is None:
+            return None
+        return {
+            "callable": inner["callable"],
+            "args": _jsonable(list(value.args), "a partial's argument"),
+            "keywords": _jsonable(dict(value.keywords), "a partial's argument"),
+        }
+    if isinstance(value, types.MethodType):
+        value = value.__func__
+    if not isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+        return None
+    module = getattr(value, "__module__", None) or ""
+    qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", "")
+    identity: dict[str, Any] = {"callable": f"{module}:{qualname}"}
+    code = getattr(value, "__code__", None)
+    if isinstance(code, types.CodeType):
+        digest = hashlib.sha256()
+        _code_digest(code, digest)
+        identity["code"] = digest.hexdigest()
+    return identity
+
+
+_REMOTE = ("http://", "https://", "data:")
+_MEDIA_FIELDS = {"image": "image", "audio": "audio", "video": "video"}
+
+
+def file_identity(value: str) -> str | None:
+    """`file:<suffix>:sha256:<hex>` of the content of local file `value` (a path, as providers
+    read it), or None when it is a URL, a data URL or not a readable regular file."""
+    if not value or value.startswith(_REMOTE):
+        return None
+    try:
+        if not os.path.isfile(value):
+            return None
+        digest = hashlib.sha256()
+        with open(value, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except (OSError, ValueError):  # unreadable, or a path with a NUL
+        return None
+    suffix = os.path.splitext(value)[1].lower()
+    return f"file:{suffix}:sha256:{digest.hexdigest()}"
+
+
+def _dump_message(message: ChatMessageBase) -> dict[str, Any]:
+    """A message as key material: local image, audio and video files by their content."""
+    data = message.model_dump(mode="json", exclude=set(MESSAGE_EXCLUDED), exclude_none=True)
+    content = message.content
+    if isinstance(content, str):
+        return data
+    for i, part in enumerate(content):
+        field = _MEDIA_FIELDS.get(part.type)
+        if field is None:
+            continue
+        identity = file_identity(getattr(part, field))
+        if identity is not None:
+            data["content"][i][field] = identity
+    return data
 
 
 def canonical_json(value: Any) -> str:
@@ -111,10 +199,7 @@ def key_material(
         "model": model,
         "base_url": base_url,
         "model_args": _jsonable(dict(model_args), "model arg"),
-        "messages": [
-            m.model_dump(mode="json", exclude=set(MESSAGE_EXCLUDED), exclude_none=True)
-            for m in messages
-        ],
+        "messages": [_dump_message(m) for m in messages],
         "tools": [t.model_dump(mode="json", exclude_none=True) for t in tools],
         "tool_choice": _jsonable(tool_choice, "tool_choice"),
         "config": config.model_dump(mode="json", exclude=set(EXCLUDED_FIELDS), exclude_none=True),
@@ -139,12 +224,14 @@ def cache_key(
     """The cache key of a call: the sha256 (hex) of its canonical JSON ingredients.
 
     Ingredients: provider and model name, base_url, model_args, the messages (without `id` and
-    `source`), tools, tool_choice, every config field that can change the output, the epoch
-    (None unless the policy is per epoch) and the policy's scopes. The API key is never an
-    ingredient.
+    `source`; a local image, audio or video file by its content, not its path), tools,
+    tool_choice, every config field that can change the output, the epoch (None unless the
+    policy is per epoch) and the policy's scopes. The API key is never an ingredient. A model
+    arg that is a function, method or class is keyed by `callable_identity`.
 
     Raises:
-        CacheError: a model arg or scope value has no canonical JSON form.
+        CacheError: a model arg or scope value has no canonical JSON form (an object that is
+            neither JSON-like, a pydantic model, nor a function).
     """
     material = key_material(
         provider=provider,

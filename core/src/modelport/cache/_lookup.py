@@ -6,9 +6,10 @@ the `register_cache_stores` hook; each store has a memory tier in front of it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -17,12 +18,12 @@ from .._config import GenerateConfig
 from .._messages import ChatMessageBase
 from .._output import ModelOutput
 from .._tools import ToolChoice, ToolInfo
-from ..errors import CacheError
+from ..errors import CacheError, ModelTimeoutError
 from ._key import cache_key
 from ._manage import CACHE_DIR_ENV
 from ._memory import Held, MemoryTier
 from ._policy import CachePolicy, as_policy, current_epoch
-from ._store import CacheRecord, CacheStore, timestamp
+from ._store import CacheRecord, CacheStore, seconds_of, timestamp
 
 if TYPE_CHECKING:
     from .._model import Model
@@ -52,8 +53,9 @@ class ResponseCache:
         self.memory = memory if memory is not None else MemoryTier()
 
     async def fetch(self, model: str, key: str, policy: CachePolicy) -> ModelOutput | None:
-        """The output cached for `key`, if there is one `policy` accepts; a store failure is a
-        miss (logged)."""
+        """The output cached for `key`, if there is one `policy` accepts; a store failure, or a
+        record that cannot be used (e.g. times out of range), is a miss (logged; such a record
+        is removed)."""
         now = self.store.clock()
         output = self.memory.get(key, now, policy.expiry)
         if output is not None:
@@ -65,33 +67,61 @@ class ResponseCache:
             return None
         if record is None or record.key != key or record.model != model:
             return None  # a store must never hand back another call's entry
-        created = record.created.timestamp()
-        expires = record.expires.timestamp() if record.expires is not None else None
-        held = Held(record.output.model_dump_json().encode("utf-8"), created, expires)
+        try:
+            created = seconds_of(record.created)
+            expires = seconds_of(record.expires) if record.expires is not None else None
+            data = record.output.model_dump_json().encode("utf-8")
+        except Exception as ex:
+            logger.warning("cache entry %s of %r is unusable (%r): removed", key, self.store, ex)
+            await self._delete(model, key)
+            return None
+        held = Held(data, created, expires)
         self.memory.put(key, held)
         if not held.usable(now, policy.expiry):
             return None
         return record.output
 
+    async def _delete(self, model: str, key: str) -> None:
+        try:
+            await self.store.delete(model, key)
+        except Exception as ex:
+            logger.warning("cache store %r failed to remove an entry: %r", self.store, ex)
+
     async def save(self, model: str, key: str, output: ModelOutput, policy: CachePolicy) -> None:
-        """Store `output` for `key` (if `cacheable`); a store failure is logged, not raised."""
+        """Store `output` for `key` (if `cacheable`); a failure is logged, never raised.
+
+        An output that cannot be read back (nested deeper than the JSON parser allows) is not
+        stored, so it never becomes an entry that fails every later lookup.
+        """
         if not cacheable(output):
             return
-        now = self.store.clock()
-        expires = None if policy.expiry is None else now + policy.expiry
-        data = output.model_dump_json().encode("utf-8")
+        try:
+            now = self.store.clock()
+            expires = None if policy.expiry is None else now + policy.expiry
+            data = output.model_dump_json().encode("utf-8")
+            record = CacheRecord(
+                key=key,
+                model=model,
+                created=timestamp(now),
+                expires=None if expires is None else timestamp(expires),
+                output=output,
+            )
+            CacheRecord.model_validate_json(record.model_dump_json())
+        except Exception as ex:
+            logger.warning(
+                "output of %s not cached: it cannot be stored and read back (%s)", model, _short(ex)
+            )
+            return
         self.memory.put(key, Held(data, now, expires))
-        record = CacheRecord(
-            key=key,
-            model=model,
-            created=timestamp(now),
-            expires=None if expires is None else timestamp(expires),
-            output=output,
-        )
         try:
             await self.store.put(record)
         except Exception as ex:
             logger.warning("cache store %r failed to store an entry: %r", self.store, ex)
+
+
+def _short(ex: BaseException) -> str:
+    text = f"{type(ex).__name__}: {ex}"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 _caches: dict[tuple[str, str], ResponseCache] = {}
@@ -142,16 +172,52 @@ def forget() -> None:
 
 @attrs.frozen
 class Pending:
-    """A call that missed the cache: where to store its output."""
+    """A call that missed the cache: where to store its output, and by when the call must end
+    (the loop time of its `GenerateConfig.timeout`, or None)."""
 
     cache: ResponseCache
     model: str
     key: str
     policy: CachePolicy
+    deadline: float | None = None
+    timeout: float | None = None
+    provider: str = ""
+
+    async def bound(self, call: Coroutine[Any, Any, ModelOutput]) -> ModelOutput:
+        """Await the provider `call` within the time left of the whole-call timeout (the
+        lookup took some of it)."""
+        if self.deadline is None:
+            return await call
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await call
+        except ModelTimeoutError:
+            raise
+        except TimeoutError:
+            raise ModelTimeoutError(
+                f"no answer within the timeout of {self.timeout}s",
+                provider=self.provider,
+                model=self.model.partition("/")[2] or self.model,
+            ) from None
 
     async def save(self, output: ModelOutput) -> None:
-        """Store the call's output (if it may be cached)."""
-        await self.cache.save(self.model, self.key, output, self.policy)
+        """Store the call's output (if it may be cached). Within the whole-call timeout: a
+        store that does not finish in time is abandoned (logged), and the call still returns
+        its output."""
+        if self.deadline is None:
+            await self.cache.save(self.model, self.key, output, self.policy)
+            return
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                await self.cache.save(self.model, self.key, output, self.policy)
+        except TimeoutError:
+            logger.warning(
+                "cache store %r did not store the output of %s within the timeout of %ss: "
+                "not stored",
+                self.cache.store,
+                self.model,
+                self.timeout,
+            )
 
 
 async def fetch(
@@ -161,28 +227,51 @@ async def fetch(
     tool_choice: ToolChoice,
     config: GenerateConfig,
     cache: Any,
-) -> tuple[Pending, ModelOutput | None]:
+) -> tuple[Pending | None, ModelOutput | None]:
     """Look a prepared call up: (where to store its output, the cached output or None).
+
+    The lookup counts toward `config.timeout`. A call that cannot be keyed for a reason other
+    than its arguments (data nested too deep to serialise) is not cached: (None, None), logged.
 
     Raises:
         CacheError: `cache` is not True or a `CachePolicy`, a model arg or scope cannot be
             part of a key, or the configured store is unavailable.
+        ModelTimeoutError: the store did not answer within `config.timeout`.
     """
     policy = as_policy(cache)
     api = model.api
     name = f"{api.provider}/{api.model_name}" if api.provider else api.model_name
-    key = cache_key(
-        provider=api.provider,
-        model=api.model_name,
-        base_url=api.base_url,
-        model_args=model.model_args,
-        messages=messages,
-        tools=tools,
-        tool_choice=tool_choice,
-        config=config,
-        epoch=current_epoch() if policy.per_epoch else None,
-        scopes=policy.scopes,
-    )
+    try:
+        key = cache_key(
+            provider=api.provider,
+            model=api.model_name,
+            base_url=api.base_url,
+            model_args=model.model_args,
+            messages=messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            config=config,
+            epoch=current_epoch() if policy.per_epoch else None,
+            scopes=policy.scopes,
+        )
+    except CacheError:
+        raise
+    except Exception as ex:
+        logger.warning("call to %s not cached: it cannot be keyed (%s)", name, _short(ex))
+        return None, None
     response_cache = active_cache()
-    hit = await response_cache.fetch(name, key, policy)
-    return Pending(response_cache, name, key, policy), hit
+    timeout = config.timeout
+    if timeout is None:
+        hit = await response_cache.fetch(name, key, policy)
+        return Pending(response_cache, name, key, policy, provider=api.provider), hit
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        async with asyncio.timeout_at(deadline):
+            hit = await response_cache.fetch(name, key, policy)
+    except TimeoutError:
+        raise ModelTimeoutError(
+            f"no answer within the timeout of {timeout}s (the cache store did not answer)",
+            provider=api.provider,
+            model=api.model_name,
+        ) from None
+    return Pending(response_cache, name, key, policy, deadline, timeout, api.provider), hit

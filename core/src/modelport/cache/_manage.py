@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._file import ENTRY_NAME, TEMP_SUFFIX, FileStore, Loaded, model_dir
+from ..errors import CacheError
+from ._file import ENTRY_NAME, MARKER, FileStore, Loaded, model_dir
 
 logger = logging.getLogger("modelport.cache")
 
@@ -39,7 +39,8 @@ def user_cache_dir() -> Path:
 def cache_path(model: str = "") -> Path:
     """Path to the cache folder, or to the folder of one model's entries.
 
-    The folder is `$MODELPORT_CACHE_DIR` when set, else the user's cache folder (e.g.
+    The folder is `$MODELPORT_CACHE_DIR` when set (a relative path is resolved against the
+    working directory once, at first use in the process), else the user's cache folder (e.g.
     `~/.cache/modelport` on Linux). Entries are grouped by provider and model:
     `cache_path("openai/gpt-4o")` is `<cache folder>/openai/gpt-4o`. Characters other than
     letters, digits, `.`, `_` and `-` in a name become `_`, so a name cannot point outside.
@@ -48,8 +49,21 @@ def cache_path(model: str = "") -> Path:
         model: '<provider>/<model>', or '' for the whole cache.
     """
     env = os.environ.get(CACHE_DIR_ENV)
-    root = _absolute(Path(env).expanduser()) if env else user_cache_dir()
+    root = _root_from(env) if env else user_cache_dir()
     return model_dir(root, model)
+
+
+_roots: dict[str, Path] = {}
+
+
+def _root_from(env: str) -> Path:
+    """The absolute folder `$MODELPORT_CACHE_DIR` names, resolved once per value: a relative
+    path is taken from the working directory at first use, so a later `os.chdir` does not move
+    the cache."""
+    root = _roots.get(env)
+    if root is None:
+        root = _roots.setdefault(env, _absolute(Path(env).expanduser()))
+    return root
 
 
 def file_store() -> FileStore:
@@ -66,13 +80,6 @@ def _relative_name(root: Path, folder: Path) -> str | None:
         return folder.relative_to(root).as_posix()
     except ValueError:
         return None
-
-
-def _is_real_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 def cache_size(subdirs: list[str] = [], files: list[Path] = []) -> list[tuple[str, int]]:
@@ -110,11 +117,22 @@ def cache_size(subdirs: list[str] = [], files: list[Path] = []) -> list[tuple[st
     return sorted(sizes.items())
 
 
+def _require_marker(store: FileStore, action: str) -> None:
+    if not store.is_marked():
+        raise CacheError(
+            f"not {action} {store.root}: it has no {MARKER} marker, so it is not a folder "
+            f"modelport made its cache (or it was made by an older version); nothing was "
+            f"removed. Check MODELPORT_CACHE_DIR; if the folder is modelport's cache, any "
+            f"cached call marks it"
+        )
+
+
 def cache_clear(model: str = "") -> bool:
     """Remove every cache entry, or those of one model.
 
-    Only modelport's own files (entries and temp files) are removed, then folders left
-    empty; the cache folder itself stays. Entries held in this process's memory are
+    Only modelport's own files (entries and temp files, by their names) are removed, then the
+    folders removing them left empty; the cache folder itself, anything else in it, and
+    anything reached through a symlink stay. Entries held in this process's memory are
     forgotten too.
 
     Args:
@@ -122,43 +140,18 @@ def cache_clear(model: str = "") -> bool:
 
     Returns:
         True if the folder existed and everything was removed, False otherwise.
+
+    Raises:
+        CacheError: the cache folder exists but has no marker (modelport did not make it).
     """
     from . import _lookup
 
     _lookup.forget()
     store = file_store()
-    root = store.root
-    target = cache_path(model)
-    if target == root:
-        if not root.is_dir():
-            return False
-    elif not _is_real_dir(target) or store._check_dirs(store._chain(str(target))) is not None:
-        return False  # missing, or reached through a symlink: never clear outside the cache
-    ok = True
-    for dirpath, dirnames, filenames in os.walk(target, topdown=False):
-        folder = Path(dirpath)
-        for name in dirnames:
-            sub = folder / name
-            if not _is_real_dir(sub):
-                try:
-                    os.unlink(sub)  # a symlink standing for a folder
-                except OSError:
-                    pass
-        for name in filenames:
-            if ENTRY_NAME.fullmatch(name) or (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
-                try:
-                    os.unlink(folder / name)
-                except FileNotFoundError:
-                    pass
-                except OSError as ex:
-                    logger.warning("cache entry %s not removed: %s", folder / name, ex)
-                    ok = False
-        if folder != root:
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass  # not empty: it holds files that are not ours
-    return ok
+    if not store.exists():
+        return False
+    _require_marker(store, "clearing")
+    return store.clear(model)
 
 
 def _unservable(loaded: Loaded, now: float) -> bool:
@@ -195,8 +188,14 @@ def cache_prune(files: list[Path] = []) -> None:
         files: Entry files to prune (each is checked again and removed only if it is expired
             or invalid, and inside the cache folder). Empty means the whole cache, which also
             removes temp files that interrupted writes left more than an hour ago.
+
+    Raises:
+        CacheError: the cache folder exists but has no marker (modelport did not make it).
     """
     store = file_store()
+    if not store.exists():
+        return
+    _require_marker(store, "pruning")
     now = store.clock()
     if not files:
         files = _expired_in(store, [""])

@@ -3,12 +3,15 @@ one process touches no disk (and no network, for a remote store)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import attrs
 from cachetools import LRUCache
 
 from .._output import ModelOutput
+
+logger = logging.getLogger("modelport.cache")
 
 MEMORY_BYTES = 32 * 1024 * 1024
 """Default bound of the memory tier: the total size of the outputs it holds, as JSON."""
@@ -61,7 +64,12 @@ class MemoryTier:
                 return None
         if not held.usable(now, max_age):
             return None
-        return ModelOutput.model_validate_json(held.data)
+        try:
+            return ModelOutput.model_validate_json(held.data)
+        except Exception as ex:  # e.g. nested deeper than the JSON parser allows
+            logger.warning("cache entry %s held in memory is unusable (%s): dropped", key, ex)
+            self.discard(key)
+            return None
 
     def put(self, key: str, held: Held) -> None:
         """Hold `held` for `key` (ignored when it alone is larger than the bound)."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .._output import ModelOutput
 
@@ -32,17 +32,38 @@ class CacheRecord(BaseModel):
     """'<provider>/<model>' of the call (stores group entries by it)."""
 
     created: datetime
-    """When the entry was stored (UTC)."""
+    """When the entry was stored (UTC; a time without a zone, or before 1970, is invalid)."""
 
     expires: datetime | None = None
-    """When the entry stops being served (UTC), or None for never."""
+    """When the entry stops being served (UTC), or None for never (checked as `created`)."""
 
     output: ModelOutput
     """The model's output."""
 
+    @field_validator("created", "expires")
+    @classmethod
+    def _check_time(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            seconds_of(value)  # a time without a zone, or before 1970, is invalid
+        return value
+
     def expired(self, now: float) -> bool:
         """Whether the entry is past its expiry at `now` (seconds since the Unix epoch)."""
         return self.expires is not None and now >= self.expires.timestamp()
+
+
+def seconds_of(value: datetime) -> float:
+    """Seconds since the Unix epoch of a record's time. A time without a zone, out of range,
+    or before 1970 (none of which a store writes) is a `ValueError`."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("a time without a time zone")
+    try:
+        seconds = value.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise ValueError("a time out of range") from None
+    if seconds < 0:
+        raise ValueError("a time before 1970")
+    return seconds
 
 
 def timestamp(seconds: float) -> datetime:
