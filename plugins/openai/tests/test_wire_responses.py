@@ -16,12 +16,12 @@ from modelport_openai import OPENAI, MalformedResponseError, Quirks, from_wire
 from modelport_openai.testing import completion_from_sse
 
 from modelport import ModelUsage
-from modelport.testing import load_cassette
+from modelport.testing import cassette_params, load_cassette, select, stream_events
 
 HERE = Path(__file__).parent
 RECORDS = load_cassette(HERE / "cassettes" / "openai_chat.jsonl")
-ANSWERS = [(i, r) for i, r in enumerate(RECORDS) if r["status"] == 200 and not r["is_stream"]]
-STREAMS = [(i, r) for i, r in enumerate(RECORDS) if r["status"] == 200 and r["is_stream"]]
+ANSWERS = select(RECORDS, status=200, stream=False)
+STREAMS = select(RECORDS, status=200, stream=True)
 
 FINISH = {
     "stop": "stop",
@@ -30,11 +30,6 @@ FINISH = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
-
-
-def record_id(item: tuple[int, dict[str, Any]]) -> str:
-    i, r = item
-    return f"{i:02d}-{r['source']}-{Path(r['path']).stem}"[:80]
 
 
 def check_against_body(body: dict[str, Any]) -> None:
@@ -70,24 +65,20 @@ def check_against_body(body: dict[str, Any]) -> None:
     assert out.error is None
 
 
-@pytest.mark.parametrize("item", ANSWERS, ids=[record_id(a) for a in ANSWERS])
-def test_recorded_response_parses(item: tuple[int, dict[str, Any]]) -> None:
-    check_against_body(json.loads(item[1]["response_body"]))
+@pytest.mark.parametrize("record", cassette_params(ANSWERS))
+def test_recorded_response_parses(record: dict[str, Any]) -> None:
+    check_against_body(json.loads(record["response_body"]))
 
 
-@pytest.mark.parametrize("item", STREAMS, ids=[record_id(s) for s in STREAMS])
-def test_recorded_stream_adds_up(item: tuple[int, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("record", cassette_params(STREAMS))
+def test_recorded_stream_adds_up(record: dict[str, Any]) -> None:
     """A streamed recording, assembled into the completion it stands for, parses as one."""
-    chunks = [
-        json.loads(line[5:])
-        for line in item[1]["response_body"].splitlines()
-        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")
-    ]
+    chunks = stream_events(record["response_body"])
     deltas = [c["delta"] for chunk in chunks for c in chunk["choices"]]
     finishes = [
         c["finish_reason"] for chunk in chunks for c in chunk["choices"] if c["finish_reason"]
     ]
-    out = from_wire(completion_from_sse(item[1]["response_body"]), OPENAI.quirks)
+    out = from_wire(completion_from_sse(record["response_body"]), OPENAI.quirks)
     assert out.completion == "".join(d.get("content") or "" for d in deltas)
     # some streams end without a finish reason (the recording shows none): that is 'unknown'
     assert out.stop_reason == (FINISH[finishes[-1]] if finishes else "unknown")
