@@ -13,6 +13,7 @@ from modelport_openai.testing import (
     CompatibleContract,
     assert_replayed,
     assert_request_rebuilt,
+    assert_response_read,
     inputs_from_request,
 )
 
@@ -23,7 +24,6 @@ from modelport.testing import WEATHER_TOOL, cassette_params, load_cassette
 QUIRKS = HF_INFERENCE_PROVIDERS.quirks
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "huggingface_chat.jsonl")
 KEY = "hf_test0123456789abcdef"
-FINISH = {"stop": "stop", "length": "max_tokens", "tool_calls": "tool_calls"}
 
 
 def recorded_request(record: dict[str, Any]) -> dict[str, Any]:
@@ -76,22 +76,7 @@ def test_recorded_request_is_rebuilt(record: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_answer_is_read(record: dict[str, Any]) -> None:
-    body = json.loads(record["response_body"])
-    out = from_wire(body, QUIRKS)
-    (raw,) = body["choices"]
-    assert out.completion == (raw["message"]["content"] or "")
-    assert out.stop_reason == FINISH[raw["finish_reason"]]
-    calls = raw["message"].get("tool_calls") or []
-    assert [(c.function, c.arguments) for c in out.message.tool_calls or []] == [
-        (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls
-    ]
-    usage = body["usage"]
-    assert out.usage is not None
-    assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
-        usage["prompt_tokens"],
-        usage["completion_tokens"],
-        usage["total_tokens"],
-    )
+    assert_response_read(json.loads(record["response_body"]), QUIRKS)
 
 
 @pytest.mark.parametrize("record", cassette_params(RECORDS))

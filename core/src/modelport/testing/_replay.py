@@ -35,28 +35,6 @@ from ._server import LocalServer, RecordedRequest, Reply
 if TYPE_CHECKING:
     from _pytest.mark import ParameterSet
 
-__all__ = [
-    "NotRebuildableError",
-    "Rebuilt",
-    "Replayed",
-    "assert_replayed",
-    "assert_request_rebuilt",
-    "assert_same_request",
-    "canonical",
-    "cassette_params",
-    "clean_schema",
-    "load_cassette",
-    "merge_chat_stream",
-    "rebuildable",
-    "record_id",
-    "replay",
-    "response_json",
-    "select",
-    "sent_body",
-    "stream_events",
-    "tool_info",
-]
-
 Record = dict[str, Any]
 Body = dict[str, Any]
 Normaliser = Callable[[Body], Body]
@@ -339,11 +317,7 @@ def _merge_calls(calls: list[Body], deltas: list[Body]) -> None:
         if d.get("id"):
             call["id"] = d["id"]
         call["function"]["name"] += fn.get("name") or ""
-        arguments = fn.get("arguments") or ""
-        if isinstance(arguments, str) and isinstance(call["function"]["arguments"], str):
-            call["function"]["arguments"] += arguments
-        else:
-            call["function"]["arguments"] = arguments
+        call["function"]["arguments"] += fn.get("arguments") or ""
 
 
 def _merge_chunks(message: Body, key: str, value: str | list[Body]) -> None:

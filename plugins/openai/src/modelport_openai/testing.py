@@ -39,26 +39,15 @@ from modelport import (
     ToolFunction,
     get_model,
 )
+from modelport import testing as kit
 from modelport.errors import ModelAPIError
-from modelport.testing import (
-    ProviderContract,
-    Rebuilt,
-    Replayed,
-    Reply,
-    canonical,
-    clean_schema,
-    merge_chat_stream,
-    stream_events,
-    tool_info,
-)
-from modelport.testing import assert_replayed as kit_assert_replayed
-from modelport.testing import assert_request_rebuilt as kit_assert_request_rebuilt
-from modelport.testing import replay as kit_replay
+from modelport.testing import ProviderContract, Rebuilt, Reply
 
 from ._service import Quirks
 from ._wire import from_wire, to_wire
 
 __all__ = [
+    "EXPECTED_STOP",
     "CompatibleContract",
     "RequestInputs",
     "assert_replayed",
@@ -186,7 +175,7 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
     """
     config: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    for key, value in canonical(request).items():
+    for key, value in kit.canonical(request).items():
         if key in ("model", "messages", "tools", "tool_choice"):
             continue
         if key in _CONFIG_FIELDS:
@@ -215,7 +204,7 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
         elif key != "response_format" or value != {"type": "text"}:  # text: the default
             extra[key] = value
     fns = [t["function"] for t in request.get("tools") or ()]
-    tools = [tool_info(f["name"], f.get("description"), f.get("parameters")) for f in fns]
+    tools = [kit.tool_info(f["name"], f.get("description"), f.get("parameters")) for f in fns]
     choice = request.get("tool_choice")
     if isinstance(choice, dict):
         choice = ToolFunction(name=choice["function"]["name"])
@@ -305,7 +294,7 @@ def normalize_request(body: dict[str, Any]) -> dict[str, Any]:
       `annotations` (response fields echoed back); a tool message's legacy `name` goes; an
       image's `detail: "auto"` goes (the default).
     """
-    body = canonical(body)
+    body = kit.canonical(body)
     if "max_completion_tokens" in body:
         body["max_tokens"] = body.pop("max_completion_tokens")
     if isinstance(body.get("stop"), str):
@@ -320,7 +309,7 @@ def normalize_request(body: dict[str, Any]) -> dict[str, Any]:
             if fn.get("description") == "":
                 del fn["description"]
             if isinstance(fn.get("parameters"), dict):
-                fn["parameters"] = clean_schema(fn["parameters"])
+                fn["parameters"] = kit.clean_schema(fn["parameters"])
                 if fn["parameters"].get("properties") == {}:
                     del fn["parameters"]["properties"]
     for m in body.get("messages", []):
@@ -348,7 +337,7 @@ def _normalize_message(m: dict[str, Any]) -> None:
 def completion_from_sse(text: str) -> dict[str, Any]:
     """The `chat.completion` body that a recorded stream of `chat.completion.chunk` events
     adds up to (`modelport.testing.merge_chat_stream`)."""
-    return merge_chat_stream(stream_events(text))
+    return kit.merge_chat_stream(kit.stream_events(text))
 
 
 EXPECTED_STOP: dict[str, StopReason] = {
@@ -377,7 +366,7 @@ def openai_expected(request: dict[str, Any]) -> dict[str, Any]:
 def assert_request_rebuilt(request: dict[str, Any], quirks: Quirks = Quirks()) -> RequestInputs:
     """Check that `to_wire` turns the inputs `request` stands for back into `request`, equal
     in meaning (see `normalize_request`); return those inputs."""
-    return kit_assert_request_rebuilt(
+    return kit.assert_request_rebuilt(
         {"request_json": request},
         lambda record: inputs_from_request(record["request_json"], quirks),
         to_wire,
@@ -386,37 +375,44 @@ def assert_request_rebuilt(request: dict[str, Any], quirks: Quirks = Quirks()) -
 
 
 def assert_response_read(body: dict[str, Any], quirks: Quirks = Quirks()) -> ModelOutput:
-    """Check that `from_wire(body)` says what `body` says (text, reasoning, tool calls, stop
-    reasons, usage), reading the body directly; return the output."""
+    """Check that `from_wire(body)` says what `body` says (text, reasoning, tool calls, also
+    the legacy `function_call`, stop reasons, usage, model), reading the body directly; return
+    the output."""
     out = from_wire(body, quirks)
     raw_choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
-    assert len(out.choices) == len(raw_choices)
+    assert len(out.choices) == len(raw_choices) and out.error is None
     for choice, raw in zip(out.choices, raw_choices, strict=True):
         msg = raw["message"]
         assert choice.message.text == (msg.get("content") or "")
+        assert choice.message.source == "generate"
         assert choice.stop_reason == EXPECTED_STOP.get(raw.get("finish_reason") or "", "unknown")
         reasoning = next((msg[f] for f in quirks.reasoning_fields if msg.get(f)), None)
         assert choice.message.reasoning == reasoning
-        calls = msg.get("tool_calls") or []
-        assert [(c.function, c.arguments) for c in choice.message.tool_calls or []] == [
-            (c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"))
-            for c in calls
+        legacy = [{"function": msg["function_call"]}] if msg.get("function_call") else []
+        assert [
+            (c.function, c.arguments, c.parse_error) for c in choice.message.tool_calls or []
+        ] == [
+            (c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"), None)
+            for c in msg.get("tool_calls") or legacy
         ]
+    assert out.model == body.get("model", out.model)
     usage = body.get("usage")
     if usage is None:
         assert out.usage is None
-    else:
-        assert out.usage is not None
-        reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
-        output_tokens = usage["completion_tokens"]
-        if quirks.reasoning_tokens_excluded:
-            output_tokens += reasoning_tokens or 0
-        assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
-            usage["prompt_tokens"],
-            output_tokens,
-            usage["total_tokens"],
-        )
-        assert out.usage.reasoning_tokens == reasoning_tokens
+        return out
+    assert out.usage is not None
+    reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    output_tokens = usage["completion_tokens"]
+    if quirks.reasoning_tokens_excluded:
+        output_tokens += reasoning_tokens or 0
+    assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
+        usage["prompt_tokens"],
+        output_tokens,
+        usage["total_tokens"],
+    )
+    assert out.usage.reasoning_tokens == reasoning_tokens
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    assert out.usage.input_tokens_cache_read == usage.get("cached_tokens", cached)
     return out
 
 
@@ -437,12 +433,12 @@ def _connect(
 
 def replay(
     provider: str, record: dict[str, Any], quirks: Quirks = Quirks(), api_key: str = REPLAY_KEY
-) -> Replayed:
+) -> kit.Replayed:
     """Replay `record` end to end (`modelport.testing.replay`): `get_model("<provider>/<model>")`
     generates from the inputs its request stands for, against a local server answering with
     its recorded response. Returns the output (or the error raised) and the request sent."""
     inputs = inputs_from_request(record["request_json"], quirks)
-    return kit_replay(record, inputs, _connect(provider, record, inputs, api_key))
+    return kit.replay(record, inputs, _connect(provider, record, inputs, api_key))
 
 
 def assert_replayed(
@@ -459,7 +455,7 @@ def assert_replayed(
     the key and `headers`, and the call gave what the recorded answer says (the output
     `from_wire` reads, or an error with the recorded status). Returns the output or error."""
     inputs = inputs_from_request(record["request_json"], quirks)
-    return kit_assert_replayed(
+    return kit.assert_replayed(
         record,
         inputs,
         _connect(provider, record, inputs, api_key),
