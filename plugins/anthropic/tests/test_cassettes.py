@@ -13,10 +13,9 @@ are not something it ever reads.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ from modelport import (
     ContentImage,
     ContentReasoning,
     ContentText,
-    GenerateConfig,
     Model,
     ModelOutput,
     ResponseSchema,
@@ -42,12 +40,23 @@ from modelport import (
     ToolChoice,
     ToolFunction,
     ToolInfo,
-    ToolParams,
     get_model,
 )
-from modelport.errors import BadRequestError, ModelAPIError, NotFoundError
-from modelport.testing import LocalServer, Reply, load_cassette, no_wait_policy
-from modelport.wire import merge_deep
+from modelport.errors import BadRequestError, NotFoundError
+from modelport.testing import (
+    NotRebuildableError,
+    Rebuilt,
+    assert_replayed,
+    assert_request_rebuilt,
+    canonical,
+    cassette_params,
+    clean_schema,
+    load_cassette,
+    rebuildable,
+    replay,
+    select,
+    tool_info,
+)
 
 CASSETTE = Path(__file__).parent / "cassettes" / "anthropic_messages.jsonl"
 RECORDS = load_cassette(CASSETTE)
@@ -65,31 +74,7 @@ EXPECTED_STOP = {
 }
 
 
-class NotRebuildableError(Exception):
-    """The recorded request uses something modelport's inputs cannot express."""
-
-
 # -- rebuilding modelport inputs from a recorded request --------------------------------------
-
-
-class Rebuilt:
-    """The inputs of one call, rebuilt from a recorded request."""
-
-    def __init__(
-        self,
-        model: str,
-        messages: list[ChatMessage],
-        tools: list[ToolInfo],
-        tool_choice: ToolChoice,
-        config: GenerateConfig,
-        cache_compared: bool,
-    ) -> None:
-        self.model = model
-        self.messages = messages
-        self.tools = tools
-        self.tool_choice = tool_choice
-        self.config = config
-        self.cache_compared = cache_compared
 
 
 _HANDLED = {
@@ -109,13 +94,14 @@ _HANDLED = {
 }
 
 
-def rebuild(request: dict[str, Any]) -> Rebuilt:
-    """modelport inputs that should produce `request` (raises `NotRebuildableError`)."""
+def rebuild(record: dict[str, Any]) -> Rebuilt:
+    """modelport inputs that should produce the recorded request (`NotRebuildableError` with
+    the reason)."""
+    request = record["request_json"]
     config: dict[str, Any] = {"max_tokens": request["max_tokens"]}
     extra: dict[str, Any] = {k: v for k, v in request.items() if k not in _HANDLED}
 
     messages: list[ChatMessage] = []
-    system_marked = False
     system = request.get("system")
     if isinstance(system, str):
         messages.append(ChatMessageSystem(content=system))
@@ -124,7 +110,6 @@ def rebuild(request: dict[str, Any]) -> Rebuilt:
             if block.get("type") != "text" or set(block) - {"type", "text", "cache_control"}:
                 raise NotRebuildableError("a system block that is not plain text")
             messages.append(ChatMessageSystem(content=block["text"]))
-        system_marked = "cache_control" in system[-1]
         if any("cache_control" in b for b in system[:-1]):
             raise NotRebuildableError("cache breakpoints on several system blocks")
 
@@ -133,28 +118,15 @@ def rebuild(request: dict[str, Any]) -> Rebuilt:
         messages.extend(_messages(wire, names))
 
     tools: list[ToolInfo] = []
-    tools_marked = False
     for tool in request.get("tools") or []:
         if set(tool) - {"name", "description", "input_schema", "strict", "cache_control"}:
             raise NotRebuildableError(f"a server or deferred tool: {sorted(tool)}")
-        tools.append(
-            ToolInfo(
-                name=tool["name"],
-                description=tool.get("description", ""),
-                parameters=ToolParams.model_validate(tool["input_schema"]),
-            )
-        )
-        tools_marked = "cache_control" in tool
-    # modelport's cache_prompt marks the last system block and the last tool; a recording
-    # that marked exactly those is compared with its markers, others without them
-    cache_compared = (system_marked or tools_marked) and (
-        system_marked == bool(system) and tools_marked == bool(tools)
-    )
-    if cache_compared:
+        tools.append(tool_info(tool["name"], tool.get("description"), tool["input_schema"]))
+    if _cache_prompt_marked(request):
         config["cache_prompt"] = True
 
     choice = request.get("tool_choice")
-    tool_choice: ToolChoice = "auto" if tools else "none"
+    tool_choice: ToolChoice | None = None
     if choice is not None:
         tool_choice = (
             ToolFunction(name=choice["name"]) if choice["type"] == "tool" else choice["type"]
@@ -189,15 +161,17 @@ def rebuild(request: dict[str, Any]) -> Rebuilt:
         config["reasoning_effort"] = output_config.pop("effort")
     if output_config:
         extra["output_config"] = output_config  # other efforts, task budgets
-    if extra:
-        config["extra_body"] = extra
-    return Rebuilt(
-        request["model"],
-        messages,
-        tools,
-        tool_choice,
-        GenerateConfig(**config),
-        cache_compared,
+    return Rebuilt.of(request["model"], messages, tools, tool_choice, config, extra)
+
+
+def _cache_prompt_marked(body: dict[str, Any]) -> bool:
+    """Whether `body` has cache breakpoints exactly where modelport's `cache_prompt` puts them:
+    on the last system block and on the last tool (of those it has)."""
+    system, tools = body.get("system"), body.get("tools") or []
+    system_marked = isinstance(system, list) and "cache_control" in (system or [{}])[-1]
+    tools_marked = bool(tools) and "cache_control" in tools[-1]
+    return (system_marked or tools_marked) and (
+        system_marked == bool(system) and tools_marked == bool(tools)
     )
 
 
@@ -280,7 +254,7 @@ def _part(block: dict[str, Any]) -> Content:
 # -- comparing by meaning ---------------------------------------------------------------------
 
 
-def normalise(body: dict[str, Any], cache_compared: bool) -> dict[str, Any]:
+def normalise(body: dict[str, Any]) -> dict[str, Any]:
     """The request with its meaning kept and its spelling made canonical.
 
     - `stream` is dropped: the provider always sends non-streaming requests (false is the
@@ -289,17 +263,16 @@ def normalise(body: dict[str, Any], cache_compared: bool) -> dict[str, Any]:
       text block holding it.
     - `cache_control` on message blocks is dropped: modelport has no per-message breakpoint
       (`cache_prompt` marks the system prompt and the last tool). Markers on the system
-      prompt and tools are compared when the recording placed them as `cache_prompt` does,
-      else dropped; they change billing and latency, not the answer.
+      prompt and tools are compared when placed as `cache_prompt` places them (`rebuild` then
+      sets it), else dropped; they change billing and latency, not the answer.
     - `is_error: false` on a tool result is the same as no `is_error`.
     - A tool's `strict` is dropped (modelport's `ToolInfo` has no such flag); an empty
-      `description` is the same as none; an input schema without `additionalProperties` is
-      compared as `false` (the `ToolParams` default: only the declared parameters); an empty
-      `required` is the same as none.
+      `description` is the same as none; the input schema's JSON-schema defaults are dropped
+      (`modelport.testing.clean_schema`).
     - No `tool_choice` with tools is the same as `{"type": "auto"}` (the API's default).
     """
-    body = copy.deepcopy(body)
-    body.pop("stream", None)
+    cache_compared = _cache_prompt_marked(body)
+    body = canonical(body)
 
     def blocks(content: Any) -> list[dict[str, Any]]:
         return [{"type": "text", "text": content}] if isinstance(content, str) else content
@@ -324,33 +297,17 @@ def normalise(body: dict[str, Any], cache_compared: bool) -> dict[str, Any]:
             tool.pop("cache_control", None)
         if tool.get("description") == "":
             del tool["description"]
-        schema = tool.get("input_schema")
-        if isinstance(schema, dict):
-            schema.setdefault("additionalProperties", False)
-            if schema.get("required") == []:
-                del schema["required"]
+        if isinstance(tool.get("input_schema"), dict):
+            tool["input_schema"] = clean_schema(tool["input_schema"])
     if body.get("tools") and "tool_choice" not in body:
         body["tool_choice"] = {"type": "auto"}
     return body
 
 
-def _id(record: dict[str, Any]) -> str:
-    return f"{RECORDS.index(record)}-{record['source']}-{Path(record['path']).stem[:40]}"
-
-
-REQUEST_RECORDS = [r for r in RECORDS if r["request_json"] is not None]
-RESPONSE_RECORDS = [r for r in RECORDS if not r["is_stream"] and r["status"] == 200]
-ERROR_RECORDS = [r for r in RECORDS if r["status"] >= 400]
-
-
-def _try_rebuild(record: dict[str, Any]) -> Rebuilt | None:
-    try:
-        return rebuild(record["request_json"])
-    except NotRebuildableError:
-        return None
-
-
-REBUILDABLE = [r for r in REQUEST_RECORDS if _try_rebuild(r) is not None]
+REQUEST_RECORDS = select(RECORDS, request=True)
+RESPONSE_RECORDS = select(RECORDS, stream=False, status=200)
+ERROR_RECORDS = select(RECORDS, status=range(400, 600))
+REBUILDABLE, _ = rebuildable(RECORDS, rebuild)
 
 
 def test_most_recorded_requests_are_rebuildable() -> None:
@@ -360,14 +317,9 @@ def test_most_recorded_requests_are_rebuildable() -> None:
     assert len(REBUILDABLE) == 131, len(REBUILDABLE)
 
 
-@pytest.mark.parametrize("record", REBUILDABLE, ids=_id)
+@pytest.mark.parametrize("record", cassette_params(REBUILDABLE))
 def test_request_rebuilt_from_modelport_inputs(record: dict[str, Any]) -> None:
-    inputs = rebuild(record["request_json"])
-    body = to_wire(inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config)
-    merge_deep(body, inputs.config.extra_body or {})  # as the shell does
-    expected = normalise(record["request_json"], inputs.cache_compared)
-    assert normalise(body, inputs.cache_compared) == expected
-    json.dumps(body)  # serialisable as sent
+    assert_request_rebuilt(record, rebuild, to_wire, normalise)
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -423,7 +375,7 @@ def check_output(out: ModelOutput, response: dict[str, Any]) -> None:
     assert out.usage.reasoning_tokens == details.get("thinking_tokens")
 
 
-@pytest.mark.parametrize("record", RESPONSE_RECORDS, ids=_id)
+@pytest.mark.parametrize("record", cassette_params(RESPONSE_RECORDS))
 def test_response_parsed(record: dict[str, Any]) -> None:
     response = json.loads(record["response_body"])
     check_output(from_wire(response, record["request_json"]["model"]), response)
@@ -471,54 +423,39 @@ def test_parallel_tool_calls_in_detail() -> None:
 # -- end to end through a local server --------------------------------------------------------
 
 
-def _generate(record: dict[str, Any], server: LocalServer) -> ModelOutput:
-    inputs = rebuild(record["request_json"])
-    model = get_model(
-        f"anthropic/{inputs.model}",
-        base_url=server.url,
-        api_key=KEY,
-        config=inputs.config,
-        memoize=False,
+def connect(rb: Rebuilt) -> Callable[[str], Model]:
+    return lambda url: get_model(
+        f"anthropic/{rb.model}", base_url=url, api_key=KEY, config=rb.config, memoize=False
     )
-    model = Model(model.api, model.config, retry=no_wait_policy())
-
-    async def go() -> ModelOutput:
-        async with model:
-            return await model.generate(inputs.messages, inputs.tools, inputs.tool_choice)
-
-    return asyncio.run(go())
 
 
-E2E_RECORDS = [r for r in REBUILDABLE if not r["is_stream"] and r["status"] == 200]
+E2E_RECORDS = select(REBUILDABLE, stream=False, status=200)
 
 
-@pytest.mark.parametrize("record", E2E_RECORDS, ids=_id)
+@pytest.mark.parametrize("record", cassette_params(E2E_RECORDS))
 def test_replayed_end_to_end(record: dict[str, Any]) -> None:
-    with LocalServer() as server:
-        server.enqueue(Reply.from_record(record))
-        out = _generate(record, server)
-    [request] = server.requests
-    assert (request.method, request.path) == ("POST", "/v1/messages")
-    assert request.headers["x-api-key"] == KEY
-    assert request.headers["anthropic-version"] == "2023-06-01"
-    assert request.headers["content-type"] == "application/json"
-    cache_compared = rebuild(record["request_json"]).cache_compared
-    assert normalise(request.json, cache_compared) == normalise(
-        record["request_json"], cache_compared
+    rb = rebuild(record)
+    replayed = assert_replayed(
+        record,
+        rb,
+        connect(rb),
+        lambda body: from_wire(body, rb.model),
+        normalise,
+        headers={
+            "x-api-key": KEY,
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+        },
     )
-    check_output(out, json.loads(record["response_body"]))
-    assert out.time is not None
+    assert isinstance(replayed.result, ModelOutput)
+    check_output(replayed.result, json.loads(record["response_body"]))
 
 
-@pytest.mark.parametrize("record", ERROR_RECORDS, ids=_id)
+@pytest.mark.parametrize("record", cassette_params(ERROR_RECORDS))
 def test_recorded_errors_replayed(record: dict[str, Any]) -> None:
-    with LocalServer() as server:
-        server.enqueue(Reply.from_record(record))
-        with pytest.raises(ModelAPIError) as info:
-            _generate(record, server)
-    err = info.value
+    """The error is mapped, with the recorded message, and not retried (one request)."""
+    err = replay(record, rebuild(record), connect(rebuild(record))).result
+    assert isinstance(err, {400: BadRequestError, 404: NotFoundError}[record["status"]])
     message = json.loads(record["response_body"])["error"]["message"]
     assert err.status == record["status"] and err.message == message
-    assert isinstance(err, {400: BadRequestError, 404: NotFoundError}[record["status"]])
     assert err.code in ("invalid_request_error", "not_found_error")
-    assert len(server.requests) == 1  # not retried

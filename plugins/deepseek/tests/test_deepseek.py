@@ -6,7 +6,6 @@ the answers are read as the completion each stream adds up to.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,17 @@ from modelport_deepseek import DEEPSEEK, DeepSeekAPI
 from modelport_openai import from_wire, to_wire
 from modelport_openai.testing import (
     CompatibleContract,
+    assert_replayed,
     assert_request_rebuilt,
     assert_response_read,
     completion_from_sse,
-    inputs_from_request,
-    normalize_request,
 )
 
-from modelport import ChatMessageAssistant, ChatMessageUser, GenerateConfig, ModelOutput, get_model
+from modelport import ChatMessageAssistant, ChatMessageUser, GenerateConfig, get_model
 from modelport.errors import ModelInputError
-from modelport.testing import WEATHER_TOOL, LocalServer, Reply, load_cassette
+from modelport.testing import WEATHER_TOOL, cassette_params, load_cassette
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "deepseek_chat.jsonl")
-IDS = [f"{i}-{r['source']}-{Path(r['path']).stem}"[:70] for i, r in enumerate(RECORDS)]
 REASONER = next(r for r in RECORDS if r["request_json"]["model"] == "deepseek-reasoner")
 
 
@@ -52,40 +49,23 @@ def test_get_model_picks_deepseek_defaults(monkeypatch: pytest.MonkeyPatch) -> N
         get_model("deepseek/x", memoize=False)
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_interaction(record: dict[str, Any]) -> None:
     assert_request_rebuilt(record["request_json"], DEEPSEEK.quirks)
     out = assert_response_read(completion_from_sse(record["response_body"]), DEEPSEEK.quirks)
     assert out.completion and out.stop_reason == "stop" and out.usage is not None
 
 
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
+def test_recorded_interaction_replayed_end_to_end(record: dict[str, Any]) -> None:
+    """Each stream, served as the completion it adds up to, on the recorded route."""
+    assert_replayed("deepseek", record, DEEPSEEK.quirks)
+
+
 def test_reasoner_answers_with_reasoning_content() -> None:
     out = from_wire(completion_from_sse(REASONER["response_body"]), DEEPSEEK.quirks)
     assert out.message.reasoning and out.completion
     assert out.usage is not None and out.usage.reasoning_tokens
-
-
-def test_replayed_end_to_end() -> None:
-    body = completion_from_sse(REASONER["response_body"])
-    inputs = inputs_from_request(REASONER["request_json"], DEEPSEEK.quirks)
-    with LocalServer() as server:
-        server.enqueue(Reply(json=body))
-        model = get_model(
-            "deepseek/deepseek-reasoner",
-            base_url=server.url,
-            api_key="sk-0123456789",
-            memoize=False,
-        )
-
-        async def go() -> ModelOutput:
-            async with model:
-                return await model.generate(inputs.messages)
-
-        out = asyncio.run(go())
-    assert normalize_request(server.requests[0].json) == normalize_request(REASONER["request_json"])
-    assert out.model_dump(exclude={"time"}) == from_wire(body, DEEPSEEK.quirks).model_dump(
-        exclude={"time"}
-    )
 
 
 def test_reasoning_goes_back_only_when_asked_and_no_parallel_tool_calls() -> None:

@@ -1,16 +1,12 @@
-"""Shared fixtures: no test reaches beyond loopback; the replay helpers are importable."""
+"""Shared fixtures: no test reaches beyond loopback."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from modelport.testing import block_internet
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)

@@ -1,16 +1,15 @@
 """The `google` provider against a real local server: the contract suite (Gemini API and Vertex
-AI), fault cases, endpoints and keys, and recorded interactions replayed end to end."""
+AI), fault cases, endpoints and keys (recorded interactions are replayed end to end in
+test_replay)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from google_replay import align, model_of, normalise, rebuild
 from modelport_google import (
     GEMINI,
     VERTEX,
@@ -18,7 +17,6 @@ from modelport_google import (
     GeminiAPI,
     GoogleAPI,
     VertexAPI,
-    from_wire,
 )
 
 from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model, wire
@@ -358,57 +356,6 @@ def test_vertex_token_function_is_called_for_each_request_and_redacted() -> None
         "Bearer ya29.second-token",
     ]
     assert "ya29.second-token" not in str(err) and "***" in str(err)
-
-
-# -- recorded interactions end to end ------------------------------------------------------
-
-E2E = [
-    ("gemini", 4),
-    ("gemini", 5),
-    ("gemini", 129),
-    ("gemini", 34),
-    ("vertex", 5),
-    ("vertex", 14),
-    ("vertex", 73),
-]
-
-
-@pytest.mark.parametrize(("kind", "line"), E2E, ids=[f"{k}-{n}" for k, n in E2E])
-def test_recorded_interaction_end_to_end(kind: str, line: int) -> None:
-    record = RECORDS[(kind, line)]
-    rb = rebuild(record)
-    path = record["url_path"].split("?")[0]
-    with LocalServer() as server:
-        server.enqueue(Reply.from_record(record))
-        args: dict[str, Any] = {
-            "include_thoughts": rb.options.include_thoughts,
-            "safety_settings": rb.options.safety_settings,
-        }
-        if kind == "vertex":
-            found = re.match(r"^/(v[^/]+)/projects/([^/]+)/locations/([^/]+)/", path)
-            assert found
-            version, project, location = found.groups()
-            args.update(api_version=version, project=project, location=location, access_token=KEY)
-            name = f"google/vertex/{rb.model}"
-        else:
-            args["api_key"] = KEY
-            name = f"google/{rb.model}"
-        model = get_model(name, base_url=server.url, config=rb.config, memoize=False, **args)
-
-        async def go() -> ModelOutput:
-            async with model:
-                return await model.generate(rb.messages, tools=rb.tools, tool_choice=rb.tool_choice)
-
-        output = run(go())
-    (request,) = server.requests
-    assert request.path == path
-    recorded = normalise(record["request_json"])
-    assert align(normalise(request.json), recorded) == recorded
-    assert KEY in (
-        request.headers.get("x-goog-api-key", "") + request.headers.get("authorization", "")
-    )
-    expected = from_wire(json.loads(record["response_body"]), model_of(record))
-    assert output.model_dump(exclude={"time"}) == expected.model_dump(exclude={"time"})
 
 
 def test_the_factory_picks_the_endpoint_by_the_model_name() -> None:

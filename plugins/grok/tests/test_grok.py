@@ -22,11 +22,18 @@ from modelport_openai.testing import (
 
 from modelport import ModelOutput, get_model
 from modelport.errors import ModelInputError
-from modelport.testing import WEATHER_TOOL, LocalServer, Reply, load_cassette
+from modelport.testing import (
+    WEATHER_TOOL,
+    LocalServer,
+    Reply,
+    cassette_params,
+    load_cassette,
+    select,
+)
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "xai_chat.jsonl")
 ANSWER = next(r for r in RECORDS if not r["is_stream"])
-STREAMS = [r for r in RECORDS if r["is_stream"]]
+STREAMS = select(RECORDS, stream=True)
 
 
 class TestGrokContract(CompatibleContract):
@@ -65,9 +72,7 @@ def test_recorded_tool_call_with_reasoning() -> None:
     assert out.usage.input_tokens + out.usage.output_tokens == out.usage.total_tokens
 
 
-@pytest.mark.parametrize(
-    "record", STREAMS, ids=[Path(r["path"]).parent.parent.name for r in STREAMS]
-)
+@pytest.mark.parametrize("record", cassette_params(STREAMS))
 def test_recorded_streams_add_up(record: dict[str, Any]) -> None:
     out = assert_response_read(completion_from_sse(record["response_body"]), GROK.quirks)
     assert out.completion and out.message.reasoning and out.stop_reason == "stop"

@@ -21,15 +21,18 @@ from modelport_openai.testing import (
 
 from modelport import GenerateConfig, get_model, wire
 from modelport.errors import BadRequestError, ModelInputError
-from modelport.testing import LocalServer, Reply, load_cassette, text_output
+from modelport.testing import (
+    LocalServer,
+    Reply,
+    cassette_params,
+    load_cassette,
+    select,
+    text_output,
+)
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "groq_chat.jsonl")
-REQUESTS = [r for r in RECORDS if r["request_json"]]
-ANSWERS = [r for r in RECORDS if r["status"] == 200 and not r["is_stream"]]
-
-
-def ids(records: list[dict[str, Any]]) -> list[str]:
-    return [f"{i:02d}-{r['source']}-{Path(r['path']).stem}"[:70] for i, r in enumerate(records)]
+REQUESTS = select(RECORDS, request=True)
+ANSWERS = select(RECORDS, status=200, stream=False)
 
 
 class TestGroqContract(CompatibleContract):
@@ -50,7 +53,7 @@ def test_get_model_picks_groq_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         get_model("groq/x", memoize=False)
 
 
-@pytest.mark.parametrize("record", REQUESTS, ids=ids(REQUESTS))
+@pytest.mark.parametrize("record", cassette_params(REQUESTS))
 def test_recorded_request_is_rebuilt(record: dict[str, Any]) -> None:
     inputs = assert_request_rebuilt(record["request_json"], GROQ.quirks)
     # Groq-only fields travel through extra_body
@@ -62,9 +65,14 @@ def test_recorded_request_is_rebuilt(record: dict[str, Any]) -> None:
     }
 
 
-@pytest.mark.parametrize("record", ANSWERS, ids=ids(ANSWERS))
+@pytest.mark.parametrize("record", cassette_params(ANSWERS))
 def test_recorded_answer_is_read(record: dict[str, Any]) -> None:
     assert_response_read(json.loads(record["response_body"]), GROQ.quirks)
+
+
+@pytest.mark.parametrize("record", cassette_params(REQUESTS))
+def test_recorded_interaction_replayed_end_to_end(record: dict[str, Any]) -> None:
+    assert_replayed("groq", record, GROQ.quirks)
 
 
 def test_reasoning_comes_from_the_reasoning_field() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -10,23 +9,21 @@ from typing import Any
 import pytest
 from modelport_hf_inference_providers import HF_INFERENCE_PROVIDERS, HFInferenceProvidersAPI
 from modelport_openai import from_wire, to_wire
-from modelport_openai.testing import CompatibleContract, inputs_from_request, normalize_request
+from modelport_openai.testing import (
+    CompatibleContract,
+    assert_replayed,
+    assert_request_rebuilt,
+    assert_response_read,
+    inputs_from_request,
+)
 
-from modelport import GenerateConfig, Model, ModelOutput, get_model
+from modelport import GenerateConfig, get_model
 from modelport.errors import ModelInputError
-from modelport.testing import WEATHER_TOOL, LocalServer, Reply, load_cassette, no_wait_policy
+from modelport.testing import WEATHER_TOOL, cassette_params, load_cassette
 
 QUIRKS = HF_INFERENCE_PROVIDERS.quirks
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "huggingface_chat.jsonl")
 KEY = "hf_test0123456789abcdef"
-FINISH = {"stop": "stop", "length": "max_tokens", "tool_calls": "tool_calls"}
-
-
-def ids(records: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"{i}-{r['source']}-{r['url_path'].split('/')[1]}-{r['model']}"
-        for i, r in enumerate(records)
-    ]
 
 
 def recorded_request(record: dict[str, Any]) -> dict[str, Any]:
@@ -72,66 +69,22 @@ def test_get_model_picks_the_router_defaults(monkeypatch: pytest.MonkeyPatch) ->
         get_model("hf-inference-providers/x", memoize=False)
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=ids(RECORDS))
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_request_is_rebuilt(record: dict[str, Any]) -> None:
-    recorded = recorded_request(record)
-    inputs = inputs_from_request(recorded, QUIRKS)
-    assert inputs.extra == ()
-    body = to_wire(
-        inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config, QUIRKS
-    )
-    assert normalize_request(body) == normalize_request(recorded)
+    assert assert_request_rebuilt(recorded_request(record), QUIRKS).extra == ()
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=ids(RECORDS))
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_answer_is_read(record: dict[str, Any]) -> None:
-    body = json.loads(record["response_body"])
-    out = from_wire(body, QUIRKS)
-    (raw,) = body["choices"]
-    assert out.completion == (raw["message"]["content"] or "")
-    assert out.stop_reason == FINISH[raw["finish_reason"]]
-    calls = raw["message"].get("tool_calls") or []
-    assert [(c.function, c.arguments) for c in out.message.tool_calls or []] == [
-        (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls
-    ]
-    usage = body["usage"]
-    assert out.usage is not None
-    assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
-        usage["prompt_tokens"],
-        usage["completion_tokens"],
-        usage["total_tokens"],
-    )
+    assert_response_read(json.loads(record["response_body"]), QUIRKS)
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=ids(RECORDS))
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_interaction_replayed_end_to_end(record: dict[str, Any]) -> None:
-    """The call reaches the recorded route with the recorded body, and reads its answer."""
-    recorded = recorded_request(record)
-    inputs = inputs_from_request(recorded, QUIRKS)
-    route = record["url_path"].removesuffix("/chat/completions")  # e.g. /together/v1
-    with LocalServer() as server:
-        server.enqueue(Reply.from_record(record))
-        built = get_model(
-            f"hf-inference-providers/{inputs.model}",
-            base_url=server.url + route,
-            api_key=KEY,
-            config=inputs.config,
-            memoize=False,
-        )
-        model = Model(built.api, built.config, retry=no_wait_policy())
-
-        async def go() -> ModelOutput:
-            async with model:
-                return await model.generate(inputs.messages, inputs.tools, inputs.tool_choice)
-
-        out = asyncio.run(go())
-    (sent,) = server.requests
-    assert sent.path == record["url_path"]
-    headers = {k.lower(): v for k, v in sent.headers.items()}
-    assert headers["authorization"] == f"Bearer {KEY}"
-    assert normalize_request(sent.json) == normalize_request(recorded)
-    expected = from_wire(json.loads(record["response_body"]), QUIRKS)
-    assert out.model_dump(exclude={"time"}) == expected.model_dump(exclude={"time"})
+    """The call reaches the recorded route (e.g. /together/v1) with the recorded body and the
+    key, and reads its answer."""
+    cleaned = {**record, "request_json": recorded_request(record)}
+    assert_replayed("hf-inference-providers", cleaned, QUIRKS, api_key=KEY)
 
 
 def test_tool_call_answer_replayed() -> None:

@@ -1,5 +1,5 @@
 """The `mistral` provider against a real local server: the contract suite, fault cases, keys
-and endpoints, and recorded interactions replayed end to end."""
+and endpoints (recorded interactions are replayed end to end in test_replay)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from mistral_replay import align, normalise, rebuild
-from modelport_mistral import from_wire, mistral_call_id
+from modelport_mistral import mistral_call_id
 
 from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model
 from modelport.errors import (
@@ -249,39 +248,3 @@ def test_key_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
         get_model(
             "mistral/magistral-small-latest", api_key="k-123", prompt_mode="fast", memoize=False
         )
-
-
-# -- recorded interactions end to end ------------------------------------------------------
-
-E2E = [2, 11, 31, 33, 34, 35, 39]
-
-
-@pytest.mark.parametrize("line", E2E)
-def test_recorded_interaction_end_to_end(line: int) -> None:
-    record = RECORDS[line]
-    rb = rebuild(record)
-    with LocalServer() as server:
-        server.enqueue(Reply.from_record(record))
-        model = get_model(
-            f"mistral/{rb.model}",
-            base_url=f"{server.url}/v1",
-            api_key=KEY,
-            config=rb.config,
-            memoize=False,
-            safe_prompt=rb.options.safe_prompt,
-            prompt_mode=rb.options.prompt_mode,
-        )
-
-        async def go() -> ModelOutput:
-            async with model:
-                return await model.generate(rb.messages, tools=rb.tools, tool_choice=rb.tool_choice)
-
-        output = run(go())
-    (request,) = server.requests
-    assert (
-        request.path == record["url_path"] and request.headers["authorization"] == f"Bearer {KEY}"
-    )
-    recorded = normalise(record["request_json"])
-    assert align(normalise(request.json), recorded) == recorded
-    expected = from_wire(json.loads(record["response_body"]), rb.model)
-    assert output.model_dump(exclude={"time"}) == expected.model_dump(exclude={"time"})

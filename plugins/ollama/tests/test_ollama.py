@@ -16,10 +16,9 @@ from modelport_openai.testing import (
 )
 
 from modelport import get_model
-from modelport.testing import load_cassette
+from modelport.testing import cassette_params, load_cassette
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "ollama_openai_chat.jsonl")
-IDS = [f"{i}-{r['host']}-{Path(r['path']).stem}"[:70] for i, r in enumerate(RECORDS)]
 
 
 class TestOllamaContract(CompatibleContract):
@@ -40,7 +39,7 @@ def test_get_model_picks_ollama_defaults(monkeypatch: pytest.MonkeyPatch) -> Non
     assert api.headers["authorization"] == "Bearer ollama-cloud-0123456789"
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_interaction(record: dict[str, Any]) -> None:
     inputs = assert_request_rebuilt(record["request_json"], OLLAMA.quirks)
     assert set(inputs.extra) <= {"response_format"}  # JSON mode has no modelport field

@@ -19,10 +19,9 @@ from modelport_openai_api import OpenAICompatibleServerAPI, service_for
 
 from modelport import get_model
 from modelport.errors import ModelInputError
-from modelport.testing import load_cassette
+from modelport.testing import cassette_params, load_cassette
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "cerebras_chat.jsonl")
-IDS = [f"{i}-{r['request_json']['model']}" for i, r in enumerate(RECORDS)]
 PLAIN = Quirks()  # openai-api speaks plain OpenAI
 
 
@@ -64,7 +63,7 @@ def test_no_key_means_no_authorization_header(monkeypatch: pytest.MonkeyPatch) -
     assert keyed.connection_key() != api.connection_key()
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_cerebras_recordings_through_openai_api(record: dict[str, Any]) -> None:
     inputs = assert_request_rebuilt(record["request_json"], PLAIN)
     assert set(inputs.extra) <= {"clear_thinking", "reasoning_effort"}  # Cerebras-only values

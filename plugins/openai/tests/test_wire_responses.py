@@ -13,84 +13,34 @@ from typing import Any
 
 import pytest
 from modelport_openai import OPENAI, MalformedResponseError, Quirks, from_wire
-from modelport_openai.testing import completion_from_sse
+from modelport_openai.testing import EXPECTED_STOP, assert_response_read, completion_from_sse
 
 from modelport import ModelUsage
-from modelport.testing import load_cassette
+from modelport.testing import cassette_params, load_cassette, select, stream_events
 
 HERE = Path(__file__).parent
 RECORDS = load_cassette(HERE / "cassettes" / "openai_chat.jsonl")
-ANSWERS = [(i, r) for i, r in enumerate(RECORDS) if r["status"] == 200 and not r["is_stream"]]
-STREAMS = [(i, r) for i, r in enumerate(RECORDS) if r["status"] == 200 and r["is_stream"]]
-
-FINISH = {
-    "stop": "stop",
-    "length": "max_tokens",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "content_filter": "content_filter",
-}
+ANSWERS = select(RECORDS, status=200, stream=False)
+STREAMS = select(RECORDS, status=200, stream=True)
 
 
-def record_id(item: tuple[int, dict[str, Any]]) -> str:
-    i, r = item
-    return f"{i:02d}-{r['source']}-{Path(r['path']).stem}"[:80]
+@pytest.mark.parametrize("record", cassette_params(ANSWERS))
+def test_recorded_response_parses(record: dict[str, Any]) -> None:
+    assert_response_read(json.loads(record["response_body"]), OPENAI.quirks)
 
 
-def check_against_body(body: dict[str, Any]) -> None:
-    """`from_wire(body)` says what `body` says."""
-    out = from_wire(body, OPENAI.quirks)
-    raw_choices = sorted(body["choices"], key=lambda c: c["index"])
-    assert len(out.choices) == len(raw_choices)
-    for choice, raw in zip(out.choices, raw_choices, strict=True):
-        msg = raw["message"]
-        assert choice.message.text == (msg.get("content") or "")
-        assert choice.message.source == "generate"
-        assert choice.stop_reason == FINISH[raw["finish_reason"]]
-        calls = msg.get("tool_calls") or (
-            [{"function": msg["function_call"]}] if msg.get("function_call") else []
-        )
-        assert [(c.function, c.arguments) for c in choice.message.tool_calls or []] == [
-            (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls
-        ]
-        assert all(c.parse_error is None for c in choice.message.tool_calls or [])
-    usage = body["usage"]
-    assert out.usage is not None
-    assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
-        usage["prompt_tokens"],
-        usage["completion_tokens"],
-        usage["total_tokens"],
-    )
-    details = usage.get("completion_tokens_details") or {}
-    assert out.usage.reasoning_tokens == details.get("reasoning_tokens")
-    assert out.usage.input_tokens_cache_read == (usage.get("prompt_tokens_details") or {}).get(
-        "cached_tokens"
-    )
-    assert out.model == body["model"]
-    assert out.error is None
-
-
-@pytest.mark.parametrize("item", ANSWERS, ids=[record_id(a) for a in ANSWERS])
-def test_recorded_response_parses(item: tuple[int, dict[str, Any]]) -> None:
-    check_against_body(json.loads(item[1]["response_body"]))
-
-
-@pytest.mark.parametrize("item", STREAMS, ids=[record_id(s) for s in STREAMS])
-def test_recorded_stream_adds_up(item: tuple[int, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("record", cassette_params(STREAMS))
+def test_recorded_stream_adds_up(record: dict[str, Any]) -> None:
     """A streamed recording, assembled into the completion it stands for, parses as one."""
-    chunks = [
-        json.loads(line[5:])
-        for line in item[1]["response_body"].splitlines()
-        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")
-    ]
+    chunks = stream_events(record["response_body"])
     deltas = [c["delta"] for chunk in chunks for c in chunk["choices"]]
     finishes = [
         c["finish_reason"] for chunk in chunks for c in chunk["choices"] if c["finish_reason"]
     ]
-    out = from_wire(completion_from_sse(item[1]["response_body"]), OPENAI.quirks)
+    out = from_wire(completion_from_sse(record["response_body"]), OPENAI.quirks)
     assert out.completion == "".join(d.get("content") or "" for d in deltas)
     # some streams end without a finish reason (the recording shows none): that is 'unknown'
-    assert out.stop_reason == (FINISH[finishes[-1]] if finishes else "unknown")
+    assert out.stop_reason == (EXPECTED_STOP[finishes[-1]] if finishes else "unknown")
     assert (out.usage is None) == (not any(chunk.get("usage") for chunk in chunks))
     names = "".join(
         t["function"].get("name") or "" for d in deltas for t in d.get("tool_calls") or ()

@@ -19,15 +19,11 @@ from modelport_openrouter import OPENROUTER, OpenRouterAPI
 
 from modelport import ChatMessageUser, GenerateConfig, get_model
 from modelport.errors import AuthenticationError, ModelInputError, RateLimitError
-from modelport.testing import load_cassette
+from modelport.testing import cassette_params, load_cassette, select
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "openrouter_chat.jsonl")
-ANSWERS = [r for r in RECORDS if r["status"] == 200 and not r["is_stream"]]
-STREAMS = [r for r in RECORDS if r["status"] == 200 and r["is_stream"]]
-
-
-def ids(records: list[dict[str, Any]]) -> list[str]:
-    return [f"{i:02d}-{r['source']}-{Path(r['path']).stem}"[:70] for i, r in enumerate(records)]
+ANSWERS = select(RECORDS, status=200, stream=False)
+STREAMS = select(RECORDS, status=200, stream=True)
 
 
 # OpenRouter-only fields, passed through `extra_body`
@@ -53,18 +49,23 @@ def test_get_model_picks_openrouter_defaults(monkeypatch: pytest.MonkeyPatch) ->
         get_model("openrouter/x/y", memoize=False)
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=ids(RECORDS))
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_request_is_rebuilt(record: dict[str, Any]) -> None:
     inputs = assert_request_rebuilt(record["request_json"], OPENROUTER.quirks)
     assert set(inputs.extra) <= OPENROUTER_FIELDS
 
 
-@pytest.mark.parametrize("record", ANSWERS, ids=ids(ANSWERS))
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
+def test_recorded_interaction_replayed_end_to_end(record: dict[str, Any]) -> None:
+    assert_replayed("openrouter", record, OPENROUTER.quirks)
+
+
+@pytest.mark.parametrize("record", cassette_params(ANSWERS))
 def test_recorded_answer_is_read(record: dict[str, Any]) -> None:
     assert_response_read(json.loads(record["response_body"]), OPENROUTER.quirks)
 
 
-@pytest.mark.parametrize("record", STREAMS, ids=ids(STREAMS))
+@pytest.mark.parametrize("record", cassette_params(STREAMS))
 def test_recorded_stream_adds_up(record: dict[str, Any]) -> None:
     out = assert_response_read(completion_from_sse(record["response_body"]), OPENROUTER.quirks)
     assert out.completion

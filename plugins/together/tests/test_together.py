@@ -13,17 +13,15 @@ from modelport_openai.testing import (
     assert_replayed,
     assert_request_rebuilt,
     assert_response_read,
-    completion_from_sse,
 )
 from modelport_together import TOGETHER, TogetherAPI
 
 from modelport import ChatMessageUser, GenerateConfig, get_model
 from modelport.errors import ModelInputError
-from modelport.testing import WEATHER_TOOL, load_cassette
+from modelport.testing import WEATHER_TOOL, cassette_params, load_cassette, response_json
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "together_chat.jsonl")
 ANSWERS = [r for r in RECORDS if not r["is_stream"]]
-IDS = [f"{i}-{Path(r['path']).stem}"[:70] for i, r in enumerate(RECORDS)]
 
 
 class TestTogetherContract(CompatibleContract):
@@ -46,17 +44,13 @@ def test_get_model_picks_together_defaults(monkeypatch: pytest.MonkeyPatch) -> N
         get_model("together/x", memoize=False)
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_interaction(record: dict[str, Any]) -> None:
     inputs = assert_request_rebuilt(record["request_json"], TOGETHER.quirks)
     assert inputs.extra == ()
-    body = (
-        completion_from_sse(record["response_body"])
-        if record["is_stream"]
-        else json.loads(record["response_body"])
-    )
-    out = assert_response_read(body, TOGETHER.quirks)
+    out = assert_response_read(response_json(record), TOGETHER.quirks)
     assert out.completion and out.stop_reason == "stop"
+    assert_replayed("together", record, TOGETHER.quirks)
 
 
 def test_usage_with_cached_tokens_at_the_top_level() -> None:

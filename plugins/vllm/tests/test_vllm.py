@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,13 @@ from modelport_openai.testing import (
     assert_replayed,
     assert_request_rebuilt,
     assert_response_read,
-    completion_from_sse,
 )
 from modelport_vllm import VLLM, VLLMAPI
 
 from modelport import ChatMessageUser, GenerateConfig, get_model
-from modelport.testing import load_cassette
+from modelport.testing import cassette_params, load_cassette, response_json
 
 RECORDS = load_cassette(Path(__file__).parent / "cassettes" / "vllm_chat.jsonl")
-IDS = [f"{i}-{Path(r['path']).stem}"[:70] for i, r in enumerate(RECORDS)]
 
 
 class TestVLLMContract(CompatibleContract):
@@ -42,16 +39,12 @@ def test_get_model_picks_vllm_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert api.headers["authorization"] == "Bearer token-abc123"
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_recorded_interaction(record: dict[str, Any]) -> None:
     assert_request_rebuilt(record["request_json"], VLLM.quirks)
-    body = (
-        completion_from_sse(record["response_body"])
-        if record["is_stream"]
-        else json.loads(record["response_body"])
-    )
-    out = assert_response_read(body, VLLM.quirks)
+    out = assert_response_read(response_json(record), VLLM.quirks)
     assert out.completion
+    assert_replayed("vllm", record, VLLM.quirks)
 
 
 def test_length_stop_and_replay() -> None:

@@ -15,12 +15,9 @@ This module imports `modelport.testing` (and aiohttp); import it from tests only
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar, get_args
-
-import attrs
 
 from modelport import (
     ChatMessage,
@@ -40,23 +37,17 @@ from modelport import (
     ToolCall,
     ToolChoice,
     ToolFunction,
-    ToolInfo,
-    ToolParams,
     get_model,
 )
+from modelport import testing as kit
 from modelport.errors import ModelAPIError
-from modelport.testing import (
-    LocalServer,
-    ProviderContract,
-    Reply,
-    no_wait_policy,
-)
-from modelport.wire import merge_deep
+from modelport.testing import ProviderContract, Rebuilt, Reply
 
 from ._service import Quirks
 from ._wire import from_wire, to_wire
 
 __all__ = [
+    "EXPECTED_STOP",
     "CompatibleContract",
     "RequestInputs",
     "assert_replayed",
@@ -66,6 +57,7 @@ __all__ = [
     "completion_from_sse",
     "inputs_from_request",
     "normalize_request",
+    "openai_expected",
     "replay",
     "reply_for",
 ]
@@ -143,21 +135,10 @@ def reply_for(output: ModelOutput, model: str = "test-model") -> Reply:
     return Reply(json=completion_body(output, model))
 
 
-# -- rebuilding inputs from a recorded request ------------------------------------------------
+# -- recorded interactions: the OpenAI wire format's parts of `modelport.testing`'s kit ------
 
-
-@attrs.frozen
-class RequestInputs:
-    """What a recorded request body stands for, as modelport inputs."""
-
-    model: str
-    messages: list[ChatMessage]
-    tools: list[ToolInfo]
-    tool_choice: ToolChoice
-    config: GenerateConfig
-    extra: tuple[str, ...] = ()
-    """Request fields with no modelport equivalent, passed through `config.extra_body`."""
-
+RequestInputs = Rebuilt
+"""What a recorded request body stands for, as modelport inputs (`options` holds the quirks)."""
 
 _CONFIG_FIELDS = {
     "max_tokens": "max_tokens",
@@ -178,6 +159,8 @@ _EFFORTS = frozenset(
     for value in get_args(arg)
 )
 _AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav"}
+_TOOL_CHOICES: dict[str, ToolChoice] = {"auto": "auto", "required": "any", "none": "none"}
+REPLAY_KEY = "sk-replay-0123456789abcdef"
 
 
 def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> RequestInputs:
@@ -192,9 +175,8 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
     """
     config: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    tools = [_tool_info(t) for t in request.get("tools") or ()]
-    for key, value in request.items():
-        if key in ("model", "messages", "tools", "tool_choice", "stream", "stream_options"):
+    for key, value in kit.canonical(request).items():
+        if key in ("model", "messages", "tools", "tool_choice"):
             continue
         if key in _CONFIG_FIELDS:
             config[_CONFIG_FIELDS[key]] = value
@@ -219,19 +201,17 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
                 description=spec.get("description"),
                 strict=spec.get("strict"),
             )
-        elif key == "response_format" and value == {"type": "text"}:
-            continue  # the default
-        else:
+        elif key != "response_format" or value != {"type": "text"}:  # text: the default
             extra[key] = value
-    if extra:
-        config["extra_body"] = extra
-    return RequestInputs(
-        model=request["model"],
-        messages=_messages(request["messages"]),
-        tools=tools,
-        tool_choice=_tool_choice(request.get("tool_choice"), bool(tools)),
-        config=GenerateConfig(**config),
-        extra=tuple(sorted(extra)),
+    fns = [t["function"] for t in request.get("tools") or ()]
+    tools = [kit.tool_info(f["name"], f.get("description"), f.get("parameters")) for f in fns]
+    choice = request.get("tool_choice")
+    if isinstance(choice, dict):
+        choice = ToolFunction(name=choice["function"]["name"])
+    elif choice is not None:
+        choice = _TOOL_CHOICES[choice]
+    return Rebuilt.of(
+        request["model"], _messages(request["messages"]), tools, choice, config, extra, quirks
     )
 
 
@@ -240,25 +220,6 @@ def _plain(reasoning: Any) -> bool:
     if not isinstance(reasoning, dict) or len(reasoning) != 1:
         return False
     return reasoning.get("effort") in _EFFORTS or isinstance(reasoning.get("max_tokens"), int)
-
-
-def _tool_info(tool: dict[str, Any]) -> ToolInfo:
-    fn = tool["function"]
-    params = dict(fn.get("parameters") or {"type": "object"})
-    params.setdefault("additionalProperties", True)  # absent means allowed in JSON schema
-    return ToolInfo(
-        name=fn["name"],
-        description=fn.get("description") or "",
-        parameters=ToolParams.model_validate(params),
-    )
-
-
-def _tool_choice(value: Any, has_tools: bool) -> ToolChoice:
-    if value is None:
-        return "auto" if has_tools else "none"
-    if isinstance(value, dict):
-        return ToolFunction(name=value["function"]["name"])
-    return {"auto": "auto", "required": "any", "none": "none"}[value]  # type: ignore[return-value]
 
 
 def _parts(content: Any) -> str | list[Content]:
@@ -317,29 +278,23 @@ def _messages(raw: list[dict[str, Any]]) -> list[ChatMessage]:
     return out
 
 
-# -- comparing request bodies by meaning ------------------------------------------------------
-
-
 def normalize_request(body: dict[str, Any]) -> dict[str, Any]:
     """`body` with differences that do not change its meaning to the server removed.
 
-    - `stream: false` and `stream_options` go (modelport never streams; `stream` is dropped
-      whatever its value, so a streamed recording compares on the rest of its body);
+    - `stream` and `stream_options` go (`modelport.testing.canonical`);
     - `max_completion_tokens` is spelled `max_tokens` (the same limit under its older name;
       which one a model gets is tested on its own);
     - a `stop` string is a one-element list;
-    - tools: `strict` goes (`ToolInfo` has no such flag), as do an empty `description`,
-      `additionalProperties: true`, an empty `required` and empty `properties` (each the
-      JSON-schema default); `tool_choice` absent with tools is `"auto"` (the API default);
+    - tools: `strict` goes (`ToolInfo` has no such flag), as do an empty `description` and
+      the JSON-schema defaults of the parameters (`modelport.testing.clean_schema`, and empty
+      `properties`); `tool_choice` absent with tools is `"auto"` (the API default);
     - `response_format: {"type": "text"}` goes (the default);
     - messages: tool-call `arguments` are compared as parsed JSON (spacing and key order do not
       matter); an assistant's `content: null` goes, as do `refusal: null` and empty
       `annotations` (response fields echoed back); a tool message's legacy `name` goes; an
       image's `detail: "auto"` goes (the default).
     """
-    body = copy.deepcopy(body)
-    body.pop("stream", None)
-    body.pop("stream_options", None)
+    body = kit.canonical(body)
     if "max_completion_tokens" in body:
         body["max_tokens"] = body.pop("max_completion_tokens")
     if isinstance(body.get("stop"), str):
@@ -353,13 +308,10 @@ def normalize_request(body: dict[str, Any]) -> dict[str, Any]:
             fn.pop("strict", None)
             if fn.get("description") == "":
                 del fn["description"]
-            params = fn.get("parameters")
-            if isinstance(params, dict):
-                if params.get("additionalProperties") is True:
-                    del params["additionalProperties"]
-                for key in ("required", "properties"):
-                    if params.get(key) in ([], {}):
-                        del params[key]
+            if isinstance(fn.get("parameters"), dict):
+                fn["parameters"] = kit.clean_schema(fn["parameters"])
+                if fn["parameters"].get("properties") == {}:
+                    del fn["parameters"]["properties"]
     for m in body.get("messages", []):
         _normalize_message(m)
     return body
@@ -382,61 +334,11 @@ def _normalize_message(m: dict[str, Any]) -> None:
                 del image["detail"]
 
 
-# -- streams -----------------------------------------------------------------------------------
-
-
 def completion_from_sse(text: str) -> dict[str, Any]:
     """The `chat.completion` body that a recorded stream of `chat.completion.chunk` events
-    adds up to: content, reasoning and tool-call arguments concatenated, the last finish
-    reason and usage kept."""
-    body: dict[str, Any] = {"object": "chat.completion", "choices": []}
-    choices: dict[int, dict[str, Any]] = {}
-    for line in text.splitlines():
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if not data or data == "[DONE]":
-            continue
-        chunk = json.loads(data)
-        for key in ("id", "model", "created"):
-            if key in chunk:
-                body[key] = chunk[key]
-        if chunk.get("usage"):
-            body["usage"] = chunk["usage"]
-        for c in chunk.get("choices") or ():
-            choice = choices.setdefault(
-                c.get("index", 0),
-                {
-                    "index": c.get("index", 0),
-                    "message": {"role": "assistant"},
-                    "finish_reason": None,
-                },
-            )
-            if c.get("finish_reason"):
-                choice["finish_reason"] = c["finish_reason"]
-            message = choice["message"]
-            for key, value in (c.get("delta") or {}).items():
-                if key == "tool_calls":
-                    calls = message.setdefault("tool_calls", [])
-                    for d in value:
-                        i = d.get("index", len(calls))
-                        while len(calls) <= i:
-                            calls.append(
-                                {"type": "function", "function": {"name": "", "arguments": ""}}
-                            )
-                        call = calls[i]
-                        if d.get("id"):
-                            call["id"] = d["id"]
-                        fn = d.get("function") or {}
-                        call["function"]["name"] += fn.get("name") or ""
-                        call["function"]["arguments"] += fn.get("arguments") or ""
-                elif isinstance(value, str) and key != "role":
-                    message[key] = message.get(key, "") + value
-    body["choices"] = [choices[i] for i in sorted(choices)]
-    return body
+    adds up to (`modelport.testing.merge_chat_stream`)."""
+    return kit.merge_chat_stream(kit.stream_events(text))
 
-
-# -- checking recorded interactions ------------------------------------------------------------
 
 EXPECTED_STOP: dict[str, StopReason] = {
     "stop": "stop",
@@ -448,103 +350,120 @@ EXPECTED_STOP: dict[str, StopReason] = {
 """What each documented `finish_reason` must read as (written out here, apart from the code)."""
 
 
+def openai_expected(request: dict[str, Any]) -> dict[str, Any]:
+    """A recorded request to OpenAI as modelport sends it: o1-mini and o1-preview take no
+    system or developer message (OpenAI refused one in a recording), so that text goes as a
+    user message."""
+    if request["model"] not in ("o1-mini", "o1-preview"):
+        return request
+    messages = [
+        {**m, "role": "user"} if m["role"] in ("system", "developer") else m
+        for m in request["messages"]
+    ]
+    return {**request, "messages": messages}
+
+
 def assert_request_rebuilt(request: dict[str, Any], quirks: Quirks = Quirks()) -> RequestInputs:
     """Check that `to_wire` turns the inputs `request` stands for back into `request`, equal
     in meaning (see `normalize_request`); return those inputs."""
-    inputs = inputs_from_request(request, quirks)
-    body = to_wire(
-        inputs.model, inputs.messages, inputs.tools, inputs.tool_choice, inputs.config, quirks
+    return kit.assert_request_rebuilt(
+        {"request_json": request},
+        lambda record: inputs_from_request(record["request_json"], quirks),
+        to_wire,
+        normalize_request,
     )
-    if inputs.config.extra_body:
-        merge_deep(body, inputs.config.extra_body)  # as the shell does
-    assert normalize_request(body) == normalize_request(request)
-    return inputs
 
 
 def assert_response_read(body: dict[str, Any], quirks: Quirks = Quirks()) -> ModelOutput:
-    """Check that `from_wire(body)` says what `body` says (text, reasoning, tool calls, stop
-    reasons, usage), reading the body directly; return the output."""
+    """Check that `from_wire(body)` says what `body` says (text, reasoning, tool calls, also
+    the legacy `function_call`, stop reasons, usage, model), reading the body directly; return
+    the output."""
     out = from_wire(body, quirks)
     raw_choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
-    assert len(out.choices) == len(raw_choices)
+    assert len(out.choices) == len(raw_choices) and out.error is None
     for choice, raw in zip(out.choices, raw_choices, strict=True):
         msg = raw["message"]
         assert choice.message.text == (msg.get("content") or "")
+        assert choice.message.source == "generate"
         assert choice.stop_reason == EXPECTED_STOP.get(raw.get("finish_reason") or "", "unknown")
         reasoning = next((msg[f] for f in quirks.reasoning_fields if msg.get(f)), None)
         assert choice.message.reasoning == reasoning
-        calls = msg.get("tool_calls") or []
-        assert [(c.function, c.arguments) for c in choice.message.tool_calls or []] == [
-            (c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"))
-            for c in calls
+        legacy = [{"function": msg["function_call"]}] if msg.get("function_call") else []
+        assert [
+            (c.function, c.arguments, c.parse_error) for c in choice.message.tool_calls or []
+        ] == [
+            (c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"), None)
+            for c in msg.get("tool_calls") or legacy
         ]
+    assert out.model == body.get("model", out.model)
     usage = body.get("usage")
     if usage is None:
         assert out.usage is None
-    else:
-        assert out.usage is not None
-        reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
-        output_tokens = usage["completion_tokens"]
-        if quirks.reasoning_tokens_excluded:
-            output_tokens += reasoning_tokens or 0
-        assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
-            usage["prompt_tokens"],
-            output_tokens,
-            usage["total_tokens"],
-        )
-        assert out.usage.reasoning_tokens == reasoning_tokens
+        return out
+    assert out.usage is not None
+    reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    output_tokens = usage["completion_tokens"]
+    if quirks.reasoning_tokens_excluded:
+        output_tokens += reasoning_tokens or 0
+    assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.total_tokens) == (
+        usage["prompt_tokens"],
+        output_tokens,
+        usage["total_tokens"],
+    )
+    assert out.usage.reasoning_tokens == reasoning_tokens
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    assert out.usage.input_tokens_cache_read == usage.get("cached_tokens", cached)
     return out
 
 
+def _connect(
+    provider: str, record: dict[str, Any], inputs: Rebuilt, api_key: str
+) -> Callable[[str], Model]:
+    """`connect` for the kit's replay: `<provider>/<model>` at the server, on the recorded
+    route (e.g. `/openai/v1`), with no retries."""
+    route = (record.get("url_path") or "").split("?")[0].removesuffix("/chat/completions")
+    return lambda url: get_model(
+        f"{provider}/{inputs.model}",
+        base_url=url + route,
+        api_key=api_key,
+        config=inputs.config.merge(GenerateConfig(max_retries=0)),
+        memoize=False,
+    )
+
+
 def replay(
-    provider: str,
-    record: dict[str, Any],
-    quirks: Quirks = Quirks(),
-    api_key: str = "sk-replay-0123456789abcdef",
-) -> tuple[ModelOutput | ModelAPIError, LocalServer]:
-    """Replay `record` end to end: `get_model("<provider>/<model>")` generates from the inputs
-    its request stands for, against a local server answering with its recorded response.
-    Returns the output (or the error raised) and the server, which holds the request it got."""
+    provider: str, record: dict[str, Any], quirks: Quirks = Quirks(), api_key: str = REPLAY_KEY
+) -> kit.Replayed:
+    """Replay `record` end to end (`modelport.testing.replay`): `get_model("<provider>/<model>")`
+    generates from the inputs its request stands for, against a local server answering with
+    its recorded response. Returns the output (or the error raised) and the request sent."""
     inputs = inputs_from_request(record["request_json"], quirks)
-    with LocalServer() as server:
-        server.enqueue(Reply.from_record(record))
-        built = get_model(
-            f"{provider}/{inputs.model}",
-            base_url=server.url,
-            api_key=api_key,
-            config=inputs.config.merge(GenerateConfig(max_retries=0)),
-            memoize=False,
-        )
-        model = Model(built.api, built.config, retry=no_wait_policy())
-
-        async def go() -> ModelOutput:
-            async with model:
-                return await model.generate(inputs.messages, inputs.tools, inputs.tool_choice)
-
-        try:
-            return asyncio.run(go()), server
-        except ModelAPIError as ex:
-            return ex, server
+    return kit.replay(record, inputs, _connect(provider, record, inputs, api_key))
 
 
 def assert_replayed(
-    provider: str, record: dict[str, Any], quirks: Quirks = Quirks()
+    provider: str,
+    record: dict[str, Any],
+    quirks: Quirks = Quirks(),
+    *,
+    expected: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    api_key: str = REPLAY_KEY,
 ) -> ModelOutput | ModelAPIError:
-    """Check a `replay` of `record`: the server got a request equal in meaning to the recorded
-    one, and the call gave what the recorded answer says (the output `from_wire` reads, or an
-    error with the recorded status). Returns the output or the error."""
-    result, server = replay(provider, record, quirks)
-    (sent,) = server.requests
-    assert sent.method == "POST" and sent.path.endswith("/chat/completions")
-    assert normalize_request(sent.json) == normalize_request(record["request_json"])
-    if record["status"] < 300:
-        assert isinstance(result, ModelOutput), result
-        expected = from_wire(json.loads(record["response_body"]), quirks)
-        assert result.model_dump(exclude={"time"}) == expected.model_dump(exclude={"time"})
-    else:
-        assert isinstance(result, ModelAPIError), result
-        assert result.status == record["status"]
-    return result
+    """Check a `replay` of `record` (`modelport.testing.assert_replayed`): the server got, on
+    the recorded path, a request equal in meaning to the recorded one (or `expected`) with
+    the key and `headers`, and the call gave what the recorded answer says (the output
+    `from_wire` reads, or an error with the recorded status). Returns the output or error."""
+    inputs = inputs_from_request(record["request_json"], quirks)
+    return kit.assert_replayed(
+        record,
+        inputs,
+        _connect(provider, record, inputs, api_key),
+        lambda body: from_wire(body, quirks),
+        normalize_request,
+        expected=expected,
+        headers={"authorization": f"Bearer {api_key}", **(headers or {})},
+    ).result
 
 
 # -- the contract ------------------------------------------------------------------------------
