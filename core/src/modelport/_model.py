@@ -425,13 +425,17 @@ def _memo_key(
     base_url: str | None,
     api_key: str | None,
     model_args: dict[str, Any],
+    env_vars: Sequence[str] = (),
 ) -> tuple[Any, ...]:
-    key_hash = hashlib.sha256(api_key.encode()).hexdigest() if api_key is not None else None
+    """The memo key: every argument, with the key (given, or read from the provider's
+    variables now) only as a hash, so a model built with an old key is not returned after
+    the variable changes."""
+    secret = api_key if api_key is not None else "\0".join(os.environ.get(v, "") for v in env_vars)
     return (
         model,
         config.model_dump_json(exclude_none=True),
         base_url,
-        key_hash,
+        hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest(),
         repr(sorted(model_args.items())),
     )
 
@@ -474,7 +478,9 @@ def get_model(
             )
     key = None
     if memoize:
-        key = _memo_key(model, config, base_url, api_key, model_args)
+        provider, sep, _ = model.partition("/")
+        env_vars = default_registry().get(provider).env_vars if sep and provider else ()
+        key = _memo_key(model, config, base_url, api_key, model_args, env_vars)
         found = _models.get(key)
         if found is not None:
             return found

@@ -122,8 +122,9 @@ def rebuild(record: dict[str, Any]) -> Rebuilt:
         if set(tool) - {"name", "description", "input_schema", "strict", "cache_control"}:
             raise NotRebuildableError(f"a server or deferred tool: {sorted(tool)}")
         tools.append(tool_info(tool["name"], tool.get("description"), tool["input_schema"]))
-    if _cache_prompt_marked(request):
-        config["cache_prompt"] = True
+    # breakpoints where `cache_prompt` puts them: True; none (or elsewhere): False, since the
+    # default ("auto") marks requests that have tools
+    config["cache_prompt"] = _cache_prompt_marked(request)
 
     choice = request.get("tool_choice")
     tool_choice: ToolChoice | None = None

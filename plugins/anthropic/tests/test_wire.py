@@ -384,7 +384,8 @@ def test_extra_body_merges_objects_and_replaces_the_rest() -> None:
 @pytest.mark.parametrize(
     ("cache_prompt", "with_tools", "marked"),
     [
-        (None, True, False),
+        (None, True, True),  # the default is "auto"
+        (None, False, False),
         (False, True, False),
         ("auto", False, False),
         ("auto", True, True),

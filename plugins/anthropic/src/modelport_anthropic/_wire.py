@@ -116,7 +116,9 @@ def to_wire(
     max_tokens = config.max_tokens or default_max_tokens(model)
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": turns}
 
-    cache = config.cache_prompt is True or (config.cache_prompt == "auto" and bool(tools))
+    # the reference default (None) is "auto": a breakpoint on requests that have tools
+    auto = config.cache_prompt is None or config.cache_prompt == "auto"
+    cache = config.cache_prompt is True or (auto and bool(tools))
     if system:
         if cache:
             system[-1]["cache_control"] = dict(_EPHEMERAL)
