@@ -31,6 +31,12 @@ class Reply:
         stall_body: Send the headers, then never send the body.
         truncate: Announce the full Content-Length but send only this many bytes, then close.
         reset: Close the connection at once, without answering.
+        chunks: Send the body in these pieces, `chunk_delay` apart, with no Content-Length
+            (chunked), instead of `json`/`body`/`sse` (a stream as the server writes it).
+        chunk_delay: Seconds between `chunks` (and `drip` writes).
+        drip: After `chunks`, send this piece again and again, `chunk_delay` apart, until the
+            client goes (an endless body).
+        content_length: Announce this Content-Length, whatever is sent.
     """
 
     status: int = 200
@@ -43,6 +49,10 @@ class Reply:
     stall_body: bool = False
     truncate: int | None = None
     reset: bool = False
+    chunks: tuple[str | bytes, ...] | None = None
+    chunk_delay: float = 0.0
+    drip: str | bytes | None = None
+    content_length: int | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Reply:
@@ -75,6 +85,8 @@ class RecordedRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    peer: tuple[str, int] | None = None
+    """The client's address and port (one per connection)."""
 
     @property
     def json(self) -> Any:
@@ -83,6 +95,12 @@ class RecordedRequest:
 
 
 Handler = Callable[[RecordedRequest], Reply]
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    transport = request.transport
+    name = transport.get_extra_info("peername") if transport is not None else None
+    return (str(name[0]), int(name[1])) if name else None
 
 
 class LocalServer:
@@ -164,6 +182,7 @@ class LocalServer:
             query=dict(request.query),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
+            peer=_peer(request),
         )
         with self._lock:
             self.requests.append(rec)
@@ -201,7 +220,9 @@ class LocalServer:
             elif reply.sse is not None:
                 headers["Content-Type"] = "text/event-stream"
         resp = web.StreamResponse(status=reply.status, headers=headers)
-        resp.content_length = len(payload)
+        if reply.chunks is not None or reply.drip is not None:
+            return await self._send_chunks(request, resp, reply)
+        resp.content_length = len(payload) if reply.content_length is None else reply.content_length
         await resp.prepare(request)
         if reply.stall_body:
             await self._stopping.wait()
@@ -213,6 +234,30 @@ class LocalServer:
             return resp
         await resp.write(payload)
         await resp.write_eof()
+        return resp
+
+    async def _send_chunks(
+        self, request: web.Request, resp: web.StreamResponse, reply: Reply
+    ) -> web.StreamResponse:
+        if reply.content_length is not None:
+            resp.content_length = reply.content_length
+        else:
+            resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        pieces = [p.encode() if isinstance(p, str) else p for p in reply.chunks or ()]
+        try:
+            for piece in pieces:
+                await resp.write(piece)
+                if reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+            if reply.drip is not None:
+                drip = reply.drip.encode() if isinstance(reply.drip, str) else reply.drip
+                while True:  # until the client goes (the write fails) or the server stops
+                    await resp.write(drip)
+                    await asyncio.sleep(reply.chunk_delay)
+            await resp.write_eof()
+        except ConnectionError:  # the client went away mid-body
+            pass
         return resp
 
     def start(self) -> LocalServer:
