@@ -261,3 +261,27 @@ def test_a_base_url_without_http_is_refused_at_once(url: str) -> None:
     with pytest.raises(ModelInputError, match="http"):
         get_model("openai/gpt-4o", base_url=url, api_key=CANARY, memoize=False)
     assert time.monotonic() - start < 1
+
+
+# -- 6. values placed in URLs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "args"),
+    [
+        ("google/gemini-2.5-flash?alt=x", {}),
+        ("google/gemini#frag", {}),
+        ("google/../../v1/steal", {}),
+        ("google/vertex/gemini-2.5-flash", {"project": "p", "location": "attacker.example/#"}),
+        ("google/vertex/gemini-2.5-flash", {"project": "p/../../x", "location": "us-east1"}),
+    ],
+)
+def test_values_placed_in_urls_cannot_change_host_or_path(model: str, args: dict[str, str]) -> None:
+    """Caller: a model name or Vertex location/project with `?`, `#`, `/` or `../`. Sees:
+    `ModelInputError` when the model is built. Not leaked: the bearer token or key is sent
+    to no host or path the user did not mean (no request at all)."""
+    with LocalServer(default=Reply(json=GEMINI_OK)) as server:
+        token = {"access_token": CANARY} if "vertex" in model else {}
+        with pytest.raises(ModelInputError):
+            get_model(model, base_url=server.url, api_key=CANARY, memoize=False, **args, **token)
+        assert server.requests == []
