@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from ._api import ModelAPI
 from ._config import GenerateConfig
 from ._content import Content, ContentText
-from ._limits import connection_semaphore
+from ._limits import Slots, connection_semaphore
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -195,8 +195,10 @@ class Model:
         self.model_args: dict[str, Any] = {}
         """The model args given to `get_model` (part of cache keys)."""
         self._memo_key: tuple[Any, ...] | None = None
-        self._slot: tuple[asyncio.AbstractEventLoop, str, int, asyncio.Semaphore] | None = None
+        self._slot: tuple[asyncio.AbstractEventLoop, str, int, Slots] | None = None
         self._unsupported: tuple[str, ...] | None = None
+        self._base: tuple[GenerateConfig, GenerateConfig] | None = None
+        self._collapse: tuple[bool, bool] | None = None
         self._closed = False
 
     def _unsupported_config(self) -> tuple[str, ...]:
@@ -257,15 +259,22 @@ class Model:
     ) -> tuple[list[ChatMessage], list[ToolInfo], ToolChoice, GenerateConfig]:
         """Check and normalise a call's arguments as `generate` does, without calling."""
         messages = normalize_input(input)
-        cfg = self.config.merge(config) if config is not None else self.config
-        unsupported = self._unsupported_config()
-        if unsupported:
-            cfg = drop_config(cfg, unsupported, self.api.provider)
+        if config is None or (type(config) is GenerateConfig and not config.model_fields_set):
+            cfg = self._base_config()
+        else:
+            cfg = self._resolve_config(self.config.merge(config))
         if cfg.system_message is not None:
             messages.insert(0, ChatMessageSystem(content=cfg.system_message))
-        if self.api.collapse_user_messages():
+        collapse = self._collapse
+        if collapse is None:
+            api = self.api
+            collapse = self._collapse = (
+                api.collapse_user_messages(),
+                api.collapse_assistant_messages(),
+            )
+        if collapse[0]:
             messages = collapse_messages(messages, "user")
-        if self.api.collapse_assistant_messages():
+        if collapse[1]:
             messages = collapse_messages(messages, "assistant")
         tool_infos = [_as_tool(t) for t in tools]
         if tool_choice is None:
@@ -281,11 +290,27 @@ class Model:
             )
         messages = limit_tool_output(messages, cfg.max_tool_output)
         check_sent(messages, tool_infos, cfg)
+        return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
+
+    def _resolve_config(self, cfg: GenerateConfig) -> GenerateConfig:
+        """`cfg` with the fields the provider does not honour dropped (one warning each) and
+        the provider's default `max_tokens` filled in."""
+        unsupported = self._unsupported_config()
+        if unsupported:
+            cfg = drop_config(cfg, unsupported, self.api.provider)
         if cfg.max_tokens is None:
             default = self.api.max_tokens()
             if default is not None:
                 cfg = cfg.model_copy(update={"max_tokens": default})
-        return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
+        return cfg
+
+    def _base_config(self) -> GenerateConfig:
+        """`_resolve_config(self.config)`, computed once per `config` value (the common call
+        passes no config of its own)."""
+        base = self._base
+        if base is None or base[0] is not self.config:
+            base = self._base = (self.config, self._resolve_config(self.config))
+        return base[1]
 
     async def generate(
         self,
@@ -373,7 +398,7 @@ class Model:
 
     async def _attempts(
         self,
-        semaphore: asyncio.Semaphore,
+        semaphore: Slots,
         max_retries: int,
         deadline: float | None,
         messages: list[ChatMessage],
@@ -391,8 +416,12 @@ class Model:
         retries = 0
         while True:
             try:
-                async with semaphore:
+                if not semaphore.try_take():
+                    await semaphore.take()
+                try:
                     result = await api.generate(messages, tools, tool_choice, config)
+                finally:
+                    semaphore.give()
                 if isinstance(result, tuple):
                     output, _record = result
                     if isinstance(output, BaseException):

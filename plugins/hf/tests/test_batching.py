@@ -12,6 +12,7 @@ import pytest
 from modelport_hf._batcher import Batcher
 
 from modelport import GenerateConfig, Model, ModelOutput, get_model
+from modelport.errors import ModelClosedError
 from modelport.testing import run
 
 PROMPTS = [
@@ -74,13 +75,15 @@ def test_batches_are_bounded_by_rows(tiny_dir: Path) -> None:
     assert model.api.batcher.batch_sizes == [2, 2, 2, 2]  # type: ignore[attr-defined]
 
 
-def test_model_works_across_event_loops_and_after_close(model: Model) -> None:
+def test_model_works_across_event_loops_and_refuses_calls_once_closed(model: Model) -> None:
     async def once() -> str:
-        async with model:
-            out = await model.generate("Hi", config=GenerateConfig(temperature=0, max_tokens=5))
+        out = await model.generate("Hi", config=GenerateConfig(temperature=0, max_tokens=5))
         return out.completion
 
-    assert run(once()) == run(once())
+    assert run(once()) == run(once())  # two event loops, one model
+    run(model.close())
+    with pytest.raises(ModelClosedError, match="closed"):
+        run(once())
 
 
 # -- the batcher alone ------------------------------------------------------------------------
