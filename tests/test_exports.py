@@ -200,6 +200,7 @@ _INTERNAL = {
     "normalize_input",
     "collapse_messages",
     "connection_semaphore",
+    "Slots",
     "is_transient",
     "next_wait",
     "check_sent",

@@ -61,9 +61,9 @@ class Slots:
         self.free += 1
 
 
-_semaphores: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, int], Slots]
-] = weakref.WeakKeyDictionary()
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], Slots]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def connection_semaphore(key: str, size: int) -> Slots:
