@@ -257,6 +257,23 @@ class _LoopSession:
     """Closes the session when the loop ends; started on first use (so the loop knows of
     it), and held here: a started async generator that is collected closes the session."""
     started: bool = False
+    deadlines: dict[asyncio.Task[Any], float] = attrs.field(factory=dict)
+    """Attempts in flight in this loop and when each must end (`attempt_timeout`)."""
+    overdue: set[asyncio.Task[Any]] = attrs.field(factory=set)
+    """Attempts the watchdog cancelled for running past their deadline."""
+    watchdog: asyncio.TimerHandle | None = None
+
+
+def _watch(loop: asyncio.AbstractEventLoop, entry: _LoopSession, every: float) -> None:
+    """Cancel the attempts past their deadline; look again in `every` seconds while any is
+    in flight. One timer per loop, however many calls: a timer per call (`asyncio.timeout`)
+    costs several microseconds a call under load."""
+    now = loop.time()
+    for task, deadline in list(entry.deadlines.items()):
+        if deadline <= now and task not in entry.overdue:
+            entry.overdue.add(task)
+            task.cancel()
+    entry.watchdog = loop.call_later(every, _watch, loop, entry, every) if entry.deadlines else None
 
 
 def _origin(url: yarl.URL) -> tuple[str, str | None, int | None]:
@@ -331,9 +348,7 @@ class HTTPClient:
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 timeout=aiohttp.ClientTimeout(
-                    total=self.attempt_timeout,
-                    sock_connect=self.connect_timeout,
-                    sock_read=self.read_timeout,
+                    total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
                 ),
                 headers={"user-agent": USER_AGENT},
             )
@@ -397,8 +412,40 @@ class HTTPClient:
         if not entry.started:  # start it, so that the loop knows to close it
             entry.started = True
             await entry.closer.__anext__()
+        task = self._start_attempt(entry)
+        session = entry.session
+        cap = self.max_response_bytes
         try:
-            status, rheaders, raw = await self._post(entry.session, url, data, hdrs)
+            for _ in range(_MAX_REDIRECTS + 1):
+                async with session.post(
+                    url, data=data, headers=hdrs, allow_redirects=False
+                ) as resp:
+                    status = resp.status
+                    if status in _REDIRECTS:
+                        url = self._redirect_target(resp)
+                        continue
+                    rheaders: Mapping[str, str] = resp.headers
+                    length = resp.content_length
+                    if length is not None and length <= cap and "content-encoding" not in rheaders:
+                        raw = await resp.read()  # the common case: a known, allowed length
+                    else:
+                        raw = await self._read(resp)
+                    break
+            else:
+                raise self._error(
+                    InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
+                )
+        except asyncio.CancelledError:
+            if task is None or task not in entry.overdue:
+                raise
+            entry.overdue.discard(task)
+            if task.uncancel() > 0:  # cancelled by someone else too
+                raise
+            raise self._error(
+                ModelTimeoutError,
+                f"the attempt took longer than attempt_timeout={self.attempt_timeout}s",
+                retryable=True,
+            ) from None
         except ModelAPIError:
             raise
         except TimeoutError as ex:
@@ -406,8 +453,7 @@ class HTTPClient:
                 raise self._closed_error() from None
             raise self._error(
                 ModelTimeoutError,
-                f"no complete answer within the attempt's bounds (read_timeout "
-                f"{self.read_timeout}s, attempt_timeout {self.attempt_timeout}s)",
+                f"no data from the server within {self.read_timeout}s (read_timeout)",
                 retryable=True,
             ) from scrub_cause(ex, self.secrets)
         except aiohttp.InvalidURL as ex:
@@ -421,6 +467,9 @@ class HTTPClient:
             raise self._error(ModelConnectionError, f"connection failed: {msg}") from scrub_cause(
                 ex, self.secrets
             )
+        finally:
+            if task is not None:
+                entry.deadlines.pop(task, None)
         if status >= 300:
             raise self._status_error(status, raw, rheaders)
         try:
@@ -434,20 +483,18 @@ class HTTPClient:
             ) from None
         return HTTPResponse(status=status, headers=rheaders, json=parsed)
 
-    async def _post(
-        self, session: aiohttp.ClientSession, url: str, data: bytes, headers: Mapping[str, str]
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        """POST and read the (capped) body, following same-origin 307/308 redirects."""
-        for _ in range(_MAX_REDIRECTS + 1):
-            async with session.post(url, data=data, headers=headers, allow_redirects=False) as resp:
-                status = resp.status
-                if status in _REDIRECTS:
-                    url = self._redirect_target(resp)
-                    continue
-                return status, resp.headers, await self._read(resp)
-        raise self._error(
-            InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
-        )
+    def _start_attempt(self, entry: _LoopSession) -> asyncio.Task[Any] | None:
+        """Put the running task under the loop's watchdog until `attempt_timeout` is up."""
+        bound = self.attempt_timeout
+        task = asyncio.current_task()
+        if bound is None or task is None:
+            return None
+        loop = task.get_loop()
+        entry.deadlines[task] = loop.time() + bound
+        if entry.watchdog is None:
+            every = min(1.0, bound / 10)
+            entry.watchdog = loop.call_later(every, _watch, loop, entry, every)
+        return task
 
     def _redirect_target(self, resp: aiohttp.ClientResponse) -> str:
         location = resp.headers.get("location")
