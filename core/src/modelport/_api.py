@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._output import ModelOutput
+from ._stream import StreamEvent, events_from_output
 from ._tools import ToolChoice, ToolInfo
 from .errors import ModelInputError, RateLimitError, redact
 
@@ -139,6 +140,28 @@ class ModelAPI(abc.ABC):
             tool_choice: Directives to the model as to which tools to prefer.
             config: Model configuration (already merged and defaulted by `Model`).
         """
+
+    async def stream(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> AsyncGenerator[StreamEvent | ModelOutput, None]:
+        """Stream output from the model: its events in order, then the whole `ModelOutput`
+        (the last item). One attempt, as `generate`: `Model.stream` retries and bounds it.
+
+        The default makes one `generate` call and streams its output back as events; a
+        provider whose API streams overrides it (core's `HTTPModelAPI` does, for providers
+        with a stream translator).
+        """
+        result = await self.generate(input, tools, tool_choice, config)
+        output = result[0] if isinstance(result, tuple) else result
+        if isinstance(output, BaseException):
+            raise output
+        for event in events_from_output(output):
+            yield event
+        yield output
 
     def max_tokens(self) -> int | None:
         """Default max_tokens."""

@@ -29,6 +29,7 @@ from ._output import ModelOutput
 from ._prepare import check_sent, limit_tool_output
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
+from ._stream import Stream
 from ._tools import ToolChoice, ToolFunction, ToolInfo
 from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
 from .wire import drop_config
@@ -358,6 +359,37 @@ class Model:
             await pending.save(output)
         return output
 
+    def stream(
+        self,
+        input: str | list[ChatMessage],
+        tools: Sequence[ToolInfo] = [],
+        tool_choice: ToolChoice | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        cache: bool | CachePolicy = False,
+    ) -> Stream:
+        """Stream output from the model: the same call as `generate`, its answer as typed
+        events while it arrives.
+
+        ```python
+        async with model.stream("Tell me a story") as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    print(event.text, end="")
+        print(stream.output.usage)  # the ModelOutput generate() returns for this answer
+        ```
+
+        The input is checked at once (`ModelInputError` before any request). An attempt
+        that fails before its first event is retried as `generate` retries; once an event
+        has reached the caller, a failure raises its typed error (never a retry that would
+        repeat text). Leaving the `async with` early closes the connection and frees the
+        concurrency slot. A streamed call and a `generate` call of the same request share
+        one cache entry; a hit streams back from the stored output, with no request.
+        """
+        if self._closed:
+            raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
+        prepared = self.prepare(input, tools, tool_choice, config)
+        return Stream(self, *prepared, cache=cache)
+
     def _call(
         self,
         messages: list[ChatMessage],
@@ -367,22 +399,27 @@ class Model:
     ) -> Coroutine[Any, Any, ModelOutput]:
         """The attempts of one call, bounded by `config.timeout` when it is set (a plain
         function returning the coroutine: one coroutine layer fewer on the hot path)."""
-        api = self.api
-        size = config.max_connections or api.max_connections()
-        key = api.connection_key()
-        loop = asyncio.get_running_loop()
-        slot = self._slot
-        if slot is not None and slot[0] is loop and slot[1] == key and slot[2] == size:
-            semaphore = slot[3]
-        else:
-            semaphore = connection_semaphore(key, size)
-            self._slot = (loop, key, size, semaphore)
+        semaphore = self._slots(config)
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
             return self._attempts(
                 semaphore, max_retries, None, messages, tools, tool_choice, config
             )
         return self._timed(semaphore, max_retries, messages, tools, tool_choice, config)
+
+    def _slots(self, config: GenerateConfig) -> Slots:
+        """The concurrency slots of this call's connection key and size, in the running loop
+        (kept from the last call while those stay the same)."""
+        api = self.api
+        size = config.max_connections or api.max_connections()
+        key = api.connection_key()
+        loop = asyncio.get_running_loop()
+        slot = self._slot
+        if slot is not None and slot[0] is loop and slot[1] == key and slot[2] == size:
+            return slot[3]
+        semaphore = connection_semaphore(key, size)
+        self._slot = (loop, key, size, semaphore)
+        return semaphore
 
     async def _timed(
         self,

@@ -496,6 +496,90 @@ class HTTPClient:
             entry.watchdog = loop.call_later(every, _watch, loop, entry, every)
         return task
 
+    async def post_stream(
+        self,
+        url: str,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        call_timeout: float | None = None,
+    ) -> StreamingResponse:
+        """POST `body` as JSON and return the open 2xx response, to be read as server-sent
+        events (`StreamingResponse.events()`); a non-2xx answer raises its typed error as
+        `post_json` does. `call_timeout` bounds the whole request, body included (the call's
+        `GenerateConfig.timeout`); `attempt_timeout` is checked as each chunk arrives.
+        """
+        try:
+            data = _ENCODER.encode(body).encode("ascii")
+        except ValueError as ex:
+            raise ModelInputError(f"{self.provider}: the request is not valid JSON: {ex}") from None
+        hdrs = {"content-type": "application/json", "accept": "text/event-stream"}
+        if headers:
+            hdrs.update(headers)
+        entry = self._loop_session()
+        if not entry.started:
+            entry.started = True
+            await entry.closer.__anext__()
+        request_timeout = (
+            aiohttp.ClientTimeout(
+                total=call_timeout,
+                sock_connect=self.connect_timeout,
+                sock_read=self.read_timeout,
+            )
+            if call_timeout is not None
+            else None
+        )
+        try:
+            for _ in range(_MAX_REDIRECTS + 1):
+                if request_timeout is None:
+                    resp = await entry.session.post(
+                        url, data=data, headers=hdrs, allow_redirects=False
+                    )
+                else:
+                    resp = await entry.session.post(
+                        url, data=data, headers=hdrs, allow_redirects=False, timeout=request_timeout
+                    )
+                status = resp.status
+                if status in _REDIRECTS:
+                    try:
+                        url = self._redirect_target(resp)
+                    finally:
+                        resp.close()
+                    continue
+                if status >= 300:
+                    try:
+                        raw = await self._read(resp)
+                    finally:
+                        resp.release()
+                    raise self._status_error(status, raw, resp.headers)
+                return StreamingResponse(self, resp)
+            raise self._error(
+                InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
+            )
+        except (ModelAPIError, ModelInputError):
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as ex:
+            raise self._transport_error(ex) from scrub_cause(ex, self.secrets)
+
+    def _transport_error(self, ex: BaseException) -> Exception:
+        """The typed error for a transport failure (a timeout, a refused or dropped
+        connection); `ModelClosedError` when the client was closed meanwhile."""
+        if self.closed:
+            return self._closed_error()
+        if isinstance(ex, TimeoutError):
+            return self._error(
+                ModelTimeoutError,
+                f"no data from the server within {self.read_timeout}s (read_timeout), or "
+                f"past the call's timeout",
+                retryable=True,
+            )
+        if isinstance(ex, aiohttp.InvalidURL):
+            return ModelInputError(
+                redact(f"{self.provider}: invalid URL {str(ex)!r}", self.secrets)
+            )
+        msg = redact(f"{type(ex).__name__}: {ex}", self.secrets)
+        return self._error(ModelConnectionError, f"connection failed: {msg}")
+
     def _redirect_target(self, resp: aiohttp.ClientResponse) -> str:
         location = resp.headers.get("location")
         status = resp.status
@@ -588,3 +672,58 @@ class HTTPClient:
             return parse(response.json)
         except ValueError as ex:
             raise self._error(InvalidResponseError, str(ex), status=response.status) from None
+
+
+class StreamingResponse:
+    """An open 2xx response of `HTTPClient.post_stream`, read as server-sent events.
+
+    `events()` yields the events each network read completes, as lists of `(event name or
+    None, data)`; the body is capped at `max_response_bytes` and each read bounded by
+    `read_timeout` (and `attempt_timeout` overall), every failure typed. `close()` drops the
+    connection (a stream left early is not read to its end).
+    """
+
+    def __init__(self, client: HTTPClient, response: aiohttp.ClientResponse) -> None:
+        self.client = client
+        self.response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def events(self) -> AsyncIterator[list[tuple[str | None, str]]]:
+        """Batches of complete events, in order; a last event without its blank line is
+        given at the end."""
+        from ._stream import SSEParser
+
+        client = self.client
+        cap = client.max_response_bytes
+        bound = client.attempt_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound if bound is not None else None
+        parser = SSEParser()
+        total = 0
+        try:
+            async for chunk in self.response.content.iter_any():
+                total += len(chunk)
+                if total > cap:
+                    raise client._too_large(self.status, "the stream goes past it")
+                if deadline is not None and loop.time() > deadline:
+                    raise client._error(
+                        ModelTimeoutError,
+                        f"the stream took longer than attempt_timeout={bound}s",
+                        retryable=True,
+                    )
+                batch = parser.feed(chunk)
+                if batch:
+                    yield batch
+        except ModelAPIError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as ex:
+            raise client._transport_error(ex) from scrub_cause(ex, client.secrets)
+        if parser.pending().strip():
+            last = parser.feed(b"\n\n")
+            if last:
+                yield last
+
+    async def close(self) -> None:
+        """Drop the connection (the body may be unread)."""
+        self.response.close()

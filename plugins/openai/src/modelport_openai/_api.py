@@ -25,6 +25,7 @@ from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI, error_for_status
 from modelport.wire import drop_config
 
+from ._chunks import ChatChunks
 from ._service import OPENAI, Service
 from ._wire import from_wire, refusal_stop_reason, to_wire
 
@@ -91,6 +92,17 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         if isinstance(body, dict) and "choices" not in body and "error" in body:
             raise self._error_in_body(body)
         return from_wire(body, self.quirks, self.wire_model)
+
+    def stream_translator(self) -> ChatChunks:
+        """Chat-completion chunks to events, merged into the `chat.completion` body."""
+        return ChatChunks(self.quirks, self.provider, self.wire_model)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`stream: true`, and the usage as a last chunk where the service gives it."""
+        streamed = {**body, "stream": True}
+        if self.quirks.stream_usage:
+            streamed["stream_options"] = {"include_usage": True}
+        return streamed
 
     def error_output(self, error: ModelAPIError) -> ModelOutput | None:
         """A refusal for a context overflow (`context_length_exceeded`) or for content is an
