@@ -281,8 +281,12 @@ def test_a_bedrock_api_key_is_a_bearer_token(monkeypatch: pytest.MonkeyPatch) ->
     assert api.endpoint is BEDROCK and api.request_headers()["authorization"] == "Bearer ABSKzqkey"
     # credentials given as model args win over the key variable
     creds = Credentials("AKIAARG", "secret-arg")
-    api = get_model(f"bedrock/{MODEL}", region=REGION, aws_credentials=creds, memoize=False).api
+    api = get_model(
+        f"bedrock/{MODEL}", region=REGION, aws_credentials=lambda: creds, memoize=False
+    ).api
     assert api.endpoint is BEDROCK_SIGV4
+    with pytest.raises(ModelInputError, match="must be a function"):
+        get_model(f"bedrock/{MODEL}", region=REGION, aws_credentials=creds, memoize=False)
 
 
 def serve(replies: list[Reply], **model_args: Any) -> tuple[list[Any], list[RecordedRequest]]:
@@ -344,7 +348,7 @@ def test_each_request_is_signed_over_the_bytes_sent() -> None:
             Reply(json=converse_body(text_output("one"))),
             Reply(json=converse_body(text_output("two"))),
         ],
-        aws_credentials=creds,
+        aws_credentials=lambda: creds,
     )
     assert [o.completion for o in outs] == ["one", "two"]
     for request in requests:
@@ -398,7 +402,9 @@ def test_a_credentials_function_is_called_for_each_request() -> None:
 )
 def test_error_types(status: int, kind: str | None, cls: type, retried: bool) -> None:
     creds = Credentials(KEY_ID, SECRET)
-    outs, _ = serve([bedrock_error(status, f"refused: {kind}", kind)], aws_credentials=creds)
+    outs, _ = serve(
+        [bedrock_error(status, f"refused: {kind}", kind)], aws_credentials=lambda: creds
+    )
     err = outs[0]
     assert type(err) is cls, err
     assert (err.status, err.code, err.message) == (status, kind, f"refused: {kind}")
@@ -408,7 +414,7 @@ def test_error_types(status: int, kind: str | None, cls: type, retried: bool) ->
 def test_a_context_overflow_is_an_output() -> None:
     outs, _ = serve(
         [bedrock_error(400, "Input is too long for requested model.", "ValidationException")],
-        aws_credentials=Credentials(KEY_ID, SECRET),
+        aws_credentials=lambda: Credentials(KEY_ID, SECRET),
     )
     assert isinstance(outs[0], ModelOutput) and outs[0].stop_reason == "model_length"
 
@@ -562,8 +568,12 @@ def test_what_converse_cannot_take_is_refused() -> None:
 
 def test_config_fields_follow_the_model_family() -> None:
     creds = Credentials(KEY_ID, SECRET)
-    claude = get_model(f"bedrock/{MODEL}", region=REGION, aws_credentials=creds, memoize=False)
-    llama = get_model("bedrock/meta.llama3-8b", region=REGION, aws_credentials=creds, memoize=False)
+    claude = get_model(
+        f"bedrock/{MODEL}", region=REGION, aws_credentials=lambda: creds, memoize=False
+    )
+    llama = get_model(
+        "bedrock/meta.llama3-8b", region=REGION, aws_credentials=lambda: creds, memoize=False
+    )
     assert {"top_k", "reasoning_tokens"} <= (claude.api.supported_config() or set())
     assert not {"top_k", "reasoning_tokens"} & (llama.api.supported_config() or set())
     assert "seed" not in (claude.api.supported_config() or set())
@@ -863,7 +873,7 @@ def connect(rb: Rebuilt) -> Any:
         f"bedrock/{rb.model}",
         base_url=url,
         region=REGION,
-        aws_credentials=Credentials(KEY_ID, SECRET),
+        aws_credentials=lambda: Credentials(KEY_ID, SECRET),
         config=rb.config.merge(GenerateConfig(max_retries=0)),
         memoize=False,
     )

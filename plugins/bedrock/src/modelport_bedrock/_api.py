@@ -78,7 +78,10 @@ def _profile(value: Any) -> str | None:
 def _credentials(value: Any) -> AwsCredentials | None:
     if value is None or callable(value):
         return value  # type: ignore[no-any-return]
-    return as_credentials(value)
+    raise TypeError(
+        "must be a function returning credentials (a secret is never a model arg: model args "
+        "are part of the cache key); e.g. lambda: Credentials(key_id, secret, token)"
+    )
 
 
 BEDROCK = Endpoint(
@@ -96,7 +99,7 @@ BEDROCK = Endpoint(
             None, _profile, "the profile of the shared AWS files (default AWS_PROFILE)"
         ),
         "aws_credentials": ModelArg(
-            None, _credentials, "credentials, or a function returning them before each request"
+            None, _credentials, "a function returning credentials, called before each request"
         ),
     },
     overflow=CONTEXT_OVERFLOW,
@@ -159,8 +162,8 @@ class BedrockAPI(HTTPModelAPI):
 
     Authentication: a Bedrock API key (`api_key=`, else `AWS_BEARER_TOKEN_BEDROCK`) as
     `Authorization: Bearer`, unless credentials are given as model args; otherwise each
-    request is signed with SigV4, with `aws_credentials=` (credentials, or a function called
-    before each request), else the profile `profile=`, else `AWS_ACCESS_KEY_ID` /
+    request is signed with SigV4, with `aws_credentials=` (a function returning credentials,
+    called before each request), else the profile `profile=`, else `AWS_ACCESS_KEY_ID` /
     `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, else the profile `AWS_PROFILE` (or
     `default`) of the shared credentials and config files. The region is `region=`, else
     `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's; the base URL `base_url=`, else
@@ -193,7 +196,7 @@ class BedrockAPI(HTTPModelAPI):
         self._credentials: AwsCredentials | None = None
         self._seen: list[str] = []
         if not bearer:
-            creds = model_args.get("aws_credentials")
+            creds = _checked("aws_credentials", _credentials, model_args.get("aws_credentials"))
             if creds is None:
                 profile = _checked("profile", _profile, model_args.get("profile"))
                 creds = find_credentials(profile)
@@ -203,9 +206,9 @@ class BedrockAPI(HTTPModelAPI):
                     "AWS_SECRET_ACCESS_KEY, use a profile of ~/.aws/credentials (AWS_PROFILE), "
                     f"pass aws_credentials=, or use a Bedrock API key ({BEARER_VAR} or api_key=)"
                 )
-            self._credentials = _checked("aws_credentials", _credentials, creds)
-            if isinstance(self._credentials, Credentials):
-                self._remember(self._credentials)
+            self._credentials = creds
+            if isinstance(creds, Credentials):
+                self._remember(creds)
         region = find_region(
             _checked("region", _region, model_args.get("region")),
             _checked("profile", _profile, model_args.get("profile")),

@@ -41,9 +41,9 @@ REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 """The variables the region is read from, in order."""
 
 AwsCredentials = Credentials | Callable[[], Any]
-"""Credentials, or a function returning fresh ones before each request: a `Credentials`, an
-object with `access_key`, `secret_key` and `token` attributes (botocore's), or a tuple
-`(access_key_id, secret_access_key[, session_token])`."""
+"""Credentials found in the environment or files, or a function returning fresh ones before
+each request: a `Credentials`, an object with `access_key`, `secret_key` and `token`
+attributes (botocore's), or a tuple `(access_key_id, secret_access_key[, session_token])`."""
 
 _INDIRECT = (
     "role_arn",
