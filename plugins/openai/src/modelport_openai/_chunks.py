@@ -27,11 +27,16 @@ from ._wire import STOP_REASONS, _usage
 
 __all__ = ["ChatChunks"]
 
+_MERGED = frozenset({"choices", "usage", "object"})
+"""Chunk fields merged, not kept as they come."""
+_CHOICE_KEYS = frozenset({"index", "delta", "logprobs", "finish_reason"})
+
 
 class _Choice:
     __slots__ = (
         "calls",
         "ended",
+        "extra",
         "finish",
         "logprobs",
         "reasoning",
@@ -48,6 +53,7 @@ class _Choice:
         self.calls: dict[int, dict[str, Any]] = {}
         self.finish: str | None = None
         self.ended = False
+        self.extra: dict[str, Any] = {}
         self.logprobs: list[Any] | None = None
 
 
@@ -90,8 +96,10 @@ class ChatChunks:
             raise error_for_status(
                 status, json.dumps(chunk), {}, provider=self.provider, model=self.model
             )
-        if not self.head:
-            self.head = {k: chunk[k] for k in ("id", "created", "model") if k in chunk}
+        head = self.head
+        for key, value in chunk.items():  # id, model, created...: the first given (not empty)
+            if key not in _MERGED and value not in (None, "") and key not in head:
+                head[key] = value
         events = []
         choices: list[Any] = chunk.get("choices") or []
         for raw in choices:
@@ -116,6 +124,10 @@ class ChatChunks:
                 choice.refusal.append(refusal)
             for call in delta.get("tool_calls") or ():
                 events.extend(self._call(choice, index, call))
+            if len(raw) > 4:  # fields beyond index, delta, logprobs, finish_reason: kept
+                choice.extra.update(
+                    (k, v) for k, v in raw.items() if k not in _CHOICE_KEYS and v is not None
+                )
             logprobs = raw.get("logprobs")
             if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
                 choice.logprobs = (choice.logprobs or []) + logprobs["content"]
@@ -190,6 +202,7 @@ class ChatChunks:
                     for _, call in sorted(choice.calls.items())
                 ]
             entry: dict[str, Any] = {
+                **choice.extra,
                 "index": index,
                 "message": message,
                 "finish_reason": choice.finish,
