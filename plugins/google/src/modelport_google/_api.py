@@ -28,6 +28,7 @@ from ._endpoints import (
     AccessToken,
     checked_token,
 )
+from ._chunks import ContentChunks
 from ._wire import GoogleOptions, from_wire, to_wire
 
 __all__ = ["GeminiAPI", "GoogleAPI", "VertexAPI", "google_api"]
@@ -72,6 +73,19 @@ class GoogleAPI(HTTPModelAPI):
     def from_wire(self, body: Any) -> ModelOutput:
         """The output of a `generateContent` response."""
         return from_wire(body, self.wire_model)
+
+    def stream_translator(self) -> ContentChunks:
+        """`streamGenerateContent` chunks to events, merged into one response."""
+        return ContentChunks(self.wire_model)
+
+    def stream_body(self, body: Any) -> Any:
+        """The same body: the URL says a stream is wanted."""
+        return body
+
+    def stream_url(self) -> str:
+        """`:streamGenerateContent?alt=sse` (server-sent events) in place of
+        `:generateContent`."""
+        return self.url.replace(":generateContent", ":streamGenerateContent") + "?alt=sse"
 
     error_detail = staticmethod(_wire.error_detail)
 
