@@ -15,6 +15,7 @@ from modelport.errors import ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI
 
 from . import _wire
+from ._chunks import ContentChunks
 from ._endpoints import (
     GEMINI,
     KEY_VARS,
@@ -28,7 +29,6 @@ from ._endpoints import (
     AccessToken,
     checked_token,
 )
-from ._chunks import ContentChunks
 from ._wire import GoogleOptions, from_wire, to_wire
 
 __all__ = ["GeminiAPI", "GoogleAPI", "VertexAPI", "google_api"]
