@@ -191,3 +191,25 @@ def test_a_closed_output_pipe_ends_quietly(args: list[str]) -> None:
     finally:
         os.close(write)
     assert proc.returncode == 1 and proc.stderr == ""
+
+
+def test_generate_stream_prints_the_text_as_it_arrives(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--stream` calls `model.stream` (the server sees `stream: true`) and prints the text
+    deltas as they come, then a newline."""
+    from modelport.testing import LocalServer, Reply
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return json.dumps({"id": "c", "model": "gpt-4o", "choices": [choice]})
+
+    events = (chunk({"content": "Bon"}), chunk({"content": "jour"}), chunk({}, "stop"), "[DONE]")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-0123456789")
+    with LocalServer(default=Reply(sse=events)) as server:
+        code = main(
+            ["generate", "--stream", "hi", "--model", "openai/gpt-4o", "--base-url", server.url]
+        )
+        assert server.requests[0].json["stream"] is True
+    assert code == 0
+    assert capsys.readouterr().out == "Bonjour\n"

@@ -98,6 +98,7 @@ def _add_generate(sub: Any) -> None:
     )
     p.add_argument("--base-url", default=None, help="alternate base URL for the provider")
     p.add_argument("--json", action="store_true", help="print the whole ModelOutput as JSON")
+    p.add_argument("--stream", action="store_true", help="print the answer's text as it arrives")
     p.add_argument(
         "--cache",
         action="store_true",
@@ -140,11 +141,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         async with model:
             return await model.generate(prompt, cache=args.cache)
 
-    output = asyncio.run(go())
+    async def stream() -> Any:
+        from ._stream import TextDelta
+
+        async with model, model.stream(prompt, cache=args.cache) as events:
+            async for event in events:
+                if isinstance(event, TextDelta) and event.choice == 0 and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+        return events.output
+
+    output = asyncio.run(stream() if args.stream else go())
     if args.json:
         print(output.model_dump_json(indent=2, exclude_none=True))
     else:
-        print(output.completion)
+        print("" if args.stream else output.completion)
         if output.error:
             print(f"modelport: {output.stop_reason}: {output.error}", file=sys.stderr)
     return EXIT_OK
