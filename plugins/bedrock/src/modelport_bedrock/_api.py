@@ -19,6 +19,7 @@ import yarl
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.errors import ModelAPIError, ModelInputError
 from modelport.http import WIRE_CONFIG, Endpoint, HTTPClient, HTTPModelAPI, ModelArg
+from modelport.wire import inline_files
 
 from . import _wire
 from ._credentials import (
@@ -29,7 +30,6 @@ from ._credentials import (
     find_credentials,
     find_region,
 )
-from ._files import inline_files
 from ._sigv4 import Credentials, sign
 from ._wire import CONTEXT_OVERFLOW, NOT_RETRIED, ConverseOptions, family, from_wire, to_wire
 
