@@ -454,7 +454,7 @@ def test_a_plugin_store_is_used_when_named(
 
 
 def test_the_file_store_is_registered_through_the_hook() -> None:
-    factory = default_registry().store("file")
+    factory = default_registry().cache_store("file")
     assert factory is not None
     assert isinstance(factory(), FileStore)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract_sample import MODEL, LumenAPI, ReversedHistory, answer_body
+from contract_sample import MODEL, REGISTRY, LumenAPI, ReversedHistory, answer_body
 
 from modelport import (
     ChatMessageAssistant,
@@ -88,7 +88,12 @@ def lumen_record(status: int = 200, **request: Any) -> dict[str, Any]:
 
 def connect(config: GenerateConfig, key: str = "key-0123456789") -> Any:
     return lambda url: get_model(
-        f"lumen/{MODEL}", base_url=url, api_key=key, config=config, memoize=False
+        f"lumen/{MODEL}",
+        base_url=url,
+        api_key=key,
+        config=config,
+        memoize=False,
+        registry=REGISTRY,
     )
 
 

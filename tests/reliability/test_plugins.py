@@ -214,7 +214,7 @@ def test_a_plugin_cannot_take_over_the_file_store(site: Path, tmp_path: Path) ->
         from modelport._registry import default_registry
         from modelport.cache import FileStore
         infos = default_registry().providers()
-        factory = default_registry().store("file")
+        factory = default_registry().cache_store("file")
         asyncio.run(get_model("mockllm/model").generate("hi", cache=True))
         store = [i.error for i in infos if i.name == "tpstore"]
         print(json.dumps({{"file": isinstance(factory(), FileStore), "store": store}}))

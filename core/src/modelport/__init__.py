@@ -38,7 +38,14 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
-    from ._registry import modelapi
+    from ._registry import (
+        ProviderEntry,
+        ProviderInfo,
+        Registry,
+        default_registry,
+        make_plugin_manager,
+        modelapi,
+    )
     from ._retry import RetryPolicy
     from ._tools import ToolCall, ToolCallError, ToolChoice, ToolFunction, ToolInfo, ToolParams
     from .cache import (
@@ -78,6 +85,9 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "ProviderEntry",
+    "ProviderInfo",
+    "Registry",
     "ResponseSchema",
     "RetryPolicy",
     "StopReason",
@@ -94,8 +104,10 @@ __all__ = [
     "cache_path",
     "cache_prune",
     "cache_size",
+    "default_registry",
     "get_model",
     "hookimpl",
+    "make_plugin_manager",
     "modelapi",
 ]
 
@@ -133,6 +145,11 @@ _LAZY = {
     "Model": "._model",
     "get_model": "._model",
     "modelapi": "._registry",
+    "ProviderEntry": "._registry",
+    "ProviderInfo": "._registry",
+    "Registry": "._registry",
+    "default_registry": "._registry",
+    "make_plugin_manager": "._registry",
     "RetryPolicy": "._retry",
     "CachePolicy": ".cache",
     "cache_clear": ".cache",

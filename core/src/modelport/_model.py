@@ -181,6 +181,7 @@ class Model:
         config: GenerateConfig,
         *,
         retry: RetryPolicy | None = None,
+        registry: Registry | None = None,
     ) -> None:
         """Create a model.
 
@@ -188,10 +189,14 @@ class Model:
             api: Model API provider.
             config: Model configuration.
             retry: How to wait between attempts (clock and sleep are injectable for tests).
+            registry: The registry the provider came from (its cache stores serve the model's
+                cached calls); None for the default registry.
         """
         self.api = api
         self.config = config
         self.retry = retry if retry is not None else RetryPolicy()
+        self.registry = registry
+        """The registry `get_model` found the provider in (None: the default registry)."""
         self.model_args: dict[str, Any] = {}
         """The model args given to `get_model` (part of cache keys)."""
         self._memo_key: tuple[Any, ...] | None = None
@@ -463,6 +468,7 @@ class Model:
 
 
 def _memo_key(
+    registry: Registry,
     model: str,
     config: GenerateConfig,
     base_url: str | None,
@@ -475,6 +481,7 @@ def _memo_key(
     the variable changes."""
     secret = api_key if api_key is not None else "\0".join(os.environ.get(v, "") for v in env_vars)
     return (
+        registry,
         model,
         config.model_dump_json(exclude_none=True),
         base_url,
@@ -489,6 +496,8 @@ def get_model(
     base_url: str | None = None,
     api_key: str | None = None,
     memoize: bool = True,
+    *,
+    registry: Registry | None = None,
     **model_args: Any,
 ) -> Model:
     """Get an instance of a model.
@@ -504,6 +513,8 @@ def get_model(
         base_url: Optional. Alternate base URL for model.
         api_key: Optional. API key for model.
         memoize: Use/store a cached version of the model based on the parameters.
+        registry: Where to find the provider (and the cache stores the model's cached calls
+            use); `default_registry()` when None. Models are memoized per registry.
         **model_args: Additional args to pass to model constructor.
 
     Raises:
@@ -519,15 +530,17 @@ def get_model(
             raise ModelInputError(
                 f"no model given and {MODEL_ENV_VAR} is not set: pass a name like 'mockllm/model'"
             )
+    if registry is None:
+        registry = default_registry()
     key = None
     if memoize:
         provider, sep, _ = model.partition("/")
-        env_vars = default_registry().get(provider).env_vars if sep and provider else ()
-        key = _memo_key(model, config, base_url, api_key, model_args, env_vars)
+        env_vars = registry.get(provider).env_vars if sep and provider else ()
+        key = _memo_key(registry, model, config, base_url, api_key, model_args, env_vars)
         found = _models.get(key)
         if found is not None:
             return found
-    result = _build(default_registry(), model, config, base_url, api_key, model_args)
+    result = _build(registry, model, config, base_url, api_key, model_args)
     if key is not None:
         result._memo_key = key
         _models[key] = result
@@ -552,6 +565,6 @@ def _build(
     if not isinstance(api, ModelAPI):
         raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
     api.provider = provider
-    result = Model(api, config)
+    result = Model(api, config, registry=registry)
     result.model_args = dict(model_args)
     return result

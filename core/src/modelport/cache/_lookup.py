@@ -145,9 +145,9 @@ def _build_store(name: str) -> CacheStore:
     from .._registry import default_registry
 
     registry = default_registry()
-    factory = registry.store(name)
+    factory = registry.cache_store(name)
     if factory is None:
-        known = ", ".join(sorted(registry._stores)) or "none"
+        known = ", ".join(registry.cache_store_names()) or "none"
         raise CacheError(
             f"no cache store named {name!r} (from {STORE_ENV}) is registered "
             f"(registered stores: {known}); install the plugin that provides it"
