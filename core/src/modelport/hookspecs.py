@@ -88,7 +88,8 @@ def register_cache_stores(register: RegisterCacheStore) -> None:
 
     Called once for each plugin when it is registered. The store used is named by the
     `MODELPORT_CACHE_STORE` environment variable (default `file`); a plugin offering a store
-    is found through the same `modelport` entry-point group, by the store's name.
+    is found through the `modelport.cache_stores` entry-point group, by the store's name (an
+    entry point of the `modelport` group still works, with a `DeprecationWarning`).
 
     Args:
         register: Call it once per store (see `RegisterCacheStore`).
