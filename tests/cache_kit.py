@@ -17,10 +17,10 @@ from modelport import (
     Model,
     ModelAPI,
     ModelOutput,
+    Registry,
     ToolChoice,
     ToolInfo,
     get_model,
-    modelapi,
 )
 from modelport.cache import CacheRecord
 from modelport.errors import BadRequestError
@@ -28,7 +28,6 @@ from modelport.errors import BadRequestError
 PROVIDER = "cachecounter"
 
 
-@modelapi(PROVIDER, env_vars=["CACHECOUNTER_API_KEY"], description="counts calls (cache tests)")
 class Counter(ModelAPI):
     """Answers `<reply> #<n>` for its n-th call, after `delay` seconds; `outcome` (a model arg)
     makes calls fail or return an error, a content-filter stop or no choices."""
@@ -80,9 +79,17 @@ class Counter(ModelAPI):
         return ModelOutput.from_content(self.model_name, text)
 
 
+REGISTRY = Registry()
+"""The registry of the cache tests' provider and stores (the process's default one is left
+alone)."""
+REGISTRY.register(
+    PROVIDER, Counter, env_vars=["CACHECOUNTER_API_KEY"], description="counts calls (cache tests)"
+)
+
+
 def counter(name: str = "m", **kw: Any) -> Model:
     """A fresh (not memoized) model of the counting provider."""
-    return get_model(f"{PROVIDER}/{name}", memoize=False, **kw)
+    return get_model(f"{PROVIDER}/{name}", memoize=False, registry=REGISTRY, **kw)
 
 
 def calls(model: Model) -> int:

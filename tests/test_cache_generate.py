@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cache_kit import Clock, calls, counter, entry_files, run, use_cache_dir
+from cache_kit import REGISTRY, Clock, calls, counter, entry_files, run, use_cache_dir
 
 from modelport import (
     CachePolicy,
@@ -30,7 +30,6 @@ from modelport import (
     cache_epoch,
     hookimpl,
 )
-from modelport._registry import default_registry
 from modelport.cache import CacheRecord, FileStore
 from modelport.cache._key import KEY_FIELDS
 from modelport.errors import BadRequestError, CacheError, ModelInputError, ModelTimeoutError
@@ -356,8 +355,8 @@ class StorePlugin:
 
 def use_store(monkeypatch: pytest.MonkeyPatch, name: str, store: Any) -> None:
     _stores[name] = store
-    if default_registry().pm.get_plugin(name) is None:
-        default_registry().register_plugin(StorePlugin(name), name=name)
+    if REGISTRY.pm.get_plugin(name) is None:
+        REGISTRY.register_plugin(StorePlugin(name), name=name)
     monkeypatch.setenv("MODELPORT_CACHE_STORE", name)
 
 
@@ -454,7 +453,7 @@ def test_a_plugin_store_is_used_when_named(
 
 
 def test_the_file_store_is_registered_through_the_hook() -> None:
-    factory = default_registry().cache_store("file")
+    factory = REGISTRY.cache_store("file")
     assert factory is not None
     assert isinstance(factory(), FileStore)
 

@@ -195,6 +195,8 @@ _INTERNAL = {
     "normalize_input",
     "collapse_messages",
     "connection_semaphore",
+    "CallIdentity",
+    "LastSlots",
     "Slots",
     "is_transient",
     "next_wait",

@@ -10,13 +10,15 @@ from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
 from ._api import ModelAPI
 from ._config import GenerateConfig
 from ._content import Content, ContentText
-from ._limits import Slots, connection_semaphore
+from ._identity import CallIdentity
+from ._limits import LastSlots, Slots
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -182,6 +184,7 @@ class Model:
         *,
         retry: RetryPolicy | None = None,
         registry: Registry | None = None,
+        identity: CallIdentity | None = None,
     ) -> None:
         """Create a model.
 
@@ -191,16 +194,21 @@ class Model:
             retry: How to wait between attempts (clock and sleep are injectable for tests).
             registry: The registry the provider came from (its cache stores serve the model's
                 cached calls); None for the default registry.
+            identity: What identifies the model's calls to the cache (`get_model` builds it;
+                by default the api's provider, model name and base URL, and no model args).
         """
         self.api = api
         self.config = config
         self.retry = retry if retry is not None else RetryPolicy()
         self.registry = registry
         """The registry `get_model` found the provider in (None: the default registry)."""
-        self.model_args: dict[str, Any] = {}
-        """The model args given to `get_model` (part of cache keys)."""
+        self._identity = (
+            identity
+            if identity is not None
+            else CallIdentity(api.provider, api.model_name, api.base_url)
+        )
         self._memo_key: tuple[Any, ...] | None = None
-        self._slot: tuple[asyncio.AbstractEventLoop, str, int, Slots] | None = None
+        self._slots = LastSlots()
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
@@ -221,6 +229,15 @@ class Model:
     def name(self) -> str:
         """Model name."""
         return self.api.model_name
+
+    @property
+    def model_args(self) -> dict[str, Any]:
+        """The model args given to `get_model` (part of cache keys)."""
+        return dict(self._identity.model_args)
+
+    @model_args.setter
+    def model_args(self, value: dict[str, Any]) -> None:
+        self._identity = attrs.evolve(self._identity, model_args=value)
 
     def __str__(self) -> str:
         return f"{self.api.provider}/{self.api.model_name}" if self.api.provider else self.name
@@ -351,7 +368,10 @@ class Model:
         if cache:
             from .cache import _lookup
 
-            pending, hit = await _lookup.fetch(self, messages, tool_infos, choice, cfg, cache)
+            stores = self.registry if self.registry is not None else default_registry()
+            pending, hit = await _lookup.fetch(
+                self._identity, messages, tool_infos, choice, cfg, cache, stores
+            )
             if hit is not None:
                 return hit
         call = self._call(messages, tool_infos, choice, cfg)
@@ -373,15 +393,9 @@ class Model:
         """The attempts of one call, bounded by `config.timeout` when it is set (a plain
         function returning the coroutine: one coroutine layer fewer on the hot path)."""
         api = self.api
-        size = config.max_connections or api.max_connections()
-        key = api.connection_key()
-        loop = asyncio.get_running_loop()
-        slot = self._slot
-        if slot is not None and slot[0] is loop and slot[1] == key and slot[2] == size:
-            semaphore = slot[3]
-        else:
-            semaphore = connection_semaphore(key, size)
-            self._slot = (loop, key, size, semaphore)
+        semaphore = self._slots.get(
+            api.connection_key(), config.max_connections or api.max_connections()
+        )
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
             return self._attempts(
@@ -565,6 +579,5 @@ def _build(
     if not isinstance(api, ModelAPI):
         raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
     api.provider = provider
-    result = Model(api, config, registry=registry)
-    result.model_args = dict(model_args)
-    return result
+    identity = CallIdentity(provider, api.model_name, api.base_url, model_args)
+    return Model(api, config, registry=registry, identity=identity)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import CacheError
 from ._file import ENTRY_NAME, MARKER, FileStore, Loaded, model_dir
+from ._memory import forget_all
 
 logger = logging.getLogger("modelport.cache")
 
@@ -144,9 +145,7 @@ def cache_clear(model: str = "") -> bool:
     Raises:
         CacheError: the cache folder exists but has no marker (modelport did not make it).
     """
-    from . import _lookup
-
-    _lookup.forget()
+    forget_all()
     store = file_store()
     if not store.exists():
         return False
