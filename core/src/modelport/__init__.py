@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
+"""The version of the `modelport` distribution: its build reads it from here (hatch's dynamic
+version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "CachePolicy",

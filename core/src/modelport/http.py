@@ -27,6 +27,7 @@ import aiohttp
 import attrs
 import yarl
 
+from . import __version__
 from ._output import ModelOutput
 from .errors import (
     AuthenticationError,
@@ -87,7 +88,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-USER_AGENT = "modelport/0.1"
+USER_AGENT = f"modelport/{__version__}"
+"""Sent with every request: modelport and its version (the distribution's only version
+string is `modelport.__version__`)."""
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 """Compact JSON for request bodies, ASCII with `\\u` escapes (one encoder: `json.dumps` with
