@@ -6,6 +6,7 @@
     nox -s bench             the benchmark suite (not part of the default run; with the peer
                              clients openai, litellm, inspect-ai unless `-- --no-peers`)
 
+Core's tests import the shared helpers of `tests/support` (installed as a distribution).
 A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
 extra packages installed first and for pip instead of uv with
 `[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file).
@@ -36,6 +37,8 @@ def _plugins() -> dict[str, dict[str, object]]:
 
 
 PLUGINS = _plugins()
+SUPPORT = "./tests/support"
+"""The helpers core's tests share (`modelport_test_support`), installed like a plugin."""
 DIST_FOLDER = {meta["project"]["name"]: f"plugins/{name}" for name, meta in PLUGINS.items()}  # type: ignore[index]
 
 
@@ -74,7 +77,7 @@ def tests(session: nox.Session) -> None:
         session.install(*preinstall)
     extra = sorted({d for m in PLUGINS.values() for d in _test_deps(m)})
     session.install("pip", *GROUPS["test"], *extra)
-    session.install("./core", *(f"./plugins/{name}" for name in PLUGINS))
+    session.install("./core", *(f"./plugins/{name}" for name in PLUGINS), SUPPORT)
     session.run("pytest", "tests", *(f"plugins/{name}/tests" for name in PLUGINS), *session.posargs)
 
 
@@ -109,10 +112,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy strict over core and plugins."""
+    """mypy strict over core, the plugins and every test tree (and what the tests import)."""
     installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
-    session.install(*GROUPS["typecheck"])
-    session.install("-e", "./core", *(f"./plugins/{n}" for n in installable))
+    extra = sorted({d for m in PLUGINS.values() for d in _test_deps(m)})
+    session.install(*GROUPS["typecheck"], *GROUPS["test"], *extra)
+    session.install("-e", "./core", *(f"./plugins/{n}" for n in installable), SUPPORT)
     session.run("mypy")
 
 
@@ -133,7 +137,7 @@ BENCH_PEERS = ["openai", "litellm", "inspect-ai"]
 def bench(session: nox.Session) -> None:
     """The benchmark suite: figures as ratios against floors measured in the same run."""
     installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
-    session.install("pip", "./core", *(f"./plugins/{n}" for n in installable))
+    session.install("pip", "./core", *(f"./plugins/{n}" for n in installable), SUPPORT)
     args = list(session.posargs)
     if "--no-peers" in args:
         args.remove("--no-peers")

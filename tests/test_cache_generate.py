@@ -11,10 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cache_kit import REGISTRY, Clock, calls, counter, entry_files, run, use_cache_dir
+from modelport_test_support.cache_kit import (
+    CONFIG_VALUES,
+    REGISTRY,
+    Clock,
+    calls,
+    counter,
+    entry_files,
+    run,
+    use_cache_dir,
+)
 
 from modelport import (
     CachePolicy,
+    ChatMessage,
     ChatMessageAssistant,
     ChatMessageTool,
     ChatMessageUser,
@@ -128,8 +138,6 @@ def test_changing_one_ingredient_misses(cache_dir: Path, ingredient: str) -> Non
 
 @pytest.mark.parametrize("field", sorted(KEY_FIELDS - {"max_tokens", "system_message"}))
 def test_every_output_affecting_config_field_misses(cache_dir: Path, field: str) -> None:
-    from test_cache_key import CONFIG_VALUES
-
     model = counter()
     run(model.generate("hello", cache=True))
     run(model.generate("hello", config=GenerateConfig(**{field: CONFIG_VALUES[field]}), cache=True))
@@ -298,7 +306,9 @@ def test_a_function_model_arg_is_cached_by_its_identity(cache_dir: Path) -> None
 def test_a_changed_local_image_is_a_miss(cache_dir: Path, tmp_path: Path) -> None:
     image = tmp_path / "photo.png"
     image.write_bytes(b"\x89PNG first picture")
-    ask = [ChatMessageUser(content=[ContentText(text="what?"), ContentImage(image=str(image))])]
+    ask: list[ChatMessage] = [
+        ChatMessageUser(content=[ContentText(text="what?"), ContentImage(image=str(image))])
+    ]
     model = counter()
     assert run(model.generate(ask, cache=True)).completion == "ok #1"
     assert run(model.generate(ask, cache=True)).completion == "ok #1"
@@ -547,7 +557,7 @@ def test_a_deep_but_valid_answer_is_always_returned(
 def test_a_deep_tool_call_in_the_history_is_sent_uncached(
     cache_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    history = [
+    history: list[ChatMessage] = [
         ChatMessageUser(content="build it"),
         ChatMessageAssistant(
             content="", tool_calls=[ToolCall(id="c1", function="build", arguments=_nested(1000))]

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
-from wheelmaker import build_wheel, pip_install
+from modelport_test_support.wheelmaker import build_wheel, pip_install
 
 GOOD = textwrap.dedent(
     """
@@ -113,7 +114,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def run_python(site: Path, code: str) -> dict[str, object]:
+def run_python(site: Path, code: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -123,7 +124,8 @@ def run_python(site: Path, code: str) -> dict[str, object]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def test_plugin_is_discovered_and_only_it_is_imported(site: Path) -> None:
@@ -187,7 +189,7 @@ def test_unknown_provider_lists_installed_ones(site: Path) -> None:
             print(json.dumps({"error": str(ex), "installed": ex.installed}))
         """,
     )
-    assert {"tpalpha", "tpbeta", "tpbroken"} <= set(result["installed"])  # type: ignore[arg-type]
+    assert {"tpalpha", "tpbeta", "tpbroken"} <= set(result["installed"])
     assert "pip install modelport-nosuch" in str(result["error"])
 
 

@@ -26,7 +26,7 @@ def _meta(folder: Path) -> dict[str, Any]:
 
 def _package(folder: Path) -> Path:
     [package] = _meta(folder)["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-    return folder / package
+    return folder / str(package)
 
 
 def _version_in(folder: Path) -> str:
@@ -35,7 +35,7 @@ def _version_in(folder: Path) -> str:
     source = folder / meta["tool"]["hatch"]["version"]["path"]
     assert source == _package(folder) / "__init__.py"
     [version] = re.findall(r'^__version__ = "(.+)"$', source.read_text(), flags=re.M)
-    return version
+    return str(version)
 
 
 VERSIONS = {_meta(f)["project"]["name"]: _version_in(f) for f in FOLDERS}
@@ -78,3 +78,11 @@ def test_the_user_agent_and_the_cli_report_the_version() -> None:
 
     assert _compatible_range("0.1.0") == ">=0.1.0,<0.2"
     assert _compatible_range("1.4.2") == ">=1.4.2,<2"
+
+
+def test_mypy_sees_every_distribution() -> None:
+    """mypy finds each package under its own name from the sources and the tests: every
+    distribution's source folder is one of its bases."""
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    folders = {str(_package(f).parent.relative_to(ROOT)) for f in FOLDERS}
+    assert folders <= set(mypy["mypy_path"])

@@ -222,7 +222,7 @@ def test_tools_and_tool_choice() -> None:
     with pytest.raises(ModelInputError, match="not among the tools"):
         gen(m, "x", tools=[tool], tool_choice=ToolFunction(name="mul"))
     with pytest.raises(ModelInputError, match="tool_choice"):
-        gen(m, "x", tools=[tool], tool_choice="sometimes")  # type: ignore[arg-type]
+        gen(m, "x", tools=[tool], tool_choice="sometimes")
 
 
 def _tool_exchange(result: Any) -> list[Any]:

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from wheelmaker import _record_line, pip_install
+from modelport_test_support.wheelmaker import _record_line, pip_install
 
 from modelport.cli import main
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from reliability.rig import CANARY, assert_secret_free, ok, serving
+from modelport_test_support.rig import CANARY, assert_secret_free, ok, serving
 
 from modelport import (
     ChatMessageAssistant,

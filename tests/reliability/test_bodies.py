@@ -4,8 +4,7 @@ not an answer is never cached and what is one is cached without the key."""
 
 from __future__ import annotations
 
-from reliability.conftest import Watch
-from reliability.rig import completion, ok, serving
+from modelport_test_support.rig import Watch, completion, ok, serving
 
 from modelport.errors import InvalidResponseError
 from modelport.testing import Reply

@@ -4,7 +4,7 @@ message and code kept, the key never echoed."""
 from __future__ import annotations
 
 import pytest
-from reliability.rig import CANARY, error, ok, serving
+from modelport_test_support.rig import CANARY, error, ok, serving
 
 from modelport.errors import (
     AuthenticationError,

@@ -7,7 +7,7 @@ import asyncio
 import threading
 
 import pytest
-from reliability.rig import CANARY, ok
+from modelport_test_support.rig import CANARY, ok
 
 from modelport import get_model
 from modelport.errors import ModelClosedError

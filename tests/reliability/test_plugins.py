@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wheelmaker import build_wheel, pip_install
+from modelport_test_support.wheelmaker import build_wheel, pip_install
 
 PLUGIN = textwrap.dedent(
     """

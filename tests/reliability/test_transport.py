@@ -9,8 +9,7 @@ import socket
 import time
 
 import pytest
-from reliability.conftest import Watch
-from reliability.rig import CANARY, assert_secret_free, completion, ok, serving
+from modelport_test_support.rig import CANARY, Watch, assert_secret_free, completion, ok, serving
 
 from modelport import GenerateConfig, get_model
 from modelport.errors import InvalidResponseError, ModelConnectionError, ModelTimeoutError

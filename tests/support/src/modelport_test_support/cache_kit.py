@@ -18,6 +18,7 @@ from modelport import (
     ModelAPI,
     ModelOutput,
     Registry,
+    ResponseSchema,
     ToolChoice,
     ToolInfo,
     get_model,
@@ -128,3 +129,31 @@ def record(key: str, text: str = "cached", model: str = "p/m", **kw: Any) -> Cac
 
     kw.setdefault("created", datetime(2027, 1, 1, tzinfo=UTC))
     return CacheRecord(key=key, model=model, output=ModelOutput.from_content("m", text), **kw)
+
+
+# one value per config field in KEY_FIELDS, different from the default
+CONFIG_VALUES: dict[str, Any] = {
+    "system_message": "s",
+    "max_tokens": 10,
+    "top_p": 0.5,
+    "temperature": 0.5,
+    "stop_seqs": ["END"],
+    "best_of": 2,
+    "frequency_penalty": 0.5,
+    "presence_penalty": 0.5,
+    "logit_bias": {1: 5.0},
+    "seed": 1,
+    "top_k": 5,
+    "num_choices": 2,
+    "logprobs": True,
+    "top_logprobs": 3,
+    "parallel_tool_calls": False,
+    "internal_tools": False,
+    "max_tool_output": 100,
+    "cache_prompt": True,
+    "reasoning_effort": "low",
+    "reasoning_tokens": 100,
+    "reasoning_history": True,
+    "response_schema": ResponseSchema(name="s", json_schema={"type": "object"}),
+    "extra_body": {"x": 1},
+}

@@ -535,5 +535,7 @@ def contract_for(variant: str | None = None, **flags: Any) -> LumenContract:
     """The sample's contract test class pointed at the variant `variant` (None: the sample
     itself), with the class attributes `flags` set."""
     provider = f"{PROVIDER}-{variant}" if variant else PROVIDER
-    cls = type(f"Lumen_{variant}", (LumenContract,), {"provider": provider, **flags})
+    cls: type[LumenContract] = type(
+        f"Lumen_{variant}", (LumenContract,), {"provider": provider, **flags}
+    )
     return cls()
