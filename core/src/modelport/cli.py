@@ -23,6 +23,8 @@ from pydantic import ValidationError
 from ._config import GenerateConfig
 from .errors import ModelAPIError, ModelInputError, ModelportError, ProviderNotFoundError
 
+__all__ = ["Parser", "UsageError", "build_parser", "is_secret_name", "main", "new_provider"]
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 Subcommand = Callable[[argparse.Namespace], int]
