@@ -1,7 +1,8 @@
 """Every check a contributor or CI runs.
 
-    nox                      tests, each plugin alone, lint, typecheck, docs
+    nox                      tests, core alone, each plugin alone, lint, typecheck, docs
     nox -s tests             core + every plugin installed from their folders; the whole suite
+    nox -s core              core + mockllm only; core's tests (those needing another provider skip)
     nox -s plugin-openai     core + that plugin only; the plugin's own tests
     nox -s bench             the benchmark suite (not part of the default run; with the peer
                              clients openai, litellm, inspect-ai unless `-- --no-peers`)
@@ -81,6 +82,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests", *(f"plugins/{name}/tests" for name in PLUGINS), *session.posargs)
 
 
+@nox.session
+def core(session: nox.Session) -> None:
+    """Core with mockllm as its only provider: core's tests do not lean on another plugin."""
+    session.install("pip", *GROUPS["test"])  # pip: the discovery tests install wheels with it
+    session.install("./core", "./plugins/mockllm", SUPPORT)
+    session.run("pytest", "tests", *session.posargs)
+
+
 def _plugin_session(name: str, meta: dict[str, object]) -> None:
     options = _nox_options(meta)
     backend = "virtualenv" if options.get("installer") == "pip" else "uv|virtualenv"
@@ -146,4 +155,11 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", *args)
 
 
-nox.options.sessions = ["tests", *(f"plugin-{n}" for n in PLUGINS), "lint", "typecheck", "docs"]
+nox.options.sessions = [
+    "tests",
+    "core",
+    *(f"plugin-{n}" for n in PLUGINS),
+    "lint",
+    "typecheck",
+    "docs",
+]

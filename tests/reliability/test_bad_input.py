@@ -28,6 +28,8 @@ from modelport import (
 from modelport.errors import ModelInputError
 from modelport.testing import LocalServer
 
+pytestmark = pytest.mark.providers("openai", "anthropic")
+
 # text that came from bytes that are not UTF-8 ("café" in Latin-1, decoded leniently)
 NOT_UTF8 = b"caf\xe9 au lait".decode("utf-8", errors="surrogateescape")
 

@@ -15,6 +15,8 @@ from modelport import GenerateConfig, Model, ModelOutput, RetryPolicy
 from modelport.errors import BadRequestError, ModelAPIError
 from modelport.testing import RecordedRequest, Reply
 
+pytestmark = pytest.mark.providers("openai")
+
 
 async def _until(predicate: Any, seconds: float = 5.0) -> None:
     """Poll `predicate` on the loop until it holds (the server runs in another thread)."""

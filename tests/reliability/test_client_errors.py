@@ -22,6 +22,8 @@ CASES: list[tuple[int, type[ModelAPIError], str, str]] = [
     (422, BadRequestError, "Unprocessable entity: messages[0].content.", "unprocessable"),
 ]
 
+pytestmark = pytest.mark.providers("openai")
+
 
 @pytest.mark.parametrize(("status", "cls", "message", "code"), CASES)
 def test_client_error_is_typed_and_not_retried(

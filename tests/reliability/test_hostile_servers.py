@@ -31,6 +31,8 @@ from modelport.errors import (
 )
 from modelport.testing import LocalServer, Reply, no_wait_policy
 
+pytestmark = pytest.mark.providers("openai", "anthropic", "google")
+
 GEMINI_OK = {
     "candidates": [
         {"content": {"role": "model", "parts": [{"text": "fine"}]}, "finishReason": "STOP"}

@@ -13,6 +13,8 @@ from modelport import get_model
 from modelport.errors import ModelClosedError
 from modelport.testing import LocalServer, Reply, no_wait_policy
 
+pytestmark = pytest.mark.providers("openai")
+
 
 def test_closing_with_calls_in_flight_sends_nothing_twice() -> None:
     """Server: answers each of 20 calls after 0.5 s. Caller: closes the model 0.1 s in.

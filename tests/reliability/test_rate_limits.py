@@ -17,6 +17,8 @@ from modelport.errors import (
 )
 from modelport.testing import Reply
 
+pytestmark = pytest.mark.providers("openai", "anthropic")
+
 
 def test_429_retry_after_seconds() -> None:
     """Server: 429 with `retry-after: 7`, then 200.

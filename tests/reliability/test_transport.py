@@ -15,6 +15,8 @@ from modelport import GenerateConfig, get_model
 from modelport.errors import InvalidResponseError, ModelConnectionError, ModelTimeoutError
 from modelport.testing import Reply, no_wait_policy
 
+pytestmark = pytest.mark.providers("openai")
+
 
 def test_accepts_and_never_answers_then_retry_succeeds(leak_watch: Watch) -> None:
     """Server: accepts the request and never answers; then 200.
