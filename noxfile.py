@@ -1,9 +1,10 @@
 """Every check a contributor or CI runs.
 
-    nox                      tests, core alone, each plugin alone, lint, typecheck, docs
+    nox                      tests, core alone, each plugin alone, lint, typecheck, docs, coverage
     nox -s tests             core + every plugin installed from their folders; the whole suite
     nox -s core              core + mockllm only; core's tests (those needing another provider skip)
     nox -s plugin-openai     core + that plugin only; the plugin's own tests
+    nox -s coverage          core's tests with line and branch coverage of core, and a floor
     nox -s bench             the benchmark suite (not part of the default run; with the peer
                              clients openai, litellm, inspect-ai unless `-- --no-peers`)
 
@@ -90,6 +91,28 @@ def core(session: nox.Session) -> None:
     session.run("pytest", "tests", *session.posargs)
 
 
+COVERAGE_FLOOR = 83
+"""Percent of core's lines and branches that core's tests (with every plugin but hf installed)
+must cover: three points below the 86.2% measured when it was set. Raise it as coverage grows."""
+
+
+@nox.session
+def coverage(session: nox.Session) -> None:
+    """Core's tests with line and branch coverage of core, failing under the floor."""
+    installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
+    session.install("pip", *GROUPS["test"], *GROUPS["coverage"])
+    session.install("./core", *(f"./plugins/{n}" for n in installable), SUPPORT)
+    session.run(
+        "pytest",
+        "tests",
+        "--cov=modelport",
+        "--cov-branch",
+        "--cov-report=term-missing:skip-covered",
+        f"--cov-fail-under={COVERAGE_FLOOR}",
+        *session.posargs,
+    )
+
+
 def _plugin_session(name: str, meta: dict[str, object]) -> None:
     options = _nox_options(meta)
     backend = "virtualenv" if options.get("installer") == "pip" else "uv|virtualenv"
@@ -162,4 +185,5 @@ nox.options.sessions = [
     "lint",
     "typecheck",
     "docs",
+    "coverage",  # about a minute: core's tests once more, with coverage
 ]
