@@ -109,6 +109,7 @@ WEATHER_TOOL = ToolInfo(
         required=["city"],
     ),
 )
+"""The tool the contract's tool tests offer (`get_weather(city)`)."""
 
 LOOKUP_TOOL = ToolInfo(
     name="zq_lookup_forecast",
