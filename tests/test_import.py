@@ -154,8 +154,6 @@ def test_the_cache_imports_only_contracts_and_errors() -> None:
     for name in MODULES:
         if name == "modelport.cache" or name.startswith("modelport.cache."):
             outside = {m for m in _imports_of(name) if not m.startswith("modelport.cache")}
-            if name == "modelport.cache._cli":
-                continue  # the `modelport cache` command, imported by the CLI only
             assert outside <= CONTRACTS, (name, outside - CONTRACTS)
 
 
