@@ -88,16 +88,20 @@ def test_providers_lists_mockllm() -> None:
     assert "mockllm" in proc.stdout and "modelport-mockllm" in proc.stdout
 
 
+def OPENAI(args: list[str], message: str) -> Any:  # noqa: N802 (reads as a case's label)
+    return pytest.param(args, message, marks=pytest.mark.providers("openai"))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["-m", "mockllm/model", "-M", "nosuch=1"], "nosuch"),
-        (["-m", "openai/gpt-4o", "-M", "read_timout=3"], "read_timout"),
-        (["-m", "openai/gpt-4o", "-M", "read_timeout=-1"], "read_timeout"),
+        OPENAI(["-m", "openai/gpt-4o", "-M", "read_timout=3"], "read_timout"),
+        OPENAI(["-m", "openai/gpt-4o", "-M", "read_timeout=-1"], "read_timeout"),
         (["-m", "mockllm/model", "-M", "config={}"], "config options"),
         (["-m", "mockllm/model", "-M", "model=mockllm/other"], "--model"),
         (["-m", "mockllm/model", "-M", "base_url=http://127.0.0.1:9"], "--base-url"),
-        (["-m", "openai/gpt-4o", "-M", "api_key=12 34"], "API key"),
+        OPENAI(["-m", "openai/gpt-4o", "-M", "api_key=12 34"], "API key"),
     ],
 )
 def test_bad_model_args_are_one_line_usage_errors(args: list[str], message: str) -> None:

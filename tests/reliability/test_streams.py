@@ -9,8 +9,15 @@ import time
 from typing import Any
 
 import pytest
-from reliability.conftest import Watch
-from reliability.rig import CANARY, E, assert_secret_free, completion, error, serving
+from modelport_test_support.rig import (
+    CANARY,
+    E,
+    Watch,
+    assert_secret_free,
+    completion,
+    error,
+    serving,
+)
 
 from modelport import (
     Finish,

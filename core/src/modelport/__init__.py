@@ -38,7 +38,14 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
-    from ._registry import modelapi
+    from ._registry import (
+        ProviderEntry,
+        ProviderInfo,
+        Registry,
+        default_registry,
+        make_plugin_manager,
+        modelapi,
+    )
     from ._retry import RetryPolicy
     from ._stream import (
         Finish,
@@ -67,6 +74,8 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
+"""The version of the `modelport` distribution: its build reads it from here (hatch's dynamic
+version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "CachePolicy",
@@ -93,7 +102,10 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "ProviderEntry",
+    "ProviderInfo",
     "ReasoningDelta",
+    "Registry",
     "ResponseSchema",
     "RetryPolicy",
     "SSEParser",
@@ -119,9 +131,11 @@ __all__ = [
     "cache_path",
     "cache_prune",
     "cache_size",
+    "default_registry",
     "events_from_output",
     "get_model",
     "hookimpl",
+    "make_plugin_manager",
     "modelapi",
 ]
 
@@ -159,6 +173,11 @@ _LAZY = {
     "Model": "._model",
     "get_model": "._model",
     "modelapi": "._registry",
+    "ProviderEntry": "._registry",
+    "ProviderInfo": "._registry",
+    "Registry": "._registry",
+    "default_registry": "._registry",
+    "make_plugin_manager": "._registry",
     "RetryPolicy": "._retry",
     "Finish": "._stream",
     "ReasoningDelta": "._stream",

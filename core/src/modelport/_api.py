@@ -91,7 +91,7 @@ class ModelAPI(abc.ABC):
         model_name: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        api_key_vars: list[str] = [],
+        api_key_vars: list[str] = [],  # noqa: B006 (the reference API; never mutated)
         config: GenerateConfig = GenerateConfig(),
     ) -> None:
         """Create a model API provider.

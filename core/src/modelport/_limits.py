@@ -66,13 +66,17 @@ _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str
 )
 
 
-def connection_semaphore(key: str, size: int) -> Slots:
-    """The semaphore shared by every call with this connection key and size in this loop.
+def connection_semaphore(
+    key: str, size: int, loop: asyncio.AbstractEventLoop | None = None
+) -> Slots:
+    """The semaphore shared by every call with this connection key and size in this loop
+    (`loop`, or the running one).
 
     Semaphores are bound to an event loop, so each loop gets its own: a program may call
     `asyncio.run` many times and the limit still holds within each run.
     """
-    loop = asyncio.get_running_loop()
+    if loop is None:
+        loop = asyncio.get_running_loop()
     per_loop = _semaphores.get(loop)
     if per_loop is None:
         per_loop = _semaphores[loop] = {}
@@ -80,3 +84,23 @@ def connection_semaphore(key: str, size: int) -> Slots:
     if sem is None:
         sem = per_loop[(key, size)] = Slots(size)
     return sem
+
+
+class LastSlots:
+    """The slots one holder (a `Model`) took last, by event loop, connection key and size: a
+    holder calling again in the same loop gets them without a lookup in the shared table."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[asyncio.AbstractEventLoop, str, int, Slots] | None = None
+
+    def get(self, key: str, size: int) -> Slots:
+        """The slots of `connection_semaphore(key, size)` in the running loop."""
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is loop and last[1] == key and last[2] == size:
+            return last[3]
+        slots = connection_semaphore(key, size, loop)
+        self._last = (loop, key, size, slots)
+        return slots

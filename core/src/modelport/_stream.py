@@ -274,15 +274,19 @@ class Stream:
         start = time.monotonic()
         pending = None
         if self._cache:
+            from ._registry import default_registry
             from .cache import _lookup
 
-            pending, hit = await _lookup.fetch(model, messages, tools, choice, config, self._cache)
+            stores = model.registry if model.registry is not None else default_registry()
+            pending, hit = await _lookup.fetch(
+                model._identity, messages, tools, choice, config, self._cache, stores
+            )
             if hit is not None:
                 for event in events_from_output(hit):
                     yield event
                 self.output = hit
                 return
-        slots = model._slots(config)
+        slots = model._slots_for(config)
         max_retries = 5 if config.max_retries is None else config.max_retries
         deadline = None if config.timeout is None else model.retry.clock() + config.timeout
         retries = 0

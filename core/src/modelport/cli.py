@@ -23,6 +23,8 @@ from pydantic import ValidationError
 from ._config import GenerateConfig
 from .errors import ModelAPIError, ModelInputError, ModelportError, ProviderNotFoundError
 
+__all__ = ["Parser", "UsageError", "build_parser", "is_secret_name", "main", "new_provider"]
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 Subcommand = Callable[[argparse.Namespace], int]
@@ -216,6 +218,18 @@ def _version() -> str:
     return str(__version__)
 
 
+def _compatible_range(version: str) -> str:
+    """The requirement on modelport a plugin built against `version` declares: that version
+    up to the next minor release (before 1.0) or the next major one (from 1.0).
+
+    >>> _compatible_range("0.1.0"), _compatible_range("1.4.2")
+    ('>=0.1.0,<0.2', '>=1.4.2,<2')
+    """
+    major, minor = (int(p) for p in re.findall(r"\d+", version)[:2])
+    upper = f"0.{minor + 1}" if major == 0 else str(major + 1)
+    return f">={version},<{upper}"
+
+
 _PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
@@ -238,7 +252,7 @@ def new_provider(name: str, directory: str | os.PathLike[str]) -> Path:
         "dist": f"modelport-{name}",
         "Class": "".join(w.capitalize() for w in name.split("-")),
         "ENV": module.upper(),
-        "core_version": _version(),
+        "core_range": _compatible_range(_version()),
     }
     target = Path(directory) / values["dist"]
     if target.exists():

@@ -1,8 +1,10 @@
 """The hooks a modelport plugin implements, for the pluggy project `modelport`.
 
 A plugin is a module (or object) named by an entry point in the `modelport` group, whose name is
-the provider prefix used in `get_model("<provider>/<model>")`; it may register only that name
-(a plugin registering another is refused with `PluginConflictError`). It implements hooks with
+the provider prefix used in `get_model("<provider>/<model>")`, or in the
+`modelport.cache_stores` group, whose name is the cache store's; it may register only the
+names its distribution's entry points carry (a plugin registering another is refused with
+`PluginConflictError`). It implements hooks with
 `modelport.hookimpl`:
 
 ```python
@@ -41,7 +43,8 @@ hookimpl = pluggy.HookimplMarker("modelport")
 """Marks a plugin's implementation of a `modelport` hook."""
 
 ModelAPIFactory = Callable[..., "ModelAPI"]
-"""A `ModelAPI` subclass, or any callable taking the `ModelAPI` constructor arguments."""
+"""A `ModelAPI` subclass, or any callable taking the `ModelAPI` constructor arguments: it is
+called with keyword arguments only (see `RegisterModel`) and must return a `ModelAPI`."""
 
 
 class RegisterModel(Protocol):
@@ -55,9 +58,20 @@ class RegisterModel(Protocol):
         env_vars: Sequence[str] = (),
         description: str = "",
     ) -> None:
-        """Register provider `name`, built by `api(model_name, base_url=..., api_key=...,
-        config=..., **model_args)`; `env_vars` are the environment variables it reads (shown
-        by `modelport providers`), `description` a one-line summary."""
+        """Register provider `name`; `env_vars` are the environment variables it reads
+        (shown by `modelport providers`, and read by `get_model` to tell a changed key),
+        `description` a one-line summary.
+
+        `get_model("<name>/<model>", config, base_url, api_key, **model_args)` calls
+        `api(model_name=<model>, base_url=base_url, api_key=api_key, config=config,
+        **model_args)`, every argument by keyword: `model_name` is the part after the first
+        `/` (it may hold more slashes), `base_url` and `api_key` are None unless given (the
+        provider reads its own variables), `config` is the model's `GenerateConfig`, and the
+        model args are passed through unchecked (the provider refuses the ones it does not
+        take). It is called once per model built (`get_model` memoizes), must return a
+        `ModelAPI` (anything else is a `TypeError`), and its `provider` attribute is then
+        set to `name`.
+        """
 
 
 class RegisterCacheStore(Protocol):
@@ -73,7 +87,8 @@ def register_models(register: RegisterModel) -> None:
 
     Called once for each plugin, when it is registered with the plugin manager: for an
     installed distribution, the first time a model of its provider is asked for (or when
-    providers are listed); for `@modelapi` providers, when the registry is built.
+    providers are listed); for a plugin object given to `Registry.register_plugin`, at once.
+    (`@modelapi` and `Registry.register` register without this hook.)
 
     Args:
         register: Call it once per provider (see `RegisterModel`).
@@ -88,7 +103,8 @@ def register_cache_stores(register: RegisterCacheStore) -> None:
 
     Called once for each plugin when it is registered. The store used is named by the
     `MODELPORT_CACHE_STORE` environment variable (default `file`); a plugin offering a store
-    is found through the same `modelport` entry-point group, by the store's name.
+    is found through the `modelport.cache_stores` entry-point group, by the store's name (an
+    entry point of the `modelport` group still works, with a `DeprecationWarning`).
 
     Args:
         register: Call it once per store (see `RegisterCacheStore`).

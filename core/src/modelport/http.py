@@ -7,10 +7,13 @@ client = HTTPClient(provider="acme", model="m1", secrets=[api_key], max_connecti
 response = await client.post_json(url, body, headers={"authorization": f"Bearer {api_key}"})
 ```
 
-`post_json` returns the parsed JSON of a 2xx response and raises a `modelport.errors`
-exception for everything else: the status mapped by `error_for_status`, transport failures as
+`post_json` returns an `HTTPResponse` (status, headers and the parsed JSON body) for a 2xx
+response whose body is JSON, and raises a `modelport.errors` exception for everything else: a
+non-2xx status as the class `error_for_status` maps it to (an HTML error page included: a 401
+page is an `AuthenticationError`, the page only gives the message), transport failures as
 `ModelConnectionError` (retryable), an attempt that stalls past `read_timeout` as a retryable
-`ModelTimeoutError`, and a body that is not JSON as `InvalidResponseError` quoting an excerpt.
+`ModelTimeoutError`, and a 2xx body that is not JSON (an HTML page from a proxy or a captive
+portal, say) as `InvalidResponseError` quoting an excerpt.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import aiohttp
 import attrs
 import yarl
 
+from . import __version__
 from ._output import ModelOutput
 from .errors import (
     AuthenticationError,
@@ -67,6 +71,7 @@ __all__ = [
     "HTTPModelAPI",
     "HTTPResponse",
     "ModelArg",
+    "StreamingResponse",
     "error_for_status",
     "excerpt",
     "parse_error_body",
@@ -87,7 +92,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-USER_AGENT = "modelport/0.1"
+USER_AGENT = f"modelport/{__version__}"
+"""Sent with every request: modelport and its version (the distribution's only version
+string is `modelport.__version__`)."""
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 """Compact JSON for request bodies, ASCII with `\\u` escapes (one encoder: `json.dumps` with
@@ -394,12 +401,23 @@ class HTTPClient:
         body: Any,
         headers: Mapping[str, str] | None = None,
     ) -> HTTPResponse:
-        """POST `body` as JSON; return the JSON of a 2xx response or raise a typed error.
+        """POST `body` as JSON; return the `HTTPResponse` of a 2xx answer (its status,
+        headers and parsed JSON body) or raise a typed error.
 
+        A non-2xx answer raises the class of its status (`error_for_status`), whatever the
+        body: an HTML error page (a proxy's 502, an HTML 401) is that status's error with an
+        excerpt of the page as its message. A 2xx answer whose body is not JSON (an HTML page
+        served with 200) is an `InvalidResponseError`, as is a body nested too deep to parse.
         Redirects are followed only to the same origin (307 and 308, which keep the body);
-        one to another origin is an `InvalidResponseError`, so neither credentials nor the
-        prompt leave for another host. A body larger than `max_response_bytes` is an
-        `InvalidResponseError`, raised without reading past the cap.
+        one to another origin, or a 301/302/303 (which would turn the POST into a GET), is an
+        `InvalidResponseError`, so neither credentials nor the prompt leave for another host.
+        A body larger than `max_response_bytes` is an `InvalidResponseError`, raised without
+        reading past the cap.
+
+        Raises:
+            ModelInputError: `body` is not JSON (NaN, infinity) or the URL is invalid.
+            ModelAPIError: the subclass of the status, `InvalidResponseError`,
+                `ModelConnectionError` or `ModelTimeoutError` (see above).
         """
         try:
             data = _ENCODER.encode(body).encode("ascii")

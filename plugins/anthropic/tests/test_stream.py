@@ -33,7 +33,7 @@ START = {
         "usage": {"input_tokens": 12, "output_tokens": 1},
     },
 }
-THINKING = [
+THINKING: list[dict[str, Any]] = [
     {
         "type": "content_block_start",
         "index": 0,
@@ -51,7 +51,7 @@ THINKING = [
     },
     {"type": "content_block_stop", "index": 0},
 ]
-TOOL = [
+TOOL: list[dict[str, Any]] = [
     {
         "type": "content_block_start",
         "index": 1,
@@ -69,7 +69,7 @@ TOOL = [
     },
     {"type": "content_block_stop", "index": 1},
 ]
-END = [
+END: list[dict[str, Any]] = [
     {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 30}},
     {"type": "message_stop"},
 ]
@@ -113,7 +113,7 @@ def test_an_overloaded_error_event_before_any_event_is_retried() -> None:
     Caller: the good stream's answer; two requests (nothing had reached the caller)."""
     overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     first = Reply(body=events(overloaded), headers={"content-type": "text/event-stream"})
-    text = [
+    text: list[dict[str, Any]] = [
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
         {"type": "content_block_stop", "index": 0},
@@ -136,7 +136,7 @@ def test_an_overloaded_error_event_mid_stream_is_a_typed_error() -> None:
     """Server: text, then an `error` event (overloaded). Caller: `ServerError` with status 529
     after the text arrived; not retried (the text already reached the caller)."""
     overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-    text = [
+    text: list[dict[str, Any]] = [
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
     ]

@@ -56,7 +56,7 @@ REQUESTS = select(RECORDS, request=True)
 ANSWERS = select(RECORDS, status=200, stream=False)
 KEY = "azure-key-0123456789abcdef"
 QUIRKS = AZURE.quirks
-ENV = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN", "AZURE_OPENAI_ENDPOINT")
+ENV: tuple[str, ...] = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN", "AZURE_OPENAI_ENDPOINT")
 ENV += ("OPENAI_API_VERSION",)
 
 
@@ -122,7 +122,7 @@ class TestAzureEntraContract(TestAzureContract):
 def test_endpoint_key_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    api = get_model("azure/my-gpt.4o_mini", memoize=False).api
+    api: Any = get_model("azure/my-gpt.4o_mini", memoize=False).api
     assert isinstance(api, AzureOpenAIAPI) and api.service is AZURE
     assert api.url == (
         "https://res.openai.azure.com/openai/deployments/my-gpt.4o_mini/chat/completions"
@@ -130,7 +130,8 @@ def test_endpoint_key_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert api.request_headers() == {"api-key": KEY}  # no scheme, no authorization header
     monkeypatch.setenv("OPENAI_API_VERSION", "2024-06-01")
-    assert get_model("azure/d", memoize=False).api.url.endswith("?api-version=2024-06-01")
+    env_api: Any = get_model("azure/d", memoize=False).api
+    assert env_api.url.endswith("?api-version=2024-06-01")
     api = get_model("azure/d", api_version="2024-10-21", memoize=False).api
     assert api.url.endswith("?api-version=2024-10-21")
 
@@ -153,7 +154,7 @@ def test_no_endpoint_or_no_credentials_are_refused(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")
     with pytest.raises(ModelInputError, match="AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN"):
         get_model("azure/d", memoize=False)
-    both = get_model("azure/d", api_key=KEY, azure_ad_token="tok", memoize=False).api
+    both: Any = get_model("azure/d", api_key=KEY, azure_ad_token="tok", memoize=False).api
     assert both.request_headers() == {"authorization": "Bearer tok"}  # the token wins
     with pytest.raises(ModelInputError, match="token"):
         get_model("azure/d", azure_ad_token="tok en", memoize=False)
@@ -165,7 +166,7 @@ def test_a_token_wins_over_the_key_variable_but_not_over_a_key_argument(
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
     monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", "entra-token-1")
-    api = get_model("azure/d", memoize=False).api
+    api: Any = get_model("azure/d", memoize=False).api
     assert isinstance(api, AzureOpenAIAPI) and api.service is AZURE_ENTRA
     assert api.request_headers() == {"authorization": "Bearer entra-token-1"}
     api = get_model("azure/d", api_key="explicit-key", memoize=False).api
@@ -396,11 +397,11 @@ def test_another_error_body_under_200_is_raised() -> None:
 
 
 def deployment(record: dict[str, Any]) -> str:
-    return record["url_path"].split("/deployments/")[1].split("/")[0]
+    return str(record["url_path"].split("/deployments/")[1].split("/")[0])
 
 
 def api_version(record: dict[str, Any]) -> str:
-    return record["url_path"].split("api-version=")[1]
+    return str(record["url_path"].split("api-version=")[1])
 
 
 def inputs(record: dict[str, Any]) -> Rebuilt:

@@ -54,6 +54,7 @@ from modelport import (
 from modelport.errors import (
     AuthenticationError,
     BadRequestError,
+    ModelAPIError,
     ModelInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -209,7 +210,7 @@ def test_the_url_comes_from_the_region_and_the_model_id_is_encoded(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
-    api = get_model(f"bedrock/{MODEL}", memoize=False).api
+    api: Any = get_model(f"bedrock/{MODEL}", memoize=False).api
     assert isinstance(api, BedrockAPI) and api.endpoint is BEDROCK_SIGV4
     assert api.url == (
         "https://bedrock-runtime.eu-west-3.amazonaws.com/model/"
@@ -256,7 +257,7 @@ def test_credentials_and_region_from_a_profile(
         "[default]\nregion = eu-central-1\n\n[profile work]\nregion = us-west-2\n\n"
         "[profile sso]\nsso_session = corp\nregion = us-east-2\n"
     )
-    api = get_model(f"bedrock/{MODEL}", memoize=False).api
+    api: Any = get_model(f"bedrock/{MODEL}", memoize=False).api
     assert api.url.startswith("https://bedrock-runtime.eu-central-1.amazonaws.com/")
     assert "AKIADEFAULT" in api.secrets and "s1" in api.secrets
     monkeypatch.setenv("AWS_PROFILE", "work")
@@ -277,7 +278,7 @@ def test_a_bedrock_api_key_is_a_bearer_token(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "ABSKzqkey")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    api = get_model(f"bedrock/{MODEL}", region=REGION, memoize=False).api
+    api: Any = get_model(f"bedrock/{MODEL}", region=REGION, memoize=False).api
     assert api.endpoint is BEDROCK and api.request_headers()["authorization"] == "Bearer ABSKzqkey"
     # credentials given as model args win over the key variable
     creds = Credentials("AKIAARG", "secret-arg")
@@ -363,7 +364,7 @@ def test_a_credentials_function_is_called_for_each_request() -> None:
     given = iter([("AKIAONE", "secret-one", "token-one"), ("AKIATWO", "secret-two", None)])
     used: list[Credentials] = []
 
-    def fresh() -> tuple[str, ...]:
+    def fresh() -> tuple[str, str, str | None]:
         creds = next(given)
         used.append(Credentials(*creds))
         return creds
@@ -400,12 +401,14 @@ def test_a_credentials_function_is_called_for_each_request() -> None:
         (400, "ValidationException", BadRequestError, False),
     ],
 )
-def test_error_types(status: int, kind: str | None, cls: type, retried: bool) -> None:
+def test_error_types(
+    status: int, kind: str | None, cls: type[ModelAPIError], retried: bool
+) -> None:
     creds = Credentials(KEY_ID, SECRET)
     outs, _ = serve(
         [bedrock_error(status, f"refused: {kind}", kind)], aws_credentials=lambda: creds
     )
-    err = outs[0]
+    err: Any = outs[0]
     assert type(err) is cls, err
     assert (err.status, err.code, err.message) == (status, kind, f"refused: {kind}")
     assert err.retryable is retried

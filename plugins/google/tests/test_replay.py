@@ -672,7 +672,7 @@ REPLAYABLE = [
 def test_parsed_message_replays_as_the_recorded_model_turn(record: dict[str, Any]) -> None:
     body = response_body(record)
     output = from_wire(body, model_of(record))
-    history = [ChatMessageUser(content="question"), output.message]
+    history: list[ChatMessage] = [ChatMessageUser(content="question"), output.message]
     sent = to_wire(model_of(record), history, [], "none", GenerateConfig())
     model_turn = sent["contents"][-1]
     assert model_turn["role"] == "model"

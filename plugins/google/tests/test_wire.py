@@ -102,8 +102,9 @@ def test_logprobs() -> None:
     logprobs = out.choices[0].logprobs
     assert logprobs is not None
     (token,) = logprobs.content
-    assert (token.token, token.logprob) == ("Hello", pytest.approx(-6.7947026e-06))
-    assert [(t.token, t.logprob) for t in token.top_logprobs or []] == [
+    assert token.token == "Hello" and token.logprob == pytest.approx(-6.7947026e-06)
+    top: list[tuple[str, object]] = [(t.token, t.logprob) for t in token.top_logprobs or []]
+    assert top == [
         ("Hello", pytest.approx(-6.7947026e-06)),
         ('"', pytest.approx(-12.196156)),
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import CacheError
 from ._file import ENTRY_NAME, MARKER, FileStore, Loaded, model_dir
+from ._memory import forget_all
 
 logger = logging.getLogger("modelport.cache")
 
@@ -82,7 +83,7 @@ def _relative_name(root: Path, folder: Path) -> str | None:
         return None
 
 
-def cache_size(subdirs: list[str] = [], files: list[Path] = []) -> list[tuple[str, int]]:
+def cache_size(subdirs: list[str] = [], files: list[Path] = []) -> list[tuple[str, int]]:  # noqa: B006 (the reference API; never mutated)
     """Size of the cache, by model folder.
 
     With neither `subdirs` nor `files`, every model folder holding entries is counted.
@@ -144,9 +145,7 @@ def cache_clear(model: str = "") -> bool:
     Raises:
         CacheError: the cache folder exists but has no marker (modelport did not make it).
     """
-    from . import _lookup
-
-    _lookup.forget()
+    forget_all()
     store = file_store()
     if not store.exists():
         return False
@@ -171,7 +170,7 @@ def _expired_in(store: FileStore, models: Iterable[str]) -> list[Path]:
     return list(found)
 
 
-def cache_list_expired(filter_by: list[str] = []) -> list[Path]:
+def cache_list_expired(filter_by: list[str] = []) -> list[Path]:  # noqa: B006 (the reference API; never mutated)
     """The entry files that can no longer be served: expired (or invalid).
 
     Args:
@@ -181,7 +180,7 @@ def cache_list_expired(filter_by: list[str] = []) -> list[Path]:
     return _expired_in(store, filter_by or [""])
 
 
-def cache_prune(files: list[Path] = []) -> None:
+def cache_prune(files: list[Path] = []) -> None:  # noqa: B006 (the reference API; never mutated)
     """Delete expired (and invalid) cache entries.
 
     Args:

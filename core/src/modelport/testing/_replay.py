@@ -408,7 +408,7 @@ def replay(
     with LocalServer() as server:
         server.enqueue(reply)
         built = connect(server.url)
-        model = Model(built.api, built.config, retry=no_wait_policy())
+        model = Model(built.api, built.config, retry=no_wait_policy(), registry=built.registry)
 
         async def go() -> tuple[ModelOutput, list[StreamEvent]]:
             async with model:

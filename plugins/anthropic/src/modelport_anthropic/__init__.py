@@ -54,6 +54,8 @@ __all__ = [
     "to_wire",
 ]
 
+__version__ = "0.1.0"
+
 
 @hookimpl
 def register_models(register: RegisterModel) -> None:

@@ -23,6 +23,8 @@ from ._api import (
 )
 from ._wire import error_detail, filtered_categories, from_wire
 
+__version__ = "0.1.0"
+
 __all__ = [
     "AZURE",
     "AZURE_ENTRA",

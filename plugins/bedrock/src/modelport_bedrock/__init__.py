@@ -27,6 +27,8 @@ from ._wire import (
     to_wire,
 )
 
+__version__ = "0.1.0"
+
 __all__ = [
     "BEDROCK",
     "BEDROCK_SIGV4",

@@ -33,6 +33,8 @@ __all__ = [
     "to_wire",
 ]
 
+__version__ = "0.1.0"
+
 
 def register_service(register: RegisterModel, api: type[OpenAICompatibleAPI]) -> None:
     """Register `api` under its service's name, with its environment variables."""

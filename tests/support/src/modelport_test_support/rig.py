@@ -5,23 +5,26 @@ A case scripts the server's replies (`Reply`), builds a model with `serving(...)
 and asserts what the caller saw and how many attempts the server counted. On leaving
 `serving`, the rig checks that the server holds no open connection and that the canary key
 reached the server (so its absence everywhere else means something). The `leak_watch`
-fixture (conftest) checks the log records and the cache files.
+fixture (tests/reliability/conftest.py) checks the log records and the cache files.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import pytest
 
 from modelport import GenerateConfig, Model, ModelOutput, get_model
+from modelport.cache._file import MARKER
 from modelport.errors import ModelAPIError
 from modelport.testing import LocalServer, Reply, no_wait_policy
 
@@ -160,3 +163,21 @@ def request_text(server: LocalServer, index: int = -1) -> str:
     """The last (or `index`-th) user message text the server received."""
     body = server.requests[index].json
     return str(json.dumps(body["messages"][-1]["content"]))
+
+
+@attrs.define
+class Watch:
+    """What a case left behind: its log records and its cache folder."""
+
+    records: list[logging.LogRecord]
+    cache_dir: Path
+
+    def messages(self) -> list[str]:
+        """The log messages, formatted."""
+        return [r.getMessage() for r in self.records]
+
+    def cache_files(self) -> list[Path]:
+        """Every file under the cache folder but the marker (whose text is fixed)."""
+        if not self.cache_dir.exists():
+            return []
+        return sorted(p for p in self.cache_dir.rglob("*") if p.is_file() and p.name != MARKER)

@@ -17,10 +17,11 @@ from modelport import (
     Model,
     ModelAPI,
     ModelOutput,
+    Registry,
+    ResponseSchema,
     ToolChoice,
     ToolInfo,
     get_model,
-    modelapi,
 )
 from modelport.cache import CacheRecord
 from modelport.errors import BadRequestError
@@ -28,7 +29,6 @@ from modelport.errors import BadRequestError
 PROVIDER = "cachecounter"
 
 
-@modelapi(PROVIDER, env_vars=["CACHECOUNTER_API_KEY"], description="counts calls (cache tests)")
 class Counter(ModelAPI):
     """Answers `<reply> #<n>` for its n-th call, after `delay` seconds; `outcome` (a model arg)
     makes calls fail or return an error, a content-filter stop or no choices."""
@@ -80,9 +80,17 @@ class Counter(ModelAPI):
         return ModelOutput.from_content(self.model_name, text)
 
 
+REGISTRY = Registry()
+"""The registry of the cache tests' provider and stores (the process's default one is left
+alone)."""
+REGISTRY.register(
+    PROVIDER, Counter, env_vars=["CACHECOUNTER_API_KEY"], description="counts calls (cache tests)"
+)
+
+
 def counter(name: str = "m", **kw: Any) -> Model:
     """A fresh (not memoized) model of the counting provider."""
-    return get_model(f"{PROVIDER}/{name}", memoize=False, **kw)
+    return get_model(f"{PROVIDER}/{name}", memoize=False, registry=REGISTRY, **kw)
 
 
 def calls(model: Model) -> int:
@@ -121,3 +129,31 @@ def record(key: str, text: str = "cached", model: str = "p/m", **kw: Any) -> Cac
 
     kw.setdefault("created", datetime(2027, 1, 1, tzinfo=UTC))
     return CacheRecord(key=key, model=model, output=ModelOutput.from_content("m", text), **kw)
+
+
+# one value per config field in KEY_FIELDS, different from the default
+CONFIG_VALUES: dict[str, Any] = {
+    "system_message": "s",
+    "max_tokens": 10,
+    "top_p": 0.5,
+    "temperature": 0.5,
+    "stop_seqs": ["END"],
+    "best_of": 2,
+    "frequency_penalty": 0.5,
+    "presence_penalty": 0.5,
+    "logit_bias": {1: 5.0},
+    "seed": 1,
+    "top_k": 5,
+    "num_choices": 2,
+    "logprobs": True,
+    "top_logprobs": 3,
+    "parallel_tool_calls": False,
+    "internal_tools": False,
+    "max_tool_output": 100,
+    "cache_prompt": True,
+    "reasoning_effort": "low",
+    "reasoning_tokens": 100,
+    "reasoning_history": True,
+    "response_schema": ResponseSchema(name="s", json_schema={"type": "object"}),
+    "extra_body": {"x": 1},
+}

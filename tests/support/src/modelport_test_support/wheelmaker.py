@@ -8,6 +8,7 @@ import hashlib
 import subprocess
 import sys
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -21,11 +22,19 @@ def build_wheel(
     dist: str,
     module: str,
     source: str,
-    entry_points: dict[str, str],
+    entry_points: Mapping[str, str],
     version: str = "1.0.0",
+    groups: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
-    """Write `<dist>-<version>-py3-none-any.whl` holding `<module>/__init__.py` = `source` and
-    `[modelport]` entry points `name = value`."""
+    """Write `<dist>-<version>-py3-none-any.whl` holding `<module>/__init__.py` = `source`,
+    `[modelport]` entry points `name = value` and those of the other `groups` (e.g.
+    `{"modelport.cache_stores": {"mystore": "my_module"}}`)."""
+    sections = {"modelport": entry_points, **(groups or {})}
+    entry_points_txt = "".join(
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
+        for group, eps in sections.items()
+        if eps
+    )
     norm = dist.replace("-", "_")
     info = f"{norm}-{version}.dist-info"
     files = {
@@ -35,9 +44,7 @@ def build_wheel(
         ).encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: wheelmaker\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
-        f"{info}/entry_points.txt": (
-            "[modelport]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items())
-        ).encode(),
+        f"{info}/entry_points.txt": entry_points_txt.encode(),
     }
     record = [_record_line(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
     files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()

@@ -26,13 +26,13 @@ from modelport import (
     ModelAPI,
     ModelOutput,
     ModelUsage,
+    Registry,
     StopReason,
     ToolCall,
     ToolChoice,
     ToolFunction,
     ToolInfo,
     get_model,
-    modelapi,
 )
 from modelport.errors import ModelInputError
 from modelport.http import ErrorDetail, HTTPClient, excerpt, parse_error_body
@@ -250,7 +250,11 @@ class LumenAPI(ModelAPI):
         return ModelUsage(input_tokens=read, output_tokens=written, total_tokens=read + written)
 
 
-modelapi(PROVIDER, env_vars=[KEY_VAR], description="a made-up API (contract kit tests)")(LumenAPI)
+REGISTRY = Registry()
+"""The registry of the sample and its variants (the process's default one is left alone)."""
+REGISTRY.register(
+    PROVIDER, LumenAPI, env_vars=[KEY_VAR], description="a made-up API (contract kit tests)"
+)
 
 
 # -- the provider's contract test class, as its author writes it --------------------------------
@@ -304,6 +308,7 @@ class LumenContract(ProviderContract):
             api_key=api_key,
             config=config,
             memoize=False,
+            registry=REGISTRY,
         )
 
 
@@ -523,12 +528,14 @@ VARIANTS: dict[str, type[LumenAPI]] = {
 """Variants by name; each is registered as provider `lumen-<name>`."""
 
 for _name, _api in VARIANTS.items():
-    modelapi(f"{PROVIDER}-{_name}", env_vars=[KEY_VAR])(_api)
+    REGISTRY.register(f"{PROVIDER}-{_name}", _api, env_vars=[KEY_VAR])
 
 
 def contract_for(variant: str | None = None, **flags: Any) -> LumenContract:
     """The sample's contract test class pointed at the variant `variant` (None: the sample
     itself), with the class attributes `flags` set."""
     provider = f"{PROVIDER}-{variant}" if variant else PROVIDER
-    cls = type(f"Lumen_{variant}", (LumenContract,), {"provider": provider, **flags})
+    cls: type[LumenContract] = type(
+        f"Lumen_{variant}", (LumenContract,), {"provider": provider, **flags}
+    )
     return cls()
