@@ -165,7 +165,7 @@ NOT_PULLED_IN = {
     "modelport.cache": {
         "modelport._model",
         "modelport._registry",
-        "modelport._api",
+        "modelport._modelapi",
         "modelport._limits",
         "modelport.hookspecs",
         "modelport.http",
@@ -177,7 +177,7 @@ NOT_PULLED_IN = {
     "modelport._registry": {"modelport.cache", "modelport._model", "aiohttp"},
     "modelport._model": {"modelport.cache", "modelport.http", "aiohttp"},
     "modelport.errors": {"pydantic"},
-    "modelport.hookspecs": {"modelport._api", "modelport._registry"},
+    "modelport.hookspecs": {"modelport._modelapi", "modelport._registry"},
 }
 
 

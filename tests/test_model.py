@@ -495,3 +495,27 @@ def test_api_key_from_environment_and_bad_keys(monkeypatch: pytest.MonkeyPatch) 
             get_model("recorder/k", registry=REGISTRY, api_key=bad, memoize=False)
         if bad:
             assert bad not in str(info.value) and bad not in repr(info.value)
+
+
+def test_a_provider_may_return_its_output_with_a_call_record() -> None:
+    """The reference API lets `ModelAPI.generate` return `(output or exception, ModelCall)`:
+    `Model` gives the output, and raises (retrying as usual) the exception."""
+    from modelport import GenerateConfig, Model, ModelAPI, ModelCall, ModelOutput
+    from modelport.errors import RateLimitError
+    from modelport.testing import no_wait_policy
+
+    results: list[Any] = [
+        (RateLimitError("slow down", provider="rec", model="m"), ModelCall(request={"n": 1})),
+        (ModelOutput.from_content("m", "recorded"), ModelCall(request={"n": 2})),
+    ]
+
+    class Recording(ModelAPI):
+        async def generate(
+            self, input: list[ChatMessage], tools: Any, tool_choice: Any, config: GenerateConfig
+        ) -> Any:
+            return results.pop(0)
+
+    model = Model(Recording("m"), GenerateConfig(), retry=no_wait_policy())
+    out = asyncio.run(model.generate("hi"))
+    assert out.completion == "recorded" and results == []
+    assert model.retry.sleep.waits and len(model.retry.sleep.waits) == 1  # type: ignore[attr-defined]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._api import ModelAPI, ModelCall
     from ._config import GenerateConfig, GenerateConfigArgs, ResponseSchema
     from ._content import (
         Content,
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
         ChatMessageUser,
     )
     from ._model import Model, get_model
+    from ._modelapi import ModelAPI, ModelCall
     from ._output import (
         ChatCompletionChoice,
         Logprob,
@@ -168,8 +168,8 @@ _LAZY = {
     "ToolFunction": "._tools",
     "ToolInfo": "._tools",
     "ToolParams": "._tools",
-    "ModelAPI": "._api",
-    "ModelCall": "._api",
+    "ModelAPI": "._modelapi",
+    "ModelCall": "._modelapi",
     "Model": "._model",
     "get_model": "._model",
     "modelapi": "._registry",

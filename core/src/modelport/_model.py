@@ -14,7 +14,6 @@ import attrs
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
-from ._api import ModelAPI
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
@@ -27,6 +26,7 @@ from ._messages import (
     ChatMessageTool,
     ChatMessageUser,
 )
+from ._modelapi import ModelAPI
 from ._output import ModelOutput
 from ._prepare import check_sent, limit_tool_output
 from ._registry import Registry, default_registry

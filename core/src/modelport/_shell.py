@@ -29,9 +29,9 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._api import ModelAPI
 from ._config import GenerateConfig
 from ._messages import ChatMessage
+from ._modelapi import ModelAPI
 from ._output import ModelOutput
 from ._stream import StreamEvent, StreamTranslator
 from ._tools import ToolChoice, ToolInfo

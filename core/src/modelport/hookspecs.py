@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pluggy
 
 if TYPE_CHECKING:
-    from ._api import ModelAPI
+    from ._modelapi import ModelAPI
 
 __all__ = [
     "ModelAPIFactory",

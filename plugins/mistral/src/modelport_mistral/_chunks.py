@@ -21,7 +21,7 @@ from modelport import (
 )
 from modelport.http import error_for_status
 
-from ._wire import FINISH_REASONS, _thinking_text, _tool_call, _usage
+from ._wire import STOP_REASONS, _thinking_text, _tool_call, _usage
 
 __all__ = ["ChatChunks"]
 
@@ -75,7 +75,7 @@ class ChatChunks:
             finish = raw.get("finish_reason")
             if finish:
                 choice["finish"] = finish
-                stop = FINISH_REASONS.get(finish, "unknown")
+                stop = STOP_REASONS.get(finish, "unknown")
                 events.append(
                     Finish("tool_calls" if choice["calls"] and stop == "stop" else stop, n)
                 )
