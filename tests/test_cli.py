@@ -197,6 +197,7 @@ def test_a_closed_output_pipe_ends_quietly(args: list[str]) -> None:
     assert proc.returncode == 1 and proc.stderr == ""
 
 
+@pytest.mark.providers("openai")
 def test_generate_stream_prints_the_text_as_it_arrives(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,6 +37,8 @@ from modelport.errors import (
 )
 from modelport.testing import Reply
 
+pytestmark = pytest.mark.providers("openai")
+
 
 def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
     return json.dumps(
