@@ -47,6 +47,7 @@ from .http import (
     DEFAULT_MAX_RESPONSE_BYTES,
     ErrorDetail,
     HTTPClient,
+    StreamParser,
     parse_error_body,
 )
 from .wire import merge_deep
@@ -421,6 +422,11 @@ class HTTPModelAPI(ModelAPI):
         """The URL a streamed request is posted to (default: `url`)."""
         return self.url
 
+    def stream_parser(self) -> StreamParser | None:
+        """What reads the streamed body into events (default None: server-sent events); an
+        API with another framing (AWS's binary event stream) gives its own."""
+        return None
+
     async def stream(
         self,
         input: list[ChatMessage],
@@ -448,7 +454,7 @@ class HTTPModelAPI(ModelAPI):
             return
         status = response.status
         try:
-            async for batch in response.events():
+            async for batch in response.events(self.stream_parser()):
                 for name, data in batch:
                     try:
                         events = translator.feed(name, data)

@@ -24,7 +24,7 @@ import json
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import attrs
@@ -71,6 +71,7 @@ __all__ = [
     "HTTPModelAPI",
     "HTTPResponse",
     "ModelArg",
+    "StreamParser",
     "StreamingResponse",
     "error_for_status",
     "excerpt",
@@ -692,6 +693,19 @@ class HTTPClient:
             raise self._error(InvalidResponseError, str(ex), status=response.status) from None
 
 
+class StreamParser(Protocol):
+    """Reads a streamed body's bytes into events: `feed(chunk)` returns the `(event name or
+    None, data)` pairs a chunk completes; `pending()` the bytes still buffered."""
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
+        """The events `chunk` completes."""
+        ...
+
+    def pending(self) -> bytes:
+        """What is buffered after the last complete event."""
+        ...
+
+
 class StreamingResponse:
     """An open 2xx response of `HTTPClient.post_stream`, read as server-sent events.
 
@@ -707,9 +721,12 @@ class StreamingResponse:
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
 
-    async def events(self) -> AsyncIterator[list[tuple[str | None, str]]]:
-        """Batches of complete events, in order; a last event without its blank line is
-        given at the end."""
+    async def events(
+        self, parser: StreamParser | None = None
+    ) -> AsyncIterator[list[tuple[str | None, str]]]:
+        """Batches of complete events, in order, read by `parser` (default: server-sent
+        events, `modelport.SSEParser`); a last event without its blank line is given at the
+        end."""
         from ._stream import SSEParser
 
         client = self.client
@@ -717,7 +734,8 @@ class StreamingResponse:
         bound = client.attempt_timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + bound if bound is not None else None
-        parser = SSEParser()
+        if parser is None:
+            parser = SSEParser()
         total = 0
         try:
             async for chunk in self.response.content.iter_any():

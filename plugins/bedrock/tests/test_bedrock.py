@@ -323,8 +323,9 @@ def verify(
     """The request's signature is the one its received bytes, path and host make. The server
     gives the path decoded, so the path signed is the model's URL as the client sends it
     (yarl keeps `%2F`, sends `%3A` as `:`), checked to decode to the one received."""
-    wire = yarl.URL("http://h/model/" + urllib.parse.quote(model, safe="") + "/converse").raw_path
-    assert urllib.parse.unquote(wire) == request.path.removesuffix("-stream")
+    action = "converse-stream" if request.path.endswith("-stream") else "converse"
+    wire = yarl.URL(f"http://h/model/{urllib.parse.quote(model, safe='')}/{action}").raw_path
+    assert urllib.parse.unquote(wire) == request.path
     auth = request.headers["authorization"]
     when = datetime.datetime.strptime(request.headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
     headers = {"host": request.headers["host"], "content-type": request.headers["content-type"]}
@@ -916,7 +917,12 @@ def test_recorded_stream_replayed_as_its_answer(record: dict[str, Any]) -> None:
     yet) and the answer its events add up to is read."""
     rb = rebuild(record)
     merged = response_from_events(decode_events(base64.b64decode(record["response_body"])))
-    as_answer = {**record, "is_stream": False, "response_body": json.dumps(merged)}
+    as_answer = {
+        **record,
+        "is_stream": False,
+        "response_body": json.dumps(merged),
+        "response_body_encoding": None,
+    }
     replayed = assert_replayed(
         as_answer,
         rb,
@@ -927,6 +933,26 @@ def test_recorded_stream_replayed_as_its_answer(record: dict[str, Any]) -> None:
     )
     assert isinstance(replayed.result, ModelOutput)
     check_output(replayed.result, merged, rb.model)
+
+
+@pytest.mark.parametrize("record", cassette_params(STREAMS))
+def test_recorded_stream_replayed_as_a_stream(record: dict[str, Any]) -> None:
+    """A ConverseStream record served as recorded (the binary event stream) through
+    `model.stream`: the request is signed for `/converse-stream`, events come, and the
+    assembled output equals what `from_wire` reads in the answer the events add up to."""
+    rb = rebuild(record)
+    served = {**record, "response_headers": {"content-type": "application/vnd.amazon.eventstream"}}
+    replayed = replay(served, rb, connect(rb), stream=True)
+    assert replayed.request.path == _wire_path(record) and replayed.request.path.endswith(
+        "/converse-stream"
+    )
+    verify(replayed.request, Credentials(KEY_ID, SECRET), model=rb.model)
+    merged = response_from_events(decode_events(base64.b64decode(record["response_body"])))
+    out = replayed.result
+    assert isinstance(out, ModelOutput), out
+    want = from_wire(merged, rb.model)
+    assert out.model_dump(exclude={"time"}) == want.model_dump(exclude={"time"})
+    assert replayed.events
 
 
 def test_recorded_errors_are_mapped_and_not_retried() -> None:

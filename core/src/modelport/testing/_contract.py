@@ -741,10 +741,12 @@ class ProviderContract(ModelContract):
 
     def test_max_connections_above_default(self) -> None:
         """A per-call `max_connections` above the provider's default is what the server sees."""
-        reply = attrs.evolve(self.reply_for(text_output("ok")), delay=0.3)
         with self.serving([]) as model:
             limit = max(30, model.api.max_connections() + 4)
             n = limit + 10
+            # each reply waits (up to 3 s) until `limit` requests are in flight: the check
+            # does not depend on how fast a loaded machine opens the connections
+            reply = attrs.evolve(self.reply_for(text_output("ok")), hold=limit, delay=0.05)
             self.server.enqueue(*[reply] * n)
             config = GenerateConfig(max_connections=limit)
 

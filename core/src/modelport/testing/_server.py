@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
 import threading
@@ -37,6 +38,11 @@ class Reply:
         drip: After `chunks`, send this piece again and again, `chunk_delay` apart, until the
             client goes (an endless body).
         content_length: Announce this Content-Length, whatever is sent.
+        hold: Before answering, wait until this many requests are in flight at once (at most
+            `hold_timeout` seconds): a barrier that makes a concurrency check independent of
+            how fast the client opens its connections.
+        hold_timeout: Seconds `hold` waits at most (counted from the first held reply: the
+            replies held together are released together).
     """
 
     status: int = 200
@@ -53,17 +59,19 @@ class Reply:
     chunk_delay: float = 0.0
     drip: str | bytes | None = None
     content_length: int | None = None
+    hold: int | None = None
+    hold_timeout: float = 3.0
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Reply:
         """A reply that replays a recorded interaction (`status`, `response_headers`,
-        `response_body`, as in the cassettes' JSON lines)."""
+        `response_body`, as in the cassettes' JSON lines; a body recorded as base64, with
+        `response_body_encoding: "base64"`, is sent as its bytes)."""
         headers = {k: v for k, v in (record.get("response_headers") or {}).items() if v is not None}
-        return cls(
-            status=int(record.get("status") or 200),
-            body=record.get("response_body") or "",
-            headers=headers,
-        )
+        body: str | bytes = record.get("response_body") or ""
+        if record.get("response_body_encoding") == "base64":  # a binary body, as recorded
+            body = base64.b64decode(body)
+        return cls(status=int(record.get("status") or 200), body=body, headers=headers)
 
     def payload(self) -> bytes:
         """The body bytes this reply sends."""
@@ -126,6 +134,7 @@ class LocalServer:
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self._hold_deadline: float | None = None
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -196,6 +205,12 @@ class LocalServer:
 
     async def _respond(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         assert self._stopping is not None
+        if reply.hold is not None:
+            loop = asyncio.get_running_loop()
+            if self._hold_deadline is None:  # one deadline for every held reply
+                self._hold_deadline = loop.time() + reply.hold_timeout
+            while self.in_flight < reply.hold and loop.time() < self._hold_deadline:
+                await asyncio.sleep(0.01)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.hang:

@@ -22,6 +22,7 @@ from modelport.http import WIRE_CONFIG, Endpoint, HTTPClient, HTTPModelAPI, Mode
 from modelport.wire import inline_files
 
 from . import _wire
+from ._chunks import ConverseEvents, EventStreamParser
 from ._credentials import (
     CREDENTIAL_VARS,
     REGION_VARS,
@@ -118,7 +119,17 @@ _BODY: contextvars.ContextVar[bytes | None] = contextvars.ContextVar(
 )
 """The encoded body of the request the running task is about to send (for its signature)."""
 
+_STREAMING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "modelport_bedrock_streaming", default=False
+)
+"""Whether the request about to be signed is a streamed one (`/converse-stream`)."""
+
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def _stream_path(url: str) -> str:
+    head, sep, query = url.partition("?")
+    return head.removesuffix("/converse") + "/converse-stream" + sep + query
 
 
 def encode_body(body: Any) -> bytes:
@@ -296,11 +307,32 @@ class BedrockAPI(HTTPModelAPI):
             _BODY.set(encode_body(body))
         return body
 
+    def stream_translator(self) -> ConverseEvents:
+        """ConverseStream's events to modelport's, and the Converse response they add up to."""
+        return ConverseEvents(self.provider, self.wire_model)
+
+    def stream_parser(self) -> EventStreamParser:
+        """AWS's binary event-stream framing (not server-sent events)."""
+        return EventStreamParser()
+
+    def stream_url(self) -> str:
+        """`/converse-stream` in place of `/converse`."""
+        return _stream_path(self.url)
+
+    def stream_body(self, body: Any) -> Any:
+        """The same body (the path says a stream is wanted); the signature then covers the
+        streaming path."""
+        _STREAMING.set(True)
+        return body
+
     def request_headers(self) -> Mapping[str, str]:
         """The headers: with an API key, those of every request; else those signed by SigV4
         for the body `request_body` just made (with fresh credentials from a function)."""
         if self._bearer:
+            _STREAMING.set(False)
             return self.headers
+        url = _stream_path(self._signed_url) if _STREAMING.get() else self._signed_url
+        _STREAMING.set(False)
         data = _BODY.get()
         if data is None:
             raise RuntimeError("bedrock: request_headers() before request_body(): nothing to sign")
@@ -311,7 +343,7 @@ class BedrockAPI(HTTPModelAPI):
             self._remember(creds)
         assert isinstance(creds, Credentials)
         signed = {"host": self._host, "content-type": "application/json"}
-        signed = sign("POST", self._signed_url, signed, data, creds, self.args["region"], SERVICE)
+        signed = sign("POST", url, signed, data, creds, self.args["region"], SERVICE)
         return {**self.headers, **signed}
 
     def _remember(self, creds: Credentials) -> None:
