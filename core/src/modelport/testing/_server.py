@@ -209,7 +209,7 @@ class LocalServer:
             loop = asyncio.get_running_loop()
             if self._hold_deadline is None:  # one deadline for every held reply
                 self._hold_deadline = loop.time() + reply.hold_timeout
-            while self.in_flight < reply.hold and loop.time() < self._hold_deadline:
+            while self.in_flight < reply.hold and loop.time() < self._hold_deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         if reply.delay:
             await asyncio.sleep(reply.delay)
