@@ -545,14 +545,15 @@ def test_recorded_interaction_end_to_end(record: dict[str, Any]) -> None:
     assert KEY in headers.get("x-goog-api-key", "") + headers.get("authorization", "")
 
 
-SSE_STREAMS = [r for r in E2E if r["is_stream"] and r["response_body"].lstrip().startswith("data:")]
+SSE_STREAMS = [r for r in E2E if r["is_stream"]]  # server-sent events and JSON arrays
 
 
 @pytest.mark.parametrize("record", params(SSE_STREAMS))
 def test_recorded_stream_replayed_as_a_stream(record: dict[str, Any]) -> None:
-    """A recorded `streamGenerateContent?alt=sse` served as it was sent, through
-    `model.stream`: the request goes to the recorded streaming route, events come, and the
-    assembled output equals what `from_wire` reads in the response the chunks add up to."""
+    """A recorded `streamGenerateContent` (server-sent events, or a JSON array when the
+    recording asked without `alt=sse`) served as it was sent, through `model.stream`: the
+    request goes to the recorded streaming route, events come, and the assembled output
+    equals what `from_wire` reads in the response the chunks add up to."""
     rb = rebuild(record)
     replayed = assert_replayed(
         record,
@@ -568,7 +569,7 @@ def test_recorded_stream_replayed_as_a_stream(record: dict[str, Any]) -> None:
 
 
 def test_streams_replayed_as_streams() -> None:
-    assert len(SSE_STREAMS) >= 10, len(SSE_STREAMS)
+    assert len(SSE_STREAMS) >= 20, len(SSE_STREAMS)
 
 
 def response_body(record: dict[str, Any]) -> dict[str, Any]:
@@ -692,3 +693,20 @@ def test_signature_only_parts_are_redacted_reasoning() -> None:
                 assert part.reasoning == "" and part.signature
             assert isinstance(part, ContentReasoning)
     assert seen > 50
+
+
+def test_a_json_array_stream_is_read_whatever_the_chunk_boundaries() -> None:
+    """The array framing, cut at every byte: each element once, whole, strings with braces
+    and escaped quotes kept."""
+    from modelport_google._chunks import StreamFraming
+
+    elements = [{"text": 'a {brace} and a "quote" \\ here'}, {"n": [1, {"deep": "}"}]}]
+    body = ("[" + ",\n".join(json.dumps(e) for e in elements) + "]").encode()
+    for size in (1, 2, 7, len(body)):
+        framing = StreamFraming()
+        got = [
+            json.loads(data)
+            for i in range(0, len(body), size)
+            for _, data in framing.feed(body[i : i + size])
+        ]
+        assert got == elements, size

@@ -15,7 +15,7 @@ from modelport.errors import ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI
 
 from . import _wire
-from ._chunks import ContentChunks
+from ._chunks import ContentChunks, StreamFraming
 from ._endpoints import (
     GEMINI,
     KEY_VARS,
@@ -81,6 +81,10 @@ class GoogleAPI(HTTPModelAPI):
     def stream_body(self, body: Any) -> Any:
         """The same body: the URL says a stream is wanted."""
         return body
+
+    def stream_parser(self) -> StreamFraming:
+        """Server-sent events, or a JSON array (both are what the API may answer)."""
+        return StreamFraming()
 
     def stream_url(self) -> str:
         """`:streamGenerateContent?alt=sse` (server-sent events) in place of

@@ -23,7 +23,7 @@ from modelport import (
 
 from ._wire import _tool_call, _usage, from_wire
 
-__all__ = ["ContentChunks"]
+__all__ = ["ContentChunks", "StreamFraming"]
 
 _KEPT = ("usageMetadata", "modelVersion", "responseId", "promptFeedback")
 
@@ -119,3 +119,70 @@ class ContentChunks:
         if not (done or blocked):
             raise ValueError("the stream ended before the answer was complete (no finishReason)")
         return {**self.head, "candidates": [self.candidates[i] for i in sorted(self.candidates)]}
+
+
+class StreamFraming:
+    """Reads a `streamGenerateContent` body in either framing the API answers with:
+    server-sent events (`?alt=sse`, what modelport asks for) or one JSON array whose
+    elements arrive one by one (what a request without `alt=sse` gets). Gives each chunk as
+    `(None, its JSON text)`."""
+
+    def __init__(self) -> None:
+        from modelport import SSEParser
+
+        self._sse = SSEParser()
+        self._array: bool | None = None
+        self._buffer = ""
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False
+        self._start = -1
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
+        """The chunks `chunk` completes."""
+        if self._array is None:
+            head = chunk.lstrip()
+            if not head:
+                return []
+            self._array = head.startswith(b"[")
+        if not self._array:
+            return self._sse.feed(chunk)
+        return self._objects(chunk.decode("utf-8", "replace"))
+
+    def _objects(self, text: str) -> list[tuple[str | None, str]]:
+        found: list[tuple[str | None, str]] = []
+        offset = len(self._buffer)
+        self._buffer += text
+        buffer = self._buffer
+        for i in range(offset, len(buffer)):
+            c = buffer[i]
+            if self._in_string:
+                if self._escaped:
+                    self._escaped = False
+                elif c == "\\":
+                    self._escaped = True
+                elif c == '"':
+                    self._in_string = False
+            elif c == '"':
+                self._in_string = True
+            elif c == "{":
+                if self._depth == 0:
+                    self._start = i
+                self._depth += 1
+            elif c == "}":
+                self._depth -= 1
+                if self._depth == 0 and self._start >= 0:
+                    found.append((None, buffer[self._start : i + 1]))
+                    self._start = -1
+        if self._depth == 0:  # nothing open: what is buffered is only separators
+            self._buffer = ""
+        elif self._start > 0:
+            self._buffer = buffer[self._start :]
+            self._start = 0
+        return found
+
+    def pending(self) -> bytes:
+        """What is buffered after the last complete chunk."""
+        if self._array:
+            return b""  # an unclosed object is an incomplete stream: `finish` says so
+        return self._sse.pending()
