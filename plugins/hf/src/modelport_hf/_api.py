@@ -7,10 +7,24 @@ request to a `Batcher`, whose worker thread runs batches of concurrent calls.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
-from modelport import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ToolChoice, ToolInfo
+import attrs
+
+from modelport import (
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    StreamEvent,
+    TextDelta,
+    ToolChoice,
+    ToolInfo,
+    events_from_output,
+)
 from modelport.errors import ModelAPIError, ModelInputError, ModelportError
 
 from ._batcher import Batcher
@@ -202,8 +216,55 @@ class HuggingFaceAPI(ModelAPI):
     ) -> ModelOutput:
         prompt = self.render(input, tools, tool_choice)
         request = make_request(prompt, config, self.defaults, self.max_tokens())
+        result = await self._result(request)
+        parse_tools = bool(tools) and tool_choice != "none"
+        return to_output(result, request, self.model_name, parse_tools)
+
+    async def stream(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> AsyncGenerator[StreamEvent | ModelOutput, None]:
+        """Stream the text as the tokens are generated (batching as `generate`), then the
+        tool calls, finish and usage of the output, which is the one `generate` returns."""
+        prompt = self.render(input, tools, tool_choice)
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+
+        def listener(choice: int, text: str) -> None:  # called in the worker thread
+            loop.call_soon_threadsafe(pieces.put_nowait, (choice, text))
+
+        request = attrs.evolve(
+            make_request(prompt, config, self.defaults, self.max_tokens()), listener=listener
+        )
+        call = asyncio.ensure_future(self._result(request))
         try:
-            result = await self.batcher.submit(request)
+            while not (call.done() and pieces.empty()):
+                if pieces.empty():
+                    getter = asyncio.ensure_future(pieces.get())
+                    await asyncio.wait({getter, call}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():
+                        getter.cancel()
+                        continue
+                    choice, text = getter.result()
+                else:
+                    choice, text = pieces.get_nowait()
+                yield TextDelta(text, choice)
+            result = call.result()
+        finally:
+            if not call.done():
+                call.cancel()
+        output = to_output(result, request, self.model_name, bool(tools) and tool_choice != "none")
+        for event in events_from_output(output):
+            if not isinstance(event, TextDelta):
+                yield event
+        yield output
+
+    async def _result(self, request: Request) -> RequestResult:
+        try:
+            return await self.batcher.submit(request)
         except ModelportError:
             raise
         except Exception as ex:
@@ -213,8 +274,6 @@ class HuggingFaceAPI(ModelAPI):
                 model=self.model_name,
                 secrets=self.secrets,
             ) from ex
-        parse_tools = bool(tools) and tool_choice != "none"
-        return to_output(result, request, self.model_name, parse_tools)
 
     async def close(self) -> None:
         """Stop the batch worker (the model stays loaded; the worker restarts on use)."""

@@ -55,6 +55,8 @@ class _Row:
     done: bool = False
     stop_reason: StopReason = "unknown"
     cut: int | None = None
+    shown: int = 0
+    """Characters of the text given to the request's listener so far."""
 
 
 @attrs.define
@@ -221,6 +223,34 @@ class Engine:
             positions = positions[:, -1:] + 1
 
     def _advance(
+        self,
+        group: _Group,
+        row: _Row,
+        token: int,
+        logprob: float | None,
+        top: list[tuple[int, float]],
+    ) -> None:
+        self._step(group, row, token, logprob, top)
+        if group.request.listener is not None:
+            self._show(group, row)
+
+    def _show(self, group: _Group, row: _Row) -> None:
+        """Give the listener the text generated since the last time: all of it once the row
+        is done (cut at its stop sequence), else what no stop sequence can still cut and no
+        unfinished character ends."""
+        listener = group.request.listener
+        assert listener is not None
+        text = self.decode(row.ids)
+        if row.done:
+            end = len(text) if row.cut is None else row.cut
+        else:
+            hold = max((len(s) for s in group.request.stop_seqs), default=1) - 1
+            end = len(text.rstrip("\ufffd")) - hold
+        if end > row.shown:
+            listener(group.rows.index(row), text[row.shown : end])
+            row.shown = end
+
+    def _step(
         self,
         group: _Group,
         row: _Row,

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -89,6 +90,9 @@ class Request:
     stop_seqs: tuple[str, ...] = ()
     logprobs: bool = False
     top_logprobs: int = 0
+    listener: Callable[[int, str], None] | None = attrs.field(default=None, eq=False)
+    """Called, from the worker thread, with a choice's index and each piece of its text as
+    it is generated (streaming); text a stop sequence may still cut is held back."""
 
 
 @attrs.frozen
