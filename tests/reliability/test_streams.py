@@ -265,3 +265,52 @@ def test_rate_limit_class_is_kept_for_a_429_with_retries_spent() -> None:
         with pytest.raises(RateLimitError):
             rig.run(_collect)
         assert rig.attempts == 2
+
+
+def _choice_chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> str:
+    choice = {"index": index, "delta": delta, "finish_reason": finish}
+    return json.dumps({"id": "chatcmpl-s", "model": "gpt-4o", "choices": [choice]})
+
+
+def test_several_choices_stream_side_by_side() -> None:
+    """Server: two choices (`n=2`) interleaved, chunk by chunk. Caller: each `TextDelta` and
+    `Finish` names its choice; the output has both choices, each with its own text."""
+    chunks = (
+        _choice_chunk(0, {"content": "Red"}),
+        _choice_chunk(1, {"content": "Blue"}),
+        _choice_chunk(1, {"content": " sky"}, "stop"),
+        _choice_chunk(0, {"content": " sun"}, "length"),
+        "[DONE]",
+    )
+    with serving(Reply(sse=chunks), config=GenerateConfig(num_choices=2)) as rig:
+        events, output = rig.run(_collect)
+        assert rig.server.requests[0].json["n"] == 2
+    by_choice = {
+        n: "".join(e.text for e in events if isinstance(e, TextDelta) and e.choice == n)
+        for n in (0, 1)
+    }
+    assert by_choice == {0: "Red sun", 1: "Blue sky"}
+    assert [(c.message.text, c.stop_reason) for c in output.choices] == [
+        ("Red sun", "max_tokens"),
+        ("Blue sky", "stop"),
+    ]
+    assert {e.choice: e.stop_reason for e in events if isinstance(e, Finish)} == {
+        0: "max_tokens",
+        1: "stop",
+    }
+
+
+def test_a_streamed_refusal_is_a_content_filter_stop() -> None:
+    """Server: a refusal streamed in `refusal` deltas. Caller: a `Finish` with
+    `content_filter`, and the output says so as `generate` would (the refusal as its text)."""
+    chunks = (
+        _choice_chunk(0, {"refusal": "I can't "}),
+        _choice_chunk(0, {"refusal": "help with that."}),
+        _choice_chunk(0, {}, "stop"),
+        "[DONE]",
+    )
+    with serving(Reply(sse=chunks)) as rig:
+        events, output = rig.run(_collect)
+    assert [e.stop_reason for e in events if isinstance(e, Finish)] == ["content_filter"]
+    assert output.stop_reason == "content_filter"
+    assert output.completion == "I can't help with that." and output.error
