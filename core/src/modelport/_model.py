@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from ._api import ModelAPI
 from ._config import GenerateConfig
 from ._content import Content, ContentText
-from ._limits import Slots, connection_semaphore
+from ._limits import connection_semaphore
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -35,6 +35,7 @@ from .wire import drop_config
 
 if TYPE_CHECKING:
     from .cache import CachePolicy
+    from .hookspecs import Limiter
 
 DEFAULT_MAX_RETRIES = 5
 MODEL_ENV_VAR = "MODELPORT_MODEL"
@@ -195,7 +196,7 @@ class Model:
         self.model_args: dict[str, Any] = {}
         """The model args given to `get_model` (part of cache keys)."""
         self._memo_key: tuple[Any, ...] | None = None
-        self._slot: tuple[asyncio.AbstractEventLoop, str, int, Slots] | None = None
+        self._slot: tuple[asyncio.AbstractEventLoop, str, int, Limiter] | None = None
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
@@ -386,7 +387,7 @@ class Model:
 
     async def _timed(
         self,
-        semaphore: Slots,
+        semaphore: Limiter,
         max_retries: int,
         messages: list[ChatMessage],
         tools: list[ToolInfo],
@@ -412,7 +413,7 @@ class Model:
 
     async def _attempts(
         self,
-        semaphore: Slots,
+        semaphore: Limiter,
         max_retries: int,
         deadline: float | None,
         messages: list[ChatMessage],

@@ -135,35 +135,48 @@ def _file_store() -> Any:
     return file_store()
 
 
+def _local_limiter(key: str, size: int) -> hookspecs.Limiter:
+    from ._limits import Slots
+
+    return Slots(size)
+
+
 class _BuiltinCacheStores:
-    """Registers the file cache store, through the same hook as any plugin."""
+    """Registers the file cache store and the in-process limiter, through the same hooks as
+    any plugin."""
 
     @hookspecs.hookimpl
     def register_cache_stores(self, register: hookspecs.RegisterCacheStore) -> None:
         register("file", _file_store)
+
+    @hookspecs.hookimpl
+    def register_limiters(self, register: hookspecs.RegisterLimiter) -> None:
+        register("local", _local_limiter)
 
 
 class Registry:
     """Providers by name, loaded from installed distributions only when first asked for.
 
     A provider name belongs to the distribution whose entry point carries it. A plugin may
-    register only the provider (and cache store) its entry point names, and not one another
-    distribution owns; when several distributions declare an entry point of one name, the one
-    named `modelport-<name>` owns it and the others are refused (with none of that name, all
-    are). A refused plugin raises `PluginConflictError` naming the distributions, is logged as
-    a warning and is shown by `providers()`.
+    register only the provider (and cache store, and limiter) its entry point names, and not
+    one another distribution owns; when several distributions declare an entry point of one
+    name, the one named `modelport-<name>` owns it and the others are refused (with none of
+    that name, all are). A refused plugin raises `PluginConflictError` naming the
+    distributions, is logged as a warning and is shown by `providers()`.
     """
 
     def __init__(self, pm: pluggy.PluginManager | None = None) -> None:
         self.pm = pm if pm is not None else make_plugin_manager()
         self._providers: dict[str, ProviderEntry] = {}
         self._stores: dict[str, Callable[[], Any]] = {}
+        self._limiters: dict[str, hookspecs.LimiterFactory] = {}
         self._failed: dict[str, PluginLoadError] = {}
         self._conflicts: dict[str, list[str]] = {}
         self._attempted: set[str] = set()
         self._loading: tuple[str | None, str | None, str | None] = (None, None, None)
         self.pm.hook.register_models.call_historic(kwargs={"register": self._register})
         self.pm.hook.register_cache_stores.call_historic(kwargs={"register": self._register_store})
+        self.pm.hook.register_limiters.call_historic(kwargs={"register": self._register_limiter})
         self.pm.register(_InProcessPlugin(), name="modelport.inprocess")
         self.pm.register(_BuiltinCacheStores(), name="modelport.cache")
 
@@ -208,6 +221,18 @@ class Registry:
                     f"already registered (by modelport or in-process): the plugin is refused",
                 )
         self._stores[name] = factory
+
+    def _register_limiter(self, name: str, factory: hookspecs.LimiterFactory) -> None:
+        if self._loading[0] is not None:
+            self._check_claim("limiter", name)
+            if name in self._limiters:
+                raise PluginConflictError(
+                    self._loading[0],
+                    self._loading[1],
+                    f"{self._describe_loading()} registers limiter {name!r}, which is already "
+                    f"registered (by modelport or in-process): the plugin is refused",
+                )
+        self._limiters[name] = factory
 
     def _describe_loading(self) -> str:
         ep_name, dist, _version = self._loading
@@ -289,7 +314,7 @@ class Registry:
         self._attempted.add(ep.name)
         dist, version = _dist_of(ep)
         self._loading = (ep.name, dist, version)
-        providers, stores = set(self._providers), set(self._stores)
+        providers, stores, limiters = set(self._providers), set(self._stores), set(self._limiters)
         try:
             plugin = ep.load()
             self.pm.register(plugin, name=ep.name)
@@ -298,6 +323,8 @@ class Registry:
                 del self._providers[added]
             for added in set(self._stores) - stores:
                 del self._stores[added]
+            for added in set(self._limiters) - limiters:
+                del self._limiters[added]
             if self.pm.get_plugin(ep.name) is not None:
                 self.pm.unregister(name=ep.name)
             if isinstance(ex, PluginConflictError):
@@ -337,6 +364,14 @@ class Registry:
                 for ep in self._claims(_entry_points(name)):
                     self._load_entry_point(ep)
         return self._stores.get(name)
+
+    def limiter(self, name: str) -> hookspecs.LimiterFactory | None:
+        """The limiter factory `name`, loading its entry point if needed (None if absent)."""
+        if name not in self._limiters:
+            with _lock:
+                for ep in self._claims(_entry_points(name)):
+                    self._load_entry_point(ep)
+        return self._limiters.get(name)
 
     def providers(self) -> list[ProviderInfo]:
         """Every provider: registered in-process, or installed (loading every plugin), with
