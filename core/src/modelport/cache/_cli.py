@@ -1,4 +1,5 @@
-"""`modelport cache path|size|list|clear|prune`: manage the file store from the command line."""
+"""`modelport cache path|size|list|clear|prune`: manage the file store from the command line
+(or the store `MODELPORT_CACHE_STORE` names, when it is a `ManagedStore`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def add_cache_command(sub: Any) -> None:
         "cache",
         help="manage the response cache",
         description="Manage the response cache (the file store at $MODELPORT_CACHE_DIR, else "
-        "the user's cache folder).",
+        "the user's cache folder; or the store $MODELPORT_CACHE_STORE names, such as redis).",
     )
     actions = p.add_subparsers(dest="cache_command", metavar="ACTION")
     actions.required = True
@@ -73,6 +74,10 @@ def human_size(size: int) -> str:
 
 
 def _cmd_path(args: argparse.Namespace) -> int:
+    from . import _managed
+
+    if (other := _managed.managed_store()) is not None:
+        return _managed.cmd_path(other, args)
     from ._manage import cache_path
 
     print(cache_path(args.model))
@@ -80,6 +85,10 @@ def _cmd_path(args: argparse.Namespace) -> int:
 
 
 def _cmd_size(args: argparse.Namespace) -> int:
+    from . import _managed
+
+    if (other := _managed.managed_store()) is not None:
+        return _managed.cmd_size(other, args)
     from ._manage import cache_size
 
     sizes = cache_size(subdirs=args.model)
@@ -94,6 +103,10 @@ def _cmd_size(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from . import _managed
+
+    if (other := _managed.managed_store()) is not None:
+        return _managed.cmd_list(other, args)
     from ._manage import cache_list_expired, cache_path, file_store
 
     if args.expired:
@@ -124,6 +137,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_clear(args: argparse.Namespace) -> int:
+    from . import _managed
+
+    if (other := _managed.managed_store()) is not None:
+        return _managed.cmd_clear(other, args)
     from ._manage import cache_clear, cache_path
 
     models = [""] if args.all else args.model
@@ -147,6 +164,10 @@ def _entries(model: str) -> Any:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
+    from . import _managed
+
+    if (other := _managed.managed_store()) is not None:
+        return _managed.cmd_prune(other, args)
     from ._manage import cache_list_expired, cache_prune
 
     expired = cache_list_expired(args.model)
