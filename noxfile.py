@@ -8,7 +8,8 @@
 
 A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
 extra packages installed first and for pip instead of uv with
-`[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file).
+`[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file),
+and for packages its benchmarks need with `bench = [...]` (a redis-server for the redis one).
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ BENCH_PEERS = ["openai", "litellm", "inspect-ai"]
 def bench(session: nox.Session) -> None:
     """The benchmark suite: figures as ratios against floors measured in the same run."""
     installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
-    session.install("pip", "./core", *(f"./plugins/{n}" for n in installable))
+    extra = sorted({p for n in installable for p in _nox_options(PLUGINS[n]).get("bench", [])})  # type: ignore[attr-defined]
+    session.install("pip", "./core", *(f"./plugins/{n}" for n in installable), *extra)
     args = list(session.posargs)
     if "--no-peers" in args:
         args.remove("--no-peers")
