@@ -101,6 +101,31 @@ def test_a_cancelled_waiter_holds_no_slot(limit_env: RedisServer) -> None:
     assert slots(limit_env) == 0
 
 
+def test_calls_cancelled_as_the_loop_ends_give_their_slots_back(
+    limit_env: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`asyncio.run` returning with calls in flight cancels them: their slots, and the lease
+    of a cache-enabled call, are released before the loop closes."""
+    monkeypatch.setenv("MODELPORT_CACHE_STORE", "redis")
+    with LocalServer(default=slow(5)) as server:
+        model = echo(server.url)
+        config = GenerateConfig(max_connections=3)
+
+        async def main() -> None:
+            left = [  # noqa: F841 (left running when main returns)
+                asyncio.ensure_future(model.generate(f"p{i}", config=config, cache=True))
+                for i in range(5)
+            ]
+            await asyncio.sleep(0.3)  # 3 in flight, 2 waiting: then return, leaving them
+
+        start = time.monotonic()
+        asyncio.run(main())
+        assert time.monotonic() - start < 2.5
+        assert server.in_flight <= 3
+    assert slots(limit_env) == 0
+    assert limit_env.client().keys("modelport:lease:*") == []
+
+
 def test_slot_names_hold_no_api_key(limit_env: RedisServer) -> None:
     secret = "sk-limit-secret-0123456789"
     with LocalServer(default=slow(0.2)) as server:

@@ -407,7 +407,9 @@ Op = Callable[[], Awaitable[Any]]
 
 class LoopState:
     """What one event loop uses: a client (and its pool), the scripts, the subscriber and the
-    releases queued; closed when the loop's tasks are cancelled at its end."""
+    releases queued. Closed when the loop's tasks are cancelled at its end (as `asyncio.run`
+    does): it lets the other tasks end first (their releases are queued as they do), runs the
+    releases left, then closes its connections."""
 
     def __init__(self, connection: Connection, loop: asyncio.AbstractEventLoop) -> None:
         self.connection = connection
@@ -417,6 +419,8 @@ class LoopState:
         self.scripts = {name: self.client.register_script(src) for name, src in SCRIPTS.items()}
         self.subscriber = Subscriber(self.pool, SOCKET_TIMEOUT)
         self.closing = False
+        """The loop is ending: failures are not the server's, releases are run by the keeper."""
+        self.closed = False
         self._work: deque[Op] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._keeper = loop.create_task(self._keep())
@@ -426,12 +430,12 @@ class LoopState:
         return await self.scripts[name](keys=keys, args=args)
 
     def later(self, op: Op) -> None:
-        """Run `op` (a release: idempotent) soon, without waiting for it; if the loop ends
-        first, it is run as the loop closes."""
-        if self.closing:
-            return
+        """Run `op` (a release: it may run again after an interruption) soon, without
+        waiting for it; if the loop ends first, it is run as the loop closes."""
+        if self.closed:
+            return  # too late: what it releases expires with its lease
         self._work.append(op)
-        if self._worker is None:
+        if self._worker is None and not self.closing:
             self._worker = self.loop.create_task(self._drain())
 
     async def _drain(self) -> None:
@@ -442,7 +446,7 @@ class LoopState:
                 try:
                     await asyncio.gather(*(self._quietly(op) for op in ops))
                 except asyncio.CancelledError:
-                    self._work.extendleft(reversed(ops))  # done again as the loop closes
+                    self._work.extendleft(reversed(ops))  # run again as the loop closes
                     raise
         finally:
             self._worker = None
@@ -462,14 +466,18 @@ class LoopState:
             await self.loop.create_future()  # until the loop's tasks are cancelled
         finally:
             self.closing = True
-            self.connection.forget(self.loop, self)
             with contextlib.suppress(BaseException):
                 async with asyncio.timeout(SHUTDOWN_SECONDS):
-                    if self._worker is not None:  # cancelled too: it queues its ops again
-                        await asyncio.wait({self._worker})
-                    ops = list(self._work)
-                    self._work.clear()
-                    await asyncio.gather(*(op() for op in ops), return_exceptions=True)
+                    me = asyncio.current_task()
+                    others = {t for t in asyncio.all_tasks(self.loop) if t is not me}
+                    if others:
+                        await asyncio.wait(others)
+                    while self._work:
+                        ops = list(self._work)
+                        self._work.clear()
+                        await asyncio.gather(*(self._quietly(op) for op in ops))
+            self.closed = True
+            self.connection.forget(self.loop, self)
             await self.subscriber.close()
             with contextlib.suppress(Exception):
                 await self.pool.disconnect()
@@ -511,7 +519,7 @@ class Connection:
             return last[1]
         with self._lock:
             state = self._states.get(loop)
-            if state is None or state.closing:
+            if state is None or state.closed:
                 state = self._states[loop] = LoopState(self, loop)
         self._last = (loop, state)
         return state

@@ -47,6 +47,7 @@ class RedisLimiter:
         self._waiters: collections.deque[asyncio.Future[str | None]] = collections.deque()
         self._held: dict[asyncio.Task[object] | None, list[str | None]] = {}
         self._releasing: list[str] = []
+        self._flushing = False
         self._pump: asyncio.Task[None] | None = None
         self._renew: asyncio.Task[None] | None = None
 
@@ -107,20 +108,32 @@ class RedisLimiter:
 
     def _loop_state(self) -> LoopState:
         state = self._state
-        if state is None or state.closing:
+        if state is None:
             state = self._state = self.connection.state()
         return state
 
     def _release(self, token: str) -> None:
         self._releasing.append(token)
-        if len(self._releasing) == 1:
+        if not self._flushing:
+            self._flushing = True
             self._loop_state().later(self._flush)
 
     async def _flush(self) -> None:
-        tokens, self._releasing = self._releasing, []
-        if tokens:
-            state = self._loop_state()
-            await state.run("limit_release", [self.name], [self.channel, *tokens])
+        """Free the tokens given back, in batches; interrupted (the loop closing), it runs
+        again with the same tokens."""
+        state = self._loop_state()
+        while self._releasing:
+            tokens = self._releasing[:]
+            try:
+                await state.run("limit_release", [self.name], [self.channel, *tokens])
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                del self._releasing[: len(tokens)]  # they expire with their leases
+                self._flushing = False
+                raise
+            del self._releasing[: len(tokens)]
+        self._flushing = False
 
     def _live_waiters(self) -> int:
         while self._waiters and self._waiters[0].done():
