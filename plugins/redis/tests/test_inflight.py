@@ -195,6 +195,10 @@ def test_four_processes_sixteen_identical_calls_one_request(
         go.touch()
         results = [finish(p) for p in procs]
     outputs = [o for r in results for o in r["outputs"]]
+    print(
+        f"acceptance: 4 processes x 16 identical calls: {len(server.requests)} request(s) at "
+        f"the server, {len(outputs)} outputs, {len(set(outputs))} distinct"
+    )
     assert len(server.requests) == 1
     assert outputs == ["same #1"] * 64
     assert leases(dedup_env) == []
@@ -232,4 +236,8 @@ def test_the_holder_killed_mid_request_is_taken_over_within_the_lease_ttl(
     assert outputs == ["same #2"] * 8, "0 calls lost; the taken-over answer is shared"
     assert len(server.requests) == 2
     took = max(end for r in results for end in r["ends"]) - killed
+    print(
+        f"acceptance: holder killed (lease TTL {ttl}s): {len(outputs)}/8 calls returned, the "
+        f"last {took:.2f}s after the kill"
+    )
     assert took < ttl + 1.0, f"completed {took:.2f}s after the kill"

@@ -180,6 +180,10 @@ def test_four_processes_share_a_limit_of_eight(limit_env: RedisServer, tmp_path:
             time.sleep(0.01)
         go.touch()
         results = [finish(p) for p in procs]
+    print(
+        f"acceptance: 4 processes, shared limit 8: peak {server.max_in_flight} in flight, "
+        f"{len(server.requests)}/96 calls made"
+    )
     assert [o for r in results for o in r["outputs"]] == ["ok"] * 96
     assert len(server.requests) == 96
     assert server.max_in_flight == 8
@@ -216,5 +220,9 @@ def test_a_killed_processs_slots_come_back_within_the_lease_ttl(
         result = finish(waiter)
     assert result["outputs"] == ["ok"] * 8
     took = max(result["ends"]) - killed
+    print(
+        f"acceptance: process holding 8 slots killed (lease TTL {ttl}s): the waiting process's "
+        f"8 calls done {took:.2f}s after the kill; peak {server.max_in_flight} in flight"
+    )
     assert took < ttl + 1.0, f"slots came back {took:.2f}s after the kill"
     assert server.max_in_flight == 8
