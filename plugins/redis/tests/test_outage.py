@@ -92,7 +92,10 @@ def test_redis_stopped_mid_run_and_restarted(
             found["down_again"] = await calls("up", 8)  # were cached: misses now, still answered
             await asyncio.to_thread(own_redis.start)
             await asyncio.sleep(0.3)
-            found["back"] = await calls("back", 8)
+            back = asyncio.ensure_future(calls("back", 8))
+            await asyncio.sleep(0.03)
+            found["limit_back"] = own_redis.client().keys("modelport:limit:*")
+            found["back"] = await back
             found["stored_back"] = entries(own_redis)
             return found
 
@@ -109,6 +112,7 @@ def test_redis_stopped_mid_run_and_restarted(
     assert len(found["stored_up"]) == 8
     # the restarted server kept nothing: the entries are those of the calls made since
     assert len(found["stored_back"]) == 8, "the store is used again after the restart"
+    assert found["limit_back"], "and the shared limit"
     assert len(messages(caplog, "is unavailable")) == 1, "one warning for the outage"
     assert len(messages(caplog, "is available again")) == 1
     assert server.max_in_flight <= 8

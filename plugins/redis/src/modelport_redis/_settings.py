@@ -110,4 +110,4 @@ def redact_url(url: str) -> str:
         return "<an invalid Redis URL>"
     if ":" in host:
         host = f"[{host}]"
-    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+    return f"{parts.scheme}://{host}{port}{parts.path}"
