@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,13 +30,15 @@ from redis.exceptions import RedisError
 
 from modelport import ModelOutput
 from modelport.cache import CacheRecord
-from modelport.cache._inflight import Look
 from modelport.errors import CacheError
 
 from ._connection import UNAVAILABLE, Connection, LoopState, shared_connection, short
 from ._settings import Settings
 
 logger = logging.getLogger("modelport.cache")
+
+Look = Callable[[], Awaitable[ModelOutput | None]]
+"""Looks the call up in the cache again (see `modelport.cache.InFlightStore.claim`)."""
 
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
 _GLOB = re.compile(rb"([*?\[\]\\])")
