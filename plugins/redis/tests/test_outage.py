@@ -160,7 +160,12 @@ def test_the_warning_repeats_while_down_and_once_more_when_back(
             now[0] = step
             if health.usable():
                 health.failed(ConnectionError("refused"))
+        health.worked()  # an operation that began before the last failure: not a recovery
+        assert not health.up
+        now[0] += 1
+        assert health.usable()  # time to try again: this one works
         health.worked()
+        assert health.up and health.usable()
     assert len(messages(caplog, "is unavailable")) == 1
     assert len(messages(caplog, "still unavailable")) == 3, "every minute"
     assert len(messages(caplog, "available again")) == 1

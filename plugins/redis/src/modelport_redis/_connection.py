@@ -191,6 +191,7 @@ class Health:
         self.up = True
         self.retry_at = 0.0
         self.down_since = 0.0
+        self.failed_at = 0.0
         self.warned_at = 0.0
         self.skipped = 0
 
@@ -222,6 +223,7 @@ class Health:
         """An operation could not reach the server."""
         now = self.clock()
         self.retry_at = now + self.retry
+        self.failed_at = now
         if self.up:
             self.up = False
             self.down_since = self.warned_at = now
@@ -238,8 +240,9 @@ class Health:
             self._remind(now)
 
     def worked(self) -> None:
-        """An operation reached the server."""
-        if not self.up:
+        """An operation reached the server. While it is down, only an operation tried since
+        the last failure counts (one that began before it, and ended just after, does not)."""
+        if not self.up and self.clock() - self.failed_at >= self.retry:
             self.up = True
             logger.warning(
                 "Redis at %s is available again (after %.0fs): the shared cache, "
@@ -505,7 +508,10 @@ class Connection:
             self.settings.url,
             socket_connect_timeout=CONNECT_TIMEOUT,
             socket_timeout=SOCKET_TIMEOUT,
+            socket_keepalive=True,  # the subscription connection idles between wake-ups
+            # a pooled connection the server closed (a restart) is tried once more, anew
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            retry_on_error=[RedisConnectionError],
             protocol=2,  # every server speaks it; subscription messages are plain replies
         )
         pool.connection_kwargs["decode_responses"] = False
