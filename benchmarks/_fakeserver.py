@@ -20,14 +20,15 @@ from typing import Any
 from aiohttp import web
 
 
-def serve(body: bytes, latency: float, port: int = 0) -> None:
+def serve(body: bytes, latency: float, port: int = 0, content_type: str = "") -> None:
     """Serve until killed; print the bound port on stdout first."""
+    kind = content_type or "application/json"
 
     async def handle(request: web.Request) -> web.Response:
         await request.read()
         if latency:
             await asyncio.sleep(latency)
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=body, content_type=kind)
 
     async def main() -> None:
         app = web.Application()
@@ -46,9 +47,13 @@ def serve(body: bytes, latency: float, port: int = 0) -> None:
 class FakeServer:
     """A fake server subprocess answering every request with `body` (a JSON-able value)."""
 
-    def __init__(self, body: Any, latency: float = 0.0) -> None:
+    def __init__(
+        self, body: Any, latency: float = 0.0, raw: bytes | None = None, content_type: str = ""
+    ) -> None:
         self.body = body
         self.latency = latency
+        self.raw = raw
+        self.content_type = content_type
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
 
@@ -58,10 +63,11 @@ class FakeServer:
 
     def start(self) -> FakeServer:
         fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.body, f)
+        with os.fdopen(fd, "wb") as f:
+            f.write(self.raw if self.raw is not None else json.dumps(self.body).encode())
+        kind = ["--content-type", self.content_type] if self.content_type else []
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, path, "--latency", str(self.latency)],
+            [sys.executable, __file__, path, "--latency", str(self.latency), *kind],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -87,5 +93,6 @@ if __name__ == "__main__":
     parser.add_argument("body_file")
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--content-type", default="")
     args = parser.parse_args()
-    serve(Path(args.body_file).read_bytes(), args.latency, args.port)
+    serve(Path(args.body_file).read_bytes(), args.latency, args.port, args.content_type)

@@ -11,9 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-
-from wheelmaker import build_wheel, pip_install
+from modelport_test_support.wheelmaker import build_wheel, pip_install
 
 EXTRA = 100
 

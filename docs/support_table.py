@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelport import GenerateConfig
-from modelport._registry import default_registry
+from modelport import GenerateConfig, default_registry
 from modelport.http import CORE_CONFIG, STANDARD_MODEL_ARGS, WIRE_CONFIG
 
 PAGE = Path(__file__).parent / "providers" / "support.md"

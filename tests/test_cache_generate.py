@@ -11,10 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cache_kit import Clock, calls, counter, entry_files, run, use_cache_dir
+from modelport_test_support.cache_kit import (
+    CONFIG_VALUES,
+    REGISTRY,
+    Clock,
+    calls,
+    counter,
+    entry_files,
+    run,
+    use_cache_dir,
+)
 
 from modelport import (
     CachePolicy,
+    ChatMessage,
     ChatMessageAssistant,
     ChatMessageTool,
     ChatMessageUser,
@@ -30,7 +40,6 @@ from modelport import (
     cache_epoch,
     hookimpl,
 )
-from modelport._registry import default_registry
 from modelport.cache import CacheRecord, FileStore
 from modelport.cache._key import KEY_FIELDS
 from modelport.errors import BadRequestError, CacheError, ModelInputError, ModelTimeoutError
@@ -129,8 +138,6 @@ def test_changing_one_ingredient_misses(cache_dir: Path, ingredient: str) -> Non
 
 @pytest.mark.parametrize("field", sorted(KEY_FIELDS - {"max_tokens", "system_message"}))
 def test_every_output_affecting_config_field_misses(cache_dir: Path, field: str) -> None:
-    from test_cache_key import CONFIG_VALUES
-
     model = counter()
     run(model.generate("hello", cache=True))
     run(model.generate("hello", config=GenerateConfig(**{field: CONFIG_VALUES[field]}), cache=True))
@@ -299,7 +306,9 @@ def test_a_function_model_arg_is_cached_by_its_identity(cache_dir: Path) -> None
 def test_a_changed_local_image_is_a_miss(cache_dir: Path, tmp_path: Path) -> None:
     image = tmp_path / "photo.png"
     image.write_bytes(b"\x89PNG first picture")
-    ask = [ChatMessageUser(content=[ContentText(text="what?"), ContentImage(image=str(image))])]
+    ask: list[ChatMessage] = [
+        ChatMessageUser(content=[ContentText(text="what?"), ContentImage(image=str(image))])
+    ]
     model = counter()
     assert run(model.generate(ask, cache=True)).completion == "ok #1"
     assert run(model.generate(ask, cache=True)).completion == "ok #1"
@@ -356,8 +365,8 @@ class StorePlugin:
 
 def use_store(monkeypatch: pytest.MonkeyPatch, name: str, store: Any) -> None:
     _stores[name] = store
-    if default_registry().pm.get_plugin(name) is None:
-        default_registry().register_plugin(StorePlugin(name), name=name)
+    if REGISTRY.pm.get_plugin(name) is None:
+        REGISTRY.register_plugin(StorePlugin(name), name=name)
     monkeypatch.setenv("MODELPORT_CACHE_STORE", name)
 
 
@@ -454,7 +463,7 @@ def test_a_plugin_store_is_used_when_named(
 
 
 def test_the_file_store_is_registered_through_the_hook() -> None:
-    factory = default_registry().store("file")
+    factory = REGISTRY.cache_store("file")
     assert factory is not None
     assert isinstance(factory(), FileStore)
 
@@ -548,7 +557,7 @@ def test_a_deep_but_valid_answer_is_always_returned(
 def test_a_deep_tool_call_in_the_history_is_sent_uncached(
     cache_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    history = [
+    history: list[ChatMessage] = [
         ChatMessageUser(content="build it"),
         ChatMessageAssistant(
             content="", tool_calls=[ToolCall(id="c1", function="build", arguments=_nested(1000))]

@@ -9,10 +9,9 @@ import logging
 from typing import Any
 
 import pytest
-from cache_kit import Clock, calls, counter, run, use_cache_dir
+from modelport_test_support.cache_kit import REGISTRY, Clock, calls, counter, run, use_cache_dir
 
 from modelport import CachePolicy, GenerateConfig, ModelOutput, hookimpl
-from modelport._registry import default_registry
 from modelport.cache import CacheRecord, Claim, InFlightStore
 from modelport.cache._inflight import Look
 from modelport.errors import BadRequestError, ModelTimeoutError
@@ -45,7 +44,7 @@ class StorePlugin:
 
 
 def use_store(monkeypatch: pytest.MonkeyPatch, name: str, store: Any) -> None:
-    default_registry().register_plugin(StorePlugin(name, store), name=name)
+    REGISTRY.register_plugin(StorePlugin(name, store), name=name)
     monkeypatch.setenv("MODELPORT_CACHE_STORE", name)
 
 
@@ -158,6 +157,48 @@ def test_a_cancelled_or_timed_out_call_releases_its_claim(store: CoordinatingSto
             await task
         with pytest.raises(ModelTimeoutError):
             await model.generate("r", cache=True, config=GenerateConfig(timeout=0.05))
+
+    run(main())
+    assert [h.released for h in store.claims] == [1, 1]
+    assert store.flight == {}
+
+
+async def _streamed(model: Any, prompt: str, **kw: Any) -> str:
+    async with model.stream(prompt, **kw) as stream:
+        async for _event in stream:
+            pass
+    completion: str = stream.output.completion
+    return completion
+
+
+def test_identical_streams_at_once_make_one_call(store: CoordinatingStore) -> None:
+    """A stream claims its call the way `generate` does: the others wait for its output."""
+    model = counter(delay=0.05)
+
+    async def both() -> list[str]:
+        streams = [_streamed(model, "q", cache=True) for _ in range(3)]
+        outs = await asyncio.gather(*streams)
+        out = await model.generate("q", cache=True)
+        return [*outs, out.completion]
+
+    assert run(both()) == ["ok #1"] * 4
+    assert calls(model) == 1
+    [held] = store.claims
+    assert held.released == 1
+
+
+def test_a_failed_or_abandoned_stream_releases_its_claim(store: CoordinatingStore) -> None:
+    failing = counter(delay=0.05, outcome="raise")
+    slow = counter(delay=5)
+
+    async def main() -> None:
+        with pytest.raises(BadRequestError):
+            await _streamed(failing, "q", cache=True, config=GenerateConfig(max_retries=0))
+        task = asyncio.ensure_future(_streamed(slow, "r", cache=True))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
     run(main())
     assert [h.released for h in store.claims] == [1, 1]

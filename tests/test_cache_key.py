@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelport_test_support.cache_kit import CONFIG_VALUES
 
 from modelport import (
     CachePolicy,
@@ -21,7 +22,6 @@ from modelport import (
     ContentText,
     ContentVideo,
     GenerateConfig,
-    ResponseSchema,
     ToolFunction,
     ToolInfo,
     cache_epoch,
@@ -146,33 +146,6 @@ BASE: dict[str, Any] = {
 }
 
 TOOL = ToolInfo(name="f", description="d")
-
-# one value per config field in KEY_FIELDS, different from the default
-CONFIG_VALUES: dict[str, Any] = {
-    "system_message": "s",
-    "max_tokens": 10,
-    "top_p": 0.5,
-    "temperature": 0.5,
-    "stop_seqs": ["END"],
-    "best_of": 2,
-    "frequency_penalty": 0.5,
-    "presence_penalty": 0.5,
-    "logit_bias": {1: 5.0},
-    "seed": 1,
-    "top_k": 5,
-    "num_choices": 2,
-    "logprobs": True,
-    "top_logprobs": 3,
-    "parallel_tool_calls": False,
-    "internal_tools": False,
-    "max_tool_output": 100,
-    "cache_prompt": True,
-    "reasoning_effort": "low",
-    "reasoning_tokens": 100,
-    "reasoning_history": True,
-    "response_schema": ResponseSchema(name="s", json_schema={"type": "object"}),
-    "extra_body": {"x": 1},
-}
 
 CHANGES: dict[str, Any] = {
     "provider": "q",

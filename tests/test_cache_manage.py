@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cache_kit import record, use_cache_dir
+from modelport_test_support.cache_kit import record, use_cache_dir
 
 from modelport import (
     cache_clear,
@@ -79,7 +79,7 @@ def test_a_relative_cache_dir_is_resolved_once(
 ) -> None:
     """A relative MODELPORT_CACHE_DIR names one folder for the whole process, whatever
     `os.chdir` does after its first use."""
-    from cache_kit import calls, counter, run
+    from modelport_test_support.cache_kit import calls, counter, run
 
     from modelport.cache import _lookup
 

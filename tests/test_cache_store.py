@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cache_kit import Clock, record
+from modelport_test_support.cache_kit import Clock, record
 
 from modelport.cache import CacheRecord, CacheStore, FileStore
 from modelport.cache._memory import Held, MemoryTier

@@ -88,16 +88,20 @@ def test_providers_lists_mockllm() -> None:
     assert "mockllm" in proc.stdout and "modelport-mockllm" in proc.stdout
 
 
+def OPENAI(args: list[str], message: str) -> Any:  # noqa: N802 (reads as a case's label)
+    return pytest.param(args, message, marks=pytest.mark.providers("openai"))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["-m", "mockllm/model", "-M", "nosuch=1"], "nosuch"),
-        (["-m", "openai/gpt-4o", "-M", "read_timout=3"], "read_timout"),
-        (["-m", "openai/gpt-4o", "-M", "read_timeout=-1"], "read_timeout"),
+        OPENAI(["-m", "openai/gpt-4o", "-M", "read_timout=3"], "read_timout"),
+        OPENAI(["-m", "openai/gpt-4o", "-M", "read_timeout=-1"], "read_timeout"),
         (["-m", "mockllm/model", "-M", "config={}"], "config options"),
         (["-m", "mockllm/model", "-M", "model=mockllm/other"], "--model"),
         (["-m", "mockllm/model", "-M", "base_url=http://127.0.0.1:9"], "--base-url"),
-        (["-m", "openai/gpt-4o", "-M", "api_key=12 34"], "API key"),
+        OPENAI(["-m", "openai/gpt-4o", "-M", "api_key=12 34"], "API key"),
     ],
 )
 def test_bad_model_args_are_one_line_usage_errors(args: list[str], message: str) -> None:
@@ -191,3 +195,26 @@ def test_a_closed_output_pipe_ends_quietly(args: list[str]) -> None:
     finally:
         os.close(write)
     assert proc.returncode == 1 and proc.stderr == ""
+
+
+@pytest.mark.providers("openai")
+def test_generate_stream_prints_the_text_as_it_arrives(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--stream` calls `model.stream` (the server sees `stream: true`) and prints the text
+    deltas as they come, then a newline."""
+    from modelport.testing import LocalServer, Reply
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return json.dumps({"id": "c", "model": "gpt-4o", "choices": [choice]})
+
+    events = (chunk({"content": "Bon"}), chunk({"content": "jour"}), chunk({}, "stop"), "[DONE]")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-0123456789")
+    with LocalServer(default=Reply(sse=events)) as server:
+        code = main(
+            ["generate", "--stream", "hi", "--model", "openai/gpt-4o", "--base-url", server.url]
+        )
+        assert server.requests[0].json["stream"] is True
+    assert code == 0
+    assert capsys.readouterr().out == "Bonjour\n"

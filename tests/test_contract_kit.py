@@ -5,7 +5,7 @@ for it (an assertion saying what is wrong, not an incidental crash)."""
 from __future__ import annotations
 
 import pytest
-from contract_sample import LumenContract, contract_for
+from modelport_test_support.contract_sample import LumenContract, contract_for
 
 from modelport.testing import ProviderContract, known_failure
 
@@ -98,7 +98,7 @@ def test_config_fields_the_contract_cannot_check_are_refused() -> None:
     ],
 )
 def test_a_declared_lack_is_a_skip_not_a_pass(flag: str, test: str) -> None:
-    contract = contract_for(**{flag: False})
+    contract = contract_for(None, **{flag: False})
     with pytest.raises(pytest.skip.Exception, match=flag):
         getattr(contract, test)()
 

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
-from wheelmaker import build_wheel, pip_install
+from modelport_test_support.wheelmaker import build_wheel, pip_install
 
 GOOD = textwrap.dedent(
     """
@@ -27,6 +28,35 @@ GOOD = textwrap.dedent(
 )
 
 BROKEN = "raise RuntimeError('this plugin is broken on purpose')\n"
+
+STORE = textwrap.dedent(
+    """
+    import time
+    from modelport import hookimpl
+
+    PUT = []
+
+    class Store:
+        clock = staticmethod(time.time)
+
+        def __init__(self):
+            self.entries = {{}}
+
+        async def get(self, model, key):
+            return self.entries.get(key)
+
+        async def put(self, record):
+            PUT.append(record.key)
+            self.entries[record.key] = record
+
+        async def delete(self, model, key):
+            self.entries.pop(key, None)
+
+    @hookimpl
+    def register_cache_stores(register):
+        register("{name}", Store)
+    """
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +87,34 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             GOOD.format(cls="Gamma", text="gamma says hi", name="tpgamma", env="TPGAMMA_KEY"),
             {"tpgamma": "acme_llm"},
         ),
+        # a cache store, in the cache-store group
+        build_wheel(
+            build,
+            "modelport-tpmem",
+            "tp_mem",
+            STORE.format(name="tpmem"),
+            {},
+            groups={"modelport.cache_stores": {"tpmem": "tp_mem"}},
+        ),
+        # a cache store named as the provider tpalpha, from another distribution
+        build_wheel(
+            build,
+            "alpha-store",
+            "alpha_store",
+            STORE.format(name="tpalpha"),
+            {},
+            groups={"modelport.cache_stores": {"tpalpha": "alpha_store"}},
+        ),
+        # a cache store declared the old way, in the provider group
+        build_wheel(
+            build, "old-store", "old_store", STORE.format(name="tpold"), {"tpold": "old_store"}
+        ),
     ]
     pip_install(wheels, target)
     return target
 
 
-def run_python(site: Path, code: str) -> dict[str, object]:
+def run_python(site: Path, code: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -72,7 +124,8 @@ def run_python(site: Path, code: str) -> dict[str, object]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def test_plugin_is_discovered_and_only_it_is_imported(site: Path) -> None:
@@ -136,7 +189,7 @@ def test_unknown_provider_lists_installed_ones(site: Path) -> None:
             print(json.dumps({"error": str(ex), "installed": ex.installed}))
         """,
     )
-    assert {"tpalpha", "tpbeta", "tpbroken"} <= set(result["installed"])  # type: ignore[arg-type]
+    assert {"tpalpha", "tpbeta", "tpbroken"} <= set(result["installed"])
     assert "pip install modelport-nosuch" in str(result["error"])
 
 
@@ -168,3 +221,50 @@ def test_a_plugin_under_any_distribution_name_is_found(site: Path) -> None:
         """,
     )
     assert result == {"text": "gamma says hi", "alpha": False}
+
+
+CACHED = """
+    import asyncio, json, os, sys, warnings
+    os.environ["MODELPORT_CACHE_STORE"] = {store!r}
+    warnings.simplefilter("always")
+    from modelport import default_registry, get_model
+    infos = default_registry().providers()
+    listed = sorted(m for m in ("tp_mem", "alpha_store") if m in sys.modules)
+    model = get_model("mockllm/model")
+    with warnings.catch_warnings(record=True) as caught:
+        outs = [asyncio.run(model.generate("hi", cache=True)).completion for _ in range(2)]
+    module = sys.modules[{module!r}]
+    print(json.dumps({{
+        "listed": listed,
+        "put": len(module.PUT),
+        "same": outs[0] == outs[1],
+        "warnings": [str(w.message) for w in caught if w.category is DeprecationWarning],
+        "alpha": asyncio.run(get_model("tpalpha/x").generate("hi")).completion,
+    }}))
+"""
+
+
+def test_a_cache_store_plugin_is_found_in_its_own_group(site: Path) -> None:
+    """`modelport-tpmem` declares the store `tpmem` in `modelport.cache_stores`; another
+    distribution declares a store named `tpalpha`, the name of a provider. Caller: lists the
+    providers, then caches calls in `tpmem`. Sees: listing imports no store plugin; the store
+    serves the second call; the provider `tpalpha` is unaffected by the store of its name."""
+    result = run_python(site, CACHED.format(store="tpmem", module="tp_mem"))
+    assert result == {
+        "listed": [],
+        "put": 1,
+        "same": True,
+        "warnings": [],
+        "alpha": "alpha says hi",
+    }
+
+
+def test_a_cache_store_in_the_provider_group_still_works_with_a_warning(site: Path) -> None:
+    """`old-store` declares its store `tpold` in the `modelport` group, as before the
+    cache-store group existed. Sees: the store is used, with one `DeprecationWarning` naming
+    the distribution and the group to move to."""
+    result = run_python(site, CACHED.format(store="tpold", module="old_store"))
+    assert result["put"] == 1 and result["same"]
+    [warning] = result["warnings"]
+    assert "'tpold'" in warning and "old-store" in warning
+    assert "modelport.cache_stores" in warning

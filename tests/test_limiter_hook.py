@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from cache_kit import counter
+from modelport_test_support.cache_kit import counter
 
 from modelport import GenerateConfig, hookimpl
 from modelport._limits import Slots, connection_semaphore

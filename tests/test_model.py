@@ -20,13 +20,13 @@ from modelport import (
     Model,
     ModelAPI,
     ModelOutput,
+    Registry,
     RetryPolicy,
     ToolCall,
     ToolChoice,
     ToolFunction,
     ToolInfo,
     get_model,
-    modelapi,
 )
 from modelport.errors import (
     AuthenticationError,
@@ -39,7 +39,6 @@ from modelport.errors import (
 Behaviour = Callable[["Recorder", list[ChatMessage]], Any]
 
 
-@modelapi("recorder", env_vars=["RECORDER_API_KEY"], description="records calls (tests)")
 class Recorder(ModelAPI):
     """Records each call; `behaviour` (a model arg) decides what each attempt does."""
 
@@ -100,6 +99,11 @@ class Recorder(ModelAPI):
         return bool(self.flags.get("collapse_assistant"))
 
 
+REGISTRY = Registry()
+"""The registry these tests build models from (the process's default one is left alone)."""
+REGISTRY.register("recorder", Recorder, env_vars=["RECORDER_API_KEY"], description="records calls")
+
+
 class Sleeps:
     def __init__(self) -> None:
         self.waits: list[float] = []
@@ -109,7 +113,7 @@ class Sleeps:
 
 
 def model(**kw: Any) -> Model:
-    m = get_model("recorder/r1", memoize=False, **kw)
+    m = get_model("recorder/r1", registry=REGISTRY, memoize=False, **kw)
     m.retry = RetryPolicy(sleep=Sleeps())
     return m
 
@@ -218,7 +222,7 @@ def test_tools_and_tool_choice() -> None:
     with pytest.raises(ModelInputError, match="not among the tools"):
         gen(m, "x", tools=[tool], tool_choice=ToolFunction(name="mul"))
     with pytest.raises(ModelInputError, match="tool_choice"):
-        gen(m, "x", tools=[tool], tool_choice="sometimes")  # type: ignore[arg-type]
+        gen(m, "x", tools=[tool], tool_choice="sometimes")
 
 
 def _tool_exchange(result: Any) -> list[Any]:
@@ -442,29 +446,33 @@ def test_limit_is_shared_by_models_with_the_same_key_across_loops() -> None:
 
 
 def test_get_model_is_memoized_on_every_argument() -> None:
-    a = get_model("recorder/m", api_key="key-one")
-    assert get_model("recorder/m", api_key="key-one") is a
-    assert get_model("recorder/m", api_key="key-two") is not a
-    assert get_model("recorder/m", api_key="key-one", config=GenerateConfig(seed=1)) is not a
-    assert get_model("recorder/m", api_key="key-one", memoize=False) is not a
+    a = get_model("recorder/m", registry=REGISTRY, api_key="key-one")
+    assert get_model("recorder/m", registry=REGISTRY, api_key="key-one") is a
+    assert get_model("recorder/m", registry=REGISTRY, api_key="key-two") is not a
+    assert (
+        get_model("recorder/m", registry=REGISTRY, api_key="key-one", config=GenerateConfig(seed=1))
+        is not a
+    )
+    assert get_model("recorder/m", registry=REGISTRY, api_key="key-one", memoize=False) is not a
     assert get_model(a) is a
+    assert get_model(a, registry=REGISTRY) is a
     assert "key-one" not in repr(a._memo_key)
 
 
 def test_async_with_closes_and_forgets_the_model() -> None:
     async def go() -> Model:
-        async with get_model("recorder/ctx") as m:
+        async with get_model("recorder/ctx", registry=REGISTRY) as m:
             await m.generate("x")
         return m
 
     m = asyncio.run(go())
     assert api(m).closed
-    assert get_model("recorder/ctx") is not m
+    assert get_model("recorder/ctx", registry=REGISTRY) is not m
 
 
 def test_default_model_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELPORT_MODEL", "recorder/from-env")
-    assert get_model().name == "from-env"
+    assert get_model(registry=REGISTRY).name == "from-env"
     monkeypatch.delenv("MODELPORT_MODEL")
     with pytest.raises(ModelInputError, match="MODELPORT_MODEL"):
         get_model()
@@ -477,10 +485,37 @@ def test_model_name_needs_a_provider() -> None:
 
 def test_api_key_from_environment_and_bad_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECORDER_API_KEY", "env-secret-key")
-    assert get_model("recorder/k", memoize=False).api.api_key == "env-secret-key"
-    assert get_model("recorder/k", api_key="given", memoize=False).api.api_key == "given"
+    assert get_model("recorder/k", registry=REGISTRY, memoize=False).api.api_key == "env-secret-key"
+    assert (
+        get_model("recorder/k", registry=REGISTRY, api_key="given", memoize=False).api.api_key
+        == "given"
+    )
     for bad in ["sk-with space", "sk-new\nline", "sk-\x00nul", ""]:
         with pytest.raises(ModelInputError) as info:
-            get_model("recorder/k", api_key=bad, memoize=False)
+            get_model("recorder/k", registry=REGISTRY, api_key=bad, memoize=False)
         if bad:
             assert bad not in str(info.value) and bad not in repr(info.value)
+
+
+def test_a_provider_may_return_its_output_with_a_call_record() -> None:
+    """The reference API lets `ModelAPI.generate` return `(output or exception, ModelCall)`:
+    `Model` gives the output, and raises (retrying as usual) the exception."""
+    from modelport import GenerateConfig, Model, ModelAPI, ModelCall, ModelOutput
+    from modelport.errors import RateLimitError
+    from modelport.testing import no_wait_policy
+
+    results: list[Any] = [
+        (RateLimitError("slow down", provider="rec", model="m"), ModelCall(request={"n": 1})),
+        (ModelOutput.from_content("m", "recorded"), ModelCall(request={"n": 2})),
+    ]
+
+    class Recording(ModelAPI):
+        async def generate(
+            self, input: list[ChatMessage], tools: Any, tool_choice: Any, config: GenerateConfig
+        ) -> Any:
+            return results.pop(0)
+
+    model = Model(Recording("m"), GenerateConfig(), retry=no_wait_policy())
+    out = asyncio.run(model.generate("hi"))
+    assert out.completion == "recorded" and results == []
+    assert model.retry.sleep.waits and len(model.retry.sleep.waits) == 1  # type: ignore[attr-defined]

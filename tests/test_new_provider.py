@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from wheelmaker import _record_line, pip_install
+from modelport_test_support.wheelmaker import _record_line, pip_install
 
 from modelport.cli import main
 
@@ -20,8 +20,11 @@ from modelport.cli import main
 def _wheel(project: Path, folder: Path) -> Path:
     """A real wheel of the generated project: its package and its declared entry points."""
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    dist, version = meta["name"], meta["version"]
+    dist = meta["name"]
     module = dist.replace("-", "_")
+    assert meta["dynamic"] == ["version"]
+    init = (project / "src" / module / "__init__.py").read_text()
+    [version] = re.findall(r'^__version__ = "(.+)"$', init, flags=re.M)
     info = f"{module}-{version}.dist-info"
     files = {
         str(p.relative_to(project / "src")): p.read_bytes()

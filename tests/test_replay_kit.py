@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract_sample import MODEL, LumenAPI, ReversedHistory, answer_body
+from modelport_test_support.contract_sample import (
+    MODEL,
+    REGISTRY,
+    LumenAPI,
+    ReversedHistory,
+    answer_body,
+)
 
 from modelport import (
     ChatMessageAssistant,
@@ -88,7 +94,12 @@ def lumen_record(status: int = 200, **request: Any) -> dict[str, Any]:
 
 def connect(config: GenerateConfig, key: str = "key-0123456789") -> Any:
     return lambda url: get_model(
-        f"lumen/{MODEL}", base_url=url, api_key=key, config=config, memoize=False
+        f"lumen/{MODEL}",
+        base_url=url,
+        api_key=key,
+        config=config,
+        memoize=False,
+        registry=REGISTRY,
     )
 
 
@@ -121,7 +132,7 @@ def test_cassettes_ids_and_filters(tmp_path: Path) -> None:
 def test_stream_events_and_chat_chunks_merged() -> None:
     sse = 'data: {"a": 1}\n\n: comment\ndata: [DONE]\n\n'
     assert stream_events(sse) == [{"a": 1}] and stream_events(' [{"a": 1}]') == [{"a": 1}]
-    events = [
+    events: list[dict[str, Any]] = [
         {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant"}}]},
         {"choices": [{"delta": {"content": "Hel", "reasoning_content": "so"}}]},
         {"choices": [{"delta": {"content": "lo", "tool_calls": [{"index": 0, "id": "t1"}]}}]},

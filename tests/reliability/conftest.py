@@ -7,12 +7,10 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import pytest
-from reliability.rig import CANARY
+from modelport_test_support.rig import CANARY, Watch
 
 from modelport.cache import _lookup
-from modelport.cache._file import MARKER
 
 
 class _Capture(logging.Handler):
@@ -23,24 +21,6 @@ class _Capture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-
-
-@attrs.define
-class Watch:
-    """What a case left behind: its log records and its cache folder."""
-
-    records: list[logging.LogRecord]
-    cache_dir: Path
-
-    def messages(self) -> list[str]:
-        """The log messages, formatted."""
-        return [r.getMessage() for r in self.records]
-
-    def cache_files(self) -> list[Path]:
-        """Every file under the cache folder but the marker (whose text is fixed)."""
-        if not self.cache_dir.exists():
-            return []
-        return sorted(p for p in self.cache_dir.rglob("*") if p.is_file() and p.name != MARKER)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from reliability.rig import CANARY, assert_secret_free, ok, serving
+from modelport_test_support.rig import CANARY, assert_secret_free, ok, serving
 
 from modelport import (
     ChatMessageAssistant,
@@ -27,6 +27,8 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.testing import LocalServer
+
+pytestmark = pytest.mark.providers("openai", "anthropic")
 
 # text that came from bytes that are not UTF-8 ("café" in Latin-1, decoded leniently)
 NOT_UTF8 = b"caf\xe9 au lait".decode("utf-8", errors="surrogateescape")

@@ -4,11 +4,13 @@ not an answer is never cached and what is one is cached without the key."""
 
 from __future__ import annotations
 
-from reliability.conftest import Watch
-from reliability.rig import completion, ok, serving
+import pytest
+from modelport_test_support.rig import Watch, completion, ok, serving
 
 from modelport.errors import InvalidResponseError
 from modelport.testing import Reply
+
+pytestmark = pytest.mark.providers("openai")
 
 LOGIN_PAGE = (
     "<!DOCTYPE html><html><head><title>Sign in - Corporate Proxy</title></head>"

@@ -9,12 +9,13 @@ import json
 from typing import Any
 
 import pytest
-from reliability.conftest import Watch
-from reliability.rig import completion, error, ok, serving
+from modelport_test_support.rig import Watch, completion, error, ok, serving
 
 from modelport import GenerateConfig, Model, ModelOutput, RetryPolicy
 from modelport.errors import BadRequestError, ModelAPIError
 from modelport.testing import RecordedRequest, Reply
+
+pytestmark = pytest.mark.providers("openai")
 
 
 async def _until(predicate: Any, seconds: float = 5.0) -> None:

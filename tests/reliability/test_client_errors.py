@@ -4,7 +4,7 @@ message and code kept, the key never echoed."""
 from __future__ import annotations
 
 import pytest
-from reliability.rig import CANARY, error, ok, serving
+from modelport_test_support.rig import CANARY, error, ok, serving
 
 from modelport.errors import (
     AuthenticationError,
@@ -21,6 +21,8 @@ CASES: list[tuple[int, type[ModelAPIError], str, str]] = [
     (404, NotFoundError, "The model `gpt-9` does not exist.", "model_not_found"),
     (422, BadRequestError, "Unprocessable entity: messages[0].content.", "unprocessable"),
 ]
+
+pytestmark = pytest.mark.providers("openai")
 
 
 @pytest.mark.parametrize(("status", "cls", "message", "code"), CASES)

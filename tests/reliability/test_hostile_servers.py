@@ -11,8 +11,15 @@ import zlib
 from typing import Any
 
 import pytest
-from reliability.conftest import Watch
-from reliability.rig import CANARY, assert_secret_free, completion, error, ok, serving
+from modelport_test_support.rig import (
+    CANARY,
+    Watch,
+    assert_secret_free,
+    completion,
+    error,
+    ok,
+    serving,
+)
 
 from modelport import GenerateConfig, get_model
 from modelport.errors import (
@@ -23,6 +30,8 @@ from modelport.errors import (
     ModelTimeoutError,
 )
 from modelport.testing import LocalServer, Reply, no_wait_policy
+
+pytestmark = pytest.mark.providers("openai", "anthropic", "google")
 
 GEMINI_OK = {
     "candidates": [
@@ -276,12 +285,12 @@ def test_a_base_url_without_http_is_refused_at_once(url: str) -> None:
         ("google/vertex/gemini-2.5-flash", {"project": "p/../../x", "location": "us-east1"}),
     ],
 )
-def test_values_placed_in_urls_cannot_change_host_or_path(model: str, args: dict[str, str]) -> None:
+def test_values_placed_in_urls_cannot_change_host_or_path(model: str, args: dict[str, Any]) -> None:
     """Caller: a model name or Vertex location/project with `?`, `#`, `/` or `../`. Sees:
     `ModelInputError` when the model is built. Not leaked: the bearer token or key is sent
     to no host or path the user did not mean (no request at all)."""
     with LocalServer(default=Reply(json=GEMINI_OK)) as server:
-        token = {"access_token": CANARY} if "vertex" in model else {}
+        token: dict[str, Any] = {"access_token": CANARY} if "vertex" in model else {}
         with pytest.raises(ModelInputError):
             get_model(model, base_url=server.url, api_key=CANARY, memoize=False, **args, **token)
         assert server.requests == []

@@ -7,11 +7,13 @@ import asyncio
 import threading
 
 import pytest
-from reliability.rig import CANARY, ok
+from modelport_test_support.rig import CANARY, ok
 
 from modelport import get_model
 from modelport.errors import ModelClosedError
 from modelport.testing import LocalServer, Reply, no_wait_policy
+
+pytestmark = pytest.mark.providers("openai")
 
 
 def test_closing_with_calls_in_flight_sends_nothing_twice() -> None:

@@ -1,6 +1,7 @@
-"""Limiter plugins as real distributions (built and pip-installed here): one named by its
-entry point is loaded when `MODELPORT_LIMITER` names it; one that registers the built-in
-`local`, or a name other than its entry point's, is refused."""
+"""Limiter plugins as real distributions (built and pip-installed here, with entry points of
+the `modelport.limiters` group): one named by its entry point is loaded when
+`MODELPORT_LIMITER` names it; one that registers the built-in `local`, or a name other than
+its entry point's, is refused."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wheelmaker import build_wheel, pip_install
+from modelport_test_support.wheelmaker import build_wheel, pip_install
 
 LIMITER = textwrap.dedent(
     """
@@ -48,21 +49,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "modelport-tpgoodlim",
             "tp_goodlim",
             LIMITER.format(name="tpgoodlim"),
-            {"tpgoodlim": "tp_goodlim"},
+            {},
+            groups={"modelport.limiters": {"tpgoodlim": "tp_goodlim"}},
         ),
         build_wheel(
             build,
             "modelport-tplocal",
             "tp_local",
             LIMITER.format(name="local"),
-            {"tplocal": "tp_local"},
+            {},
+            groups={"modelport.limiters": {"tplocal": "tp_local"}},
         ),
         build_wheel(
             build,
             "acme-limits",
             "acme_limits",
             LIMITER.format(name="tpmisnamed"),
-            {"tpacmelim": "acme_limits"},
+            {},
+            groups={"modelport.limiters": {"tpacmelim": "acme_limits"}},
         ),
     ]
     pip_install(wheels, target)
@@ -119,15 +123,28 @@ def test_a_plugin_cannot_take_over_the_local_limiter(site: Path) -> None:
         import json
         from modelport._limits import Slots
         from modelport._registry import default_registry
+        from modelport.errors import PluginConflictError
         registry = default_registry()
-        infos = registry.providers()
+        try:
+            registry.limiter("tplocal")
+            error = None
+        except PluginConflictError as ex:
+            error = str(ex)
         factory = registry.limiter("local")
-        errors = [i.error for i in infos if i.name == "tplocal"]
-        print(json.dumps({"slots": isinstance(factory("k", 2), Slots), "errors": errors}))
+        assert factory is not None
+        print(json.dumps({"slots": isinstance(factory("k", 2), Slots), "error": error}))
         """,
     )
     assert result["slots"] is True
-    assert "limiter 'local'" in result["errors"][0] and "refused" in result["errors"][0]
+    assert "limiter 'local'" in result["error"] and "refused" in result["error"]
+
+
+def test_a_refused_limiter_plugin_named_by_the_environment_fails_the_call(site: Path) -> None:
+    result = run_python(
+        site, CALL + "    print(json.dumps(attempt()))\n", MODELPORT_LIMITER="tplocal"
+    )
+    assert "limiter 'tplocal' failed to load" in result["error"]
+    assert "refused" in result["error"]
 
 
 def test_a_limiter_named_otherwise_than_its_entry_point_is_refused(site: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wheelmaker import build_wheel, pip_install
+from modelport_test_support.wheelmaker import build_wheel, pip_install
 
 PLUGIN = textwrap.dedent(
     """
@@ -144,7 +144,7 @@ def test_a_provider_name_belongs_to_its_entry_points_distribution(site: Path, fi
         + f"""
     first = {first!r}
     if first == "providers":
-        from modelport._registry import default_registry
+        from modelport import default_registry
         default_registry().providers()
     else:
         attempt(first)
@@ -211,10 +211,10 @@ def test_a_plugin_cannot_take_over_the_file_store(site: Path, tmp_path: Path) ->
         import asyncio, json, os
         os.environ["MODELPORT_CACHE_DIR"] = {str(tmp_path / "cache")!r}
         from modelport import get_model
-        from modelport._registry import default_registry
+        from modelport import default_registry
         from modelport.cache import FileStore
         infos = default_registry().providers()
-        factory = default_registry().store("file")
+        factory = default_registry().cache_store("file")
         asyncio.run(get_model("mockllm/model").generate("hi", cache=True))
         store = [i.error for i in infos if i.name == "tpstore"]
         print(json.dumps({{"file": isinstance(factory(), FileStore), "store": store}}))

@@ -7,8 +7,7 @@ import email.utils
 import time
 
 import pytest
-from reliability.conftest import Watch
-from reliability.rig import CANARY, error, ok, serving
+from modelport_test_support.rig import CANARY, Watch, error, ok, serving
 
 from modelport import GenerateConfig
 from modelport.errors import (
@@ -17,6 +16,8 @@ from modelport.errors import (
     ServerError,
 )
 from modelport.testing import Reply
+
+pytestmark = pytest.mark.providers("openai", "anthropic")
 
 
 def test_429_retry_after_seconds() -> None:

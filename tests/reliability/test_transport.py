@@ -9,12 +9,13 @@ import socket
 import time
 
 import pytest
-from reliability.conftest import Watch
-from reliability.rig import CANARY, assert_secret_free, completion, ok, serving
+from modelport_test_support.rig import CANARY, Watch, assert_secret_free, completion, ok, serving
 
 from modelport import GenerateConfig, get_model
 from modelport.errors import InvalidResponseError, ModelConnectionError, ModelTimeoutError
 from modelport.testing import Reply, no_wait_policy
+
+pytestmark = pytest.mark.providers("openai")
 
 
 def test_accepts_and_never_answers_then_retry_succeeds(leak_watch: Watch) -> None:

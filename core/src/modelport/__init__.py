@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._api import ModelAPI, ModelCall
     from ._config import GenerateConfig, GenerateConfigArgs, ResponseSchema
     from ._content import (
         Content,
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
         ChatMessageUser,
     )
     from ._model import Model, get_model
+    from ._modelapi import ModelAPI, ModelCall
     from ._output import (
         ChatCompletionChoice,
         Logprob,
@@ -38,8 +38,29 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
-    from ._registry import modelapi
+    from ._registry import (
+        ProviderEntry,
+        ProviderInfo,
+        Registry,
+        default_registry,
+        make_plugin_manager,
+        modelapi,
+    )
     from ._retry import RetryPolicy
+    from ._stream import (
+        Finish,
+        ReasoningDelta,
+        SSEParser,
+        Stream,
+        StreamEvent,
+        StreamTranslator,
+        TextDelta,
+        ToolCallDelta,
+        ToolCallEnd,
+        ToolCallStart,
+        UsageUpdate,
+        events_from_output,
+    )
     from ._tools import ToolCall, ToolCallError, ToolChoice, ToolFunction, ToolInfo, ToolParams
     from .cache import (
         CachePolicy,
@@ -53,6 +74,8 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
+"""The version of the `modelport` distribution: its build reads it from here (hatch's dynamic
+version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "CachePolicy",
@@ -69,6 +92,7 @@ __all__ = [
     "ContentReasoning",
     "ContentText",
     "ContentVideo",
+    "Finish",
     "GenerateConfig",
     "GenerateConfigArgs",
     "Logprob",
@@ -78,24 +102,40 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "ProviderEntry",
+    "ProviderInfo",
+    "ReasoningDelta",
+    "Registry",
     "ResponseSchema",
     "RetryPolicy",
+    "SSEParser",
     "StopReason",
+    "Stream",
+    "StreamEvent",
+    "StreamTranslator",
+    "TextDelta",
     "ToolCall",
+    "ToolCallDelta",
+    "ToolCallEnd",
     "ToolCallError",
+    "ToolCallStart",
     "ToolChoice",
     "ToolFunction",
     "ToolInfo",
     "ToolParams",
     "TopLogprob",
+    "UsageUpdate",
     "cache_clear",
     "cache_epoch",
     "cache_list_expired",
     "cache_path",
     "cache_prune",
     "cache_size",
+    "default_registry",
+    "events_from_output",
     "get_model",
     "hookimpl",
+    "make_plugin_manager",
     "modelapi",
 ]
 
@@ -128,12 +168,29 @@ _LAZY = {
     "ToolFunction": "._tools",
     "ToolInfo": "._tools",
     "ToolParams": "._tools",
-    "ModelAPI": "._api",
-    "ModelCall": "._api",
+    "ModelAPI": "._modelapi",
+    "ModelCall": "._modelapi",
     "Model": "._model",
     "get_model": "._model",
     "modelapi": "._registry",
+    "ProviderEntry": "._registry",
+    "ProviderInfo": "._registry",
+    "Registry": "._registry",
+    "default_registry": "._registry",
+    "make_plugin_manager": "._registry",
     "RetryPolicy": "._retry",
+    "Finish": "._stream",
+    "ReasoningDelta": "._stream",
+    "SSEParser": "._stream",
+    "Stream": "._stream",
+    "StreamEvent": "._stream",
+    "StreamTranslator": "._stream",
+    "TextDelta": "._stream",
+    "ToolCallDelta": "._stream",
+    "ToolCallEnd": "._stream",
+    "ToolCallStart": "._stream",
+    "UsageUpdate": "._stream",
+    "events_from_output": "._stream",
     "CachePolicy": ".cache",
     "cache_clear": ".cache",
     "cache_epoch": ".cache",

@@ -10,13 +10,14 @@ from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
-from ._api import ModelAPI
 from ._config import GenerateConfig
 from ._content import Content, ContentText
-from ._limits import connection_semaphore
+from ._identity import CallIdentity
+from ._limits import LastSlots
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -25,10 +26,12 @@ from ._messages import (
     ChatMessageTool,
     ChatMessageUser,
 )
+from ._modelapi import ModelAPI
 from ._output import ModelOutput
 from ._prepare import check_sent, limit_tool_output
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
+from ._stream import Stream
 from ._tools import ToolChoice, ToolFunction, ToolInfo
 from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
 from .wire import drop_config
@@ -182,6 +185,8 @@ class Model:
         config: GenerateConfig,
         *,
         retry: RetryPolicy | None = None,
+        registry: Registry | None = None,
+        identity: CallIdentity | None = None,
     ) -> None:
         """Create a model.
 
@@ -189,14 +194,23 @@ class Model:
             api: Model API provider.
             config: Model configuration.
             retry: How to wait between attempts (clock and sleep are injectable for tests).
+            registry: The registry the provider came from (its cache stores serve the model's
+                cached calls); None for the default registry.
+            identity: What identifies the model's calls to the cache (`get_model` builds it;
+                by default the api's provider, model name and base URL, and no model args).
         """
         self.api = api
         self.config = config
         self.retry = retry if retry is not None else RetryPolicy()
-        self.model_args: dict[str, Any] = {}
-        """The model args given to `get_model` (part of cache keys)."""
+        self.registry = registry
+        """The registry `get_model` found the provider in (None: the default registry)."""
+        self._identity = (
+            identity
+            if identity is not None
+            else CallIdentity(api.provider, api.model_name, api.base_url)
+        )
         self._memo_key: tuple[Any, ...] | None = None
-        self._slot: tuple[asyncio.AbstractEventLoop, str, int, Limiter] | None = None
+        self._slots = LastSlots()
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
@@ -217,6 +231,15 @@ class Model:
     def name(self) -> str:
         """Model name."""
         return self.api.model_name
+
+    @property
+    def model_args(self) -> dict[str, Any]:
+        """The model args given to `get_model` (part of cache keys)."""
+        return dict(self._identity.model_args)
+
+    @model_args.setter
+    def model_args(self, value: dict[str, Any]) -> None:
+        self._identity = attrs.evolve(self._identity, model_args=value)
 
     def __str__(self) -> str:
         return f"{self.api.provider}/{self.api.model_name}" if self.api.provider else self.name
@@ -347,7 +370,10 @@ class Model:
         if cache:
             from .cache import _lookup
 
-            pending, hit = await _lookup.fetch(self, messages, tool_infos, choice, cfg, cache)
+            stores = self.registry if self.registry is not None else default_registry()
+            pending, hit = await _lookup.fetch(
+                self._identity, messages, tool_infos, choice, cfg, cache, stores
+            )
             if hit is not None:
                 return hit
         call = self._call(messages, tool_infos, choice, cfg)
@@ -359,6 +385,37 @@ class Model:
             await pending.save(output)
         return output
 
+    def stream(
+        self,
+        input: str | list[ChatMessage],
+        tools: Sequence[ToolInfo] = [],
+        tool_choice: ToolChoice | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        cache: bool | CachePolicy = False,
+    ) -> Stream:
+        """Stream output from the model: the same call as `generate`, its answer as typed
+        events while it arrives.
+
+        ```python
+        async with model.stream("Tell me a story") as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    print(event.text, end="")
+        print(stream.output.usage)  # the ModelOutput generate() returns for this answer
+        ```
+
+        The input is checked at once (`ModelInputError` before any request). An attempt
+        that fails before its first event is retried as `generate` retries; once an event
+        has reached the caller, a failure raises its typed error (never a retry that would
+        repeat text). Leaving the `async with` early closes the connection and frees the
+        concurrency slot. A streamed call and a `generate` call of the same request share
+        one cache entry; a hit streams back from the stored output, with no request.
+        """
+        if self._closed:
+            raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
+        prepared = self.prepare(input, tools, tool_choice, config)
+        return Stream(self, *prepared, cache=cache)
+
     def _call(
         self,
         messages: list[ChatMessage],
@@ -369,21 +426,23 @@ class Model:
         """The attempts of one call, bounded by `config.timeout` when it is set (a plain
         function returning the coroutine: one coroutine layer fewer on the hot path)."""
         api = self.api
-        size = config.max_connections or api.max_connections()
-        key = api.connection_key()
-        loop = asyncio.get_running_loop()
-        slot = self._slot
-        if slot is not None and slot[0] is loop and slot[1] == key and slot[2] == size:
-            semaphore = slot[3]
-        else:
-            semaphore = connection_semaphore(key, size)
-            self._slot = (loop, key, size, semaphore)
+        semaphore = self._slots.get(
+            api.connection_key(), config.max_connections or api.max_connections()
+        )
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
             return self._attempts(
                 semaphore, max_retries, None, messages, tools, tool_choice, config
             )
         return self._timed(semaphore, max_retries, messages, tools, tool_choice, config)
+
+    def _slots_for(self, config: GenerateConfig) -> Limiter:
+        """The concurrency slots of this call's connection key and size, in the running
+        loop."""
+        api = self.api
+        return self._slots.get(
+            api.connection_key(), config.max_connections or api.max_connections()
+        )
 
     async def _timed(
         self,
@@ -464,6 +523,7 @@ class Model:
 
 
 def _memo_key(
+    registry: Registry,
     model: str,
     config: GenerateConfig,
     base_url: str | None,
@@ -476,6 +536,7 @@ def _memo_key(
     the variable changes."""
     secret = api_key if api_key is not None else "\0".join(os.environ.get(v, "") for v in env_vars)
     return (
+        registry,
         model,
         config.model_dump_json(exclude_none=True),
         base_url,
@@ -490,6 +551,8 @@ def get_model(
     base_url: str | None = None,
     api_key: str | None = None,
     memoize: bool = True,
+    *,
+    registry: Registry | None = None,
     **model_args: Any,
 ) -> Model:
     """Get an instance of a model.
@@ -505,6 +568,8 @@ def get_model(
         base_url: Optional. Alternate base URL for model.
         api_key: Optional. API key for model.
         memoize: Use/store a cached version of the model based on the parameters.
+        registry: Where to find the provider (and the cache stores the model's cached calls
+            use); `default_registry()` when None. Models are memoized per registry.
         **model_args: Additional args to pass to model constructor.
 
     Raises:
@@ -520,15 +585,17 @@ def get_model(
             raise ModelInputError(
                 f"no model given and {MODEL_ENV_VAR} is not set: pass a name like 'mockllm/model'"
             )
+    if registry is None:
+        registry = default_registry()
     key = None
     if memoize:
         provider, sep, _ = model.partition("/")
-        env_vars = default_registry().get(provider).env_vars if sep and provider else ()
-        key = _memo_key(model, config, base_url, api_key, model_args, env_vars)
+        env_vars = registry.get(provider).env_vars if sep and provider else ()
+        key = _memo_key(registry, model, config, base_url, api_key, model_args, env_vars)
         found = _models.get(key)
         if found is not None:
             return found
-    result = _build(default_registry(), model, config, base_url, api_key, model_args)
+    result = _build(registry, model, config, base_url, api_key, model_args)
     if key is not None:
         result._memo_key = key
         _models[key] = result
@@ -553,6 +620,5 @@ def _build(
     if not isinstance(api, ModelAPI):
         raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
     api.provider = provider
-    result = Model(api, config)
-    result.model_args = dict(model_args)
-    return result
+    identity = CallIdentity(provider, api.model_name, api.base_url, model_args)
+    return Model(api, config, registry=registry, identity=identity)

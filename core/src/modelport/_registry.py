@@ -1,11 +1,19 @@
-"""The provider registry: pluggy plugin manager, lazy entry-point loading and `@modelapi`."""
+"""The provider registry: pluggy plugin manager, lazy entry-point loading and `@modelapi`.
+
+Providers come from the `modelport` entry-point group, cache stores from
+`modelport.cache_stores`, limiters from `modelport.limiters`; a `Registry` loads an entry
+point only when its name is first asked for. `get_model` uses `default_registry()` unless it
+is given another.
+"""
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 import re
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -16,6 +24,20 @@ from . import hookspecs
 from .errors import PluginConflictError, PluginLoadError, ProviderNotFoundError
 
 ENTRY_POINT_GROUP = "modelport"
+"""The entry-point group of provider plugins (and the pluggy project name)."""
+
+CACHE_STORE_GROUP = "modelport.cache_stores"
+"""The entry-point group of cache-store plugins."""
+
+LIMITER_GROUP = "modelport.limiters"
+"""The entry-point group of limiter plugins (see `MODELPORT_LIMITER`)."""
+
+BUILTIN_LIMITER = "local"
+"""The limiter modelport registers itself: the in-process `Slots`."""
+
+BUILTIN_CACHE_STORES = {"file": "modelport.cache._manage:file_store"}
+"""Cache stores modelport registers itself, by name and `module:function`, imported on first
+use the way an entry point is (the registry never imports the cache)."""
 
 logger = logging.getLogger("modelport")
 
@@ -48,6 +70,24 @@ class ProviderInfo:
     """Other distributions that claimed this provider's name, and were refused."""
 
 
+@attrs.frozen
+class _Store:
+    factory: Callable[[], Any]
+    distribution: str | None = None
+    legacy: bool = False
+    """Registered from an entry point of the `modelport` group (deprecated for stores)."""
+
+
+@attrs.frozen
+class _Loading:
+    """The entry point being loaded (its hooks' registrations are checked against it)."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    group: str
+
+
 def make_plugin_manager() -> pluggy.PluginManager:
     """Build a plugin manager for the `modelport` project, with its hookspecs added."""
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
@@ -55,42 +95,43 @@ def make_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def _entry_points(name: str | None = None) -> list[importlib.metadata.EntryPoint]:
-    """Entry points of the `modelport` group (optionally only `name`), first on the path wins.
+def _normalized(name: str) -> str:
+    """A distribution name normalised as in PEP 503, with `_` (as in dist-info folder names)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _entry_points(group: str, name: str | None = None) -> list[importlib.metadata.EntryPoint]:
+    """Entry points of `group` (optionally only `name`), first on the path wins.
 
     Like `importlib.metadata.entry_points(group=...)`, but a distribution whose
-    entry_points.txt does not mention the group is skipped before it is parsed, which keeps
-    the first `get_model` cheap when hundreds of distributions are installed.
+    entry_points.txt does not mention the group is skipped before it is parsed, and a name is
+    first looked for in the distribution named after it, `modelport-<name>`, found by its
+    folder name without reading any other distribution's files: the first `get_model` stays
+    cheap when hundreds of distributions are installed.
     """
+    if name is not None:
+        try:
+            conventional = importlib.metadata.distribution(f"modelport-{name}")
+        except (importlib.metadata.PackageNotFoundError, ValueError):
+            pass
+        else:
+            for ep in conventional.entry_points:
+                if ep.group == group and ep.name == name:
+                    return [ep]
     found: list[importlib.metadata.EntryPoint] = []
     seen: set[str] = set()
-    dists = list(importlib.metadata.distributions())
-    if name is not None:
-        # fast path: the conventional distribution `modelport-<name>`, found without reading
-        # any other distribution's files
-        conventional = "modelport_" + name.replace("-", "_").replace(".", "_").lower()
-        for dist in dists:
-            if getattr(dist, "_normalized_name", None) == conventional:
-                eps = [
-                    ep
-                    for ep in dist.entry_points
-                    if ep.group == ENTRY_POINT_GROUP and ep.name == name
-                ]
-                if eps:
-                    return eps[:1]
-                break
-    for dist in dists:
+    for dist in importlib.metadata.distributions():
         text = dist.read_text("entry_points.txt")
-        if not text or ENTRY_POINT_GROUP not in text:
+        if not text or group not in text:
             continue
-        key = getattr(dist, "_normalized_name", None) or dist.metadata["Name"]
+        key = _normalized(dist.name or "")
         if key in seen:
             continue
         seen.add(key)
         found += [
             ep
             for ep in dist.entry_points
-            if ep.group == ENTRY_POINT_GROUP and (name is None or ep.name == name)
+            if ep.group == group and (name is None or ep.name == name)
         ]
     return found
 
@@ -99,11 +140,7 @@ def _dist_of(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]
     dist = ep.dist
     if dist is None:
         return None, None
-    return dist.metadata["Name"], dist.version
-
-
-def _normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
+    return dist.name, dist.version
 
 
 def _is_conventional(ep: importlib.metadata.EntryPoint) -> bool:
@@ -111,74 +148,144 @@ def _is_conventional(ep: importlib.metadata.EntryPoint) -> bool:
     dist = ep.dist
     if dist is None:
         return False
-    dist_name = getattr(dist, "_normalized_name", None) or _normalized(dist.metadata["Name"])
-    return bool(dist_name == "modelport_" + _normalized(ep.name))
+    return _normalized(dist.name or "") == "modelport_" + _normalized(ep.name)
 
 
-_inprocess: dict[str, tuple[hookspecs.ModelAPIFactory, tuple[str, ...], str]] = {}
-_default_registry: Registry | None = None
-_lock = threading.RLock()
+def _owner(eps: Sequence[importlib.metadata.EntryPoint]) -> str | None:
+    """The distribution owning the name of entry points `eps` (all of one name): the only one
+    declaring it, or the one named after it; None when there is none or it is contested."""
+    dists = {d for ep in eps if (d := _dist_of(ep)[0]) is not None}
+    if len(dists) == 1:
+        return dists.pop()
+    return next((_dist_of(ep)[0] for ep in eps if _is_conventional(ep)), None)
 
 
-class _InProcessPlugin:
-    """Registers the providers declared with `@modelapi`, through the same hook as any plugin."""
+def _by_reference(name: str, target: str) -> Callable[[], Any]:
+    """A store factory calling `module:function` `target`, imported when it is first called."""
 
-    @hookspecs.hookimpl
-    def register_models(self, register: hookspecs.RegisterModel) -> None:
-        for name, (factory, env_vars, description) in list(_inprocess.items()):
-            register(name, factory, env_vars=env_vars, description=description)
+    def factory() -> Any:
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)()
 
-
-def _file_store() -> Any:
-    from .cache._manage import file_store
-
-    return file_store()
+    factory.__qualname__ = factory.__name__ = f"{name}_store"
+    return factory
 
 
 def _local_limiter(key: str, size: int) -> hookspecs.Limiter:
-    from ._limits import Slots
-
-    return Slots(size)
+    """The in-process `Slots` (imported by name: `_limits` looks limiters up here, and the
+    registry imports none of the modules that use it)."""
+    limiter: hookspecs.Limiter = importlib.import_module("modelport._limits").Slots(size)
+    return limiter
 
 
 class _BuiltinCacheStores:
-    """Registers the file cache store and the in-process limiter, through the same hooks as
-    any plugin."""
+    """Registers modelport's own cache stores and the in-process limiter, through the same
+    hooks as any plugin."""
 
     @hookspecs.hookimpl
     def register_cache_stores(self, register: hookspecs.RegisterCacheStore) -> None:
-        register("file", _file_store)
+        for name, target in BUILTIN_CACHE_STORES.items():
+            register(name, _by_reference(name, target))
 
     @hookspecs.hookimpl
     def register_limiters(self, register: hookspecs.RegisterLimiter) -> None:
-        register("local", _local_limiter)
+        register(BUILTIN_LIMITER, _local_limiter)
+
+
+_default_registry: Registry | None = None
+_default_lock = threading.Lock()
+
+_KINDS = {
+    ENTRY_POINT_GROUP: "provider",
+    CACHE_STORE_GROUP: "cache store",
+    LIMITER_GROUP: "limiter",
+}
 
 
 class Registry:
-    """Providers by name, loaded from installed distributions only when first asked for.
+    """Providers and cache stores by name, loaded from installed distributions only when
+    first asked for.
 
-    A provider name belongs to the distribution whose entry point carries it. A plugin may
-    register only the provider (and cache store, and limiter) its entry point names, and not
-    one another distribution owns; when several distributions declare an entry point of one
-    name, the one named `modelport-<name>` owns it and the others are refused (with none of
-    that name, all are). A refused plugin raises `PluginConflictError` naming the
-    distributions, is logged as a warning and is shown by `providers()`.
+    `get_model` uses `default_registry()`, which `@modelapi` writes into; a `Registry` of
+    your own (`get_model(..., registry=...)`) starts with the installed plugins and
+    modelport's file store only, so a test can register providers without touching the
+    process's default.
+
+    A provider name belongs to the distribution whose `modelport` entry point carries it, a
+    cache-store name to the one whose `modelport.cache_stores` entry point does, a limiter
+    name to the one whose `modelport.limiters` entry point does. A plugin may
+    register only the names its distribution's entry points carry, and not one another
+    distribution owns; when several distributions declare an entry point of one name, the one
+    named `modelport-<name>` owns it and the others are refused (with none of that name, all
+    are). A refused plugin raises `PluginConflictError` naming the distributions, is logged as
+    a warning and is shown by `providers()`. A cache store registered by an entry point of the
+    `modelport` group (as before `modelport.cache_stores` existed) still works, with a
+    `DeprecationWarning` when it is first used.
+
+    Args:
+        pm: The plugin manager to use (`make_plugin_manager()` when None).
     """
 
     def __init__(self, pm: pluggy.PluginManager | None = None) -> None:
         self.pm = pm if pm is not None else make_plugin_manager()
+        self._lock = threading.RLock()
         self._providers: dict[str, ProviderEntry] = {}
-        self._stores: dict[str, Callable[[], Any]] = {}
+        self._stores: dict[str, _Store] = {}
         self._limiters: dict[str, hookspecs.LimiterFactory] = {}
-        self._failed: dict[str, PluginLoadError] = {}
+        self._warned: set[str] = set()
+        self._failed: dict[str, dict[str, PluginLoadError]] = {g: {} for g in _KINDS}
         self._conflicts: dict[str, list[str]] = {}
-        self._attempted: set[str] = set()
-        self._loading: tuple[str | None, str | None, str | None] = (None, None, None)
+        self._attempted: set[tuple[str, str]] = set()
+        self._loading: _Loading | None = None
         self.pm.hook.register_models.call_historic(kwargs={"register": self._register})
         self.pm.hook.register_cache_stores.call_historic(kwargs={"register": self._register_store})
         self.pm.hook.register_limiters.call_historic(kwargs={"register": self._register_limiter})
-        self.pm.register(_InProcessPlugin(), name="modelport.inprocess")
         self.pm.register(_BuiltinCacheStores(), name="modelport.cache")
+
+    def __repr__(self) -> str:
+        return f"<Registry: {len(self._providers)} providers, {len(self._stores)} cache stores>"
+
+    # registering in-process
+
+    def register(
+        self,
+        name: str,
+        api: hookspecs.ModelAPIFactory,
+        *,
+        env_vars: Sequence[str] = (),
+        description: str = "",
+    ) -> None:
+        """Register provider `name` in this process (what `@modelapi` does for the default
+        registry); it takes precedence over an installed distribution offering the same name.
+
+        Args:
+            name: The provider prefix in `get_model("<name>/<model>")` (non-empty, no '/').
+            api: A `ModelAPI` subclass, or a factory taking its constructor's arguments.
+            env_vars: Environment variables the provider reads (shown by `modelport providers`).
+            description: One-line description.
+        """
+        with self._lock:
+            saved, self._loading = self._loading, None
+            try:
+                self._register(name, api, env_vars=env_vars, description=description)
+            finally:
+                self._loading = saved
+
+    def register_cache_store(self, name: str, factory: Callable[[], Any]) -> None:
+        """Register cache store `name` in this process; `factory()` returns a
+        `modelport.cache.CacheStore`. Replaces an in-process store of that name."""
+        with self._lock:
+            saved, self._loading = self._loading, None
+            try:
+                self._register_store(name, factory)
+            finally:
+                self._loading = saved
+
+    def register_plugin(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object or module (its hooks are called at once)."""
+        self.pm.register(plugin, name=name)
+
+    # the hooks' callbacks
 
     def _register(
         self,
@@ -192,13 +299,15 @@ class Registry:
             raise ValueError(f"invalid provider name {name!r}: a non-empty name without '/'")
         if not callable(api):
             raise TypeError(f"provider {name!r}: api must be a ModelAPI class or factory")
-        ep_name, dist, version = self._loading
-        if ep_name is not None:
-            self._check_claim("provider", name)
+        loading = self._loading
+        if loading is not None:
+            self._check_claim(ENTRY_POINT_GROUP, name)
             existing = self._providers.get(name)
             if existing is not None and existing.distribution is None:
                 self._note_conflict(
-                    name, f"{dist} {version} also offers it; the in-process provider is used"
+                    name,
+                    f"{loading.distribution} {loading.version} also offers it; the in-process "
+                    f"provider is used",
                 )
                 return
         self._providers[name] = ProviderEntry(
@@ -206,56 +315,85 @@ class Registry:
             factory=api,
             env_vars=tuple(env_vars),
             description=description,
-            distribution=dist,
-            version=version,
+            distribution=None if loading is None else loading.distribution,
+            version=None if loading is None else loading.version,
         )
 
     def _register_store(self, name: str, factory: Callable[[], Any]) -> None:
-        if self._loading[0] is not None:
-            self._check_claim("cache store", name)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"invalid cache store name {name!r}")
+        if not callable(factory):
+            raise TypeError(f"cache store {name!r}: the factory must be callable")
+        loading = self._loading
+        legacy = False
+        if loading is not None:
+            legacy = self._check_claim(CACHE_STORE_GROUP, name)
             if name in self._stores:
                 raise PluginConflictError(
-                    self._loading[0],
-                    self._loading[1],
+                    loading.name,
+                    loading.distribution,
                     f"{self._describe_loading()} registers cache store {name!r}, which is "
                     f"already registered (by modelport or in-process): the plugin is refused",
                 )
-        self._stores[name] = factory
+        self._stores[name] = _Store(
+            factory, None if loading is None else loading.distribution, legacy
+        )
 
     def _register_limiter(self, name: str, factory: hookspecs.LimiterFactory) -> None:
-        if self._loading[0] is not None:
-            self._check_claim("limiter", name)
+        loading = self._loading
+        if loading is not None:
+            self._check_claim(LIMITER_GROUP, name)
             if name in self._limiters:
                 raise PluginConflictError(
-                    self._loading[0],
-                    self._loading[1],
+                    loading.name,
+                    loading.distribution,
                     f"{self._describe_loading()} registers limiter {name!r}, which is already "
                     f"registered (by modelport or in-process): the plugin is refused",
                 )
         self._limiters[name] = factory
 
     def _describe_loading(self) -> str:
-        ep_name, dist, _version = self._loading
-        return f"distribution {dist or 'unknown'!r} (entry point {ep_name!r})"
+        loading = self._loading
+        assert loading is not None
+        return (
+            f"distribution {loading.distribution or 'unknown'!r} (entry point {loading.name!r} "
+            f"of group {loading.group!r})"
+        )
 
-    def _check_claim(self, what: str, name: str) -> None:
-        """Refuse a plugin registering `name` under an entry point of another name."""
-        ep_name, dist, _version = self._loading
-        if name == ep_name:
-            return
-        owners = sorted({d for ep in _entry_points(name) if (d := _dist_of(ep)[0]) is not None})
-        if name in self._providers and self._providers[name].distribution is None:
+    def _check_claim(self, group: str, name: str) -> bool:
+        """Refuse a plugin registering `name` (of `group`'s kind) that its distribution's entry
+        points do not carry. Returns True for a cache store registered by the entry point of
+        its name in the provider group (the deprecated way)."""
+        loading = self._loading
+        assert loading is not None
+        if name == loading.name and group == loading.group:
+            return False
+        eps = _entry_points(group, name)
+        if loading.distribution is not None and _owner(eps) == loading.distribution:
+            return False  # another entry point of the same distribution carries the name
+        if group == CACHE_STORE_GROUP and name == loading.name and not eps:
+            return True
+        owners = sorted({d for ep in eps if (d := _dist_of(ep)[0]) is not None})
+        if (group == CACHE_STORE_GROUP and name in BUILTIN_CACHE_STORES) or (
+            group == LIMITER_GROUP and name == BUILTIN_LIMITER
+        ):
+            owners.append("modelport (built in)")
+        elif (
+            group == ENTRY_POINT_GROUP
+            and name in self._providers
+            and self._providers[name].distribution is None
+        ):
             owners.append("this process (@modelapi)")
         whose = (
             f"which belongs to {', '.join(repr(o) for o in owners)}"
             if owners
-            else "which no entry point names"
+            else "which none of its entry points names"
         )
         raise PluginConflictError(
-            ep_name or name,
-            dist,
-            f"{self._describe_loading()} registers {what} {name!r}, {whose}: a plugin may "
-            f"register only the name of its entry point, so it is refused",
+            loading.name,
+            loading.distribution,
+            f"{self._describe_loading()} registers {_KINDS[group]} {name!r}, {whose}: a plugin "
+            f"may register only the names of its entry points, so it is refused",
         )
 
     def _note_conflict(self, name: str, note: str) -> None:
@@ -264,38 +402,41 @@ class Registry:
             notes.append(note)
             logger.warning("provider %r: %s", name, note)
 
+    # loading entry points
+
     def _claims(
-        self, eps: Sequence[importlib.metadata.EntryPoint]
+        self, group: str, eps: Sequence[importlib.metadata.EntryPoint]
     ) -> list[importlib.metadata.EntryPoint]:
         """The entry points to load among `eps`: one owner per name (see the class)."""
         by_name: dict[str, list[importlib.metadata.EntryPoint]] = {}
         for ep in eps:
-            group = by_name.setdefault(ep.name, [])
-            if all(_dist_of(ep)[0] != _dist_of(other)[0] for other in group):
-                group.append(ep)
+            same = by_name.setdefault(ep.name, [])
+            if all(_dist_of(ep)[0] != _dist_of(other)[0] for other in same):
+                same.append(ep)
         chosen = []
-        for name, group in by_name.items():
-            if len(group) == 1:
-                chosen.append(group[0])
+        kind = _KINDS[group]
+        for name, same in by_name.items():
+            if len(same) == 1:
+                chosen.append(same[0])
                 continue
-            owner = next((ep for ep in group if _is_conventional(ep)), None)
+            owner = next((ep for ep in same if _is_conventional(ep)), None)
             if owner is None:
-                if name not in self._failed:
-                    dists = ", ".join(repr(_dist_of(ep)[0]) for ep in group)
+                if name not in self._failed[group]:
+                    dists = ", ".join(repr(_dist_of(ep)[0]) for ep in same)
                     error = PluginConflictError(
                         name,
                         None,
-                        f"provider {name!r} is claimed by several distributions ({dists}), "
+                        f"{kind} {name!r} is claimed by several distributions ({dists}), "
                         f"none of them modelport-{name}: all are refused; uninstall all but "
                         f"one",
                     )
-                    self._failed[name] = error
+                    self._failed[group][name] = error
                     logger.warning("%s", error)
                 continue
             chosen.append(owner)
             owner_dist = _dist_of(owner)[0]
-            for ep in group:
-                if ep is not owner:
+            for ep in same:
+                if ep is not owner and group == ENTRY_POINT_GROUP:
                     dist, version = _dist_of(ep)
                     self._note_conflict(
                         name,
@@ -304,20 +445,24 @@ class Registry:
                     )
         return chosen
 
-    def register_plugin(self, plugin: object, name: str | None = None) -> None:
-        """Register a plugin object or module (its hooks are called at once)."""
-        self.pm.register(plugin, name=name)
+    def _load(self, group: str, name: str | None = None) -> None:
+        """Load the entry points of `group` (only those of `name` when given)."""
+        with self._lock:
+            for ep in self._claims(group, _entry_points(group, name)):
+                self._load_entry_point(group, ep)
 
-    def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:
-        if ep.name in self._attempted or self.pm.get_plugin(ep.name) is not None:
+    def _load_entry_point(self, group: str, ep: importlib.metadata.EntryPoint) -> None:
+        plugin_name = ep.name if group == ENTRY_POINT_GROUP else f"{group}:{ep.name}"
+        if (group, ep.name) in self._attempted or self.pm.get_plugin(plugin_name) is not None:
             return
-        self._attempted.add(ep.name)
+        self._attempted.add((group, ep.name))
         dist, version = _dist_of(ep)
-        self._loading = (ep.name, dist, version)
+        self._loading = _Loading(ep.name, dist, version, group)
         providers, stores, limiters = set(self._providers), set(self._stores), set(self._limiters)
         try:
             plugin = ep.load()
-            self.pm.register(plugin, name=ep.name)
+            if not self.pm.is_registered(plugin):  # a module behind entry points of both groups
+                self.pm.register(plugin, name=plugin_name)
         except (Exception, SystemExit) as ex:  # a plugin calling sys.exit is a failed load
             for added in set(self._providers) - providers:
                 del self._providers[added]
@@ -325,15 +470,17 @@ class Registry:
                 del self._stores[added]
             for added in set(self._limiters) - limiters:
                 del self._limiters[added]
-            if self.pm.get_plugin(ep.name) is not None:
-                self.pm.unregister(name=ep.name)
+            if self.pm.get_plugin(plugin_name) is not None:
+                self.pm.unregister(name=plugin_name)
             if isinstance(ex, PluginConflictError):
                 logger.warning("%s", ex)
-                self._failed[ep.name] = ex
+                self._failed[group][ep.name] = ex
             else:
-                self._failed[ep.name] = PluginLoadError(ep.name, dist, ex)
+                self._failed[group][ep.name] = PluginLoadError(ep.name, dist, ex)
         finally:
-            self._loading = (None, None, None)
+            self._loading = None
+
+    # looking up
 
     def get(self, name: str) -> ProviderEntry:
         """The provider `name`, loading only its entry point if it is not registered yet.
@@ -346,39 +493,90 @@ class Registry:
         entry = self._providers.get(name)
         if entry is not None:
             return entry
-        with _lock:
-            for ep in self._claims(_entry_points(name)):
-                self._load_entry_point(ep)
+        with self._lock:
+            self._load(ENTRY_POINT_GROUP, name)
             entry = self._providers.get(name)
             if entry is not None:
                 return entry
-            if name in self._failed:
-                raise self._failed[name]
-            installed = set(self._providers) | {ep.name for ep in _entry_points()}
+            failed = self._failed[ENTRY_POINT_GROUP]
+            if name in failed:
+                raise failed[name]
+            installed = set(self._providers) | {ep.name for ep in _entry_points(ENTRY_POINT_GROUP)}
             raise ProviderNotFoundError(name, installed)
 
-    def store(self, name: str) -> Callable[[], Any] | None:
-        """The cache-store factory `name`, loading its entry point if needed (None if absent)."""
-        if name not in self._stores:
-            with _lock:
-                for ep in self._claims(_entry_points(name)):
-                    self._load_entry_point(ep)
-        return self._stores.get(name)
+    def cache_store(self, name: str) -> Callable[[], Any] | None:
+        """The factory of cache store `name`, loading its entry point (of the
+        `modelport.cache_stores` group) if needed; None when no installed distribution offers
+        it. A store only registered through the `modelport` group is still found, with a
+        `DeprecationWarning`.
+
+        Raises:
+            PluginLoadError: the distribution offering it failed to import or register.
+        """
+        store = self._stores.get(name)
+        if store is None:
+            with self._lock:
+                store = self._find_store(name)
+        if store is None:
+            return None
+        if store.legacy and name not in self._warned:
+            self._warned.add(name)
+            warnings.warn(
+                f"cache store {name!r} of {store.distribution or 'an unknown distribution'} is "
+                f"registered through the {ENTRY_POINT_GROUP!r} entry-point group, which is "
+                f"deprecated for cache stores: its distribution should declare it in "
+                f"{CACHE_STORE_GROUP!r}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        return store.factory
+
+    def _find_store(self, name: str) -> _Store | None:
+        self._load(CACHE_STORE_GROUP, name)
+        store = self._stores.get(name)
+        failed = self._failed[CACHE_STORE_GROUP]
+        if store is None and name in failed:
+            raise failed[name]
+        if store is None:  # the deprecated way: an entry point of the provider group
+            self._load(ENTRY_POINT_GROUP, name)
+            store = self._stores.get(name)
+            if store is None and name in self._failed[ENTRY_POINT_GROUP]:
+                raise self._failed[ENTRY_POINT_GROUP][name]
+        return store
+
+    def cache_store_names(self) -> list[str]:
+        """The names of the cache stores registered, or offered by an installed distribution
+        (through `modelport.cache_stores`; none is loaded), sorted."""
+        installed = {ep.name for ep in _entry_points(CACHE_STORE_GROUP)}
+        return sorted(set(self._stores) | installed)
 
     def limiter(self, name: str) -> hookspecs.LimiterFactory | None:
-        """The limiter factory `name`, loading its entry point if needed (None if absent)."""
-        if name not in self._limiters:
-            with _lock:
-                for ep in self._claims(_entry_points(name)):
-                    self._load_entry_point(ep)
-        return self._limiters.get(name)
+        """The factory of limiter `name`, loading its entry point (of the `modelport.limiters`
+        group) if needed; None when no installed distribution offers it.
+
+        Raises:
+            PluginLoadError: the distribution offering it failed to import or register.
+        """
+        factory = self._limiters.get(name)
+        if factory is None:
+            self._load(LIMITER_GROUP, name)
+            factory = self._limiters.get(name)
+            failed = self._failed[LIMITER_GROUP]
+            if factory is None and name in failed:
+                raise failed[name]
+        return factory
+
+    def limiter_names(self) -> list[str]:
+        """The names of the limiters registered, or offered by an installed distribution
+        (through `modelport.limiters`; none is loaded), sorted."""
+        installed = {ep.name for ep in _entry_points(LIMITER_GROUP)}
+        return sorted(set(self._limiters) | installed)
 
     def providers(self) -> list[ProviderInfo]:
-        """Every provider: registered in-process, or installed (loading every plugin), with
-        the plugins that failed or were refused and the conflicts found."""
-        with _lock:
-            for ep in self._claims(_entry_points()):
-                self._load_entry_point(ep)
+        """Every provider: registered in-process, or installed (loading every provider plugin,
+        but no cache-store plugin), with the plugins that failed or were refused and the
+        conflicts found."""
+        self._load(ENTRY_POINT_GROUP)
         infos = [
             ProviderInfo(
                 e.name,
@@ -398,24 +596,27 @@ class Registry:
                 error=str(err),
                 conflicts=tuple(self._conflicts.get(name, ())),
             )
-            for name, err in self._failed.items()
+            for name, err in self._failed[ENTRY_POINT_GROUP].items()
             if name not in self._providers
         ]
         return sorted(infos, key=lambda i: i.name)
 
 
 def default_registry() -> Registry:
-    """The registry `get_model` uses (built on first use)."""
+    """The registry `get_model` uses when it is given none (built on first use)."""
     global _default_registry
-    if _default_registry is None:
-        with _lock:
+    registry = _default_registry
+    if registry is None:
+        with _default_lock:
             if _default_registry is None:
                 _default_registry = Registry()
-    return _default_registry
+            registry = _default_registry
+    return registry
 
 
 def modelapi(name: str, *, env_vars: Sequence[str] = (), description: str = "") -> Callable[[T], T]:
-    """Decorator for registering model APIs in-process (tests, notebooks, in-house providers).
+    """Decorator registering a model API in the default registry (tests, notebooks, in-house
+    providers); `Registry.register` does the same for a registry of your own.
 
     Args:
         name: Name of API (the provider prefix in `get_model("<name>/<model>")`).
@@ -426,10 +627,7 @@ def modelapi(name: str, *, env_vars: Sequence[str] = (), description: str = "") 
     def wrapper(api: T) -> T:
         if not callable(api):
             raise TypeError(f"@modelapi({name!r}) must decorate a ModelAPI class or factory")
-        with _lock:
-            _inprocess[name] = (api, tuple(env_vars), description)
-            if _default_registry is not None:
-                _default_registry._register(name, api, env_vars=env_vars, description=description)
+        default_registry().register(name, api, env_vars=env_vars, description=description)
         return api
 
     return wrapper

@@ -24,15 +24,16 @@ import hashlib
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, ClassVar
 
 import attrs
 
-from ._api import ModelAPI
 from ._config import GenerateConfig
 from ._messages import ChatMessage
+from ._modelapi import ModelAPI
 from ._output import ModelOutput
+from ._stream import StreamEvent, StreamTranslator
 from ._tools import ToolChoice, ToolInfo
 from .errors import (
     BadRequestError,
@@ -379,23 +380,93 @@ class HTTPModelAPI(ModelAPI):
             if output is None:
                 raise
             return output
+        return self._output(response.json, response.status)
+
+    def _output(self, body: Any, status: int) -> ModelOutput:
+        """`from_wire(body)`, a body of the wrong shape an `InvalidResponseError`."""
         try:
-            output = self.from_wire(response.json)
+            output = self.from_wire(body)
         except ModelAPIError:
             raise
         except _BAD_RESPONSE as ex:
-            raise InvalidResponseError(
-                f"the response is not a valid answer: {type(ex).__name__}: {ex}",
-                provider=self.provider,
-                model=self.wire_model,
-                status=response.status,
-                secrets=self.secrets,
-            ) from scrub_cause(ex, self.secrets)
+            raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
         if not isinstance(output, ModelOutput):
             raise TypeError(f"{type(self).__name__}.from_wire returned {type(output).__name__}")
         if not output.model:
             output.model = self.wire_model
         return output
+
+    def _bad_response(self, ex: BaseException, status: int) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"the response is not a valid answer: {type(ex).__name__}: {ex}",
+            provider=self.provider,
+            model=self.wire_model,
+            status=status,
+            secrets=self.secrets,
+        )
+
+    # -- streaming ------------------------------------------------------------------------
+
+    def stream_translator(self) -> StreamTranslator | None:
+        """A translator for one streamed call (`modelport.StreamTranslator`: chunks to
+        events, and the body they add up to), or None when the API does not stream: then
+        `stream` makes one `generate` call and streams its output back."""
+        return None
+
+    def stream_body(self, body: Any) -> Any:
+        """The body of a streamed request (default: `body` with `"stream": true`)."""
+        return {**body, "stream": True}
+
+    def stream_url(self) -> str:
+        """The URL a streamed request is posted to (default: `url`)."""
+        return self.url
+
+    async def stream(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> AsyncGenerator[StreamEvent | ModelOutput, None]:
+        """Post one streamed request: the translator's events as the chunks come, then the
+        output `from_wire` reads from the body they add up to (so it equals `generate`'s)."""
+        translator = self.stream_translator()
+        if translator is None:
+            async for item in super().stream(input, tools, tool_choice, config):
+                yield item
+            return
+        body = self.stream_body(self.request_body(input, tools, tool_choice, config))
+        try:
+            response = await self.http.post_stream(
+                self.stream_url(), body, self.request_headers(), call_timeout=config.timeout
+            )
+        except ModelAPIError as ex:
+            output = self.error_output(ex)
+            if output is None:
+                raise
+            yield output
+            return
+        status = response.status
+        try:
+            async for batch in response.events():
+                for name, data in batch:
+                    try:
+                        events = translator.feed(name, data)
+                    except ModelAPIError:
+                        raise
+                    except _BAD_RESPONSE as ex:
+                        raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
+                    for event in events:
+                        yield event
+            try:
+                final = translator.finish()
+            except ModelAPIError:
+                raise
+            except _BAD_RESPONSE as ex:
+                raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
+        finally:
+            await response.close()
+        yield self._output(final, status)
 
     async def close(self) -> None:
         """Close the HTTP session."""

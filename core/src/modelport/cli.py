@@ -23,6 +23,8 @@ from pydantic import ValidationError
 from ._config import GenerateConfig
 from .errors import ModelAPIError, ModelInputError, ModelportError, ProviderNotFoundError
 
+__all__ = ["Parser", "UsageError", "build_parser", "is_secret_name", "main", "new_provider"]
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 Subcommand = Callable[[argparse.Namespace], int]
@@ -98,6 +100,7 @@ def _add_generate(sub: Any) -> None:
     )
     p.add_argument("--base-url", default=None, help="alternate base URL for the provider")
     p.add_argument("--json", action="store_true", help="print the whole ModelOutput as JSON")
+    p.add_argument("--stream", action="store_true", help="print the answer's text as it arrives")
     p.add_argument(
         "--cache",
         action="store_true",
@@ -140,11 +143,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         async with model:
             return await model.generate(prompt, cache=args.cache)
 
-    output = asyncio.run(go())
+    async def stream() -> Any:
+        from ._stream import TextDelta
+
+        async with model, model.stream(prompt, cache=args.cache) as events:
+            async for event in events:
+                if isinstance(event, TextDelta) and event.choice == 0 and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+        return events.output
+
+    output = asyncio.run(stream() if args.stream else go())
     if args.json:
         print(output.model_dump_json(indent=2, exclude_none=True))
     else:
-        print(output.completion)
+        print("" if args.stream else output.completion)
         if output.error:
             print(f"modelport: {output.stop_reason}: {output.error}", file=sys.stderr)
     return EXIT_OK
@@ -205,6 +218,18 @@ def _version() -> str:
     return str(__version__)
 
 
+def _compatible_range(version: str) -> str:
+    """The requirement on modelport a plugin built against `version` declares: that version
+    up to the next minor release (before 1.0) or the next major one (from 1.0).
+
+    >>> _compatible_range("0.1.0"), _compatible_range("1.4.2")
+    ('>=0.1.0,<0.2', '>=1.4.2,<2')
+    """
+    major, minor = (int(p) for p in re.findall(r"\d+", version)[:2])
+    upper = f"0.{minor + 1}" if major == 0 else str(major + 1)
+    return f">={version},<{upper}"
+
+
 _PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
@@ -227,7 +252,7 @@ def new_provider(name: str, directory: str | os.PathLike[str]) -> Path:
         "dist": f"modelport-{name}",
         "Class": "".join(w.capitalize() for w in name.split("-")),
         "ENV": module.upper(),
-        "core_version": _version(),
+        "core_range": _compatible_range(_version()),
     }
     target = Path(directory) / values["dist"]
     if target.exists():

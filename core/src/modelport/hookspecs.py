@@ -1,8 +1,10 @@
 """The hooks a modelport plugin implements, for the pluggy project `modelport`.
 
 A plugin is a module (or object) named by an entry point in the `modelport` group, whose name is
-the provider prefix used in `get_model("<provider>/<model>")`; it may register only that name
-(a plugin registering another is refused with `PluginConflictError`). It implements hooks with
+the provider prefix used in `get_model("<provider>/<model>")`, or in the
+`modelport.cache_stores` group, whose name is the cache store's; it may register only the
+names its distribution's entry points carry (a plugin registering another is refused with
+`PluginConflictError`). It implements hooks with
 `modelport.hookimpl`:
 
 ```python
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pluggy
 
 if TYPE_CHECKING:
-    from ._api import ModelAPI
+    from ._modelapi import ModelAPI
 
 __all__ = [
     "Limiter",
@@ -45,7 +47,8 @@ hookimpl = pluggy.HookimplMarker("modelport")
 """Marks a plugin's implementation of a `modelport` hook."""
 
 ModelAPIFactory = Callable[..., "ModelAPI"]
-"""A `ModelAPI` subclass, or any callable taking the `ModelAPI` constructor arguments."""
+"""A `ModelAPI` subclass, or any callable taking the `ModelAPI` constructor arguments: it is
+called with keyword arguments only (see `RegisterModel`) and must return a `ModelAPI`."""
 
 
 @runtime_checkable
@@ -88,9 +91,20 @@ class RegisterModel(Protocol):
         env_vars: Sequence[str] = (),
         description: str = "",
     ) -> None:
-        """Register provider `name`, built by `api(model_name, base_url=..., api_key=...,
-        config=..., **model_args)`; `env_vars` are the environment variables it reads (shown
-        by `modelport providers`), `description` a one-line summary."""
+        """Register provider `name`; `env_vars` are the environment variables it reads
+        (shown by `modelport providers`, and read by `get_model` to tell a changed key),
+        `description` a one-line summary.
+
+        `get_model("<name>/<model>", config, base_url, api_key, **model_args)` calls
+        `api(model_name=<model>, base_url=base_url, api_key=api_key, config=config,
+        **model_args)`, every argument by keyword: `model_name` is the part after the first
+        `/` (it may hold more slashes), `base_url` and `api_key` are None unless given (the
+        provider reads its own variables), `config` is the model's `GenerateConfig`, and the
+        model args are passed through unchecked (the provider refuses the ones it does not
+        take). It is called once per model built (`get_model` memoizes), must return a
+        `ModelAPI` (anything else is a `TypeError`), and its `provider` attribute is then
+        set to `name`.
+        """
 
 
 class RegisterCacheStore(Protocol):
@@ -113,7 +127,8 @@ def register_models(register: RegisterModel) -> None:
 
     Called once for each plugin, when it is registered with the plugin manager: for an
     installed distribution, the first time a model of its provider is asked for (or when
-    providers are listed); for `@modelapi` providers, when the registry is built.
+    providers are listed); for a plugin object given to `Registry.register_plugin`, at once.
+    (`@modelapi` and `Registry.register` register without this hook.)
 
     Args:
         register: Call it once per provider (see `RegisterModel`).
@@ -128,7 +143,8 @@ def register_cache_stores(register: RegisterCacheStore) -> None:
 
     Called once for each plugin when it is registered. The store used is named by the
     `MODELPORT_CACHE_STORE` environment variable (default `file`); a plugin offering a store
-    is found through the same `modelport` entry-point group, by the store's name.
+    is found through the `modelport.cache_stores` entry-point group, by the store's name (an
+    entry point of the `modelport` group still works, with a `DeprecationWarning`).
 
     Args:
         register: Call it once per store (see `RegisterCacheStore`).
@@ -144,10 +160,10 @@ def register_limiters(register: RegisterLimiter) -> None:
 
     Called once for each plugin when it is registered. The limiter used is named by the
     `MODELPORT_LIMITER` environment variable (default `local`); a plugin offering one is found
-    through the `modelport` entry-point group, by the limiter's name, and may register only
-    that name. `Model` calls the factory once per event loop, connection key and size, the
-    first time a call needs it, inside the running loop; with the default, no plugin is
-    loaded and nothing is looked up per call.
+    through the `modelport.limiters` entry-point group, by the limiter's name, and may register
+    only the names its distribution's entry points carry. `Model` calls the factory once per
+    event loop, connection key and size, the first time a call (or a stream) needs it, inside
+    the running loop; with the default, no plugin is loaded and nothing is looked up per call.
 
     Args:
         register: Call it once per limiter (see `RegisterLimiter`).

@@ -7,10 +7,13 @@ client = HTTPClient(provider="acme", model="m1", secrets=[api_key], max_connecti
 response = await client.post_json(url, body, headers={"authorization": f"Bearer {api_key}"})
 ```
 
-`post_json` returns the parsed JSON of a 2xx response and raises a `modelport.errors`
-exception for everything else: the status mapped by `error_for_status`, transport failures as
+`post_json` returns an `HTTPResponse` (status, headers and the parsed JSON body) for a 2xx
+response whose body is JSON, and raises a `modelport.errors` exception for everything else: a
+non-2xx status as the class `error_for_status` maps it to (an HTML error page included: a 401
+page is an `AuthenticationError`, the page only gives the message), transport failures as
 `ModelConnectionError` (retryable), an attempt that stalls past `read_timeout` as a retryable
-`ModelTimeoutError`, and a body that is not JSON as `InvalidResponseError` quoting an excerpt.
+`ModelTimeoutError`, and a 2xx body that is not JSON (an HTML page from a proxy or a captive
+portal, say) as `InvalidResponseError` quoting an excerpt.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import aiohttp
 import attrs
 import yarl
 
+from . import __version__
 from ._output import ModelOutput
 from .errors import (
     AuthenticationError,
@@ -67,6 +71,7 @@ __all__ = [
     "HTTPModelAPI",
     "HTTPResponse",
     "ModelArg",
+    "StreamingResponse",
     "error_for_status",
     "excerpt",
     "parse_error_body",
@@ -87,7 +92,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-USER_AGENT = "modelport/0.1"
+USER_AGENT = f"modelport/{__version__}"
+"""Sent with every request: modelport and its version (the distribution's only version
+string is `modelport.__version__`)."""
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 """Compact JSON for request bodies, ASCII with `\\u` escapes (one encoder: `json.dumps` with
@@ -394,12 +401,23 @@ class HTTPClient:
         body: Any,
         headers: Mapping[str, str] | None = None,
     ) -> HTTPResponse:
-        """POST `body` as JSON; return the JSON of a 2xx response or raise a typed error.
+        """POST `body` as JSON; return the `HTTPResponse` of a 2xx answer (its status,
+        headers and parsed JSON body) or raise a typed error.
 
+        A non-2xx answer raises the class of its status (`error_for_status`), whatever the
+        body: an HTML error page (a proxy's 502, an HTML 401) is that status's error with an
+        excerpt of the page as its message. A 2xx answer whose body is not JSON (an HTML page
+        served with 200) is an `InvalidResponseError`, as is a body nested too deep to parse.
         Redirects are followed only to the same origin (307 and 308, which keep the body);
-        one to another origin is an `InvalidResponseError`, so neither credentials nor the
-        prompt leave for another host. A body larger than `max_response_bytes` is an
-        `InvalidResponseError`, raised without reading past the cap.
+        one to another origin, or a 301/302/303 (which would turn the POST into a GET), is an
+        `InvalidResponseError`, so neither credentials nor the prompt leave for another host.
+        A body larger than `max_response_bytes` is an `InvalidResponseError`, raised without
+        reading past the cap.
+
+        Raises:
+            ModelInputError: `body` is not JSON (NaN, infinity) or the URL is invalid.
+            ModelAPIError: the subclass of the status, `InvalidResponseError`,
+                `ModelConnectionError` or `ModelTimeoutError` (see above).
         """
         try:
             data = _ENCODER.encode(body).encode("ascii")
@@ -496,6 +514,90 @@ class HTTPClient:
             entry.watchdog = loop.call_later(every, _watch, loop, entry, every)
         return task
 
+    async def post_stream(
+        self,
+        url: str,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        call_timeout: float | None = None,
+    ) -> StreamingResponse:
+        """POST `body` as JSON and return the open 2xx response, to be read as server-sent
+        events (`StreamingResponse.events()`); a non-2xx answer raises its typed error as
+        `post_json` does. `call_timeout` bounds the whole request, body included (the call's
+        `GenerateConfig.timeout`); `attempt_timeout` is checked as each chunk arrives.
+        """
+        try:
+            data = _ENCODER.encode(body).encode("ascii")
+        except ValueError as ex:
+            raise ModelInputError(f"{self.provider}: the request is not valid JSON: {ex}") from None
+        hdrs = {"content-type": "application/json", "accept": "text/event-stream"}
+        if headers:
+            hdrs.update(headers)
+        entry = self._loop_session()
+        if not entry.started:
+            entry.started = True
+            await entry.closer.__anext__()
+        request_timeout = (
+            aiohttp.ClientTimeout(
+                total=call_timeout,
+                sock_connect=self.connect_timeout,
+                sock_read=self.read_timeout,
+            )
+            if call_timeout is not None
+            else None
+        )
+        try:
+            for _ in range(_MAX_REDIRECTS + 1):
+                if request_timeout is None:
+                    resp = await entry.session.post(
+                        url, data=data, headers=hdrs, allow_redirects=False
+                    )
+                else:
+                    resp = await entry.session.post(
+                        url, data=data, headers=hdrs, allow_redirects=False, timeout=request_timeout
+                    )
+                status = resp.status
+                if status in _REDIRECTS:
+                    try:
+                        url = self._redirect_target(resp)
+                    finally:
+                        resp.close()
+                    continue
+                if status >= 300:
+                    try:
+                        raw = await self._read(resp)
+                    finally:
+                        resp.release()
+                    raise self._status_error(status, raw, resp.headers)
+                return StreamingResponse(self, resp)
+            raise self._error(
+                InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
+            )
+        except (ModelAPIError, ModelInputError):
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as ex:
+            raise self._transport_error(ex) from scrub_cause(ex, self.secrets)
+
+    def _transport_error(self, ex: BaseException) -> Exception:
+        """The typed error for a transport failure (a timeout, a refused or dropped
+        connection); `ModelClosedError` when the client was closed meanwhile."""
+        if self.closed:
+            return self._closed_error()
+        if isinstance(ex, TimeoutError):
+            return self._error(
+                ModelTimeoutError,
+                f"no data from the server within {self.read_timeout}s (read_timeout), or "
+                f"past the call's timeout",
+                retryable=True,
+            )
+        if isinstance(ex, aiohttp.InvalidURL):
+            return ModelInputError(
+                redact(f"{self.provider}: invalid URL {str(ex)!r}", self.secrets)
+            )
+        msg = redact(f"{type(ex).__name__}: {ex}", self.secrets)
+        return self._error(ModelConnectionError, f"connection failed: {msg}")
+
     def _redirect_target(self, resp: aiohttp.ClientResponse) -> str:
         location = resp.headers.get("location")
         status = resp.status
@@ -588,3 +690,58 @@ class HTTPClient:
             return parse(response.json)
         except ValueError as ex:
             raise self._error(InvalidResponseError, str(ex), status=response.status) from None
+
+
+class StreamingResponse:
+    """An open 2xx response of `HTTPClient.post_stream`, read as server-sent events.
+
+    `events()` yields the events each network read completes, as lists of `(event name or
+    None, data)`; the body is capped at `max_response_bytes` and each read bounded by
+    `read_timeout` (and `attempt_timeout` overall), every failure typed. `close()` drops the
+    connection (a stream left early is not read to its end).
+    """
+
+    def __init__(self, client: HTTPClient, response: aiohttp.ClientResponse) -> None:
+        self.client = client
+        self.response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def events(self) -> AsyncIterator[list[tuple[str | None, str]]]:
+        """Batches of complete events, in order; a last event without its blank line is
+        given at the end."""
+        from ._stream import SSEParser
+
+        client = self.client
+        cap = client.max_response_bytes
+        bound = client.attempt_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound if bound is not None else None
+        parser = SSEParser()
+        total = 0
+        try:
+            async for chunk in self.response.content.iter_any():
+                total += len(chunk)
+                if total > cap:
+                    raise client._too_large(self.status, "the stream goes past it")
+                if deadline is not None and loop.time() > deadline:
+                    raise client._error(
+                        ModelTimeoutError,
+                        f"the stream took longer than attempt_timeout={bound}s",
+                        retryable=True,
+                    )
+                batch = parser.feed(chunk)
+                if batch:
+                    yield batch
+        except ModelAPIError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as ex:
+            raise client._transport_error(ex) from scrub_cause(ex, client.secrets)
+        if parser.pending().strip():
+            last = parser.feed(b"\n\n")
+            if last:
+                yield last
+
+    async def close(self) -> None:
+        """Drop the connection (the body may be unread)."""
+        self.response.close()

@@ -10,16 +10,29 @@ total = usage(input_tokens=12, output_tokens=7)                          # total
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import mimetypes
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._config import GenerateConfig
+from ._content import Content, ContentAudio, ContentImage, ContentVideo
+from ._messages import ChatMessage
 from ._output import ModelUsage
 from ._tools import ToolCall
 
-__all__ = ["drop_config", "merge_deep", "parse_arguments", "parse_tool_call", "usage"]
+__all__ = [
+    "drop_config",
+    "inline_files",
+    "merge_deep",
+    "parse_arguments",
+    "parse_tool_call",
+    "usage",
+]
 
 _logger = logging.getLogger("modelport")
 _warned: set[tuple[str, str]] = set()
@@ -109,3 +122,53 @@ def drop_config(config: GenerateConfig, fields: Iterable[str], provider: str) ->
                 "%s does not support the config field %r: it is not sent", provider or "?", name
             )
     return config.model_copy(update=dict.fromkeys(dropped))
+
+
+_URL = re.compile(r"^(data:|[A-Za-z][A-Za-z0-9+.-]*://)")
+_DEFAULT_MIME = {"image": "image/png", "video": "video/mp4"}
+_AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav"}
+
+
+def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """`messages` with each image, audio or video part that names a local file read into a
+    base64 data URL (the mime type from the file's extension); a URL of any scheme (`data:`,
+    `https://`, `s3://`, `gs://`...) and a path that is no file are left as they are. The one
+    helper here that does I/O: it reads those files."""
+    out: list[ChatMessage] | None = None
+    for i, m in enumerate(messages):
+        if isinstance(m.content, str):
+            continue
+        parts: list[Content] | None = None
+        for j, c in enumerate(m.content):
+            new = _inline(c)
+            if new is not c:
+                if parts is None:
+                    parts = list(m.content)
+                parts[j] = new
+        if parts is not None:
+            if out is None:
+                out = list(messages)
+            out[i] = m.model_copy(update={"content": parts})
+    return out if out is not None else list(messages)
+
+
+def _inline(c: Content) -> Content:
+    if isinstance(c, ContentImage) and _local(c.image):
+        return c.model_copy(update={"image": _data_url(c.image, _DEFAULT_MIME["image"])})
+    if isinstance(c, ContentAudio) and _local(c.audio):
+        default = _AUDIO_MIME.get(c.format, "audio/wav")
+        return c.model_copy(update={"audio": _data_url(c.audio, default)})
+    if isinstance(c, ContentVideo) and _local(c.video):
+        return c.model_copy(update={"video": _data_url(c.video, _DEFAULT_MIME["video"])})
+    return c
+
+
+def _local(value: str) -> bool:
+    return not _URL.match(value) and os.path.isfile(value)
+
+
+def _data_url(path: str, default_mime: str) -> str:
+    mime = mimetypes.guess_type(path)[0] or default_mime
+    with open(path, "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
+    return f"data:{mime};base64,{data}"

@@ -35,6 +35,7 @@ from modelport import (
     Model,
     ModelOutput,
     ResponseSchema,
+    TextDelta,
     ToolCall,
     ToolCallError,
     ToolChoice,
@@ -48,6 +49,7 @@ from modelport.testing import (
     Rebuilt,
     assert_replayed,
     assert_request_rebuilt,
+    assert_same_request,
     canonical,
     cassette_params,
     clean_schema,
@@ -55,6 +57,7 @@ from modelport.testing import (
     rebuildable,
     replay,
     select,
+    stream_events,
     tool_info,
 )
 
@@ -460,3 +463,62 @@ def test_recorded_errors_replayed(record: dict[str, Any]) -> None:
     message = json.loads(record["response_body"])["error"]["message"]
     assert err.status == record["status"] and err.message == message
     assert err.code in ("invalid_request_error", "not_found_error")
+
+
+STREAM_RECORDS = select(REBUILDABLE, stream=True, status=200)
+
+
+def _recorded_answer(record: dict[str, Any]) -> dict[str, Any]:
+    """What a recorded stream says, read straight from its events (apart from the code):
+    each block's text, each tool call's name and input, the stop reason, the output tokens."""
+    texts: dict[int, str] = {}
+    calls: dict[int, list[str]] = {}
+    names: dict[int, str] = {}
+    stop, output_tokens = None, None
+    for event in stream_events(record["response_body"]):
+        kind = event.get("type")
+        if kind == "content_block_start":
+            block = event["content_block"]
+            if block["type"] == "text":
+                texts[event["index"]] = block.get("text", "")
+            elif block["type"] == "tool_use":
+                calls[event["index"]], names[event["index"]] = [], block["name"]
+        elif kind == "content_block_delta":
+            delta = event["delta"]
+            if delta["type"] == "text_delta":
+                texts[event["index"]] += delta["text"]
+            elif delta["type"] == "input_json_delta" and event["index"] in calls:
+                calls[event["index"]].append(delta["partial_json"])
+        elif kind == "message_delta":
+            stop = event["delta"].get("stop_reason") or stop
+            output_tokens = (event.get("usage") or {}).get("output_tokens", output_tokens)
+    return {
+        "text": "\n".join(t for _, t in sorted(texts.items())),
+        "deltas": "".join(t for _, t in sorted(texts.items())),
+        "calls": [
+            (names[i], json.loads("".join(p)) if "".join(p).strip() else {})
+            for i, p in sorted(calls.items())
+        ],
+        "stop": stop,
+        "output_tokens": output_tokens,
+    }
+
+
+@pytest.mark.parametrize("record", cassette_params(STREAM_RECORDS))
+def test_recorded_stream_replayed_as_a_stream(record: dict[str, Any]) -> None:
+    """Each recorded stream served as it was sent, through `model.stream`: the request asked
+    to stream (and is the recorded one in meaning), events came, and the assembled output
+    says what the recorded events say; it equals what `generate` reads from the message the
+    events add up to."""
+    rb = rebuild(record)
+    replayed = replay(record, rb, connect(rb), stream=True)
+    assert replayed.request.json["stream"] is True
+    assert_same_request(replayed.request.json, record["request_json"], normalise)
+    out = replayed.result
+    assert isinstance(out, ModelOutput), out
+    want = _recorded_answer(record)
+    assert out.completion == want["text"]
+    assert [(c.function, c.arguments) for c in out.message.tool_calls or []] == want["calls"]
+    assert out.stop_reason == EXPECTED_STOP.get(want["stop"], "unknown")
+    assert out.usage is not None and out.usage.output_tokens == want["output_tokens"]
+    assert "".join(e.text for e in replayed.events if isinstance(e, TextDelta)) == want["deltas"]

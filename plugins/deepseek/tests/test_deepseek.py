@@ -20,7 +20,13 @@ from modelport_openai.testing import (
     completion_from_sse,
 )
 
-from modelport import ChatMessageAssistant, ChatMessageUser, GenerateConfig, get_model
+from modelport import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageUser,
+    GenerateConfig,
+    get_model,
+)
 from modelport.errors import ModelInputError
 from modelport.testing import WEATHER_TOOL, cassette_params, load_cassette
 
@@ -40,10 +46,9 @@ def test_get_model_picks_deepseek_defaults(monkeypatch: pytest.MonkeyPatch) -> N
     assert api.url == "https://api.deepseek.com/chat/completions"
     assert REASONER["url_path"] == "/chat/completions"  # the path the recording used
     monkeypatch.setenv("DEEPSEEK_BASE_URL", "https://api.deepseek.com/beta")
-    assert (
-        get_model("deepseek/x", memoize=False).api.url
-        == "https://api.deepseek.com/beta/chat/completions"
-    )
+    api = get_model("deepseek/x", memoize=False).api
+    assert isinstance(api, DeepSeekAPI)
+    assert api.url == "https://api.deepseek.com/beta/chat/completions"
     monkeypatch.delenv("DEEPSEEK_API_KEY")
     with pytest.raises(ModelInputError, match="DEEPSEEK_API_KEY"):
         get_model("deepseek/x", memoize=False)
@@ -69,7 +74,7 @@ def test_reasoner_answers_with_reasoning_content() -> None:
 
 
 def test_reasoning_goes_back_only_when_asked_and_no_parallel_tool_calls() -> None:
-    history = [
+    history: list[ChatMessage] = [
         ChatMessageUser(content="9.11 or 9.8?"),
         ChatMessageAssistant(content="9.8", reasoning="Compare the tenths."),
         ChatMessageUser(content="Why?"),

@@ -19,8 +19,15 @@ from modelport_google import (
     VertexAPI,
 )
 
-from modelport import GenerateConfig, Model, ModelOutput, StopReason, get_model, wire
-from modelport._registry import default_registry
+from modelport import (
+    GenerateConfig,
+    Model,
+    ModelOutput,
+    StopReason,
+    default_registry,
+    get_model,
+    wire,
+)
 from modelport.errors import InvalidResponseError, ModelInputError, RateLimitError, ServerError
 from modelport.testing import (
     LocalServer,

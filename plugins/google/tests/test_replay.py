@@ -545,6 +545,32 @@ def test_recorded_interaction_end_to_end(record: dict[str, Any]) -> None:
     assert KEY in headers.get("x-goog-api-key", "") + headers.get("authorization", "")
 
 
+SSE_STREAMS = [r for r in E2E if r["is_stream"] and r["response_body"].lstrip().startswith("data:")]
+
+
+@pytest.mark.parametrize("record", params(SSE_STREAMS))
+def test_recorded_stream_replayed_as_a_stream(record: dict[str, Any]) -> None:
+    """A recorded `streamGenerateContent?alt=sse` served as it was sent, through
+    `model.stream`: the request goes to the recorded streaming route, events come, and the
+    assembled output equals what `from_wire` reads in the response the chunks add up to."""
+    rb = rebuild(record)
+    replayed = assert_replayed(
+        record,
+        rb,
+        connect(record, rb),
+        lambda body: from_wire(body, model_of(record)),
+        normalise,
+        align,
+        merge=merge_stream,
+        stream=True,
+    )
+    assert replayed.request.query.get("alt") == "sse"
+
+
+def test_streams_replayed_as_streams() -> None:
+    assert len(SSE_STREAMS) >= 10, len(SSE_STREAMS)
+
+
 def response_body(record: dict[str, Any]) -> dict[str, Any]:
     return response_json(record, merge_stream)
 
@@ -646,7 +672,7 @@ REPLAYABLE = [
 def test_parsed_message_replays_as_the_recorded_model_turn(record: dict[str, Any]) -> None:
     body = response_body(record)
     output = from_wire(body, model_of(record))
-    history = [ChatMessageUser(content="question"), output.message]
+    history: list[ChatMessage] = [ChatMessageUser(content="question"), output.message]
     sent = to_wire(model_of(record), history, [], "none", GenerateConfig())
     model_turn = sent["contents"][-1]
     assert model_turn["role"] == "model"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelport_google import FINISH_REASONS, GoogleOptions, to_wire
+from modelport_google import STOP_REASONS, GoogleOptions, to_wire
 from modelport_google._wire import WireError, error_detail, from_wire, is_context_overflow
 
 from modelport import (
@@ -102,8 +102,9 @@ def test_logprobs() -> None:
     logprobs = out.choices[0].logprobs
     assert logprobs is not None
     (token,) = logprobs.content
-    assert (token.token, token.logprob) == ("Hello", pytest.approx(-6.7947026e-06))
-    assert [(t.token, t.logprob) for t in token.top_logprobs or []] == [
+    assert token.token == "Hello" and token.logprob == pytest.approx(-6.7947026e-06)
+    top: list[tuple[str, object]] = [(t.token, t.logprob) for t in token.top_logprobs or []]
+    assert top == [
         ("Hello", pytest.approx(-6.7947026e-06)),
         ('"', pytest.approx(-12.196156)),
     ]
@@ -156,9 +157,9 @@ def test_finish_reasons(reason: str, stop: str) -> None:
 
 def test_finish_reason_table_covers_the_documented_values() -> None:
     for name in ("STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST"):
-        assert name in FINISH_REASONS
+        assert name in STOP_REASONS
     for name in ("PROHIBITED_CONTENT", "SPII", "MALFORMED_FUNCTION_CALL", "IMAGE_SAFETY"):
-        assert name in FINISH_REASONS
+        assert name in STOP_REASONS
 
 
 def test_malformed_function_call_keeps_the_message_as_error() -> None:

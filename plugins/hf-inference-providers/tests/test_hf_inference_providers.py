@@ -57,9 +57,9 @@ def test_get_model_picks_the_router_defaults(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("HF_TOKEN", KEY)
     api = get_model("hf-inference-providers/deepseek-ai/DeepSeek-R1", memoize=False).api
     assert isinstance(api, HFInferenceProvidersAPI) and api.service is HF_INFERENCE_PROVIDERS
-    assert api.url == "https://router.huggingface.co/v1/chat/completions"  # type: ignore[attr-defined]
-    assert api.headers["authorization"] == f"Bearer {KEY}"  # type: ignore[attr-defined]
-    assert api.wire_model == "deepseek-ai/DeepSeek-R1"  # type: ignore[attr-defined]
+    assert api.url == "https://router.huggingface.co/v1/chat/completions"
+    assert api.headers["authorization"] == f"Bearer {KEY}"
+    assert api.wire_model == "deepseek-ai/DeepSeek-R1"
     monkeypatch.setenv("HF_INFERENCE_PROVIDERS_BASE_URL", "http://127.0.0.1:9/v1")
     assert get_model("hf-inference-providers/x", memoize=False).api.base_url == (
         "http://127.0.0.1:9/v1"

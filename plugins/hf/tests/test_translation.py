@@ -22,6 +22,7 @@ from modelport_hf._tokens import find_stop, token_bytes, token_text
 from tokenizers import pre_tokenizers
 
 from modelport import (
+    ChatMessage,
     ChatMessageAssistant,
     ChatMessageSystem,
     ChatMessageTool,
@@ -38,7 +39,7 @@ from modelport.testing import WEATHER_TOOL
 
 
 def test_messages_of_each_role() -> None:
-    messages = [
+    messages: list[ChatMessage] = [
         ChatMessageSystem(content="Be terse."),
         ChatMessageUser(content=[ContentText(text="Weather"), ContentText(text="in Paris?")]),
         ChatMessageAssistant(

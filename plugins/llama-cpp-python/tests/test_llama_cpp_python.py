@@ -31,6 +31,7 @@ def test_get_model_picks_llama_cpp_python_defaults(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("LLAMA_CPP_PYTHON_BASE_URL", "http://127.0.0.1:8080/v1")
     monkeypatch.setenv("LLAMA_CPP_PYTHON_API_KEY", "local-key-0123")
     api = get_model("llama-cpp-python/default", memoize=False).api
+    assert isinstance(api, LlamaCppPythonAPI)
     assert api.base_url == "http://127.0.0.1:8080/v1"
     assert api.headers["authorization"] == "Bearer local-key-0123"
 

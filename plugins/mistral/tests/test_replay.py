@@ -284,6 +284,31 @@ def test_recorded_interaction_end_to_end(record: dict[str, Any]) -> None:
     )
 
 
+STREAMS = select(REQUESTS, stream=True, status=200)
+
+
+@pytest.mark.parametrize("record", cassette_params(STREAMS))
+def test_recorded_stream_replayed_as_a_stream(record: dict[str, Any]) -> None:
+    """Each recorded stream served as it was sent, through `model.stream`: the request asks
+    to stream, events come, and the assembled output equals what `from_wire` reads in the
+    completion the chunks add up to."""
+    rb = rebuild(record)
+    assert_replayed(
+        record,
+        rb,
+        connect(rb),
+        lambda body: from_wire(body, rb.model),
+        normalise,
+        align,
+        headers={"authorization": f"Bearer {KEY}"},
+        stream=True,
+    )
+
+
+def test_streams_are_replayed_as_streams() -> None:
+    assert len(STREAMS) >= 4, len(STREAMS)
+
+
 _STOP = {
     "stop": "stop",
     "length": "max_tokens",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelport_mistral import FINISH_REASONS, MistralOptions, from_wire, mistral_call_id, to_wire
+from modelport_mistral import STOP_REASONS, MistralOptions, from_wire, mistral_call_id, to_wire
 from modelport_mistral._wire import WireError, is_context_overflow
 
 from modelport import (
@@ -106,7 +106,7 @@ def test_finish_reasons(finish: str, stop: str) -> None:
     out = from_wire(_response({"content": "partial"}, finish))
     assert out.stop_reason == stop
     assert (out.error is not None) == (finish == "error")
-    assert set(FINISH_REASONS) == {"stop", "length", "model_length", "tool_calls", "error"}
+    assert set(STOP_REASONS) == {"stop", "length", "model_length", "tool_calls", "error"}
 
 
 def test_bad_arguments_are_a_parse_error_and_missing_usage_is_none() -> None:

@@ -35,6 +35,7 @@ def test_get_model_picks_ollama_defaults(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("OLLAMA_BASE_URL", "https://ollama.com/v1")
     monkeypatch.setenv("OLLAMA_API_KEY", "ollama-cloud-0123456789")
     api = get_model("ollama/gpt-oss:20b", memoize=False).api
+    assert isinstance(api, OllamaAPI)
     assert api.url == "https://ollama.com/v1/chat/completions"
     assert api.headers["authorization"] == "Bearer ollama-cloud-0123456789"
 

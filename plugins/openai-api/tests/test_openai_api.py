@@ -43,7 +43,8 @@ def test_service_and_variables_come_from_the_name(monkeypatch: pytest.MonkeyPatc
     assert api.url == "http://127.0.0.1:7000/v1/chat/completions"
     assert api.headers["authorization"] == "Bearer lab-key-0123456789"
     # models with slashes of their own keep them
-    assert get_model("openai-api/my-lab/org/model", memoize=False).api.wire_model == "org/model"
+    slashed = get_model("openai-api/my-lab/org/model", memoize=False).api
+    assert isinstance(slashed, OpenAICompatibleServerAPI) and slashed.wire_model == "org/model"
 
 
 def test_a_missing_base_url_is_a_clear_error() -> None:
@@ -58,6 +59,7 @@ def test_a_missing_base_url_is_a_clear_error() -> None:
 def test_no_key_means_no_authorization_header(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACME_BASE_URL", "http://127.0.0.1:7000/v1")
     api = get_model("openai-api/acme/m", memoize=False).api
+    assert isinstance(api, OpenAICompatibleServerAPI)
     assert api.api_key is None and "authorization" not in api.headers
     keyed = get_model("openai-api/acme/m", api_key="sk-acme-0123456789", memoize=False).api
     assert keyed.connection_key() != api.connection_key()

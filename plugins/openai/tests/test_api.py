@@ -19,12 +19,19 @@ from modelport import (
     ContentImage,
     ContentText,
     GenerateConfig,
+    Model,
     get_model,
 )
 from modelport.errors import ModelInputError
 from modelport.testing import LocalServer, Reply, text_output
 
 KEY = "sk-test-abcdef0123456789"
+
+
+def openai_api(model: Model) -> OpenAIAPI:
+    """The model's provider, which is an `OpenAIAPI`."""
+    assert isinstance(model.api, OpenAIAPI)
+    return model.api
 
 
 def test_get_model_picks_openai_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,7 +51,8 @@ def test_base_url_from_environment_and_argument(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.example/v1/")
     assert (
-        get_model("openai/m", memoize=False).api.url == "https://proxy.example/v1/chat/completions"
+        openai_api(get_model("openai/m", memoize=False)).url
+        == "https://proxy.example/v1/chat/completions"
     )
     api = get_model("openai/m", base_url="http://127.0.0.1:9/v1", memoize=False).api
     assert api.base_url == "http://127.0.0.1:9/v1"
@@ -85,7 +93,7 @@ def test_model_args(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_connection_key_has_base_url_and_a_key_hash_never_the_key() -> None:
-    a = get_model("openai/gpt-4o", api_key=KEY, memoize=False).api
+    a = openai_api(get_model("openai/gpt-4o", api_key=KEY, memoize=False))
     b = get_model("openai/gpt-4o-mini", api_key=KEY, memoize=False).api
     c = get_model("openai/gpt-4o", api_key=KEY + "x", memoize=False).api
     d = get_model("openai/gpt-4o", api_key=KEY, base_url="http://127.0.0.1:1/v1", memoize=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from modelport_openai.testing import (
 )
 
 from modelport import (
+    ChatMessage,
     ChatMessageAssistant,
     ChatMessageSystem,
     ChatMessageTool,
@@ -41,6 +43,7 @@ from modelport import (
     ResponseSchema,
     ToolCall,
     ToolCallError,
+    ToolChoice,
     ToolFunction,
     ToolInfo,
     ToolParams,
@@ -117,14 +120,15 @@ def test_normalisation_is_not_blind() -> None:
     """A real difference (a changed temperature, argument or role) still shows."""
     request = next(r["request_json"] for r in RECORDS if "tool_result_input" in r["features"])
     body = build(inputs_from_request(request, OPENAI.quirks))
-    for change in (
+    changes: list[Callable[[dict[str, Any]], object]] = [
         lambda b: b.update(temperature=0.123),
         lambda b: b["messages"][0].update(role="assistant"),
         lambda b: b["tools"][0]["function"].update(name="other"),
         lambda b: next(m for m in b["messages"] if m.get("tool_calls"))["tool_calls"][0][
             "function"
         ].update(arguments='{"changed": 1}'),
-    ):
+    ]
+    for change in changes:
         changed = json.loads(json.dumps(body))
         change(changed)
         assert normalize_request(changed) != normalize_request(request)
@@ -134,7 +138,10 @@ def test_normalisation_is_not_blind() -> None:
 
 
 def test_reasoning_models_get_developer_role_and_max_completion_tokens() -> None:
-    messages = [ChatMessageSystem(content="Be brief."), ChatMessageUser(content="Hi")]
+    messages: list[ChatMessage] = [
+        ChatMessageSystem(content="Be brief."),
+        ChatMessageUser(content="Hi"),
+    ]
     config = GenerateConfig(max_tokens=100, reasoning_effort="low")
     for model in ("o3-mini", "o4-mini", "gpt-5", "gpt-5-mini", "o1"):
         body = to_wire(model, messages, [], "none", config, OPENAI.quirks)
@@ -242,7 +249,12 @@ def test_tools_and_tool_choice() -> None:
         }
     ]
     assert body["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
-    for choice, wire in (("auto", "auto"), ("any", "required"), ("none", "none")):
+    choices: list[tuple[ToolChoice, str]] = [
+        ("auto", "auto"),
+        ("any", "required"),
+        ("none", "none"),
+    ]
+    for choice, wire in choices:
         assert to_wire("m", msgs, [lookup], choice, GenerateConfig())["tool_choice"] == wire
     # without tools there is no tool_choice (OpenAI refuses one) nor parallel_tool_calls
     body = to_wire("m", msgs, [], "none", GenerateConfig(parallel_tool_calls=True))
@@ -256,7 +268,7 @@ def test_history_with_parallel_tool_calls_errors_and_images() -> None:
         ToolCall(id="c3", function="get_map", arguments={}),
     ]
     png = "data:image/png;base64,iVBORw0KGgo="
-    messages = [
+    messages: list[ChatMessage] = [
         ChatMessageSystem(content=[ContentText(text="Be brief."), ContentText(text="Use tools.")]),
         ChatMessageUser(
             content=[
@@ -340,7 +352,7 @@ def test_history_with_parallel_tool_calls_errors_and_images() -> None:
 
 
 def test_reasoning_is_sent_back_only_where_the_service_takes_it() -> None:
-    messages = [
+    messages: list[ChatMessage] = [
         ChatMessageUser(content="2+2?"),
         ChatMessageAssistant(content="4", reasoning="Two and two make four."),
         ChatMessageUser(content="And 3+3?"),

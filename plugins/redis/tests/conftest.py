@@ -3,15 +3,11 @@ and, for tests that stop and restart it, one of their own."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from redis_kit import RedisServer, redis_server_binary
+from modelport_test_support.redis_kit import RedisServer, redis_server_binary
 
 
 def _binary() -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_kit import RedisServer, echo, finish, start_worker
+from modelport_test_support.redis_kit import RedisServer, echo, finish, start_worker
 
 from modelport import CachePolicy, GenerateConfig
 from modelport.errors import BadRequestError, ModelTimeoutError
@@ -87,7 +87,7 @@ def test_a_waiter_whose_timeout_ends_raises_and_the_holder_completes(
     with LocalServer(handler=numbered(delay=1.0)) as server:
         model = echo(server.url)
 
-        async def main() -> list[Any]:
+        async def main() -> tuple[Any, Any]:
             holder = asyncio.ensure_future(model.generate("q", cache=True))
             await asyncio.sleep(0.2)
             waiter = model.generate("q", cache=True, config=GenerateConfig(timeout=0.3))
@@ -110,10 +110,10 @@ def test_a_lease_that_expires_is_taken_over(dedup_env: RedisServer) -> None:
 
         async def main() -> float:
             # the lease key of this call: take it the way a holder would, then vanish
-            from modelport.cache import _lookup
+            from modelport.cache import cache_key
 
             messages, tools, choice, config = model.prepare("q")
-            key = _lookup.cache_key(
+            key = cache_key(
                 provider="redisecho",
                 model="model",
                 base_url=server.url,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from modelport_redis import RedisLimiter
-from redis_kit import RedisServer, echo, finish, start_worker
+from modelport_test_support.redis_kit import RedisServer, echo, finish, start_worker
 
 from modelport import GenerateConfig
 from modelport._limits import connection_semaphore

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from modelport_redis import RedisStore, Settings
-from redis_kit import RedisServer, echo
+from modelport_test_support.redis_kit import RedisServer, echo
 
 from modelport import CachePolicy, ModelOutput, cache_clear, cache_size
 from modelport.cache import CacheRecord, InFlightStore, ManagedStore, _lookup
@@ -259,7 +259,7 @@ def test_a_model_name_with_glob_characters_is_matched_exactly(
 def test_management_of_an_unreachable_server_is_a_clear_error(
     fresh: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from redis_kit import free_port
+    from modelport_test_support.redis_kit import free_port
 
     monkeypatch.setenv("MODELPORT_CACHE_STORE", "redis")
     monkeypatch.setenv("MODELPORT_REDIS_URL", f"redis://:hunter2@127.0.0.1:{free_port()}/0")

@@ -35,6 +35,7 @@ def test_get_model_picks_vllm_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VLLM_BASE_URL", "http://gpu-box:8001/v1")
     monkeypatch.setenv("VLLM_API_KEY", "token-abc123")
     api = get_model("vllm/x", memoize=False).api
+    assert isinstance(api, VLLMAPI)
     assert api.base_url == "http://gpu-box:8001/v1"
     assert api.headers["authorization"] == "Bearer token-abc123"
 

@@ -1,8 +1,11 @@
 """What `Model.generate` calls: find a call in the cache, and store its output after.
 
-The store is chosen by `MODELPORT_CACHE_STORE` (default `file`) from those registered through
-the `register_cache_stores` hook; each store has a memory tier in front of it. A store that
-de-duplicates calls in flight (`InFlightStore`) is asked to claim each call that missed.
+The store is chosen by `MODELPORT_CACHE_STORE` (default `file`) from those of a `StoreSource`
+(the model's registry, where stores are registered through the `register_cache_stores` hook);
+each store has a memory tier in front of it. A store that de-duplicates calls in flight
+(`InFlightStore`) is asked to claim each call that missed. The call is described by a
+`CallIdentity` and its prepared arguments: this module sees neither the `Model` nor its
+provider.
 """
 
 from __future__ import annotations
@@ -10,25 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from collections.abc import Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from .._config import GenerateConfig
+from .._identity import CallIdentity
 from .._messages import ChatMessageBase
 from .._output import ModelOutput
 from .._tools import ToolChoice, ToolInfo
-from ..errors import CacheError, ModelTimeoutError
+from ..errors import CacheError, ModelportError, ModelTimeoutError
+from ._file import CACHE_DIR_ENV
 from ._inflight import Claim, InFlightStore, claim_call
 from ._key import cache_key
-from ._manage import CACHE_DIR_ENV
-from ._memory import Held, MemoryTier
+from ._memory import Held, MemoryTier, forget_all
 from ._policy import CachePolicy, as_policy, current_epoch
-from ._store import CacheRecord, CacheStore, seconds_of, timestamp
-
-if TYPE_CHECKING:
-    from .._model import Model
+from ._store import CacheRecord, CacheStore, StoreSource, seconds_of, timestamp
 
 logger = logging.getLogger("modelport.cache")
 
@@ -127,30 +129,36 @@ def _short(ex: BaseException) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-_caches: dict[tuple[str, str], ResponseCache] = {}
+_caches: weakref.WeakKeyDictionary[StoreSource, dict[tuple[str, str], ResponseCache]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def active_cache() -> ResponseCache:
-    """The cache `Model.generate` uses now (by `MODELPORT_CACHE_STORE` and the cache folder).
+def active_cache(stores: StoreSource) -> ResponseCache:
+    """The cache `Model.generate` uses now: the store of `stores` named by
+    `MODELPORT_CACHE_STORE` (and, for the file store, the cache folder), built once.
 
     Raises:
-        CacheError: no store of that name is registered, or its factory failed.
+        CacheError: no store of that name is registered, or its plugin or factory failed.
     """
     name = os.environ.get(STORE_ENV) or DEFAULT_STORE
     where = (name, os.environ.get(CACHE_DIR_ENV, ""))
-    cache = _caches.get(where)
+    per_source = _caches.get(stores)
+    if per_source is None:
+        per_source = _caches[stores] = {}
+    cache = per_source.get(where)
     if cache is None:
-        cache = _caches[where] = ResponseCache(_build_store(name))
+        cache = per_source[where] = ResponseCache(_build_store(name, stores))
     return cache
 
 
-def _build_store(name: str) -> CacheStore:
-    from .._registry import default_registry
-
-    registry = default_registry()
-    factory = registry.store(name)
+def _build_store(name: str, stores: StoreSource) -> CacheStore:
+    try:
+        factory = stores.cache_store(name)
+    except ModelportError as ex:
+        raise CacheError(f"cache store {name!r} (from {STORE_ENV}) failed to load: {ex}") from ex
     if factory is None:
-        known = ", ".join(sorted(registry._stores)) or "none"
+        known = ", ".join(stores.cache_store_names()) or "none"
         raise CacheError(
             f"no cache store named {name!r} (from {STORE_ENV}) is registered "
             f"(registered stores: {known}); install the plugin that provides it"
@@ -169,8 +177,7 @@ def _build_store(name: str) -> CacheStore:
 
 def forget() -> None:
     """Forget the entries held in memory by every cache of this process."""
-    for cache in list(_caches.values()):
-        cache.memory.clear()
+    forget_all()
 
 
 @attrs.frozen
@@ -235,14 +242,16 @@ class Pending:
 
 
 async def fetch(
-    model: Model,
+    identity: CallIdentity,
     messages: Sequence[ChatMessageBase],
     tools: Sequence[ToolInfo],
     tool_choice: ToolChoice,
     config: GenerateConfig,
     cache: Any,
+    stores: StoreSource,
 ) -> tuple[Pending | None, ModelOutput | None]:
-    """Look a prepared call up: (where to store its output, the cached output or None).
+    """Look a prepared call of the model `identity` describes up, in the store of `stores`
+    that `MODELPORT_CACHE_STORE` names: (where to store its output, the cached output or None).
 
     The lookup counts toward `config.timeout`. A call that cannot be keyed for a reason other
     than its arguments (data nested too deep to serialise) is not cached: (None, None), logged.
@@ -254,14 +263,13 @@ async def fetch(
             end) within `config.timeout`.
     """
     policy = as_policy(cache)
-    api = model.api
-    name = f"{api.provider}/{api.model_name}" if api.provider else api.model_name
+    name = identity.name
     try:
         key = cache_key(
-            provider=api.provider,
-            model=api.model_name,
-            base_url=api.base_url,
-            model_args=model.model_args,
+            provider=identity.provider,
+            model=identity.model,
+            base_url=identity.base_url,
+            model_args=identity.model_args,
             messages=messages,
             tools=tools,
             tool_choice=tool_choice,
@@ -274,14 +282,17 @@ async def fetch(
     except Exception as ex:
         logger.warning("call to %s not cached: it cannot be keyed (%s)", name, _short(ex))
         return None, None
-    response_cache = active_cache()
+    response_cache = active_cache(stores)
     timeout = config.timeout
     claim = None
     if timeout is None:
         hit = await response_cache.fetch(name, key, policy)
         if hit is None and response_cache.coordinated:
             hit, claim = await claim_call(response_cache, name, key, policy)
-        return Pending(response_cache, name, key, policy, provider=api.provider, claim=claim), hit
+        pending = Pending(
+            response_cache, name, key, policy, provider=identity.provider, claim=claim
+        )
+        return pending, hit
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         async with asyncio.timeout_at(deadline):
@@ -292,8 +303,10 @@ async def fetch(
         raise ModelTimeoutError(
             f"no answer within the timeout of {timeout}s (the cache store did not answer, or "
             f"an identical call in flight did not end)",
-            provider=api.provider,
-            model=api.model_name,
+            provider=identity.provider,
+            model=identity.model,
         ) from None
-    pending = Pending(response_cache, name, key, policy, deadline, timeout, api.provider, claim)
+    pending = Pending(
+        response_cache, name, key, policy, deadline, timeout, identity.provider, claim
+    )
     return pending, hit

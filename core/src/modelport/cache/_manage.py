@@ -11,12 +11,10 @@ from pathlib import Path
 
 from ..errors import CacheError
 from . import _managed
-from ._file import ENTRY_NAME, MARKER, FileStore, Loaded, model_dir
+from ._file import CACHE_DIR_ENV, ENTRY_NAME, MARKER, FileStore, Loaded, model_dir
+from ._memory import forget_all
 
 logger = logging.getLogger("modelport.cache")
-
-CACHE_DIR_ENV = "MODELPORT_CACHE_DIR"
-"""Environment variable naming the cache folder."""
 
 STALE_TEMP_SECONDS = 60 * 60
 """`cache_prune` removes temp files of interrupted writes older than this."""
@@ -84,7 +82,7 @@ def _relative_name(root: Path, folder: Path) -> str | None:
         return None
 
 
-def cache_size(subdirs: list[str] = [], files: list[Path] = []) -> list[tuple[str, int]]:
+def cache_size(subdirs: list[str] = [], files: list[Path] = []) -> list[tuple[str, int]]:  # noqa: B006 (the reference API; never mutated)
     """Size of the cache, by model folder.
 
     With neither `subdirs` nor `files`, every model folder holding entries is counted.
@@ -149,9 +147,7 @@ def cache_clear(model: str = "") -> bool:
     Raises:
         CacheError: the cache folder exists but has no marker (modelport did not make it).
     """
-    from . import _lookup
-
-    _lookup.forget()
+    forget_all()
     if (other := _managed.managed_store()) is not None:
         return other.clear_model(model) > 0
     store = file_store()
@@ -178,7 +174,7 @@ def _expired_in(store: FileStore, models: Iterable[str]) -> list[Path]:
     return list(found)
 
 
-def cache_list_expired(filter_by: list[str] = []) -> list[Path]:
+def cache_list_expired(filter_by: list[str] = []) -> list[Path]:  # noqa: B006 (the reference API; never mutated)
     """The entry files that can no longer be served: expired (or invalid).
 
     Args:
@@ -192,7 +188,7 @@ def cache_list_expired(filter_by: list[str] = []) -> list[Path]:
     return _expired_in(store, filter_by or [""])
 
 
-def cache_prune(files: list[Path] = []) -> None:
+def cache_prune(files: list[Path] = []) -> None:  # noqa: B006 (the reference API; never mutated)
     """Delete expired (and invalid) cache entries.
 
     Args:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 
 import attrs
 from cachetools import LRUCache
@@ -38,6 +39,15 @@ def _size(held: Held) -> int:
     return len(held.data) + _OVERHEAD
 
 
+_tiers: weakref.WeakSet[MemoryTier] = weakref.WeakSet()
+
+
+def forget_all() -> None:
+    """Forget the entries held by every memory tier of this process."""
+    for tier in list(_tiers):
+        tier.clear()
+
+
 class MemoryTier:
     """Recent entries by key, least recently used dropped first, at most `max_bytes` in all.
 
@@ -49,6 +59,7 @@ class MemoryTier:
         self.max_bytes = max_bytes
         self._lru: LRUCache[str, Held] = LRUCache(maxsize=max_bytes, getsizeof=_size)
         self._lock = threading.Lock()
+        _tiers.add(self)
 
     def __len__(self) -> int:
         return len(self._lru)

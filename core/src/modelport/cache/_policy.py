@@ -65,7 +65,7 @@ class CachePolicy:
         self,
         expiry: str | None = "1W",
         per_epoch: bool = True,
-        scopes: dict[str, str] = {},
+        scopes: dict[str, str] = {},  # noqa: B006 (the reference API; never mutated)
     ) -> None:
         """Create a cache policy.
 

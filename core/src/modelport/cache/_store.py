@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -94,4 +94,17 @@ class CacheStore(Protocol):
 
     async def delete(self, model: str, key: str) -> None:
         """Remove the entry of `key` if there is one."""
+        ...
+
+
+class StoreSource(Protocol):
+    """Where the cache finds stores by name: a `modelport.Registry` (the cache itself never
+    imports the registry)."""
+
+    def cache_store(self, name: str) -> Callable[[], Any] | None:
+        """The factory of store `name`, or None when there is none."""
+        ...
+
+    def cache_store_names(self) -> list[str]:
+        """The names of the stores there are, sorted."""
         ...

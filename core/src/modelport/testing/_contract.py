@@ -109,6 +109,7 @@ WEATHER_TOOL = ToolInfo(
         required=["city"],
     ),
 )
+"""The tool the contract's tool tests offer (`get_weather(city)`)."""
 
 LOOKUP_TOOL = ToolInfo(
     name="zq_lookup_forecast",
@@ -388,7 +389,7 @@ class ProviderContract(ModelContract):
             server.enqueue(*replies)
             model = self.build_model(server.url, self.api_key, config or GenerateConfig())
             self.built = model
-            yield Model(model.api, model.config, retry=no_wait_policy())
+            yield Model(model.api, model.config, retry=no_wait_policy(), registry=model.registry)
 
     @contextmanager
     def scripted_model(self, outputs: list[ModelOutput], config: GenerateConfig) -> Iterator[Model]:
@@ -444,9 +445,10 @@ class ProviderContract(ModelContract):
             base_url=server.url,
             api_key=api_key,
             memoize=False,
+            registry=built.registry,
             **{**args, **model_args},
         )
-        return Model(model.api, model.config, retry=no_wait_policy())
+        return Model(model.api, model.config, retry=no_wait_policy(), registry=model.registry)
 
     def _body_text(self, request: RecordedRequest) -> str:
         """A request's body as text (through `sent_text` when it is JSON)."""
@@ -779,7 +781,7 @@ class ProviderContract(ModelContract):
             pytest.skip(f"{type(self).__name__} declares requires_key = False")
         with self.serving([self.reply_for(text_output("answered without a key"))]) as built:
             provider = built.api.provider or type(built.api).__name__
-            names = [*built.api.api_key_vars, *_registered_env_vars(built.api.provider)]
+            names = [*built.api.api_key_vars, *_registered_env_vars(built)]
             err: BaseException | None = None
             with _environ_without(names):
                 try:
@@ -873,10 +875,13 @@ def _mangled(body: Any) -> Any:
     return {k: other(v) for k, v in body.items()}
 
 
-def _registered_env_vars(provider: str) -> tuple[str, ...]:
-    """The environment variables the provider registered as read (where it is registered)."""
+def _registered_env_vars(model: Model) -> tuple[str, ...]:
+    """The environment variables the model's provider registered as read (where it is
+    registered)."""
+    provider = model.api.provider
+    registry = model.registry if model.registry is not None else default_registry()
     try:
-        return default_registry().get(provider).env_vars if provider else ()
+        return registry.get(provider).env_vars if provider else ()
     except ModelportError:
         return ()
 

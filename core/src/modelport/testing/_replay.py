@@ -26,6 +26,7 @@ from .._config import GenerateConfig
 from .._messages import ChatMessage
 from .._model import Model
 from .._output import ModelOutput
+from .._stream import StreamEvent
 from .._tools import ToolChoice, ToolInfo, ToolParams
 from ..errors import ModelAPIError
 from ..wire import merge_deep
@@ -147,6 +148,16 @@ class Rebuilt:
     async def generate(self, model: Model) -> ModelOutput:
         """`model.generate` with these inputs (the model's own config applies)."""
         return await model.generate(self.messages, self.tools, self.tool_choice)
+
+    async def stream(self, model: Model) -> tuple[ModelOutput, list[StreamEvent]]:
+        """`model.stream` with these inputs: its output and every event it gave."""
+        events: list[StreamEvent] = []
+        async with model.stream(self.messages, self.tools, self.tool_choice) as stream:
+            async for event in stream:
+                events.append(event)
+        if stream.output is None:
+            raise AssertionError("the stream ended without an output")
+        return stream.output, events
 
 
 def tool_info(name: str, description: str | None, schema: Mapping[str, Any] | None) -> ToolInfo:
@@ -316,7 +327,9 @@ def _merge_calls(calls: list[Body], deltas: list[Body]) -> None:
         call, fn = calls[i], d.get("function") or {}
         if d.get("id"):
             call["id"] = d["id"]
-        call["function"]["name"] += fn.get("name") or ""
+        name = fn.get("name") or ""
+        if name != call["function"]["name"]:  # a name some servers repeat is kept once
+            call["function"]["name"] += name
         call["function"]["arguments"] += fn.get("arguments") or ""
 
 
@@ -371,6 +384,8 @@ class Replayed:
 
     result: ModelOutput | ModelAPIError
     request: RecordedRequest
+    events: tuple[StreamEvent, ...] = ()
+    """The events a streamed replay gave, in order."""
 
 
 def replay(
@@ -378,31 +393,38 @@ def replay(
     rebuilt: Rebuilt,
     connect: Callable[[str], Model],
     merge: Merger = merge_chat_stream,
+    *,
+    stream: bool = False,
 ) -> Replayed:
     """Generate from `rebuilt` with the model `connect(server_url)` builds (its retries not
     waited for), against a `LocalServer` that answers with the record's response (a stream
-    merged into one JSON body by `merge`). Checks that exactly one request arrived."""
-    if record.get("is_stream"):
+    merged into one JSON body by `merge`). With `stream`, call `model.stream` instead and
+    answer with the recorded stream itself, as it was sent. Checks that exactly one request
+    arrived."""
+    if record.get("is_stream") and not stream:
         reply = Reply(status=record["status"], json=response_json(record, merge))
     else:
         reply = Reply.from_record(record)
     with LocalServer() as server:
         server.enqueue(reply)
         built = connect(server.url)
-        model = Model(built.api, built.config, retry=no_wait_policy())
+        model = Model(built.api, built.config, retry=no_wait_policy(), registry=built.registry)
 
-        async def go() -> ModelOutput:
+        async def go() -> tuple[ModelOutput, list[StreamEvent]]:
             async with model:
-                return await rebuilt.generate(model)
+                if stream:
+                    return await rebuilt.stream(model)
+                return await rebuilt.generate(model), []
 
         result: ModelOutput | ModelAPIError
+        events: list[StreamEvent] = []
         try:
-            result = asyncio.run(go())
+            result, events = asyncio.run(go())
         except ModelAPIError as ex:
             result = ex
     if len(server.requests) != 1:
         raise AssertionError(f"{len(server.requests)} requests reached the server, not 1")
-    return Replayed(result, server.requests[0])
+    return Replayed(result, server.requests[0], tuple(events))
 
 
 def assert_replayed(
@@ -417,13 +439,19 @@ def assert_replayed(
     path: str | None = None,
     headers: Mapping[str, str] | None = None,
     merge: Merger = merge_chat_stream,
+    stream: bool = False,
 ) -> Replayed:
     """`replay` `record` and check it: one POST reached the recorded path (or `path`) with
     `headers` and a body equal in meaning to the recorded request (or `expected`); the call gave
     the output `read` finds in the recorded response (time aside) or, for an error status, a
-    `ModelAPIError` with that status."""
-    replayed = replay(record, rebuilt, connect, merge)
+    `ModelAPIError` with that status. With `stream` (a streamed record), the call is
+    `model.stream` against the recorded stream: the request asked to stream, events came, and
+    the assembled output equals what `read` finds in the merged answer."""
+    replayed = replay(record, rebuilt, connect, merge, stream=stream)
     sent, result = replayed.request, replayed.result
+    recorded_request = record.get("request_json") or {}
+    if stream and "stream" in recorded_request and sent.json.get("stream") is not True:
+        raise AssertionError(f"a streamed call sent stream={sent.json.get('stream')!r}")
     want_path = record["url_path"].split("?")[0] if path is None else path
     if (sent.method, sent.path) != ("POST", want_path):
         raise AssertionError(f"{sent.method} {sent.path}, not POST {want_path}")
@@ -439,6 +467,11 @@ def assert_replayed(
     if not isinstance(result, ModelOutput):
         raise AssertionError(f"expected an output, got {result!r}")
     want = read(response_json(record, merge)).model_dump(exclude={"time"})
-    if result.model_dump(exclude={"time"}) != want or result.time is None:
-        raise AssertionError(f"the output differs from the recorded answer read:\n{result!r}")
+    got = result.model_dump(exclude={"time"})
+    if got != want or result.time is None:
+        raise AssertionError(
+            f"the output differs from the recorded answer read:\n{got!r}\n!=\n{want!r}"
+        )
+    if stream and not replayed.events:
+        raise AssertionError("a streamed replay gave no event")
     return replayed

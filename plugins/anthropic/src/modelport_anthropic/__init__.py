@@ -21,6 +21,7 @@ from ._api import (
     BASE_URL_VAR,
     DEFAULT_BASE_URL,
     DEFAULT_VERSION,
+    STREAM_ABOVE_MAX_TOKENS,
     AnthropicAPI,
 )
 from ._wire import (
@@ -43,6 +44,7 @@ __all__ = [
     "EFFORTS",
     "MIN_THINKING_BUDGET",
     "STOP_REASONS",
+    "STREAM_ABOVE_MAX_TOKENS",
     "AnthropicAPI",
     "default_max_tokens",
     "error_detail",
@@ -51,6 +53,8 @@ __all__ = [
     "register_models",
     "to_wire",
 ]
+
+__version__ = "0.1.0"
 
 
 @hookimpl

@@ -9,10 +9,12 @@ from modelport.errors import ModelAPIError
 from modelport.http import Endpoint, ErrorDetail, HTTPModelAPI, ModelArg
 from modelport.wire import drop_config
 
+from ._events import MessageEvents
 from ._wire import default_max_tokens, error_detail, from_wire, overflow_output, to_wire
 
 __all__ = [
     "ANTHROPIC",
+    "STREAM_ABOVE_MAX_TOKENS",
     "API_KEY_VAR",
     "BASE_URL_VAR",
     "DEFAULT_BASE_URL",
@@ -24,6 +26,9 @@ API_KEY_VAR = "ANTHROPIC_API_KEY"
 BASE_URL_VAR = "ANTHROPIC_BASE_URL"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_VERSION = "2023-06-01"
+STREAM_ABOVE_MAX_TOKENS = 21_333
+"""The API refuses a non-streamed request whose `max_tokens` could take longer than ten
+minutes (about 21,333 tokens); above it, `generate` streams and assembles the answer."""
 
 
 def _version(value: Any) -> str:
@@ -103,6 +108,28 @@ class AnthropicAPI(HTTPModelAPI):
 
     def from_wire(self, body: Any) -> ModelOutput:
         return from_wire(body, self.wire_model)
+
+    def stream_translator(self) -> MessageEvents:
+        """Messages stream events to modelport's, and the message they add up to."""
+        return MessageEvents(self.provider, self.wire_model)
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        """One call; streamed under the hood when `max_tokens` is above what the API allows
+        a non-streamed request (`STREAM_ABOVE_MAX_TOKENS`): the caller gets the same output."""
+        if (config.max_tokens or 0) <= STREAM_ABOVE_MAX_TOKENS:
+            return await super().generate(input, tools, tool_choice, config)
+        output: ModelOutput | None = None
+        async for item in self.stream(input, tools, tool_choice, config):
+            if isinstance(item, ModelOutput):
+                output = item
+        assert output is not None  # the stream's last item is its output
+        return output
 
     def error_output(self, error: ModelAPIError) -> ModelOutput | None:
         """A 413, or a 400 "prompt is too long": stop reason 'model_length'."""

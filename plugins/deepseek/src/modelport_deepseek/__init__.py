@@ -12,6 +12,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["DEEPSEEK", "DeepSeekAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 DEEPSEEK = Service(
     name="deepseek",
     base_url="https://api.deepseek.com",

@@ -15,10 +15,10 @@ from modelport.hookspecs import RegisterModel
 
 from ._api import GeminiAPI, GoogleAPI, VertexAPI, google_api
 from ._endpoints import ENV_VARS, GEMINI, VERTEX, VERTEX_EXPRESS
-from ._wire import FINISH_REASONS, GoogleOptions, from_wire, to_wire
+from ._wire import STOP_REASONS, GoogleOptions, from_wire, to_wire
 
 __all__ = [
-    "FINISH_REASONS",
+    "STOP_REASONS",
     "GEMINI",
     "VERTEX",
     "VERTEX_EXPRESS",
@@ -31,6 +31,8 @@ __all__ = [
     "register_models",
     "to_wire",
 ]
+
+__version__ = "0.1.0"
 
 
 @hookimpl

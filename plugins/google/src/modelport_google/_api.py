@@ -15,6 +15,7 @@ from modelport.errors import ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI
 
 from . import _wire
+from ._chunks import ContentChunks
 from ._endpoints import (
     GEMINI,
     KEY_VARS,
@@ -72,6 +73,19 @@ class GoogleAPI(HTTPModelAPI):
     def from_wire(self, body: Any) -> ModelOutput:
         """The output of a `generateContent` response."""
         return from_wire(body, self.wire_model)
+
+    def stream_translator(self) -> ContentChunks:
+        """`streamGenerateContent` chunks to events, merged into one response."""
+        return ContentChunks(self.wire_model)
+
+    def stream_body(self, body: Any) -> Any:
+        """The same body: the URL says a stream is wanted."""
+        return body
+
+    def stream_url(self) -> str:
+        """`:streamGenerateContent?alt=sse` (server-sent events) in place of
+        `:generateContent`."""
+        return self.url.replace(":generateContent", ":streamGenerateContent") + "?alt=sse"
 
     error_detail = staticmethod(_wire.error_detail)
 

@@ -53,7 +53,7 @@ from modelport.http import ErrorDetail, excerpt, parse_error_body
 from modelport.wire import parse_arguments, usage
 
 __all__ = [
-    "FINISH_REASONS",
+    "STOP_REASONS",
     "GoogleOptions",
     "WireError",
     "error_detail",
@@ -82,7 +82,7 @@ class GoogleOptions:
     include_thoughts: bool | None = None
 
 
-FINISH_REASONS: dict[str, StopReason] = {
+STOP_REASONS: dict[str, StopReason] = {
     "STOP": "stop",
     "MAX_TOKENS": "max_tokens",
     "SAFETY": "content_filter",
@@ -112,7 +112,7 @@ _FINISH_REASON_NUMBERS = {0: "FINISH_REASON_UNSPECIFIED", 1: "STOP", 2: "MAX_TOK
 _FINISH_REASON_NUMBERS.update({3: "SAFETY", 4: "RECITATION"})
 
 # Finish reasons that are failures: the output's `error` says so.
-_FAILED = frozenset(r for r, s in FINISH_REASONS.items() if s == "content_filter") | {
+_FAILED = frozenset(r for r, s in STOP_REASONS.items() if s == "content_filter") | {
     "MALFORMED_FUNCTION_CALL",
     "UNEXPECTED_TOOL_CALL",
     "TOO_MANY_TOOL_CALLS",
@@ -485,7 +485,7 @@ def _read_candidate(
     reason = candidate.get("finishReason")
     if isinstance(reason, int):
         reason = _FINISH_REASON_NUMBERS.get(reason, "OTHER")
-    stop: StopReason = FINISH_REASONS.get(reason, "unknown") if reason else "unknown"
+    stop: StopReason = STOP_REASONS.get(reason, "unknown") if reason else "unknown"
     if calls and stop in ("stop", "unknown") and reason not in _FAILED:
         stop = "tool_calls"
     failure = None

@@ -11,6 +11,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["GROK", "GrokAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 GROK = Service(
     name="grok",
     base_url="https://api.x.ai/v1",

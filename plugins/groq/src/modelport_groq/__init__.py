@@ -12,6 +12,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["GROQ", "GroqAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 GROQ = Service(
     name="groq",
     base_url="https://api.groq.com/openai/v1",

@@ -13,6 +13,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["HF_INFERENCE_PROVIDERS", "HFInferenceProvidersAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 HF_INFERENCE_PROVIDERS = Service(
     name="hf-inference-providers",
     base_url="https://router.huggingface.co/v1",

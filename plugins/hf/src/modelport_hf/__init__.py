@@ -20,6 +20,8 @@ __all__ = [
     "register_models",
 ]
 
+__version__ = "0.1.0"
+
 
 @hookimpl
 def register_models(register: RegisterModel) -> None:

@@ -11,6 +11,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["LLAMA_CPP_PYTHON", "LlamaCppPythonAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 LLAMA_CPP_PYTHON = Service(
     name="llama-cpp-python",
     base_url="http://localhost:8000/v1",

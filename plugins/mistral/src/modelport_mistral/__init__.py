@@ -13,10 +13,10 @@ from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
 from ._api import MISTRAL, MistralAPI
-from ._wire import FINISH_REASONS, MistralOptions, from_wire, mistral_call_id, to_wire
+from ._wire import STOP_REASONS, MistralOptions, from_wire, mistral_call_id, to_wire
 
 __all__ = [
-    "FINISH_REASONS",
+    "STOP_REASONS",
     "MISTRAL",
     "MistralAPI",
     "MistralOptions",
@@ -25,6 +25,8 @@ __all__ = [
     "register_models",
     "to_wire",
 ]
+
+__version__ = "0.1.0"
 
 
 @hookimpl

@@ -7,6 +7,7 @@ from typing import Any
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.http import Endpoint, HTTPModelAPI, ModelArg
 
+from ._chunks import ChatChunks
 from ._wire import CONTEXT_OVERFLOW, MistralOptions, from_wire, to_wire
 
 __all__ = ["MISTRAL", "MistralAPI"]
@@ -83,3 +84,7 @@ class MistralAPI(HTTPModelAPI):
 
     def from_wire(self, body: Any) -> ModelOutput:
         return from_wire(body, self.wire_model)
+
+    def stream_translator(self) -> ChatChunks:
+        """Mistral's chat-completion chunks to events, merged into the completion body."""
+        return ChatChunks(self.provider, self.wire_model)

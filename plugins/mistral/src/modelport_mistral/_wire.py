@@ -43,7 +43,7 @@ from modelport.errors import ModelInputError
 from modelport.http import excerpt
 
 __all__ = [
-    "FINISH_REASONS",
+    "STOP_REASONS",
     "REASONING_EFFORTS",
     "MistralOptions",
     "WireError",
@@ -72,7 +72,7 @@ class MistralOptions:
     prompt_mode: Literal["reasoning"] | None = None
 
 
-FINISH_REASONS: dict[str, StopReason] = {
+STOP_REASONS: dict[str, StopReason] = {
     "stop": "stop",
     "length": "max_tokens",
     "model_length": "model_length",
@@ -345,7 +345,7 @@ def _choice(raw: Any, n: int, model: str) -> ChatCompletionChoice:
         source="generate",
     )
     finish = raw.get("finish_reason")
-    stop = FINISH_REASONS.get(finish, "unknown") if isinstance(finish, str) else "unknown"
+    stop = STOP_REASONS.get(finish, "unknown") if isinstance(finish, str) else "unknown"
     if calls and stop == "stop":
         stop = "tool_calls"
     return ChatCompletionChoice(message=message, stop_reason=stop)

@@ -25,6 +25,8 @@ from modelport.hookspecs import RegisterModel
 
 __all__ = ["DEFAULT_OUTPUT", "MockLLM", "register_models"]
 
+__version__ = "0.1.0"
+
 DEFAULT_OUTPUT = "Default output from mockllm/model"
 
 OutputFunction = Callable[

@@ -12,6 +12,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["OLLAMA", "OllamaAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 OLLAMA = Service(
     name="ollama",
     base_url="http://localhost:11434/v1",

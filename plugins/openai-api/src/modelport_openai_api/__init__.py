@@ -19,6 +19,8 @@ from modelport.hookspecs import RegisterModel
 
 __all__ = ["OpenAICompatibleServerAPI", "register_models", "service_for"]
 
+__version__ = "0.1.0"
+
 
 def service_for(name: str) -> Service:
     """The `Service` for `openai-api/<name>/...`: variables named after `name`, no default

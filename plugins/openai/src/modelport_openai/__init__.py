@@ -14,7 +14,14 @@ from modelport.hookspecs import RegisterModel
 
 from ._api import OpenAIAPI, OpenAICompatibleAPI, inline_files
 from ._service import OPENAI, Quirks, Service
-from ._wire import STOP_REASONS, MalformedResponseError, from_wire, is_reasoning_model, to_wire
+from ._wire import (
+    STOP_REASONS,
+    MalformedResponseError,
+    WireError,
+    from_wire,
+    is_reasoning_model,
+    to_wire,
+)
 
 __all__ = [
     "OPENAI",
@@ -24,6 +31,7 @@ __all__ = [
     "OpenAICompatibleAPI",
     "Quirks",
     "Service",
+    "WireError",
     "from_wire",
     "inline_files",
     "is_reasoning_model",
@@ -32,6 +40,8 @@ __all__ = [
     "service_hook",
     "to_wire",
 ]
+
+__version__ = "0.1.0"
 
 
 def register_service(register: RegisterModel, api: type[OpenAICompatibleAPI]) -> None:

@@ -4,27 +4,24 @@ pure translation in `_wire`. Retries, timeouts and concurrency are the core's.
 
 from __future__ import annotations
 
-import base64
 import json
-import mimetypes
-import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from modelport import (
     ChatMessage,
-    Content,
     ContentAudio,
-    ContentImage,
     GenerateConfig,
     ModelOutput,
     ToolChoice,
     ToolInfo,
+    wire,
 )
 from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI, error_for_status
 from modelport.wire import drop_config
 
+from ._chunks import ChatChunks
 from ._service import OPENAI, Service
 from ._wire import from_wire, refusal_stop_reason, to_wire
 
@@ -92,6 +89,17 @@ class OpenAICompatibleAPI(HTTPModelAPI):
             raise self._error_in_body(body)
         return from_wire(body, self.quirks, self.wire_model)
 
+    def stream_translator(self) -> ChatChunks:
+        """Chat-completion chunks to events, merged into the `chat.completion` body."""
+        return ChatChunks(self.quirks, self.provider, self.wire_model)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`stream: true`, and the usage as a last chunk where the service gives it."""
+        streamed = {**body, "stream": True}
+        if self.quirks.stream_usage:
+            streamed["stream_options"] = {"include_usage": True}
+        return streamed
+
     def error_output(self, error: ModelAPIError) -> ModelOutput | None:
         """A refusal for a context overflow (`context_length_exceeded`) or for content is an
         output with stop reason 'model_length' or 'content_filter' and `error` set."""
@@ -125,47 +133,20 @@ class OpenAIAPI(OpenAICompatibleAPI):
 
 
 def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
-    """`messages` with local image and audio files read into base64 data URLs.
+    """`messages` with local image and audio files read into base64 data URLs
+    (`modelport.wire.inline_files`).
 
     Raises:
         ModelInputError: audio that is neither a data URL nor a readable file.
     """
-    out: list[ChatMessage] | None = None
-    for i, m in enumerate(messages):
+    out = wire.inline_files(messages)
+    for m in out:
         if isinstance(m.content, str):
             continue
-        parts: list[Content] | None = None
-        for j, c in enumerate(m.content):
-            new = _inline(c)
-            if new is not c:
-                if parts is None:
-                    parts = list(m.content)
-                parts[j] = new
-        if parts is not None:
-            if out is None:
-                out = list(messages)
-            out[i] = m.model_copy(update={"content": parts})
-    return out if out is not None else list(messages)
-
-
-def _inline(c: Content) -> Content:
-    if isinstance(c, ContentImage):
-        if c.image.startswith(("http://", "https://", "data:")) or not os.path.isfile(c.image):
-            return c
-        return c.model_copy(update={"image": _data_url(c.image, "image/png")})
-    if isinstance(c, ContentAudio) and not c.audio.startswith("data:"):
-        if not os.path.isfile(c.audio):
-            raise ModelInputError(
-                f"audio must be a base64 data URL or the path of a file; {c.audio[:80]!r} is "
-                f"neither"
-            )
-        default = "audio/mpeg" if c.format == "mp3" else "audio/wav"
-        return c.model_copy(update={"audio": _data_url(c.audio, default)})
-    return c
-
-
-def _data_url(path: str, default_mime: str) -> str:
-    mime = mimetypes.guess_type(path)[0] or default_mime
-    with open(path, "rb") as f:
-        data = base64.b64encode(f.read()).decode("ascii")
-    return f"data:{mime};base64,{data}"
+        for c in m.content:
+            if isinstance(c, ContentAudio) and not c.audio.startswith("data:"):
+                raise ModelInputError(
+                    f"audio must be a base64 data URL or the path of a file; {c.audio[:80]!r} "
+                    f"is neither"
+                )
+    return out

@@ -55,6 +55,10 @@ class Quirks:
     unsupported: frozenset[str] = frozenset()
     """`GenerateConfig` fields the service refuses: they are not sent (one warning each)."""
 
+    stream_usage: bool = True
+    """A streamed request asks for the usage as a last chunk
+    (`stream_options: {"include_usage": true}`)."""
+
     max_choices: int | None = None
     """Most choices (`num_choices`, the `n` field) the service gives, when it has a limit: a
     larger `num_choices` is not sent (one warning)."""

@@ -39,6 +39,7 @@ __all__ = [
     "STOP_REASONS",
     "TOOL_CHOICES",
     "MalformedResponseError",
+    "WireError",
     "from_wire",
     "is_reasoning_model",
     "refusal_stop_reason",
@@ -78,8 +79,13 @@ _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 _AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
 
-class MalformedResponseError(ValueError):
-    """The response body is not a chat completion (the API shell raises a typed error)."""
+class WireError(ValueError):
+    """The response body is not a chat completion (the shell makes it an
+    `InvalidResponseError`)."""
+
+
+MalformedResponseError = WireError
+"""The former name of `WireError`."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -107,7 +113,7 @@ def refusal_stop_reason(code: str | None, message: str) -> StopReason | None:
 
 
 def to_wire(
-    model_name: str,
+    model: str,
     messages: Sequence[ChatMessage],
     tools: Sequence[ToolInfo],
     tool_choice: ToolChoice,
@@ -121,10 +127,10 @@ def to_wire(
     Raises:
         ModelInputError: content the service cannot take (video).
     """
-    reasoning = is_reasoning_model(model_name)
+    reasoning = is_reasoning_model(model)
     body: dict[str, Any] = {
-        "model": model_name,
-        "messages": _messages(messages, config, quirks, model_name if reasoning else None),
+        "model": model,
+        "messages": _messages(messages, config, quirks, model if reasoning else None),
     }
     if tools:
         body["tools"] = [_tool(t) for t in tools]
@@ -310,7 +316,7 @@ def _tool_message(m: ChatMessageTool, pending: list[dict[str, Any]]) -> dict[str
 # -- response --------------------------------------------------------------------------------
 
 
-def from_wire(body: Any, quirks: Quirks = Quirks(), model_name: str = "") -> ModelOutput:
+def from_wire(body: Any, quirks: Quirks = Quirks(), model: str = "") -> ModelOutput:
     """The `ModelOutput` of a chat-completion response body.
 
     Every choice becomes a `ChatCompletionChoice`; a refusal becomes the text with stop reason
@@ -318,14 +324,14 @@ def from_wire(body: Any, quirks: Quirks = Quirks(), model_name: str = "") -> Mod
     `ToolCall` with `parse_error`; a body with no choices gives an output with `error` set.
 
     Raises:
-        MalformedResponseError: the body is not a chat completion at all.
+        WireError: the body is not a chat completion at all.
     """
     if not isinstance(body, dict):
-        raise MalformedResponseError(f"expected a JSON object, got {type(body).__name__}")
+        raise WireError(f"expected a JSON object, got {type(body).__name__}")
     raw_choices = body.get("choices")
     if not isinstance(raw_choices, list):
-        raise MalformedResponseError("the response has no 'choices' list")
-    model = body.get("model") or model_name
+        raise WireError("the response has no 'choices' list")
+    model = body.get("model") or model
     if len(raw_choices) > 1:
         raw_choices = sorted(raw_choices, key=_index)
     output: dict[str, Any] = {"model": model}
@@ -344,10 +350,10 @@ def from_wire(body: Any, quirks: Quirks = Quirks(), model_name: str = "") -> Mod
             output["usage"] = _usage(usage, quirks)
         # one validation of the whole output: the type of every field is checked here
         return ModelOutput.model_validate(output)
-    except MalformedResponseError:
+    except WireError:
         raise
     except (TypeError, ValueError, AttributeError) as ex:
-        raise MalformedResponseError(f"unexpected response shape: {str(ex)[:300]}") from None
+        raise WireError(f"unexpected response shape: {str(ex)[:300]}") from None
 
 
 def _index(raw: Any) -> int:
@@ -359,10 +365,10 @@ def _choice(
     raw: Any, position: int, model: str, quirks: Quirks
 ) -> tuple[dict[str, Any], str | None]:
     if not isinstance(raw, dict):
-        raise MalformedResponseError(f"choice {position} is not an object")
+        raise WireError(f"choice {position} is not an object")
     msg = raw.get("message")
     if not isinstance(msg, dict):
-        raise MalformedResponseError(f"choice {position} has no message")
+        raise WireError(f"choice {position} has no message")
     content = msg.get("content")
     if isinstance(content, str):
         text = content
@@ -379,7 +385,7 @@ def _choice(
     raw_calls = msg.get("tool_calls")
     if raw_calls:
         if not isinstance(raw_calls, list):
-            raise MalformedResponseError(f"the tool calls of choice {position} are not a list")
+            raise WireError(f"the tool calls of choice {position} are not a list")
         message["tool_calls"] = [_tool_call(c, position, i) for i, c in enumerate(raw_calls)]
     elif isinstance(msg.get("function_call"), dict):  # the legacy single-function form
         message["tool_calls"] = [_tool_call({"function": msg["function_call"]}, position, 0)]
@@ -402,7 +408,7 @@ def _choice(
 def _tool_call(raw: Any, choice: int, position: int) -> dict[str, Any]:
     function = raw.get("function") if isinstance(raw, dict) else None
     if not isinstance(function, dict):
-        raise MalformedResponseError(f"tool call {position} of choice {choice} has no function")
+        raise WireError(f"tool call {position} of choice {choice} has no function")
     name = function.get("name") or ""
     call: dict[str, Any] = {
         "id": raw.get("id") or f"call_{choice}_{position}",

@@ -441,6 +441,15 @@ def replay(
     return kit.replay(record, inputs, _connect(provider, record, inputs, api_key))
 
 
+def _stream_error(record: dict[str, Any]) -> str | None:
+    """The message of an error event in a recorded stream, if it has one."""
+    for event in kit.stream_events(record["response_body"]):
+        err = event.get("error") if "choices" not in event else None
+        if isinstance(err, dict):
+            return str(err.get("message"))
+    return None
+
+
 def assert_replayed(
     provider: str,
     record: dict[str, Any],
@@ -449,12 +458,26 @@ def assert_replayed(
     expected: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     api_key: str = REPLAY_KEY,
+    stream: bool | None = None,
 ) -> ModelOutput | ModelAPIError:
     """Check a `replay` of `record` (`modelport.testing.assert_replayed`): the server got, on
     the recorded path, a request equal in meaning to the recorded one (or `expected`) with
     the key and `headers`, and the call gave what the recorded answer says (the output
-    `from_wire` reads, or an error with the recorded status). Returns the output or error."""
+    `from_wire` reads, or an error with the recorded status). A streamed record is replayed
+    through `model.stream` against the recorded stream (unless `stream=False`). Returns the
+    output or error."""
+    if stream is None:
+        stream = bool(record.get("is_stream")) and record["status"] < 300
     inputs = inputs_from_request(record["request_json"], quirks)
+    failed = _stream_error(record) if stream else None
+    if failed is not None:  # an error event mid-stream: the stream ends with its typed error
+        replayed = kit.replay(
+            record, inputs, _connect(provider, record, inputs, api_key), stream=True
+        )
+        result = replayed.result
+        if not (isinstance(result, ModelAPIError) and failed in result.message):
+            raise AssertionError(f"expected the stream's error {failed!r}, got {result!r}")
+        return result
     return kit.assert_replayed(
         record,
         inputs,
@@ -463,6 +486,7 @@ def assert_replayed(
         normalize_request,
         expected=expected,
         headers={"authorization": f"Bearer {api_key}", **(headers or {})},
+        stream=stream,
     ).result
 
 

@@ -14,6 +14,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["OPENROUTER", "OpenRouterAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 OPENROUTER = Service(
     name="openrouter",
     base_url="https://openrouter.ai/api/v1",

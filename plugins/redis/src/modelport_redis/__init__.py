@@ -34,6 +34,8 @@ __all__ = [
     "register_limiters",
 ]
 
+__version__ = "0.1.0"
+
 _LAZY = {"RedisLimiter": "._limiter", "RedisStore": "._store", "Settings": "._settings"}
 
 

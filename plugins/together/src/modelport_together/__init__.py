@@ -11,6 +11,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["TOGETHER", "TogetherAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 TOGETHER = Service(
     name="together",
     base_url="https://api.together.ai/v1",

@@ -12,6 +12,8 @@ from modelport_openai import OpenAICompatibleAPI, Quirks, Service, service_hook
 
 __all__ = ["VLLM", "VLLMAPI", "register_models"]
 
+__version__ = "0.1.0"
+
 VLLM = Service(
     name="vllm",
     base_url="http://localhost:8000/v1",

@@ -1,0 +1,121 @@
+"""Streamed `streamGenerateContent?alt=sse`: `ContentChunks` turns each chunk (a partial
+`GenerateContentResponse`) into events and merges the chunks into the one response a
+`generateContent` call returns (read by the same `from_wire`): each candidate's parts in
+order, adjacent text of the same kind joined, a thought signature kept on the part it came
+on. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modelport import (
+    Finish,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    UsageUpdate,
+)
+
+from ._wire import _tool_call, _usage, from_wire
+
+__all__ = ["ContentChunks"]
+
+_KEPT = ("usageMetadata", "modelVersion", "responseId", "promptFeedback")
+
+
+class ContentChunks:
+    """One streamed call's chunks: `feed` each, then `finish` for the merged response."""
+
+    def __init__(self, model: str = "") -> None:
+        self.model = model
+        self.head: dict[str, Any] = {}
+        self.candidates: dict[int, dict[str, Any]] = {}
+        self.calls: dict[int, int] = {}  # candidate -> tool calls so far
+
+    def feed(self, event: str | None, data: str) -> list[StreamEvent]:
+        """The events of one chunk."""
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise ValueError(f"a chunk is a JSON {type(chunk).__name__}, not an object")
+        events: list[StreamEvent] = []
+        for key in _KEPT:
+            if key in chunk:
+                self.head[key] = chunk[key]
+        response_id = str(self.head.get("responseId") or "")
+        finished = False
+        for n, candidate in enumerate(chunk.get("candidates") or ()):
+            index = candidate.get("index", n)
+            target = self.candidates.get(index)
+            if target is None:
+                target = self.candidates[index] = {"content": {"role": "model", "parts": []}}
+            for key, value in candidate.items():
+                if key != "content":
+                    target[key] = value
+            parts = target["content"]["parts"]
+            for part in (candidate.get("content") or {}).get("parts") or ():
+                events.extend(self._part(index, parts, part, response_id))
+            if candidate.get("finishReason"):
+                finished = True
+        usage = chunk.get("usageMetadata")
+        if finished:
+            output = from_wire(self.finish(), self.model)
+            if usage is not None and output.usage is not None:
+                events.append(UsageUpdate(output.usage))
+            events.extend(Finish(choice.stop_reason, n) for n, choice in enumerate(output.choices))
+        elif isinstance(usage, dict):
+            converted = _usage(usage)
+            if converted is not None:
+                events.append(UsageUpdate(converted))
+        return events
+
+    def _part(
+        self, index: int, parts: list[dict[str, Any]], part: dict[str, Any], response_id: str
+    ) -> list[StreamEvent]:
+        signature = part.get("thoughtSignature")
+        last = parts[-1] if parts else None
+        if (
+            last is not None
+            and "text" in part
+            and "text" in last
+            and bool(part.get("thought")) == bool(last.get("thought"))
+            and signature is None
+        ):
+            last["text"] += part["text"]
+        else:
+            parts.append(dict(part))
+        events: list[StreamEvent] = []
+        text = part.get("text")
+        if part.get("thought"):
+            events.append(ReasoningDelta(text or "", signature, choice=index))
+        else:
+            if signature:
+                events.append(ReasoningDelta("", signature, redacted=True, choice=index))
+            if text:
+                events.append(TextDelta(text, index))
+        call = part.get("functionCall")
+        if isinstance(call, dict):
+            position = self.calls.get(index, 0)
+            self.calls[index] = position + 1
+            parsed = _tool_call(call, index, len(parts) - 1, response_id)
+            events.append(ToolCallStart(position, parsed.id, parsed.function, index))
+            if parsed.arguments:
+                events.append(ToolCallDelta(position, json.dumps(parsed.arguments), index))
+            events.append(ToolCallEnd(position, parsed, index))
+        return events
+
+    def finish(self) -> dict[str, Any]:
+        """The `generateContent` response the chunks add up to.
+
+        Raises:
+            ValueError: the stream ended before a finish reason (or a blocked prompt).
+        """
+        blocked = (self.head.get("promptFeedback") or {}).get("blockReason")
+        done = any(c.get("finishReason") for c in self.candidates.values())
+        if not (done or blocked):
+            raise ValueError("the stream ended before the answer was complete (no finishReason)")
+        return {**self.head, "candidates": [self.candidates[i] for i in sorted(self.candidates)]}

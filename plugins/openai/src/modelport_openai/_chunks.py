@@ -1,0 +1,216 @@
+"""Streamed chat completions: `ChatChunks` turns each `chat.completion.chunk` into events and
+merges the chunks into the `chat.completion` body a non-streamed call returns (read by the
+same `from_wire`). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modelport import (
+    Finish,
+    ModelUsage,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    UsageUpdate,
+)
+from modelport.http import error_for_status
+from modelport.wire import parse_tool_call
+
+from ._service import Quirks
+from ._wire import STOP_REASONS, _usage
+
+__all__ = ["ChatChunks"]
+
+_MERGED = frozenset({"choices", "usage", "object"})
+"""Chunk fields merged, not kept as they come."""
+_CHOICE_KEYS = frozenset({"index", "delta", "logprobs", "finish_reason"})
+
+
+class _Choice:
+    __slots__ = (
+        "calls",
+        "ended",
+        "extra",
+        "finish",
+        "logprobs",
+        "reasoning",
+        "reasoning_field",
+        "refusal",
+        "text",
+    )
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.reasoning_field: str | None = None
+        self.refusal: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish: str | None = None
+        self.ended = False
+        self.extra: dict[str, Any] = {}
+        self.logprobs: list[Any] | None = None
+
+
+class ChatChunks:
+    """One streamed call's chunks: `feed` each server-sent event's data, then `finish` for
+    the merged `chat.completion` body.
+
+    Args:
+        quirks: The service's quirks (where reasoning text comes, how usage counts).
+        provider: Provider name, for errors a chunk carries.
+        model: Model name, for those errors.
+    """
+
+    def __init__(self, quirks: Quirks, provider: str = "", model: str = "") -> None:
+        self.quirks = quirks
+        self.provider = provider
+        self.model = model
+        self.head: dict[str, Any] = {}
+        self.choices: dict[int, _Choice] = {}
+        self.usage: dict[str, Any] | None = None
+        self.done = False
+
+    def feed(self, event: str | None, data: str) -> list[StreamEvent]:
+        """The events of one chunk (`[DONE]` ends the stream)."""
+        if data == "[DONE]":  # choices a server left without a finish_reason end here
+            self.done = True
+            events: list[StreamEvent] = []
+            for n, open_choice in sorted(self.choices.items()):
+                if not open_choice.ended:
+                    open_choice.ended = True
+                    events.extend(self._finish(open_choice, n))
+            return events
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise ValueError(f"a chunk is a JSON {type(chunk).__name__}, not an object")
+        if "error" in chunk and "choices" not in chunk:
+            err = chunk["error"]
+            given = [err.get(k) for k in ("status_code", "code")] if isinstance(err, dict) else []
+            status = next((c for c in given if isinstance(c, int) and 400 <= c < 600), 500)
+            raise error_for_status(
+                status, json.dumps(chunk), {}, provider=self.provider, model=self.model
+            )
+        head = self.head
+        for key, value in chunk.items():  # id, model, created...: the first given (not empty)
+            if key not in _MERGED and value not in (None, "") and key not in head:
+                head[key] = value
+        events = []
+        choices: list[Any] = chunk.get("choices") or []
+        for raw in choices:
+            index = raw.get("index", 0)
+            choice = self.choices.get(index)
+            if choice is None:
+                choice = self.choices[index] = _Choice()
+            delta = raw.get("delta") or {}
+            text = delta.get("content")
+            if text:
+                choice.text.append(text)
+                events.append(TextDelta(text, index))
+            for field in self.quirks.reasoning_fields:
+                thought = delta.get(field)
+                if thought and isinstance(thought, str):
+                    choice.reasoning_field = choice.reasoning_field or field
+                    choice.reasoning.append(thought)
+                    events.append(ReasoningDelta(thought, choice=index))
+                    break
+            refusal = delta.get("refusal")
+            if refusal:
+                choice.refusal.append(refusal)
+            for call in delta.get("tool_calls") or ():
+                events.extend(self._call(choice, index, call))
+            if len(raw) > 4:  # fields beyond index, delta, logprobs, finish_reason: kept
+                choice.extra.update(
+                    (k, v) for k, v in raw.items() if k not in _CHOICE_KEYS and v is not None
+                )
+            logprobs = raw.get("logprobs")
+            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+                choice.logprobs = (choice.logprobs or []) + logprobs["content"]
+            finish = raw.get("finish_reason")
+            if finish and not choice.ended:
+                choice.finish = finish
+                choice.ended = True
+                events.extend(self._finish(choice, index))
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+            events.append(UsageUpdate(ModelUsage(**_usage(usage, self.quirks))))
+        return events
+
+    def _call(self, choice: _Choice, index: int, raw: dict[str, Any]) -> list[StreamEvent]:
+        position = raw.get("index", len(choice.calls))
+        function = raw.get("function") or {}
+        call = choice.calls.get(position)
+        events: list[StreamEvent] = []
+        if call is None:
+            call = choice.calls[position] = {"id": None, "name": "", "arguments": []}
+        if raw.get("id") and not call["id"]:
+            call["id"] = raw["id"]
+        name = function.get("name")
+        if name and name != call["name"]:
+            started = bool(call["name"])
+            call["name"] += name  # a name split over chunks; one repeated is kept once
+            if not started:
+                call_id = call["id"] or f"call_{index}_{position}"
+                events.append(ToolCallStart(position, call_id, call["name"], index))
+        fragment = function.get("arguments")
+        if fragment:
+            call["arguments"].append(fragment)
+            events.append(ToolCallDelta(position, fragment, index))
+        return events
+
+    def _finish(self, choice: _Choice, index: int) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for position, call in sorted(choice.calls.items()):
+            call_id = call["id"] or f"call_{index}_{position}"
+            parsed = parse_tool_call(call_id, call["name"], "".join(call["arguments"]))
+            events.append(ToolCallEnd(position, parsed, index))
+        reason = STOP_REASONS.get(choice.finish or "", "unknown")
+        events.append(Finish("content_filter" if choice.refusal else reason, index))
+        return events
+
+    def finish(self) -> dict[str, Any]:
+        """The `chat.completion` body the chunks add up to.
+
+        Raises:
+            ValueError: the stream ended before it was complete: neither `[DONE]` nor a
+                `finish_reason` for every choice.
+        """
+        if not self.choices or not (self.done or all(c.ended for c in self.choices.values())):
+            raise ValueError(
+                "the stream ended before the answer was complete (no finish_reason, no [DONE])"
+            )
+        choices = []
+        for index, choice in sorted(self.choices.items()):
+            message: dict[str, Any] = {"role": "assistant", "content": "".join(choice.text)}
+            if choice.reasoning_field:
+                message[choice.reasoning_field] = "".join(choice.reasoning)
+            if choice.refusal:
+                message["refusal"] = "".join(choice.refusal)
+            if choice.calls:
+                message["tool_calls"] = [
+                    {
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": "".join(call["arguments"])},
+                    }
+                    for _, call in sorted(choice.calls.items())
+                ]
+            entry: dict[str, Any] = {
+                **choice.extra,
+                "index": index,
+                "message": message,
+                "finish_reason": choice.finish,
+            }
+            if choice.logprobs is not None:
+                entry["logprobs"] = {"content": choice.logprobs}
+            choices.append(entry)
+        body = {**self.head, "object": "chat.completion", "choices": choices}
+        if self.usage is not None:
+            body["usage"] = self.usage
+        return body
