@@ -8,7 +8,8 @@
     nox -s bench             the benchmark suite (not part of the default run; with the peer
                              clients openai, litellm, inspect-ai unless `-- --no-peers`)
 
-Core's tests import the shared helpers of `tests/support` (installed as a distribution).
+Core's tests (and a plugin's, when it needs them) import the shared helpers of
+`tests/support` (installed as a distribution, in every session that runs tests).
 A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
 extra packages installed first and for pip instead of uv with
 `[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file),
@@ -124,7 +125,8 @@ def _plugin_session(name: str, meta: dict[str, object]) -> None:
             session.install(*preinstall)
         session.install("pip", *GROUPS["test"], *_test_deps(meta))
         folders = [*_local_deps(meta), f"plugins/{name}"]
-        session.install(*(f"./{f}" for f in folders))
+        # the shared test helpers too (the redis plugin's tests use its redis_kit)
+        session.install(*(f"./{f}" for f in folders), SUPPORT)
         session.run("pytest", f"plugins/{name}/tests", *session.posargs)
 
     session_func.__doc__ = f"Core and modelport plugin {name!r} alone; the plugin's own tests."
