@@ -8,10 +8,12 @@
     nox -s bench             the benchmark suite (not part of the default run; with the peer
                              clients openai, litellm, inspect-ai unless `-- --no-peers`)
 
-Core's tests import the shared helpers of `tests/support` (installed as a distribution).
+Core's tests (and a plugin's, when it needs them) import the shared helpers of
+`tests/support` (installed as a distribution, in every session that runs tests).
 A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
 extra packages installed first and for pip instead of uv with
-`[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file).
+`[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file),
+and for packages its benchmarks need with `bench = [...]` (a redis-server for the redis one).
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ def _plugin_session(name: str, meta: dict[str, object]) -> None:
             session.install(*preinstall)
         session.install("pip", *GROUPS["test"], *_test_deps(meta))
         folders = [*_local_deps(meta), f"plugins/{name}"]
-        session.install(*(f"./{f}" for f in folders))
+        # the shared test helpers too (the redis plugin's tests use its redis_kit)
+        session.install(*(f"./{f}" for f in folders), SUPPORT)
         session.run("pytest", f"plugins/{name}/tests", *session.posargs)
 
     session_func.__doc__ = f"Core and modelport plugin {name!r} alone; the plugin's own tests."
@@ -170,7 +173,8 @@ BENCH_PEERS = ["openai", "litellm", "inspect-ai"]
 def bench(session: nox.Session) -> None:
     """The benchmark suite: figures as ratios against floors measured in the same run."""
     installable = [n for n, m in PLUGINS.items() if _nox_options(m).get("installer") != "pip"]
-    session.install("pip", "./core", *(f"./plugins/{n}" for n in installable), SUPPORT)
+    extra = sorted({p for n in installable for p in _nox_options(PLUGINS[n]).get("bench", [])})  # type: ignore[attr-defined]
+    session.install("pip", "./core", *(f"./plugins/{n}" for n in installable), SUPPORT, *extra)
     args = list(session.posargs)
     if "--no-peers" in args:
         args.remove("--no-peers")

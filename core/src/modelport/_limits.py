@@ -1,15 +1,29 @@
-"""Per-provider concurrency limits: one set of slots per connection key and event loop."""
+"""Per-provider concurrency limits: one limiter per connection key and event loop.
+
+The default limiter is `Slots`, in-process. `MODELPORT_LIMITER` names another, registered by a
+plugin through the `register_limiters` hook (e.g. `redis`, one limit across processes).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import weakref
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .hookspecs import Limiter
+
+LIMITER_ENV = "MODELPORT_LIMITER"
+"""Environment variable naming the limiter (default `local`, the in-process `Slots`)."""
+
+DEFAULT_LIMITER = "local"
 
 
 class Slots:
     """At most `size` holders at once, in one event loop; waiters served first come, first
-    served (a freed slot goes straight to the oldest waiter).
+    served (a freed slot goes straight to the oldest waiter). The default `Limiter`.
 
     `try_take()` takes a free slot without awaiting (the common case costs no coroutine);
     `take()` waits for one; `give()` frees it.
@@ -61,42 +75,79 @@ class Slots:
         self.free += 1
 
 
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], Slots]] = (
-    weakref.WeakKeyDictionary()
-)
+_semaphores: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str, int], Limiter]
+] = weakref.WeakKeyDictionary()
 
 
 def connection_semaphore(
     key: str, size: int, loop: asyncio.AbstractEventLoop | None = None
-) -> Slots:
-    """The semaphore shared by every call with this connection key and size in this loop
+) -> Limiter:
+    """The limiter shared by every call with this connection key and size in this loop
     (`loop`, or the running one).
 
-    Semaphores are bound to an event loop, so each loop gets its own: a program may call
-    `asyncio.run` many times and the limit still holds within each run.
+    Limiters are bound to an event loop, so each loop gets its own: a program may call
+    `asyncio.run` many times and the limit still holds within each run. The kind is read from
+    `MODELPORT_LIMITER` when a limiter is made (a `Model` keeps the one it first used in a
+    loop).
+
+    Raises:
+        ModelInputError: `MODELPORT_LIMITER` names no registered limiter, or its factory
+            failed.
     """
     if loop is None:
         loop = asyncio.get_running_loop()
     per_loop = _semaphores.get(loop)
     if per_loop is None:
         per_loop = _semaphores[loop] = {}
-    sem = per_loop.get((key, size))
+    name = os.environ.get(LIMITER_ENV) or DEFAULT_LIMITER
+    sem = per_loop.get((name, key, size))
     if sem is None:
-        sem = per_loop[(key, size)] = Slots(size)
+        sem = Slots(size) if name == DEFAULT_LIMITER else _plugin_limiter(name, key, size)
+        per_loop[(name, key, size)] = sem
     return sem
 
 
+def _plugin_limiter(name: str, key: str, size: int) -> Limiter:
+    from ._registry import default_registry
+    from .errors import ModelInputError, PluginLoadError
+    from .hookspecs import Limiter
+
+    registry = default_registry()
+    try:
+        factory = registry.limiter(name)
+    except PluginLoadError as ex:
+        raise ModelInputError(f"limiter {name!r} failed to load: {ex}") from ex
+    if factory is None:
+        known = ", ".join(registry.limiter_names()) or "none"
+        raise ModelInputError(
+            f"no limiter named {name!r} (from {LIMITER_ENV}) is registered (registered "
+            f"limiters: {known}); install the plugin that provides it"
+        )
+    try:
+        limiter = factory(key, size)
+    except Exception as ex:
+        raise ModelInputError(f"limiter {name!r} failed to start: {ex}") from ex
+    if not isinstance(limiter, Limiter):
+        raise ModelInputError(
+            f"limiter {name!r} gave a {type(limiter).__name__}, which is not a Limiter (it "
+            f"needs try_take, take and give)"
+        )
+    return limiter
+
+
 class LastSlots:
-    """The slots one holder (a `Model`) took last, by event loop, connection key and size: a
-    holder calling again in the same loop gets them without a lookup in the shared table."""
+    """The limiter one holder (a `Model`) took last, by event loop, connection key and size: a
+    holder calling again in the same loop gets it without a lookup in the shared table (nor a
+    read of `MODELPORT_LIMITER`: the default path costs nothing more per call)."""
 
     __slots__ = ("_last",)
 
     def __init__(self) -> None:
-        self._last: tuple[asyncio.AbstractEventLoop, str, int, Slots] | None = None
+        self._last: tuple[asyncio.AbstractEventLoop, str, int, Limiter] | None = None
 
-    def get(self, key: str, size: int) -> Slots:
-        """The slots of `connection_semaphore(key, size)` in the running loop."""
+    def get(self, key: str, size: int) -> Limiter:
+        """The limiter of `connection_semaphore(key, size)` in the running loop."""
         loop = asyncio.get_running_loop()
         last = self._last
         if last is not None and last[0] is loop and last[1] == key and last[2] == size:

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
-from ._limits import LastSlots, Slots
+from ._limits import LastSlots
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -38,6 +38,7 @@ from .wire import drop_config
 
 if TYPE_CHECKING:
     from .cache import CachePolicy
+    from .hookspecs import Limiter
 
 DEFAULT_MAX_RETRIES = 5
 MODEL_ENV_VAR = "MODELPORT_MODEL"
@@ -435,7 +436,7 @@ class Model:
             )
         return self._timed(semaphore, max_retries, messages, tools, tool_choice, config)
 
-    def _slots_for(self, config: GenerateConfig) -> Slots:
+    def _slots_for(self, config: GenerateConfig) -> Limiter:
         """The concurrency slots of this call's connection key and size, in the running
         loop."""
         api = self.api
@@ -445,7 +446,7 @@ class Model:
 
     async def _timed(
         self,
-        semaphore: Slots,
+        semaphore: Limiter,
         max_retries: int,
         messages: list[ChatMessage],
         tools: list[ToolInfo],
@@ -471,7 +472,7 @@ class Model:
 
     async def _attempts(
         self,
-        semaphore: Slots,
+        semaphore: Limiter,
         max_retries: int,
         deadline: float | None,
         messages: list[ChatMessage],

@@ -1,8 +1,9 @@
 """The provider registry: pluggy plugin manager, lazy entry-point loading and `@modelapi`.
 
 Providers come from the `modelport` entry-point group, cache stores from
-`modelport.cache_stores`; a `Registry` loads an entry point only when its name is first asked
-for. `get_model` uses `default_registry()` unless it is given another.
+`modelport.cache_stores`, limiters from `modelport.limiters`; a `Registry` loads an entry
+point only when its name is first asked for. `get_model` uses `default_registry()` unless it
+is given another.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ ENTRY_POINT_GROUP = "modelport"
 
 CACHE_STORE_GROUP = "modelport.cache_stores"
 """The entry-point group of cache-store plugins."""
+
+LIMITER_GROUP = "modelport.limiters"
+"""The entry-point group of limiter plugins (see `MODELPORT_LIMITER`)."""
+
+BUILTIN_LIMITER = "local"
+"""The limiter modelport registers itself: the in-process `Slots`."""
 
 BUILTIN_CACHE_STORES = {"file": "modelport.cache._manage:file_store"}
 """Cache stores modelport registers itself, by name and `module:function`, imported on first
@@ -164,19 +171,35 @@ def _by_reference(name: str, target: str) -> Callable[[], Any]:
     return factory
 
 
+def _local_limiter(key: str, size: int) -> hookspecs.Limiter:
+    """The in-process `Slots` (imported by name: `_limits` looks limiters up here, and the
+    registry imports none of the modules that use it)."""
+    limiter: hookspecs.Limiter = importlib.import_module("modelport._limits").Slots(size)
+    return limiter
+
+
 class _BuiltinCacheStores:
-    """Registers modelport's own cache stores, through the same hook as any plugin."""
+    """Registers modelport's own cache stores and the in-process limiter, through the same
+    hooks as any plugin."""
 
     @hookspecs.hookimpl
     def register_cache_stores(self, register: hookspecs.RegisterCacheStore) -> None:
         for name, target in BUILTIN_CACHE_STORES.items():
             register(name, _by_reference(name, target))
 
+    @hookspecs.hookimpl
+    def register_limiters(self, register: hookspecs.RegisterLimiter) -> None:
+        register(BUILTIN_LIMITER, _local_limiter)
+
 
 _default_registry: Registry | None = None
 _default_lock = threading.Lock()
 
-_KINDS = {ENTRY_POINT_GROUP: "provider", CACHE_STORE_GROUP: "cache store"}
+_KINDS = {
+    ENTRY_POINT_GROUP: "provider",
+    CACHE_STORE_GROUP: "cache store",
+    LIMITER_GROUP: "limiter",
+}
 
 
 class Registry:
@@ -189,7 +212,8 @@ class Registry:
     process's default.
 
     A provider name belongs to the distribution whose `modelport` entry point carries it, a
-    cache-store name to the one whose `modelport.cache_stores` entry point does. A plugin may
+    cache-store name to the one whose `modelport.cache_stores` entry point does, a limiter
+    name to the one whose `modelport.limiters` entry point does. A plugin may
     register only the names its distribution's entry points carry, and not one another
     distribution owns; when several distributions declare an entry point of one name, the one
     named `modelport-<name>` owns it and the others are refused (with none of that name, all
@@ -207,6 +231,7 @@ class Registry:
         self._lock = threading.RLock()
         self._providers: dict[str, ProviderEntry] = {}
         self._stores: dict[str, _Store] = {}
+        self._limiters: dict[str, hookspecs.LimiterFactory] = {}
         self._warned: set[str] = set()
         self._failed: dict[str, dict[str, PluginLoadError]] = {g: {} for g in _KINDS}
         self._conflicts: dict[str, list[str]] = {}
@@ -214,6 +239,7 @@ class Registry:
         self._loading: _Loading | None = None
         self.pm.hook.register_models.call_historic(kwargs={"register": self._register})
         self.pm.hook.register_cache_stores.call_historic(kwargs={"register": self._register_store})
+        self.pm.hook.register_limiters.call_historic(kwargs={"register": self._register_limiter})
         self.pm.register(_BuiltinCacheStores(), name="modelport.cache")
 
     def __repr__(self) -> str:
@@ -313,6 +339,19 @@ class Registry:
             factory, None if loading is None else loading.distribution, legacy
         )
 
+    def _register_limiter(self, name: str, factory: hookspecs.LimiterFactory) -> None:
+        loading = self._loading
+        if loading is not None:
+            self._check_claim(LIMITER_GROUP, name)
+            if name in self._limiters:
+                raise PluginConflictError(
+                    loading.name,
+                    loading.distribution,
+                    f"{self._describe_loading()} registers limiter {name!r}, which is already "
+                    f"registered (by modelport or in-process): the plugin is refused",
+                )
+        self._limiters[name] = factory
+
     def _describe_loading(self) -> str:
         loading = self._loading
         assert loading is not None
@@ -335,9 +374,15 @@ class Registry:
         if group == CACHE_STORE_GROUP and name == loading.name and not eps:
             return True
         owners = sorted({d for ep in eps if (d := _dist_of(ep)[0]) is not None})
-        if group == CACHE_STORE_GROUP and name in BUILTIN_CACHE_STORES:
+        if (group == CACHE_STORE_GROUP and name in BUILTIN_CACHE_STORES) or (
+            group == LIMITER_GROUP and name == BUILTIN_LIMITER
+        ):
             owners.append("modelport (built in)")
-        elif name in self._providers and self._providers[name].distribution is None:
+        elif (
+            group == ENTRY_POINT_GROUP
+            and name in self._providers
+            and self._providers[name].distribution is None
+        ):
             owners.append("this process (@modelapi)")
         whose = (
             f"which belongs to {', '.join(repr(o) for o in owners)}"
@@ -413,7 +458,7 @@ class Registry:
         self._attempted.add((group, ep.name))
         dist, version = _dist_of(ep)
         self._loading = _Loading(ep.name, dist, version, group)
-        providers, stores = set(self._providers), set(self._stores)
+        providers, stores, limiters = set(self._providers), set(self._stores), set(self._limiters)
         try:
             plugin = ep.load()
             if not self.pm.is_registered(plugin):  # a module behind entry points of both groups
@@ -423,6 +468,8 @@ class Registry:
                 del self._providers[added]
             for added in set(self._stores) - stores:
                 del self._stores[added]
+            for added in set(self._limiters) - limiters:
+                del self._limiters[added]
             if self.pm.get_plugin(plugin_name) is not None:
                 self.pm.unregister(name=plugin_name)
             if isinstance(ex, PluginConflictError):
@@ -502,6 +549,28 @@ class Registry:
         (through `modelport.cache_stores`; none is loaded), sorted."""
         installed = {ep.name for ep in _entry_points(CACHE_STORE_GROUP)}
         return sorted(set(self._stores) | installed)
+
+    def limiter(self, name: str) -> hookspecs.LimiterFactory | None:
+        """The factory of limiter `name`, loading its entry point (of the `modelport.limiters`
+        group) if needed; None when no installed distribution offers it.
+
+        Raises:
+            PluginLoadError: the distribution offering it failed to import or register.
+        """
+        factory = self._limiters.get(name)
+        if factory is None:
+            self._load(LIMITER_GROUP, name)
+            factory = self._limiters.get(name)
+            failed = self._failed[LIMITER_GROUP]
+            if factory is None and name in failed:
+                raise failed[name]
+        return factory
+
+    def limiter_names(self) -> list[str]:
+        """The names of the limiters registered, or offered by an installed distribution
+        (through `modelport.limiters`; none is loaded), sorted."""
+        installed = {ep.name for ep in _entry_points(LIMITER_GROUP)}
+        return sorted(set(self._limiters) | installed)
 
     def providers(self) -> list[ProviderInfo]:
         """Every provider: registered in-process, or installed (loading every provider plugin,

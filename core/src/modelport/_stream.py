@@ -286,68 +286,74 @@ class Stream:
                     yield event
                 self.output = hit
                 return
-        slots = model._slots_for(config)
-        max_retries = 5 if config.max_retries is None else config.max_retries
-        deadline = None if config.timeout is None else model.retry.clock() + config.timeout
-        retries = 0
-        while True:  # attempts, until one gives its first item
-            if not slots.try_take():
-                await slots.take()
-            source = api.stream(messages, tools, choice, config)
-            try:
-                first = await source.__anext__()
-            except StopAsyncIteration:
-                slots.give()
-                raise InvalidResponseError(
-                    "the stream ended before any event or output",
-                    provider=api.provider,
-                    model=api.model_name,
-                ) from None
-            except Exception as ex:
-                slots.give()
-                await source.aclose()
-                if model.closed:
-                    if isinstance(ex, ModelClosedError):
-                        raise
-                    raise ModelClosedError(f"{model} was closed during the call") from ex
-                retryable = api.is_rate_limit(ex) or is_transient(ex)
-                wait = next_wait(model.retry, ex, retries, max_retries, retryable, deadline)
-                if wait is None:
-                    raise
-                logger.info(
-                    "%s: stream attempt %d failed before its first event (%s); retrying in %.2fs",
-                    model,
-                    retries + 1,
-                    type(ex).__name__,
-                    wait,
-                )
-                retries += 1
-                await model.retry.sleep(wait)
-                continue
-            except BaseException:
-                slots.give()
-                await source.aclose()
-                raise
-            break
         try:
-            item: StreamEvent | ModelOutput = first
-            while not isinstance(item, Output):
-                yield item
+            slots = model._slots_for(config)
+            max_retries = 5 if config.max_retries is None else config.max_retries
+            deadline = None if config.timeout is None else model.retry.clock() + config.timeout
+            retries = 0
+            while True:  # attempts, until one gives its first item
+                if not slots.try_take():
+                    await slots.take()
+                source = api.stream(messages, tools, choice, config)
                 try:
-                    item = await source.__anext__()
+                    first = await source.__anext__()
                 except StopAsyncIteration:
+                    slots.give()
                     raise InvalidResponseError(
-                        "the stream ended without its output",
+                        "the stream ended before any event or output",
                         provider=api.provider,
                         model=api.model_name,
                     ) from None
-            output = item
-        finally:
-            slots.give()
-            await source.aclose()
-        output.time = time.monotonic() - start
-        if not output.model:
-            output.model = model.name
-        self.output = output
+                except Exception as ex:
+                    slots.give()
+                    await source.aclose()
+                    if model.closed:
+                        if isinstance(ex, ModelClosedError):
+                            raise
+                        raise ModelClosedError(f"{model} was closed during the call") from ex
+                    retryable = api.is_rate_limit(ex) or is_transient(ex)
+                    wait = next_wait(model.retry, ex, retries, max_retries, retryable, deadline)
+                    if wait is None:
+                        raise
+                    logger.info(
+                        "%s: stream attempt %d failed before its first event (%s); "
+                        "retrying in %.2fs",
+                        model,
+                        retries + 1,
+                        type(ex).__name__,
+                        wait,
+                    )
+                    retries += 1
+                    await model.retry.sleep(wait)
+                    continue
+                except BaseException:
+                    slots.give()
+                    await source.aclose()
+                    raise
+                break
+            try:
+                item: StreamEvent | ModelOutput = first
+                while not isinstance(item, Output):
+                    yield item
+                    try:
+                        item = await source.__anext__()
+                    except StopAsyncIteration:
+                        raise InvalidResponseError(
+                            "the stream ended without its output",
+                            provider=api.provider,
+                            model=api.model_name,
+                        ) from None
+                output = item
+            finally:
+                slots.give()
+                await source.aclose()
+            output.time = time.monotonic() - start
+            if not output.model:
+                output.model = model.name
+            self.output = output
+        except BaseException:
+            if pending is not None and pending.claim is not None:
+                pending.claim.release()  # identical calls waiting for this one go ahead
+            raise
         if pending is not None:
             await pending.save(output)

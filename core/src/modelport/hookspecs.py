@@ -19,7 +19,7 @@ def register_models(register):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pluggy
 
@@ -27,12 +27,16 @@ if TYPE_CHECKING:
     from ._modelapi import ModelAPI
 
 __all__ = [
+    "Limiter",
+    "LimiterFactory",
     "ModelAPIFactory",
     "RegisterCacheStore",
+    "RegisterLimiter",
     "RegisterModel",
     "hookimpl",
     "hookspec",
     "register_cache_stores",
+    "register_limiters",
     "register_models",
 ]
 
@@ -45,6 +49,35 @@ hookimpl = pluggy.HookimplMarker("modelport")
 ModelAPIFactory = Callable[..., "ModelAPI"]
 """A `ModelAPI` subclass, or any callable taking the `ModelAPI` constructor arguments: it is
 called with keyword arguments only (see `RegisterModel`) and must return a `ModelAPI`."""
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """At most `size` calls of one connection key in flight at once: what `Model` takes a slot
+    of around each attempt (`try_take()`, else `await take()`; then `give()`, from the same
+    task). The in-process default is `modelport._limits.Slots`; a plugin registers others with
+    `register_limiters`.
+    """
+
+    def try_take(self) -> bool:
+        """Take a slot at once if one is free (no awaiting); whether it did. A limiter that
+        must wait for I/O returns False, and the caller awaits `take()`."""
+        ...
+
+    async def take(self) -> None:
+        """Take a slot, waiting for one. When cancelled, no slot is held (one handed over
+        meanwhile is passed on)."""
+        ...
+
+    def give(self) -> None:
+        """Free the slot the calling task holds (called once per slot taken, never awaiting:
+        a limiter with I/O to do schedules it)."""
+        ...
+
+
+LimiterFactory = Callable[[str, int], Limiter]
+"""`factory(key, size)`: the limiter of connection key `key` (`ModelAPI.connection_key()`)
+allowing `size` holders, for the running event loop."""
 
 
 class RegisterModel(Protocol):
@@ -81,6 +114,13 @@ class RegisterCacheStore(Protocol):
         """Register cache store `name`; `factory()` returns a `modelport.cache.CacheStore`."""
 
 
+class RegisterLimiter(Protocol):
+    """The callback `register_limiters` receives."""
+
+    def __call__(self, name: str, factory: LimiterFactory) -> None:
+        """Register limiter `name`; `factory(key, size)` returns a `Limiter`."""
+
+
 @hookspec(historic=True)
 def register_models(register: RegisterModel) -> None:
     """Register the model providers this plugin offers.
@@ -108,6 +148,25 @@ def register_cache_stores(register: RegisterCacheStore) -> None:
 
     Args:
         register: Call it once per store (see `RegisterCacheStore`).
+
+    Returns nothing; every implementation is called (no first-result rule).
+    """
+
+
+@hookspec(historic=True)
+def register_limiters(register: RegisterLimiter) -> None:
+    """Register concurrency limiters this plugin offers (the in-process one registers this way,
+    as `local`).
+
+    Called once for each plugin when it is registered. The limiter used is named by the
+    `MODELPORT_LIMITER` environment variable (default `local`); a plugin offering one is found
+    through the `modelport.limiters` entry-point group, by the limiter's name, and may register
+    only the names its distribution's entry points carry. `Model` calls the factory once per
+    event loop, connection key and size, the first time a call (or a stream) needs it, inside
+    the running loop; with the default, no plugin is loaded and nothing is looked up per call.
+
+    Args:
+        register: Call it once per limiter (see `RegisterLimiter`).
 
     Returns nothing; every implementation is called (no first-result rule).
     """

@@ -1,10 +1,13 @@
-"""`modelport cache path|size|list|clear|prune`: manage the file store from the command line."""
+"""`modelport cache path|size|list|clear|prune`: manage the file store from the command line
+(or the store `MODELPORT_CACHE_STORE` names, when it is a `ManagedStore`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from typing import Any
+
+from . import _managed
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -25,7 +28,7 @@ def add_cache_command(sub: Any) -> None:
         "cache",
         help="manage the response cache",
         description="Manage the response cache (the file store at $MODELPORT_CACHE_DIR, else "
-        "the user's cache folder).",
+        "the user's cache folder; or the store $MODELPORT_CACHE_STORE names, such as redis).",
     )
     actions = p.add_subparsers(dest="cache_command", metavar="ACTION")
     actions.required = True
@@ -73,6 +76,8 @@ def human_size(size: int) -> str:
 
 
 def _cmd_path(args: argparse.Namespace) -> int:
+    if (other := _managed.managed_store()) is not None:
+        return _managed_path(other, args)
     from ._manage import cache_path
 
     print(cache_path(args.model))
@@ -80,6 +85,8 @@ def _cmd_path(args: argparse.Namespace) -> int:
 
 
 def _cmd_size(args: argparse.Namespace) -> int:
+    if (other := _managed.managed_store()) is not None:
+        return _managed_size(other, args)
     from ._manage import cache_size
 
     sizes = cache_size(subdirs=args.model)
@@ -94,6 +101,8 @@ def _cmd_size(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    if (other := _managed.managed_store()) is not None:
+        return _managed_list(other, args)
     from ._manage import cache_list_expired, cache_path, file_store
 
     if args.expired:
@@ -124,6 +133,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_clear(args: argparse.Namespace) -> int:
+    if (other := _managed.managed_store()) is not None:
+        return _managed_clear(other, args)
     from ._manage import cache_clear, cache_path
 
     models = [""] if args.all else args.model
@@ -147,6 +158,8 @@ def _entries(model: str) -> Any:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
+    if (other := _managed.managed_store()) is not None:
+        return _managed_prune(other, args)
     from ._manage import cache_list_expired, cache_prune
 
     expired = cache_list_expired(args.model)
@@ -159,3 +172,68 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     removed = len([p for p in expired if p not in left])
     print(f"pruned {removed} expired {'entry' if removed == 1 else 'entries'}")
     return EXIT_OK if not left else EXIT_FAILED
+
+
+# -- a managed store (MODELPORT_CACHE_STORE names one) ------------------------------------
+
+
+def _managed_path(store: _managed.ManagedStore, args: argparse.Namespace) -> int:
+    print(store.describe())
+    return EXIT_OK
+
+
+def _managed_size(store: _managed.ManagedStore, args: argparse.Namespace) -> int:
+    sizes = _managed.size(store, args.model)
+    total = sum(nbytes for _name, nbytes in sizes)
+    if args.json:
+        print(json.dumps({"total": total, "models": dict(sizes)}, indent=2))
+        return EXIT_OK
+    for name, nbytes in sizes:
+        print(f"{human_size(nbytes):>10}  {name}")
+    print(f"{human_size(total):>10}  total")
+    return EXIT_OK
+
+
+def _managed_list(store: _managed.ManagedStore, args: argparse.Namespace) -> int:
+    if args.expired:
+        # entries past their expiry are removed by the store (or by prune), never listed
+        print("[]" if args.json else "")
+        return EXIT_OK
+    rows = {
+        model: {"entries": entries, "bytes": nbytes}
+        for model, entries, nbytes in store.model_sizes()
+        if not args.model or any(m in model for m in args.model)
+    }
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"the cache is empty ({store.describe()})")
+    else:
+        for name, row in rows.items():
+            print(f"{row['entries']:>8} entries {human_size(row['bytes']):>10}  {name}")
+    return EXIT_OK
+
+
+def _managed_clear(store: _managed.ManagedStore, args: argparse.Namespace) -> int:
+    from ._memory import forget_all
+
+    forget_all()
+    models = [""] if args.all else args.model
+    failed = False
+    for model in models:
+        removed = store.clear_model(model)
+        what = model or "every model"
+        noun = "entry" if removed == 1 else "entries"
+        if removed:
+            print(f"cleared {removed} {noun} of {what} ({store.describe()})")
+        else:
+            print(f"nothing cached for {what} ({store.describe()})")
+        if any(_managed.matches(m, model) for m, _n, _b in store.model_sizes()):
+            failed = True
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _managed_prune(store: _managed.ManagedStore, args: argparse.Namespace) -> int:
+    removed = store.prune()
+    print(f"pruned {removed} expired {'entry' if removed == 1 else 'entries'}")
+    return EXIT_OK

@@ -38,6 +38,9 @@ from ._store import CacheRecord
 
 logger = logging.getLogger("modelport.cache")
 
+CACHE_DIR_ENV = "MODELPORT_CACHE_DIR"
+"""Environment variable naming the cache folder."""
+
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 """Entries larger than this are neither written nor read."""
 

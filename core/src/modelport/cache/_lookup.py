@@ -2,8 +2,10 @@
 
 The store is chosen by `MODELPORT_CACHE_STORE` (default `file`) from those of a `StoreSource`
 (the model's registry, where stores are registered through the `register_cache_stores` hook);
-each store has a memory tier in front of it. The call is described by a `CallIdentity` and its
-prepared arguments: this module sees neither the `Model` nor its provider.
+each store has a memory tier in front of it. A store that de-duplicates calls in flight
+(`InFlightStore`) is asked to claim each call that missed. The call is described by a
+`CallIdentity` and its prepared arguments: this module sees neither the `Model` nor its
+provider.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from .._messages import ChatMessageBase
 from .._output import ModelOutput
 from .._tools import ToolChoice, ToolInfo
 from ..errors import CacheError, ModelportError, ModelTimeoutError
+from ._file import CACHE_DIR_ENV
+from ._inflight import Claim, InFlightStore, claim_call
 from ._key import cache_key
-from ._manage import CACHE_DIR_ENV
 from ._memory import Held, MemoryTier, forget_all
 from ._policy import CachePolicy, as_policy, current_epoch
 from ._store import CacheRecord, CacheStore, StoreSource, seconds_of, timestamp
@@ -52,6 +55,7 @@ class ResponseCache:
     def __init__(self, store: CacheStore, memory: MemoryTier | None = None) -> None:
         self.store = store
         self.memory = memory if memory is not None else MemoryTier()
+        self.coordinated = isinstance(store, InFlightStore)
 
     async def fetch(self, model: str, key: str, policy: CachePolicy) -> ModelOutput | None:
         """The output cached for `key`, if there is one `policy` accepts; a store failure, or a
@@ -188,42 +192,53 @@ class Pending:
     deadline: float | None = None
     timeout: float | None = None
     provider: str = ""
+    claim: Claim | None = None
+    """The claim on the call in flight (released by `save`, or when the call fails)."""
 
     async def bound(self, call: Coroutine[Any, Any, ModelOutput]) -> ModelOutput:
         """Await the provider `call` within the time left of the whole-call timeout (the
-        lookup took some of it)."""
-        if self.deadline is None:
-            return await call
+        lookup took some of it). A call that fails releases its claim."""
         try:
-            async with asyncio.timeout_at(self.deadline):
+            if self.deadline is None:
                 return await call
-        except ModelTimeoutError:
+            try:
+                async with asyncio.timeout_at(self.deadline):
+                    return await call
+            except ModelTimeoutError:
+                raise
+            except TimeoutError:
+                raise ModelTimeoutError(
+                    f"no answer within the timeout of {self.timeout}s",
+                    provider=self.provider,
+                    model=self.model.partition("/")[2] or self.model,
+                ) from None
+        except BaseException:
+            if self.claim is not None:
+                self.claim.release()
             raise
-        except TimeoutError:
-            raise ModelTimeoutError(
-                f"no answer within the timeout of {self.timeout}s",
-                provider=self.provider,
-                model=self.model.partition("/")[2] or self.model,
-            ) from None
 
     async def save(self, output: ModelOutput) -> None:
-        """Store the call's output (if it may be cached). Within the whole-call timeout: a
-        store that does not finish in time is abandoned (logged), and the call still returns
-        its output."""
-        if self.deadline is None:
-            await self.cache.save(self.model, self.key, output, self.policy)
-            return
+        """Store the call's output (if it may be cached), then release the claim. Within the
+        whole-call timeout: a store that does not finish in time is abandoned (logged), and
+        the call still returns its output."""
         try:
-            async with asyncio.timeout_at(self.deadline):
+            if self.deadline is None:
                 await self.cache.save(self.model, self.key, output, self.policy)
-        except TimeoutError:
-            logger.warning(
-                "cache store %r did not store the output of %s within the timeout of %ss: "
-                "not stored",
-                self.cache.store,
-                self.model,
-                self.timeout,
-            )
+                return
+            try:
+                async with asyncio.timeout_at(self.deadline):
+                    await self.cache.save(self.model, self.key, output, self.policy)
+            except TimeoutError:
+                logger.warning(
+                    "cache store %r did not store the output of %s within the timeout of %ss: "
+                    "not stored",
+                    self.cache.store,
+                    self.model,
+                    self.timeout,
+                )
+        finally:
+            if self.claim is not None:
+                self.claim.release()
 
 
 async def fetch(
@@ -244,7 +259,8 @@ async def fetch(
     Raises:
         CacheError: `cache` is not True or a `CachePolicy`, a model arg or scope cannot be
             part of a key, or the configured store is unavailable.
-        ModelTimeoutError: the store did not answer within `config.timeout`.
+        ModelTimeoutError: the store did not answer (or an identical call in flight did not
+            end) within `config.timeout`.
     """
     policy = as_policy(cache)
     name = identity.name
@@ -268,17 +284,29 @@ async def fetch(
         return None, None
     response_cache = active_cache(stores)
     timeout = config.timeout
+    claim = None
     if timeout is None:
         hit = await response_cache.fetch(name, key, policy)
-        return Pending(response_cache, name, key, policy, provider=identity.provider), hit
+        if hit is None and response_cache.coordinated:
+            hit, claim = await claim_call(response_cache, name, key, policy)
+        pending = Pending(
+            response_cache, name, key, policy, provider=identity.provider, claim=claim
+        )
+        return pending, hit
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         async with asyncio.timeout_at(deadline):
             hit = await response_cache.fetch(name, key, policy)
+            if hit is None and response_cache.coordinated:
+                hit, claim = await claim_call(response_cache, name, key, policy)
     except TimeoutError:
         raise ModelTimeoutError(
-            f"no answer within the timeout of {timeout}s (the cache store did not answer)",
+            f"no answer within the timeout of {timeout}s (the cache store did not answer, or "
+            f"an identical call in flight did not end)",
             provider=identity.provider,
             model=identity.model,
         ) from None
-    return Pending(response_cache, name, key, policy, deadline, timeout, identity.provider), hit
+    pending = Pending(
+        response_cache, name, key, policy, deadline, timeout, identity.provider, claim
+    )
+    return pending, hit

@@ -1,4 +1,5 @@
-"""Managing the file store: where it lives, its size, listing and removing entries."""
+"""Managing the file store: where it lives, its size, listing and removing entries (or the
+store `MODELPORT_CACHE_STORE` names, when it is a `ManagedStore`)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import CacheError
-from ._file import ENTRY_NAME, MARKER, FileStore, Loaded, model_dir
+from . import _managed
+from ._file import CACHE_DIR_ENV, ENTRY_NAME, MARKER, FileStore, Loaded, model_dir
 from ._memory import forget_all
 
 logger = logging.getLogger("modelport.cache")
-
-CACHE_DIR_ENV = "MODELPORT_CACHE_DIR"
-"""Environment variable naming the cache folder."""
 
 STALE_TEMP_SECONDS = 60 * 60
 """`cache_prune` removes temp files of interrupted writes older than this."""
@@ -94,7 +93,10 @@ def cache_size(subdirs: list[str] = [], files: list[Path] = []) -> list[tuple[st
 
     Returns:
         (folder name relative to the cache folder, bytes of its entries), sorted by name.
+        For a managed store (Redis): (model, bytes of its entries), `files` ignored.
     """
+    if (other := _managed.managed_store()) is not None:
+        return _managed.size(other, subdirs)
     store = file_store()
     root = store.root
     paths: set[Path] = set()
@@ -146,6 +148,8 @@ def cache_clear(model: str = "") -> bool:
         CacheError: the cache folder exists but has no marker (modelport did not make it).
     """
     forget_all()
+    if (other := _managed.managed_store()) is not None:
+        return other.clear_model(model) > 0
     store = file_store()
     if not store.exists():
         return False
@@ -175,7 +179,11 @@ def cache_list_expired(filter_by: list[str] = []) -> list[Path]:  # noqa: B006 (
 
     Args:
         filter_by: Model names ('<provider>/<model>') to look in; empty means the whole cache.
+
+    A managed store (Redis) lists none: it removes entries when they expire.
     """
+    if _managed.managed_store() is not None:
+        return []
     store = file_store()
     return _expired_in(store, filter_by or [""])
 
@@ -191,6 +199,9 @@ def cache_prune(files: list[Path] = []) -> None:  # noqa: B006 (the reference AP
     Raises:
         CacheError: the cache folder exists but has no marker (modelport did not make it).
     """
+    if (other := _managed.managed_store()) is not None:
+        other.prune()
+        return
     store = file_store()
     if not store.exists():
         return
