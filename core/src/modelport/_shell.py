@@ -231,6 +231,12 @@ class HTTPModelAPI(ModelAPI):
     """The endpoint this class speaks to (an instance may resolve another, see
     `resolve_endpoint`)."""
 
+    bearer: str | Callable[[], str] | None = None
+    """A bearer token, or a function returning a fresh one (called for each request), that
+    `request_headers` sends as `Authorization: Bearer ...`; every token sent is scrubbed from
+    errors like the key. Set it before calling `HTTPModelAPI.__init__` when
+    `resolve_endpoint` depends on it."""
+
     def __init__(
         self,
         model_name: str,
@@ -340,16 +346,43 @@ class HTTPModelAPI(ModelAPI):
         return self.base_url + path if self.base_url else path
 
     def request_headers(self) -> Mapping[str, str]:
-        """Headers for one request (default: `headers`; override for tokens that expire)."""
-        return self.headers
+        """Headers for one request: `headers`, with `Authorization: Bearer <token>` when a
+        `bearer` token is set (a fresh one when it is a function)."""
+        bearer = self.bearer
+        if bearer is None:
+            return self.headers
+        token = self.check_token(bearer() if callable(bearer) else bearer)
+        seen: list[str] = self.__dict__.setdefault("_bearer_seen", [])
+        if token not in seen:
+            seen.append(token)
+            self.http.secrets.append(token)
+        return {**self.headers, "authorization": f"Bearer {token}"}
+
+    def check_token(self, value: Any) -> str:
+        """`value` if it is a usable bearer token, else a `ModelInputError` that does not
+        echo it (override to name the variable or argument that sets it)."""
+        if (
+            not isinstance(value, str)
+            or not value
+            or any(c.isspace() or not c.isprintable() for c in value)
+        ):
+            raise ModelInputError(
+                f"{self.provider}: the bearer token is empty, not a string, or contains "
+                f"whitespace or control characters"
+            )
+        return value
 
     # -- the shell ------------------------------------------------------------------------
 
     @property
     def secrets(self) -> list[str]:
-        """The API key and secret-looking header values given with `headers=`."""
+        """The API key, secret-looking header values given with `headers=`, and the bearer
+        tokens given or sent."""
         found = super().secrets
         found.extend(getattr(self, "_header_secrets", ()))
+        if isinstance(self.bearer, str):
+            found.append(self.bearer)
+        found.extend(s for s in self.__dict__.get("_bearer_seen", ()) if s not in found)
         return found
 
     def request_body(

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -147,10 +147,9 @@ class AzureOpenAIAPI(OpenAICompatibleAPI):
         model_args["api_version"] = (
             model_args.get("api_version") or os.environ.get(API_VERSION_VAR) or DEFAULT_API_VERSION
         )
-        self._token: EntraToken | None = _token(token)
-        self._tokens: list[str] = [token] if isinstance(token, str) else []
+        self.bearer = _token(token)
         super().__init__(model_name, base_url, api_key, config, **model_args)
-        if self._token is None and self.api_key is None:
+        if self.bearer is None and self.api_key is None:
             raise ModelInputError(
                 f"no API key or token for azure: set {KEY_VAR} or {TOKEN_VAR}, or pass "
                 "api_key= or azure_ad_token="
@@ -163,28 +162,16 @@ class AzureOpenAIAPI(OpenAICompatibleAPI):
                 f"azure: {model_name!r} is not a deployment name (up to 64 letters, digits, "
                 "'.', '_', '-'): use 'azure/<deployment>'"
             )
-        return (AZURE_ENTRA if self._token is not None else AZURE), model_name
+        return (AZURE_ENTRA if self.bearer is not None else AZURE), model_name
 
     def request_url(self) -> str:
         """The deployment's chat-completions URL, with the `api-version` query."""
         version = urllib.parse.quote(self.args["api_version"], safe="")
         return f"{super().request_url()}?api-version={version}"
 
-    def request_headers(self) -> Mapping[str, str]:
-        """The headers, with `Authorization: Bearer <token>` when a token authenticates (a
-        fresh one from a function, scrubbed from errors like a key)."""
-        if self._token is None:
-            return self.headers
-        token = checked_token(self._token() if callable(self._token) else self._token)
-        if token not in self._tokens:
-            self._tokens.append(token)
-            self.http.secrets.append(token)
-        return {**self.headers, "authorization": f"Bearer {token}"}
-
-    @property
-    def secrets(self) -> list[str]:
-        """The key, secret header values and every token sent."""
-        return super().secrets + getattr(self, "_tokens", [])
+    def check_token(self, value: Any) -> str:
+        """`value` if it is a usable bearer token (naming the argument that sets it)."""
+        return checked_token(value)
 
     error_detail = staticmethod(error_detail)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from collections.abc import Mapping
 from typing import Any
 
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
@@ -26,7 +25,6 @@ from ._endpoints import (
     VERSIONED,
     VERTEX,
     VERTEX_EXPRESS,
-    AccessToken,
     checked_token,
 )
 from ._wire import GoogleOptions, from_wire, to_wire
@@ -169,8 +167,7 @@ class VertexAPI(GoogleAPI):
                 f"{TOKEN_VAR} (e.g. to the output of 'gcloud auth print-access-token'); or, for "
                 f"express mode, an API key ({' or '.join(KEY_VARS)}) and no project"
             )
-        self._token: AccessToken | None = token
-        self._tokens: list[str] = [token] if isinstance(token, str) else []
+        self.bearer = token
         location = model_args["location"]  # checked by the shell before the URL is used
         if not (base_url or env.get(VERTEX.base_url_var or "")) and location != "global":
             base_url = f"https://{location}-aiplatform.googleapis.com"
@@ -180,22 +177,11 @@ class VertexAPI(GoogleAPI):
     def resolve_endpoint(self, model_name: str) -> tuple[Endpoint, str]:
         """`VERTEX` with a token, else `VERTEX_EXPRESS`; the name without `vertex/`."""
         _, name = super().resolve_endpoint(model_name.removeprefix("vertex/"))
-        return (VERTEX if self._token is not None else VERTEX_EXPRESS), name
+        return (VERTEX if self.bearer is not None else VERTEX_EXPRESS), name
 
-    def request_headers(self) -> Mapping[str, str]:
-        """The headers, with `Authorization: Bearer <token>` (a fresh one from a function)."""
-        if self._token is None:
-            return self.headers
-        token = checked_token(self._token() if callable(self._token) else self._token)
-        if token not in self._tokens:
-            self._tokens.append(token)
-            self.http.secrets.append(token)
-        return {**self.headers, "authorization": f"Bearer {token}"}
-
-    @property
-    def secrets(self) -> list[str]:
-        """The key, secret header values and every token sent."""
-        return super().secrets + getattr(self, "_tokens", [])
+    def check_token(self, value: Any) -> str:
+        """`value` if it is a usable bearer token (naming the argument that sets it)."""
+        return checked_token(value)
 
 
 def google_api(model_name: str, **kwargs: Any) -> GoogleAPI:
