@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._config import GenerateConfig, GenerateConfigArgs, ResponseSchema
+    from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
     from ._content import (
         Content,
         ContentAudio,
+        ContentDocument,
         ContentImage,
         ContentReasoning,
         ContentText,
@@ -78,6 +79,7 @@ __version__ = "0.1.0"
 version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
+    "BatchConfig",
     "CachePolicy",
     "ChatCompletionChoice",
     "ChatMessage",
@@ -88,6 +90,7 @@ __all__ = [
     "ChatMessageUser",
     "Content",
     "ContentAudio",
+    "ContentDocument",
     "ContentImage",
     "ContentReasoning",
     "ContentText",
@@ -143,8 +146,10 @@ _LAZY = {
     "GenerateConfig": "._config",
     "GenerateConfigArgs": "._config",
     "ResponseSchema": "._config",
+    "BatchConfig": "._config",
     "Content": "._content",
     "ContentAudio": "._content",
+    "ContentDocument": "._content",
     "ContentImage": "._content",
     "ContentReasoning": "._content",
     "ContentText": "._content",

@@ -28,6 +28,25 @@ class ResponseSchema(BaseModel):
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
 
+class BatchConfig(BaseModel):
+    """How `generate()` calls are collected into a provider's batch jobs (see
+    `GenerateConfig.batch`)."""
+
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+
+    size: int | None = Field(default=None, ge=1)
+    """The most requests in one batch job (default: the provider's own limit, capped)."""
+
+    send_delay: float | None = Field(default=None, ge=0)
+    """Seconds to wait for more requests before sending a batch that is not full."""
+
+    tick: float | None = Field(default=None, gt=0)
+    """Seconds between polls of a submitted job's status."""
+
+    max_batches: int | None = Field(default=None, ge=1)
+    """The most batch jobs in flight at once."""
+
+
 class GenerateConfigArgs(TypedDict, total=False):
     """Type for kwargs that selectively override `GenerateConfig`."""
 
@@ -56,6 +75,7 @@ class GenerateConfigArgs(TypedDict, total=False):
     reasoning_tokens: int | None
     reasoning_history: bool | None
     response_schema: ResponseSchema | None
+    batch: bool | int | BatchConfig | None
     extra_body: dict[str, Any] | None
 
 
@@ -150,6 +170,11 @@ class GenerateConfig(BaseModel):
     response_schema: ResponseSchema | None = None
     """Schema the output must follow (structured output)."""
 
+    batch: bool | int | BatchConfig | None = None
+    """Send calls through the provider's batch API (about half the price, answers within
+    hours): True, a batch size, or a `BatchConfig`. Providers without a batch API ignore it,
+    with one warning."""
+
     extra_body: dict[str, Any] | None = None
     """Extra fields merged into the provider's request body, as-is."""
 
@@ -160,6 +185,13 @@ class GenerateConfig(BaseModel):
             for token, bias in value.items():
                 if not -100 <= bias <= 100:
                     raise ValueError(f"bias for token {token} is {bias}, outside -100..100")
+        return value
+
+    @field_validator("batch")
+    @classmethod
+    def _check_batch(cls, value: bool | int | BatchConfig | None) -> bool | int | BatchConfig | None:
+        if type(value) is int and value < 1:
+            raise ValueError(f"a batch size must be at least 1, not {value}")
         return value
 
     @field_validator("stop_seqs")

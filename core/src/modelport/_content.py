@@ -1,4 +1,4 @@
-"""Content parts of chat messages: text, images, audio, video and reasoning."""
+"""Content parts of chat messages: text, images, documents, audio, video and reasoning."""
 
 from __future__ import annotations
 
@@ -78,8 +78,35 @@ class ContentVideo(ContentBase):
     """Format of video data ('mp4', 'mpeg', or 'mov')."""
 
 
+class ContentDocument(ContentBase):
+    """Document content: a PDF or other document, sent to providers that accept documents.
+
+    ```python
+    ContentDocument(document="report.pdf")                      # a local file, read when sent
+    ContentDocument(document="https://example.com/paper.pdf")   # a URL
+    ContentDocument(document="data:application/pdf;base64,...", title="Q3 report")
+    ```
+    """
+
+    type: Literal["document"] = "document"
+    """Type."""
+
+    document: str
+    """A URL of the document, a base64 data URL, or a local file path."""
+
+    mime_type: str | None = None
+    """The document's media type (e.g. `application/pdf`); when None, taken from the data URL
+    or guessed from the file name."""
+
+    filename: str | None = None
+    """The document's file name, for providers that take one (defaults to the path's name)."""
+
+    title: str | None = None
+    """A title for the document, for providers that take one."""
+
+
 Content = Annotated[
-    ContentText | ContentReasoning | ContentImage | ContentAudio | ContentVideo,
+    ContentText | ContentReasoning | ContentImage | ContentDocument | ContentAudio | ContentVideo,
     Field(discriminator="type"),
 ]
 """Content sent to or received from a model, discriminated on `type`."""

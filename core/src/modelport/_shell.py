@@ -66,8 +66,9 @@ CORE_CONFIG = frozenset(
 )
 """`GenerateConfig` fields `Model` acts on itself, for every provider."""
 
-WIRE_CONFIG = frozenset(GenerateConfig.model_fields) - CORE_CONFIG
-"""`GenerateConfig` fields a provider's translation must honour (or declare it does not)."""
+WIRE_CONFIG = frozenset(GenerateConfig.model_fields) - CORE_CONFIG - {"batch"}
+"""`GenerateConfig` fields a provider's translation must honour (or declare it does not).
+`batch` is not among them: a provider honours it by declaring it, with a batch API."""
 
 _BAD_RESPONSE = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 """What a translation raises on a body that is JSON but not the API's shape (pydantic's

@@ -54,7 +54,7 @@ KEY_FIELDS = frozenset(
 )
 """`GenerateConfig` fields that can change the output, and so are part of the key."""
 
-EXCLUDED_FIELDS = frozenset({"max_retries", "timeout", "max_connections"})
+EXCLUDED_FIELDS = frozenset({"max_retries", "timeout", "max_connections", "batch"})
 """`GenerateConfig` fields that cannot change the output (how the call is made, not what)."""
 
 MESSAGE_EXCLUDED = frozenset({"id", "source"})
