@@ -189,7 +189,9 @@ class GenerateConfig(BaseModel):
 
     @field_validator("batch")
     @classmethod
-    def _check_batch(cls, value: bool | int | BatchConfig | None) -> bool | int | BatchConfig | None:
+    def _check_batch(
+        cls, value: bool | int | BatchConfig | None
+    ) -> bool | int | BatchConfig | None:
         if type(value) is int and value < 1:
             raise ValueError(f"a batch size must be at least 1, not {value}")
         return value
