@@ -205,6 +205,9 @@ _INTERNAL = {
     "next_wait",
     "check_sent",
     "limit_tool_output",
+    "check_server_tools",  # for providers through modelport.wire
+    "refuse_server_tools",
+    "server_tools_enabled",
 }
 
 

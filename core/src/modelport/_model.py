@@ -31,6 +31,7 @@ from ._output import ModelOutput
 from ._prepare import check_sent, limit_tool_output
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
+from ._server_tools import refuse_server_tools
 from ._stream import Stream
 from ._tools import ToolChoice, ToolFunction, ToolInfo
 from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
@@ -301,6 +302,8 @@ class Model:
         if collapse[1]:
             messages = collapse_messages(messages, "assistant")
         tool_infos = [_as_tool(t) for t in tools]
+        if tool_infos and "internal_tools" in self._unsupported_config():
+            refuse_server_tools(tool_infos, cfg.internal_tools, self.api.provider)
         if tool_choice is None:
             tool_choice = "auto" if tool_infos else "none"
         elif isinstance(tool_choice, ToolFunction):

@@ -23,14 +23,17 @@ from ._config import GenerateConfig
 from ._content import Content, ContentAudio, ContentImage, ContentVideo
 from ._messages import ChatMessage
 from ._output import ModelUsage
+from ._server_tools import check_server_tools, server_tools_enabled
 from ._tools import ToolCall
 
 __all__ = [
+    "check_server_tools",
     "drop_config",
     "inline_files",
     "merge_deep",
     "parse_arguments",
     "parse_tool_call",
+    "server_tools_enabled",
     "usage",
 ]
 

@@ -1,6 +1,8 @@
 """The `openai` provider for modelport, and the base of every OpenAI-compatible service.
 
-`get_model("openai/gpt-4o")` posts to OpenAI's `/v1/chat/completions` with aiohttp; the key
+`get_model("openai/gpt-4o")` posts to OpenAI's `/v1/chat/completions` with aiohttp (to its
+Responses API, `/v1/responses`, with `responses_api=True` and for the models served only there,
+`RESPONSES_ONLY_MODELS`); the key
 comes from `OPENAI_API_KEY` (or `api_key=`), the base URL from `OPENAI_BASE_URL` (or
 `base_url=`). A compatible service is an `OpenAICompatibleAPI` subclass with its own `Service`.
 """
@@ -13,6 +15,14 @@ from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
 from ._api import OpenAIAPI, OpenAICompatibleAPI, inline_files
+from ._responses import (
+    RESPONSES_CONFIG,
+    RESPONSES_ONLY_MODELS,
+    ResponsesOptions,
+    responses_from_wire,
+    responses_only,
+    responses_to_wire,
+)
 from ._service import OPENAI, Quirks, Service
 from ._wire import (
     STOP_REASONS,
@@ -25,11 +35,14 @@ from ._wire import (
 
 __all__ = [
     "OPENAI",
+    "RESPONSES_CONFIG",
+    "RESPONSES_ONLY_MODELS",
     "STOP_REASONS",
     "MalformedResponseError",
     "OpenAIAPI",
     "OpenAICompatibleAPI",
     "Quirks",
+    "ResponsesOptions",
     "Service",
     "WireError",
     "from_wire",
@@ -37,6 +50,9 @@ __all__ = [
     "is_reasoning_model",
     "register_models",
     "register_service",
+    "responses_from_wire",
+    "responses_only",
+    "responses_to_wire",
     "service_hook",
     "to_wire",
 ]

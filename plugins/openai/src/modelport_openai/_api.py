@@ -18,10 +18,17 @@ from modelport import (
     wire,
 )
 from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
-from modelport.http import Endpoint, HTTPModelAPI, error_for_status
+from modelport.http import CORE_CONFIG, Endpoint, HTTPModelAPI, error_for_status
 from modelport.wire import drop_config
 
 from ._chunks import ChatChunks
+from ._responses import (
+    RESPONSES_CONFIG,
+    ResponsesOptions,
+    responses_from_wire,
+    responses_only,
+    responses_to_wire,
+)
 from ._service import OPENAI, Service
 from ._wire import from_wire, refusal_stop_reason, to_wire
 
@@ -127,9 +134,93 @@ class OpenAICompatibleAPI(HTTPModelAPI):
 
 
 class OpenAIAPI(OpenAICompatibleAPI):
-    """OpenAI's chat-completions API (`get_model("openai/gpt-4o")`)."""
+    """OpenAI (`get_model("openai/gpt-4o")`): its chat-completions API, or its Responses API
+    (`/responses`) with the model arg `responses_api=True`, and by default for the models
+    served only there (`RESPONSES_ONLY_MODELS`: o3-pro, gpt-5-pro, the codex models...).
+
+    Both take the same inputs and give the same outputs; the Responses API also runs
+    provider-side tools (`modelport.WebSearch`, `CodeExecution`, `ComputerUse`) and sends a
+    reasoning model's reasoning back encrypted, as it came (`reasoning_summary=` asks for
+    readable summaries of it).
+    """
 
     service = OPENAI
+
+    responses: bool = False
+    """Whether this model speaks the Responses API."""
+
+    def setup(self) -> None:
+        """Choose the API: `responses_api`, else the Responses API only for the models served
+        only there."""
+        flag = self.args.get("responses_api")
+        self.responses = responses_only(self.wire_model) if flag is None else bool(flag)
+        self.responses_options = ResponsesOptions(
+            reasoning_summary=self.args.get("reasoning_summary")
+        )
+        if self.responses:
+            self.url = f"{self.base_url}/responses"
+
+    def to_wire(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> dict[str, Any]:
+        """The chat-completions or Responses body (local files read into data URLs)."""
+        if not self.responses:
+            return super().to_wire(input, tools, tool_choice, config)
+        return responses_to_wire(
+            self.wire_model,
+            inline_files(input),
+            tools,
+            tool_choice,
+            config,
+            self.responses_options,
+        )
+
+    def from_wire(self, body: Any) -> ModelOutput:
+        """The output of a chat completion or a response; a response that `failed` raises its
+        error, typed by its code."""
+        if not self.responses:
+            return super().from_wire(body)
+        if isinstance(body, dict) and "output" not in body and "error" in body:
+            raise self._error_in_body(body)
+        if isinstance(body, dict) and body.get("status") == "failed":
+            raise self._failed(body)
+        return responses_from_wire(body, self.wire_model)
+
+    def stream_translator(self) -> ChatChunks | None:  # type: ignore[override]
+        """Chat-completion chunks to events (the Responses API: one call, streamed back)."""
+        if self.responses:
+            return None
+        return super().stream_translator()
+
+    def supported_config(self) -> frozenset[str] | None:
+        """The chat-completions fields, or the Responses API's (`RESPONSES_CONFIG`)."""
+        if self.responses:
+            return RESPONSES_CONFIG | CORE_CONFIG
+        return super().supported_config()
+
+    def _failed(self, body: dict[str, Any]) -> ModelAPIError:
+        err = body.get("error")
+        if not isinstance(err, dict):
+            err = {}
+        code = str(err.get("code") or "")
+        status = _FAILED_STATUS.get(code, 400 if code.startswith("invalid") else 500)
+        return error_for_status(
+            status,
+            json.dumps({"error": err}),
+            {},
+            provider=self.provider,
+            model=self.wire_model,
+            secrets=self.secrets,
+        )
+
+
+_FAILED_STATUS = {"rate_limit_exceeded": 429, "server_error": 500, "vector_store_timeout": 504}
+"""The HTTP status a failed response's error code stands for (another `invalid_*` code: 400,
+anything else 500)."""
 
 
 def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:

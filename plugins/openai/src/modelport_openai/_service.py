@@ -11,7 +11,7 @@ from typing import Literal
 
 import attrs
 
-from modelport.http import WIRE_CONFIG, Endpoint
+from modelport.http import WIRE_CONFIG, Endpoint, ModelArg
 
 __all__ = ["OPENAI", "Quirks", "Service"]
 
@@ -104,12 +104,44 @@ class Service(Endpoint):
             object.__setattr__(self, "config", _config_of(self.quirks))
 
 
+def _flag(value: object) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"  # as `-M responses_api=true` gives it
+    raise ValueError(f"must be True, False or None, not {value!r}")
+
+
+def _summary(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value in ("auto", "concise", "detailed")):
+        return value
+    raise ValueError(f"must be 'auto', 'concise', 'detailed' or None, not {value!r}")
+
+
+OPENAI_MODEL_ARGS = {
+    "responses_api": ModelArg(
+        None,
+        _flag,
+        "use the Responses API (/responses) instead of chat completions; default: only for "
+        "models served only there (modelport_openai.RESPONSES_ONLY_MODELS)",
+    ),
+    "reasoning_summary": ModelArg(
+        None,
+        _summary,
+        "Responses API: ask reasoning models for a summary of their reasoning "
+        "('auto', 'concise', 'detailed')",
+    ),
+}
+"""Model args of the `openai` provider beyond every HTTP provider's."""
+
+
 OPENAI = Service(
     name="openai",
     base_url="https://api.openai.com/v1",
     api_key_vars=("OPENAI_API_KEY",),
     base_url_var="OPENAI_BASE_URL",
     quirks=Quirks(developer_role=True, max_completion_tokens=True),
-    description="OpenAI's chat-completions API",
+    model_args=OPENAI_MODEL_ARGS,
+    description="OpenAI's chat-completions and Responses APIs",
 )
 """OpenAI itself."""

@@ -9,6 +9,8 @@
   recorded interaction: its request through `to_wire`, its answer through `from_wire`, and
   both end to end through `get_model` and a local server.
 - `CompatibleContract`: `modelport.testing.ProviderContract` for any compatible provider.
+- The Responses API's own: `responses_inputs`, `normalize_responses_request`,
+  `align_responses_request`, `merge_responses_stream`, `assert_responses_replayed`.
 
 This module imports `modelport.testing` (and aiohttp); import it from tests only.
 """
@@ -43,6 +45,13 @@ from modelport import testing as kit
 from modelport.errors import ModelAPIError
 from modelport.testing import ProviderContract, Rebuilt, Reply
 
+from ._responses_kit import (
+    align_responses_request,
+    assert_responses_replayed,
+    merge_responses_stream,
+    normalize_responses_request,
+    responses_inputs,
+)
 from ._service import Quirks
 from ._wire import from_wire, to_wire
 
@@ -50,16 +59,21 @@ __all__ = [
     "EXPECTED_STOP",
     "CompatibleContract",
     "RequestInputs",
+    "align_responses_request",
     "assert_replayed",
     "assert_request_rebuilt",
     "assert_response_read",
+    "assert_responses_replayed",
     "completion_body",
     "completion_from_sse",
     "inputs_from_request",
+    "merge_responses_stream",
     "normalize_request",
+    "normalize_responses_request",
     "openai_expected",
     "replay",
     "reply_for",
+    "responses_inputs",
 ]
 
 FINISH_REASONS: dict[StopReason, str] = {

@@ -1,0 +1,443 @@
+"""Pure translation between modelport's types and OpenAI's Responses API (`POST /responses`).
+
+`responses_to_wire` builds a request body; `responses_from_wire` reads a `response` object into
+a `ModelOutput`. The same inputs and outputs as chat completions: system messages become
+`instructions` (the first) or system items, messages become `input` items (`message`,
+`function_call`, `function_call_output`, `reasoning`), tools the flat function shape.
+Requests are not stored (`store: false`); a reasoning model's reasoning comes back encrypted
+(`include: ["reasoning.encrypted_content"]`) and is kept on `ContentReasoning` (`signature`
+the encrypted content, `internal` the item's id and summary), so it is sent back as it came.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from modelport import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageSystem,
+    ChatMessageTool,
+    ChatMessageUser,
+    Content,
+    ContentAudio,
+    ContentData,
+    ContentDocument,
+    ContentImage,
+    ContentReasoning,
+    ContentText,
+    ContentToolUse,
+    ContentVideo,
+    GenerateConfig,
+    ModelOutput,
+    StopReason,
+    ToolChoice,
+    ToolFunction,
+    ToolInfo,
+)
+from modelport.errors import ModelInputError
+from modelport.http import WIRE_CONFIG
+from modelport.wire import parse_tool_call
+
+from ._responses_tools import (
+    SERVER_TOOL_TYPES,
+    server_tool,
+    server_tool_item,
+    tool_use_from_item,
+    url_citations,
+)
+from ._wire import TOOL_CHOICES, WireError, is_reasoning_model
+
+__all__ = [
+    "INCOMPLETE_REASONS",
+    "RESPONSES_CONFIG",
+    "RESPONSES_ONLY_MODELS",
+    "ResponsesOptions",
+    "responses_from_wire",
+    "responses_only",
+    "responses_to_wire",
+]
+
+RESPONSES_ONLY_MODELS: tuple[str, ...] = (
+    "o1-pro",
+    "o3-pro",
+    "o3-deep-research",
+    "o4-mini-deep-research",
+    "gpt-5-pro",
+    "gpt-5.1-pro",
+    "gpt-5.2-pro",
+    "codex-mini",
+    "computer-use-preview",
+)
+"""Prefixes of OpenAI models served only by the Responses API (with any model whose name
+contains `codex`, such as gpt-5-codex): `openai/<model>` uses the Responses API for them
+unless `responses_api=False` is given."""
+
+RESPONSES_CONFIG = WIRE_CONFIG - {
+    "stop_seqs",
+    "best_of",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "seed",
+    "top_k",
+    "num_choices",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_tokens",
+    "cache_prompt",
+}
+"""The `GenerateConfig` fields the Responses API takes (the others are dropped, one warning
+each): `max_tokens` (sent as `max_output_tokens`), `temperature`, `top_p`,
+`parallel_tool_calls`, `reasoning_effort`, `reasoning_history`, `response_schema` and
+`internal_tools`."""
+
+INCOMPLETE_REASONS: dict[str, StopReason] = {
+    "max_output_tokens": "max_tokens",
+    "content_filter": "content_filter",
+}
+"""`incomplete_details.reason` → `StopReason`."""
+
+
+def responses_only(model_name: str) -> bool:
+    """Whether an OpenAI model is served only by the Responses API (`RESPONSES_ONLY_MODELS`)."""
+    name = model_name.rsplit("/", 1)[-1].lower()
+    return name.startswith(RESPONSES_ONLY_MODELS) or "codex" in name
+
+
+@attrs.frozen
+class ResponsesOptions:
+    """How requests to the Responses API are made (from model args)."""
+
+    reasoning_summary: str | None = None
+    """`reasoning.summary` asked of reasoning models ("auto", "concise", "detailed"); None:
+    not sent (the API gives no summary)."""
+
+    store: bool = False
+    """Whether OpenAI stores responses (`store`); modelport sends the whole history each
+    call, so it does not need them stored."""
+
+
+# -- request ---------------------------------------------------------------------------------
+
+
+def responses_to_wire(
+    model: str,
+    messages: Sequence[ChatMessage],
+    tools: Sequence[ToolInfo],
+    tool_choice: ToolChoice,
+    config: GenerateConfig,
+    options: ResponsesOptions = ResponsesOptions(),
+) -> dict[str, Any]:
+    """The `/responses` request body for one call (no `stream`).
+
+    Raises:
+        ModelInputError: content the API cannot take (audio, video), a provider-side tool it
+            cannot run.
+    """
+    reasoning = is_reasoning_model(model)
+    body: dict[str, Any] = {"model": model}
+    instructions, items = _input(messages, config.reasoning_history is not False)
+    if instructions is not None:
+        body["instructions"] = instructions
+    body["input"] = items
+    if tools:
+        body["tools"] = [_tool(t, config) for t in tools]
+        body["tool_choice"] = (
+            {"type": "function", "name": tool_choice.name}
+            if isinstance(tool_choice, ToolFunction)
+            else TOOL_CHOICES[tool_choice]
+        )
+        if config.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = config.parallel_tool_calls
+    if config.max_tokens is not None:
+        body["max_output_tokens"] = config.max_tokens
+    if config.temperature is not None:
+        body["temperature"] = config.temperature
+    if config.top_p is not None:
+        body["top_p"] = config.top_p
+    effort = config.reasoning_effort
+    if effort is not None or (reasoning and options.reasoning_summary is not None):
+        spec: dict[str, Any] = {}
+        if effort is not None:
+            spec["effort"] = effort
+        if options.reasoning_summary is not None:
+            spec["summary"] = options.reasoning_summary
+        body["reasoning"] = spec
+    if config.response_schema is not None:
+        schema = config.response_schema
+        fmt: dict[str, Any] = {
+            "type": "json_schema",
+            "name": schema.name,
+            "schema": schema.json_schema,
+        }
+        if schema.description is not None:
+            fmt["description"] = schema.description
+        if schema.strict is not None:
+            fmt["strict"] = schema.strict
+        body["text"] = {"format": fmt}
+    body["store"] = options.store
+    if reasoning and not options.store:
+        body["include"] = ["reasoning.encrypted_content"]
+    return body
+
+
+def _tool(tool: ToolInfo, config: GenerateConfig) -> dict[str, Any]:
+    native = server_tool(tool, config)
+    if native is not None:
+        return native
+    return {
+        "type": "function",
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": tool.parameters.model_dump(exclude_none=True),
+    }
+
+
+def _input(
+    messages: Sequence[ChatMessage], with_reasoning: bool
+) -> tuple[str | None, list[dict[str, Any]]]:
+    instructions: str | None = None
+    items: list[dict[str, Any]] = []
+    for i, m in enumerate(messages):
+        if isinstance(m, ChatMessageSystem):
+            if i == 0:
+                instructions = m.text
+            else:
+                items.append({"role": "system", "content": _parts(m.content, "system")})
+        elif isinstance(m, ChatMessageUser):
+            items.append({"role": "user", "content": _parts(m.content, "user")})
+        elif isinstance(m, ChatMessageAssistant):
+            items.extend(_assistant(m, with_reasoning))
+        elif isinstance(m, ChatMessageTool):
+            items.append(_tool_output(m))
+        else:  # pragma: no cover (ChatMessage is a closed union)
+            raise ModelInputError(f"unknown message type {type(m).__name__}")
+    return instructions, items
+
+
+def _parts(content: str | list[Content], role: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for c in content:
+        if isinstance(c, ContentText):
+            parts.append({"type": "input_text", "text": c.text})
+        elif role == "user":
+            part = _media(c)
+            if part is not None:
+                parts.append(part)
+    return parts
+
+
+def _media(c: Content) -> dict[str, Any] | None:
+    if isinstance(c, ContentImage):
+        image: dict[str, Any] = {"type": "input_image", "image_url": c.image}
+        if c.detail != "auto":
+            image["detail"] = c.detail
+        return image
+    if isinstance(c, ContentDocument):
+        doc = c.document
+        if doc.startswith("data:"):
+            name = c.filename or "document." + (doc[5:].split(";")[0].rsplit("/", 1)[-1] or "pdf")
+            return {"type": "input_file", "filename": name, "file_data": doc}
+        return {"type": "input_file", "file_url": doc}
+    if isinstance(c, ContentAudio | ContentVideo):
+        kind = "audio" if isinstance(c, ContentAudio) else "video"
+        raise ModelInputError(f"the OpenAI Responses API takes no {kind} content")
+    return None  # reasoning and tool results are the model's own, not input
+
+
+def _assistant(m: ChatMessageAssistant, with_reasoning: bool) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    content = [ContentText(text=m.content)] if isinstance(m.content, str) else m.content
+    for c in content:
+        if isinstance(c, ContentText):
+            if c.text:  # an empty message means nothing (a turn of tool calls only)
+                items.append({"role": "assistant", "content": c.text})
+        elif isinstance(c, ContentReasoning):
+            if with_reasoning:
+                item = _reasoning_item(c)
+                if item is not None:
+                    items.append(item)
+        elif isinstance(c, ContentToolUse | ContentData):
+            item = server_tool_item(c)
+            if item is not None:
+                items.append(item)
+    for call in m.tool_calls or ():
+        items.append(
+            {
+                "type": "function_call",
+                "call_id": call.id,
+                "name": call.function,
+                "arguments": json.dumps(call.arguments),
+            }
+        )
+    return items
+
+
+def _reasoning_item(c: ContentReasoning) -> dict[str, Any] | None:
+    internal = c.internal if isinstance(c.internal, dict) else {}
+    item_id = internal.get("id")
+    if not isinstance(item_id, str):
+        return None  # reasoning another provider gave: the Responses API cannot take it
+    summary = internal.get("summary")
+    if not isinstance(summary, list):
+        summary = [{"type": "summary_text", "text": c.reasoning}] if c.reasoning else []
+    item: dict[str, Any] = {"type": "reasoning", "id": item_id, "summary": summary}
+    if c.signature is not None:
+        item["encrypted_content"] = c.signature
+    return item
+
+
+def _tool_output(m: ChatMessageTool) -> dict[str, Any]:
+    output: str | list[dict[str, Any]]
+    if m.error is not None:
+        output = f"Error: {m.error.message}"
+    elif isinstance(m.content, str):
+        output = m.content
+    else:
+        parts: list[dict[str, Any]] = []
+        media = False
+        for c in m.content:
+            part = {"type": "input_text", "text": c.text} if isinstance(c, ContentText) else None
+            if part is None and (part := _media(c)) is not None:
+                media = True
+            if part is not None:
+                parts.append(part)
+        output = parts if media else m.text
+    return {"type": "function_call_output", "call_id": m.tool_call_id or "", "output": output}
+
+
+# -- response --------------------------------------------------------------------------------
+
+
+def responses_from_wire(body: Any, model: str = "") -> ModelOutput:
+    """The `ModelOutput` of a `response` object.
+
+    Output messages become text (a refusal: the text, stop reason 'content_filter', `error`
+    set), `function_call` items `ToolCall`s (id: the `call_id`), reasoning items
+    `ContentReasoning` parts (text: the summary), provider-side tool items `ContentToolUse`
+    (others `ContentData`); the stop reason comes from `status` and `incomplete_details`.
+
+    Raises:
+        WireError: the body is not a response object.
+    """
+    if not isinstance(body, dict):
+        raise WireError(f"expected a JSON object, got {type(body).__name__}")
+    raw_items = body.get("output")
+    if not isinstance(raw_items, list):
+        raise WireError("the response has no 'output' list")
+    model = body.get("model") or model
+    content: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    reasoning: list[str] = []
+    refusal: str | None = None
+    plain = True  # only text: the content is a string, as chat completions give it
+    for n, item in enumerate(raw_items):
+        if not isinstance(item, dict):
+            raise WireError(f"output item {n} is not an object")
+        kind = item.get("type")
+        if kind == "message":
+            for part in item.get("content") or ():
+                if part.get("type") == "output_text":
+                    text: dict[str, Any] = {"type": "text", "text": part.get("text") or ""}
+                    cites = url_citations(part.get("annotations"))
+                    if cites:
+                        text["citations"] = cites
+                        plain = False
+                    content.append(text)
+                elif part.get("type") == "refusal":
+                    refusal = part.get("refusal") or ""
+                    content.append({"type": "text", "text": refusal})
+        elif kind == "function_call":
+            call = parse_tool_call(
+                item.get("call_id") or item.get("id") or f"call_{len(calls)}",
+                item.get("name") or "",
+                item.get("arguments"),
+            )
+            calls.append(call.model_dump())
+        elif kind == "reasoning":
+            plain = False
+            summary = item.get("summary") or []
+            texts = [s.get("text") or "" for s in summary if isinstance(s, dict)]
+            if not texts:  # reasoning text given whole (compatible servers)
+                raw = item.get("content") or []
+                texts = [p.get("text") or "" for p in raw if isinstance(p, dict)]
+            text_of = "\n\n".join(t for t in texts if t)
+            if text_of:
+                reasoning.append(text_of)
+            part_ = {
+                "type": "reasoning",
+                "reasoning": text_of,
+                "internal": {"id": item.get("id"), "summary": summary},
+            }
+            if item.get("encrypted_content"):
+                part_["signature"] = item["encrypted_content"]
+            content.append(part_)
+        else:
+            plain = False
+            content.append(tool_use_from_item(item))
+    message: dict[str, Any] = {"model": model, "source": "generate"}
+    if plain:
+        message["content"] = "\n".join(c["text"] for c in content)
+    else:
+        message["content"] = content
+    if reasoning:
+        message["reasoning"] = "\n\n".join(reasoning)
+    if calls:
+        message["tool_calls"] = calls
+    output: dict[str, Any] = {"model": model}
+    stop_reason = _stop_reason(body, bool(calls))
+    if refusal is not None:
+        stop_reason = "content_filter"
+        output["error"] = refusal
+    error = body.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        output["error"] = str(error["message"])
+    output["choices"] = [{"message": message, "stop_reason": stop_reason}]
+    usage = body.get("usage")
+    if isinstance(usage, dict):
+        output["usage"] = responses_usage(usage)
+    try:
+        return ModelOutput.model_validate(output)
+    except (TypeError, ValueError) as ex:
+        raise WireError(f"unexpected response shape: {str(ex)[:300]}") from None
+
+
+def _stop_reason(body: dict[str, Any], calls: bool) -> StopReason:
+    status = body.get("status")
+    if status == "incomplete":
+        details = body.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        return INCOMPLETE_REASONS.get(reason or "", "unknown")
+    if status == "completed" or status is None:
+        return "tool_calls" if calls else "stop"
+    return "unknown"
+
+
+def responses_usage(raw: dict[str, Any]) -> dict[str, Any]:
+    """`ModelUsage` fields of a response's `usage`."""
+    input_tokens = raw.get("input_tokens") or 0
+    output_tokens = raw.get("output_tokens") or 0
+    usage: dict[str, Any] = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": raw.get("total_tokens") or input_tokens + output_tokens,
+    }
+    details = raw.get("input_tokens_details")
+    if isinstance(details, dict) and details.get("cached_tokens") is not None:
+        usage["input_tokens_cache_read"] = details["cached_tokens"]
+    details = raw.get("output_tokens_details")
+    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+        usage["reasoning_tokens"] = details["reasoning_tokens"]
+    return usage
+
+
+def supported_server_tools() -> tuple[str, ...]:
+    """The provider-side tools the Responses API runs (`modelport.ServerTool.tool_type`)."""
+    return tuple(SERVER_TOOL_TYPES)

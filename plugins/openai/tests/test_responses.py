@@ -1,0 +1,287 @@
+"""The Responses API mode of the `openai` provider, against a real local server: which models
+use it, what a conversation with reasoning and tool calls sends back, how a response's status
+reads, and what is refused before any request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from modelport_openai import RESPONSES_ONLY_MODELS, responses_only
+
+from modelport import (
+    ChatMessage,
+    ChatMessageTool,
+    ChatMessageUser,
+    CodeExecution,
+    ContentAudio,
+    ContentReasoning,
+    GenerateConfig,
+    Model,
+    ModelOutput,
+    ToolInfo,
+    UrlContext,
+    WebSearch,
+    get_model,
+)
+from modelport.errors import ModelInputError, RateLimitError
+from modelport.testing import LocalServer, Reply
+
+KEY = "sk-test-0123456789"
+
+
+def _model(url: str, name: str = "gpt-5", **args: Any) -> Model:
+    args.setdefault("responses_api", True)
+    return get_model(
+        f"openai/{name}",
+        base_url=url,
+        api_key=KEY,
+        config=GenerateConfig(max_retries=0),
+        memoize=False,
+        **args,
+    )
+
+
+def _response(*items: dict[str, Any], status: str = "completed", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "resp_1",
+        "object": "response",
+        "status": status,
+        "model": "gpt-5-2025-08-07",
+        "output": list(items),
+        "usage": {
+            "input_tokens": 20,
+            "input_tokens_details": {"cached_tokens": 8},
+            "output_tokens": 30,
+            "output_tokens_details": {"reasoning_tokens": 12},
+            "total_tokens": 50,
+        },
+        **extra,
+    }
+
+
+REASONING = {
+    "id": "rs_1",
+    "type": "reasoning",
+    "summary": [{"type": "summary_text", "text": "The user wants the weather."}],
+    "encrypted_content": "gAAAA-opaque",
+}
+CALL = {
+    "id": "fc_1",
+    "type": "function_call",
+    "call_id": "call_1",
+    "name": "weather",
+    "arguments": '{"city": "Paris"}',
+    "status": "completed",
+}
+WEATHER = ToolInfo(name="weather", description="The weather in a city.")
+
+
+def _run(model: Model, input: list[ChatMessage] | str, **kwargs: Any) -> ModelOutput:
+    async def go() -> ModelOutput:
+        async with model:
+            return await model.generate(input, **kwargs)
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("o3-pro", True),
+        ("gpt-5-codex", True),
+        ("codex-mini-latest", True),
+        ("gpt-5-pro", True),
+        ("o1-pro-2025-03-19", True),
+        ("gpt-4o", False),
+        ("gpt-5", False),
+        ("o3", False),
+    ],
+)
+def test_models_served_only_by_the_responses_api_use_it(name: str, expected: bool) -> None:
+    assert responses_only(name) is expected
+    model = get_model(f"openai/{name}", api_key=KEY, memoize=False)
+    assert model.api.url.endswith("/responses") is expected  # type: ignore[attr-defined]
+    assert all(responses_only(prefix) for prefix in RESPONSES_ONLY_MODELS)
+
+
+def test_responses_api_arg_chooses_the_api() -> None:
+    on = get_model("openai/gpt-4o", api_key=KEY, memoize=False, responses_api=True)
+    off = get_model("openai/o3-pro", api_key=KEY, memoize=False, responses_api=False)
+    assert on.api.url == "https://api.openai.com/v1/responses"  # type: ignore[attr-defined]
+    assert off.api.url.endswith("/chat/completions")  # type: ignore[attr-defined]
+    with pytest.raises(ModelInputError, match="responses_api"):
+        get_model("openai/gpt-4o", api_key=KEY, memoize=False, responses_api="yes")
+
+
+def test_reasoning_and_tool_calls_are_read_and_sent_back_as_they_came() -> None:
+    with LocalServer() as server:
+        server.enqueue(
+            Reply(json=_response(REASONING, CALL)),
+            Reply(
+                json=_response(
+                    {
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": "Sunny.", "annotations": []}],
+                    }
+                )
+            ),
+        )
+        model = _model(server.url, reasoning_summary="auto")
+        messages: list[ChatMessage] = [ChatMessageUser(content="Weather in Paris?")]
+        first = _run(model, messages, tools=[WEATHER], config=GenerateConfig(max_tokens=500))
+        assert first.stop_reason == "tool_calls"
+        assert first.message.reasoning == "The user wants the weather."
+        [part] = first.message.reasoning_parts
+        assert isinstance(part, ContentReasoning) and part.signature == "gAAAA-opaque"
+        [call] = first.message.tool_calls or []
+        assert (call.id, call.function, call.arguments) == ("call_1", "weather", {"city": "Paris"})
+        usage = first.usage
+        assert usage is not None
+        assert (usage.input_tokens_cache_read, usage.reasoning_tokens) == (8, 12)
+        messages += [first.message, ChatMessageTool(content="22C", tool_call_id="call_1")]
+        second = _run(_model(server.url, reasoning_summary="auto"), messages, tools=[WEATHER])
+        assert second.completion == "Sunny." and second.stop_reason == "stop"
+        sent = [r.json for r in server.requests]
+    assert sent[0]["max_output_tokens"] == 500
+    assert sent[0]["reasoning"] == {"summary": "auto"}
+    assert sent[0]["store"] is False and sent[0]["include"] == ["reasoning.encrypted_content"]
+    assert sent[0]["tools"] == [
+        {
+            "type": "function",
+            "name": "weather",
+            "description": "The weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {},
+                "required": [],
+                "additionalProperties": False,
+            },
+        }
+    ]
+    assert sent[1]["input"] == [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "type": "reasoning",
+            "id": "rs_1",
+            "summary": REASONING["summary"],
+            "encrypted_content": "gAAAA-opaque",
+        },
+        {
+            "type": "function_call",
+            "call_id": "call_1",
+            "name": "weather",
+            "arguments": '{"city": "Paris"}',
+        },
+        {"type": "function_call_output", "call_id": "call_1", "output": "22C"},
+    ]
+
+
+def test_incomplete_and_refused_responses_give_their_stop_reason() -> None:
+    text = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "Once upon", "annotations": []}],
+    }
+    refusal = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "refusal", "refusal": "I can't help with that."}],
+    }
+    with LocalServer() as server:
+        server.enqueue(
+            Reply(
+                json=_response(
+                    text, status="incomplete", incomplete_details={"reason": "max_output_tokens"}
+                )
+            ),
+            Reply(json=_response(refusal)),
+        )
+        cut = _run(_model(server.url), "Tell a story")
+        refused = _run(_model(server.url), "Something bad")
+    assert (cut.completion, cut.stop_reason) == ("Once upon", "max_tokens")
+    assert refused.stop_reason == "content_filter"
+    assert refused.error == "I can't help with that."
+
+
+def test_a_failed_response_raises_its_error_typed_by_code() -> None:
+    failed = _response(
+        status="failed", error={"code": "rate_limit_exceeded", "message": "Slow down."}
+    )
+    with LocalServer() as server:
+        server.enqueue(Reply(json=failed))
+        with pytest.raises(RateLimitError, match="Slow down"):
+            _run(_model(server.url), "Hi")
+
+
+def test_instructions_schema_and_system_messages() -> None:
+    from modelport import ChatMessageSystem, ResponseSchema
+
+    schema = ResponseSchema(name="city", json_schema={"type": "object"}, strict=True)
+    with LocalServer() as server:
+        server.enqueue(Reply(json=_response()))
+        _run(
+            _model(server.url, "gpt-4o"),
+            [
+                ChatMessageSystem(content="Be brief."),
+                ChatMessageUser(content="Hi"),
+                ChatMessageSystem(content="Answer in French."),
+            ],
+            config=GenerateConfig(response_schema=schema, temperature=0.2),
+        )
+        [request] = server.requests
+    body = request.json
+    assert request.path == "/responses"
+    assert body["instructions"] == "Be brief."
+    assert body["input"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "system", "content": "Answer in French."},
+    ]
+    assert body["text"] == {
+        "format": {
+            "type": "json_schema",
+            "name": "city",
+            "schema": {"type": "object"},
+            "strict": True,
+        }
+    }
+    assert body["temperature"] == 0.2 and body["store"] is False
+    assert "include" not in body  # gpt-4o is no reasoning model
+
+
+def test_input_the_api_cannot_take_is_refused_before_any_request() -> None:
+    audio = ChatMessageUser(
+        content=[ContentAudio(audio="data:audio/wav;base64,AAAA", format="wav")]
+    )
+    with LocalServer() as server:
+        with pytest.raises(ModelInputError, match="audio"):
+            _run(_model(server.url), [audio])
+        with pytest.raises(ModelInputError, match="url_context"):
+            _run(_model(server.url), "Read it", tools=[UrlContext()])
+        with pytest.raises(ModelInputError, match="web_search"):  # chat completions run none
+            _run(_model(server.url, responses_api=False), "Search", tools=[WebSearch()])
+        assert server.requests == []
+
+
+def test_server_tools_are_the_apis_own_tools() -> None:
+    with LocalServer() as server:
+        server.enqueue(Reply(json=_response()), Reply(json=_response()))
+        tools: list[ToolInfo] = [
+            WebSearch(allowed_domains=["example.org"], options={"search_context_size": "low"}),
+            CodeExecution(),
+        ]
+        _run(_model(server.url), "Search", tools=tools)
+        _run(_model(server.url), "Search", tools=tools, config=GenerateConfig(internal_tools=False))
+        native, plain = (r.json["tools"] for r in server.requests)
+    assert native == [
+        {
+            "type": "web_search",
+            "filters": {"allowed_domains": ["example.org"]},
+            "search_context_size": "low",
+        },
+        {"type": "code_interpreter", "container": {"type": "auto"}},
+    ]
+    assert [t["type"] for t in plain] == ["function", "function"]
+    assert [t["name"] for t in plain] == ["web_search", "code_execution"]
