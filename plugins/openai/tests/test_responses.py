@@ -5,6 +5,7 @@ reads, and what is refused before any request."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -17,15 +18,21 @@ from modelport import (
     CodeExecution,
     ContentAudio,
     ContentReasoning,
+    Finish,
     GenerateConfig,
     Model,
     ModelOutput,
+    ReasoningDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
     ToolInfo,
     UrlContext,
+    UsageUpdate,
     WebSearch,
     get_model,
 )
-from modelport.errors import ModelInputError, RateLimitError
+from modelport.errors import InvalidResponseError, ModelInputError, RateLimitError, ServerError
 from modelport.testing import LocalServer, Reply
 
 KEY = "sk-test-0123456789"
@@ -285,3 +292,80 @@ def test_server_tools_are_the_apis_own_tools() -> None:
     ]
     assert [t["type"] for t in plain] == ["function", "function"]
     assert [t["name"] for t in plain] == ["web_search", "code_execution"]
+
+
+def _sse(*events: dict[str, Any]) -> Reply:
+    lines = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    return Reply(body=lines, headers={"content-type": "text/event-stream"})
+
+
+def _stream(model: Model, input: str) -> tuple[ModelOutput | None, list[Any]]:
+    async def go() -> tuple[ModelOutput | None, list[Any]]:
+        events: list[Any] = []
+        async with model, model.stream(input, tools=[WEATHER]) as stream:
+            async for event in stream:
+                events.append(event)
+        return stream.output, events
+
+    return asyncio.run(go())
+
+
+def test_a_stream_gives_events_and_the_output_generate_gives() -> None:
+    done = _response(REASONING, CALL)
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**done, "status": "in_progress", "output": []}},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {"id": "rs_1", "type": "reasoning", "summary": []},
+        },
+        {
+            "type": "response.reasoning_summary_text.delta",
+            "output_index": 0,
+            "delta": "The user wants ",
+        },
+        {
+            "type": "response.reasoning_summary_text.delta",
+            "output_index": 0,
+            "delta": "the weather.",
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": REASONING},
+        {
+            "type": "response.output_item.added",
+            "output_index": 1,
+            "item": {**CALL, "arguments": "", "status": "in_progress"},
+        },
+        {"type": "response.function_call_arguments.delta", "output_index": 1, "delta": '{"city": '},
+        {"type": "response.function_call_arguments.delta", "output_index": 1, "delta": '"Paris"}'},
+        {"type": "response.output_item.done", "output_index": 1, "item": CALL},
+        {"type": "response.completed", "response": done},
+    ]
+    with LocalServer() as server:
+        server.enqueue(_sse(*events), Reply(json=done))
+        streamed, got = _stream(_model(server.url), "Weather?")
+        generated = _run(_model(server.url), "Weather?", tools=[WEATHER])
+        assert server.requests[0].json["stream"] is True
+    assert streamed is not None
+    assert streamed.model_dump(exclude={"time"}) == generated.model_dump(exclude={"time"})
+    assert got == [
+        ReasoningDelta("The user wants "),
+        ReasoningDelta("the weather."),
+        ReasoningDelta("", signature="gAAAA-opaque"),
+        ToolCallStart(0, "call_1", "weather"),
+        ToolCallDelta(0, '{"city": '),
+        ToolCallDelta(0, '"Paris"}'),
+        ToolCallEnd(0, generated.message.tool_calls[0]),  # type: ignore[index]
+        UsageUpdate(generated.usage),  # type: ignore[arg-type]
+        Finish("tool_calls"),
+    ]
+
+
+def test_a_stream_error_event_or_a_cut_stream_raises() -> None:
+    error = {"type": "error", "code": "server_error", "message": "Something broke.", "param": None}
+    delta = {"type": "response.output_text.delta", "output_index": 0, "delta": "Hi"}
+    with LocalServer() as server:
+        server.enqueue(_sse(delta, error), _sse(delta))
+        with pytest.raises(ServerError, match="Something broke"):
+            _stream(_model(server.url), "Hi")
+        with pytest.raises(InvalidResponseError, match="before the response was complete"):
+            _stream(_model(server.url), "Hi")

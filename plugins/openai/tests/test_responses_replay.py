@@ -13,11 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelport_openai.testing import assert_responses_replayed, responses_inputs
+from modelport_openai.testing import (
+    assert_responses_replayed,
+    merge_responses_stream,
+    responses_inputs,
+)
 
-from modelport import ContentReasoning, ModelOutput
+from modelport import (
+    ContentReasoning,
+    Finish,
+    ModelOutput,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    UsageUpdate,
+)
 from modelport.errors import AuthenticationError, BadRequestError
-from modelport.testing import cassette_params, load_cassette, rebuildable
+from modelport.testing import cassette_params, load_cassette, rebuildable, stream_events
 
 HERE = Path(__file__).parent
 ALL = load_cassette(HERE / "cassettes" / "openai_responses.jsonl")
@@ -46,7 +60,7 @@ ERRORS = {400: BadRequestError, 401: AuthenticationError}
 
 @pytest.mark.parametrize("record", cassette_params(RECORDS))
 def test_replayed_interaction(record: dict[str, Any]) -> None:
-    result = assert_responses_replayed(record, stream=False)
+    result = assert_responses_replayed(record, stream=False).result
     if record["status"] != 200:
         assert isinstance(result, ERRORS[record["status"]]), result
         detail = json.loads(record["response_body"])["error"]
@@ -86,6 +100,43 @@ def _check_read(output: ModelOutput, body: dict[str, Any]) -> None:
         assert output.usage.input_tokens_cache_read == cached
         thought = (usage.get("output_tokens_details") or {}).get("reasoning_tokens")
         assert output.usage.reasoning_tokens == thought
+
+
+STREAMS = [r for r in RECORDS if r["is_stream"] and r["status"] == 200]
+
+
+@pytest.mark.parametrize("record", cassette_params(STREAMS))
+def test_replayed_stream(record: dict[str, Any]) -> None:
+    """The recorded stream itself, sent as it was: its events come as modelport events, and
+    the output they add up to is the one its final response reads as."""
+    replayed = assert_responses_replayed(record, stream=True)
+    output, events = replayed.result, replayed.events
+    assert isinstance(output, ModelOutput)
+    final = merge_responses_stream(stream_events(record["response_body"]))
+    items = final["output"]
+    texts = [
+        p["text"]
+        for i in items
+        if i["type"] == "message"
+        for p in i["content"]
+        if p["type"] == "output_text"
+    ]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(texts)
+    summaries = [s["text"] for i in items if i["type"] == "reasoning" for s in i["summary"]]
+    thought = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert thought == "".join(summaries)
+    ended = [e.call for e in events if isinstance(e, ToolCallEnd)]
+    assert ended == (output.message.tool_calls or [])
+    started = [(e.id, e.function) for e in events if isinstance(e, ToolCallStart)]
+    assert started == [(c.id, c.function) for c in ended]
+    for n, call in enumerate(ended):
+        fragments = "".join(
+            e.arguments for e in events if isinstance(e, ToolCallDelta) and e.index == n
+        )
+        assert json.loads(fragments or "{}") == call.arguments
+    assert isinstance(events[-1], Finish) and events[-1].stop_reason == output.stop_reason
+    usage = [e.usage for e in events if isinstance(e, UsageUpdate)]
+    assert usage[-1:] == ([output.usage] if output.usage else [])
 
 
 def test_records_not_replayed_are_listed_with_the_reason() -> None:

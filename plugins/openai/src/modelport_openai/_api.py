@@ -25,10 +25,12 @@ from ._chunks import ChatChunks
 from ._responses import (
     RESPONSES_CONFIG,
     ResponsesOptions,
+    error_status,
     responses_from_wire,
     responses_only,
     responses_to_wire,
 )
+from ._responses_stream import ResponsesEvents
 from ._service import OPENAI, Service
 from ._wire import from_wire, refusal_stop_reason, to_wire
 
@@ -190,11 +192,17 @@ class OpenAIAPI(OpenAICompatibleAPI):
             raise self._failed(body)
         return responses_from_wire(body, self.wire_model)
 
-    def stream_translator(self) -> ChatChunks | None:  # type: ignore[override]
-        """Chat-completion chunks to events (the Responses API: one call, streamed back)."""
+    def stream_translator(self) -> ChatChunks | ResponsesEvents:  # type: ignore[override]
+        """Chat-completion chunks, or the Responses API's typed events, to events."""
         if self.responses:
-            return None
+            return ResponsesEvents(self.provider, self.wire_model)
         return super().stream_translator()
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`stream: true` (the Responses API gives the usage in its last event)."""
+        if self.responses:
+            return {**body, "stream": True}
+        return super().stream_body(body)
 
     def supported_config(self) -> frozenset[str] | None:
         """The chat-completions fields, or the Responses API's (`RESPONSES_CONFIG`)."""
@@ -207,20 +215,14 @@ class OpenAIAPI(OpenAICompatibleAPI):
         if not isinstance(err, dict):
             err = {}
         code = str(err.get("code") or "")
-        status = _FAILED_STATUS.get(code, 400 if code.startswith("invalid") else 500)
         return error_for_status(
-            status,
+            error_status(code),
             json.dumps({"error": err}),
             {},
             provider=self.provider,
             model=self.wire_model,
             secrets=self.secrets,
         )
-
-
-_FAILED_STATUS = {"rate_limit_exceeded": 429, "server_error": 500, "vector_store_timeout": 504}
-"""The HTTP status a failed response's error code stands for (another `invalid_*` code: 400,
-anything else 500)."""
 
 
 def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:

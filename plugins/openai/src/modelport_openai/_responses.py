@@ -103,6 +103,15 @@ INCOMPLETE_REASONS: dict[str, StopReason] = {
 """`incomplete_details.reason` → `StopReason`."""
 
 
+_ERROR_STATUS = {"rate_limit_exceeded": 429, "server_error": 500, "vector_store_timeout": 504}
+
+
+def error_status(code: str) -> int:
+    """The HTTP status a response error's code stands for: `rate_limit_exceeded` 429,
+    `server_error` 500, another `invalid_*` code 400, anything else 500."""
+    return _ERROR_STATUS.get(code, 400 if code.startswith("invalid") else 500)
+
+
 def responses_only(model_name: str) -> bool:
     """Whether an OpenAI model is served only by the Responses API (`RESPONSES_ONLY_MODELS`)."""
     name = model_name.rsplit("/", 1)[-1].lower()

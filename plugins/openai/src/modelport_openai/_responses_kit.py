@@ -28,7 +28,6 @@ from modelport import (
     ContentToolUse,
     GenerateConfig,
     Model,
-    ModelOutput,
     ResponseSchema,
     ToolCall,
     ToolChoice,
@@ -38,7 +37,6 @@ from modelport import (
     get_model,
 )
 from modelport import testing as kit
-from modelport.errors import ModelAPIError
 from modelport.testing import NotRebuildableError, Rebuilt
 
 from ._responses import ResponsesOptions, responses_from_wire
@@ -450,12 +448,13 @@ def _connect(record: dict[str, Any], inputs: Rebuilt, api_key: str) -> Callable[
 
 def assert_responses_replayed(
     record: dict[str, Any], *, stream: bool | None = None, api_key: str = REPLAY_KEY
-) -> ModelOutput | ModelAPIError:
+) -> kit.Replayed:
     """Replay `record` end to end (`modelport.testing.assert_replayed`): `openai/<model>` with
     `responses_api=True` against a local server answering with the recorded response; the
     request it got must mean the recorded one, with the key; the output must be what
     `responses_from_wire` reads in the recorded answer (an error: its status). A streamed
-    record is replayed through `model.stream` (unless `stream=False`)."""
+    record is replayed through `model.stream` (unless `stream=False`). Returns the replay:
+    the output or error, the request, the events of a stream."""
     if stream is None:
         stream = bool(record.get("is_stream")) and record["status"] < 300
     inputs = responses_inputs(record["request_json"])
@@ -469,4 +468,4 @@ def assert_responses_replayed(
         headers={"authorization": f"Bearer {api_key}"},
         merge=merge_responses_stream,
         stream=stream,
-    ).result
+    )
