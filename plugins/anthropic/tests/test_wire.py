@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -20,10 +21,12 @@ from modelport import (
     ChatMessageSystem,
     ChatMessageTool,
     ChatMessageUser,
+    CodeExecution,
     Content,
     ContentImage,
     ContentReasoning,
     ContentText,
+    ContentToolUse,
     ContentVideo,
     GenerateConfig,
     ResponseSchema,
@@ -33,6 +36,9 @@ from modelport import (
     ToolFunction,
     ToolInfo,
     ToolParams,
+    UrlCitation,
+    UrlContext,
+    WebSearch,
 )
 from modelport.errors import InvalidResponseError, ModelInputError
 from modelport.testing import WEATHER_TOOL
@@ -494,12 +500,80 @@ def test_a_single_text_block_is_plain_content() -> None:
     assert out.message.content == "Hello." and out.message.source == "generate"
 
 
-def test_server_tool_blocks_are_kept_in_metadata() -> None:
+def test_server_tool_blocks_are_content_parts_sent_back_as_they_came() -> None:
     use = {"type": "server_tool_use", "id": "srv_1", "name": "web_search", "input": {"query": "q"}}
-    result = {"type": "web_search_tool_result", "tool_use_id": "srv_1", "content": []}
-    out = from_wire(response([use, result, {"type": "text", "text": "Found."}]))
-    assert out.completion == "Found." and out.message.tool_calls is None
-    assert out.metadata is not None and out.metadata["content_blocks"] == [use, result]
+    hit = {
+        "type": "web_search_result",
+        "url": "https://example.org/a",
+        "title": "A",
+        "encrypted_content": "enc",
+        "page_age": None,
+    }
+    result = {"type": "web_search_tool_result", "tool_use_id": "srv_1", "content": [hit]}
+    cite = {
+        "type": "web_search_result_location",
+        "url": "https://example.org/a",
+        "title": "A",
+        "encrypted_index": "idx",
+        "cited_text": "The answer is 42.",
+    }
+    text = {"type": "text", "text": "It is 42.", "citations": [cite]}
+    out = from_wire(response([use, result, text]))
+    assert out.completion == "It is 42." and out.message.tool_calls is None
+    content = out.message.content
+    assert isinstance(content, list)
+    search, answer = content
+    assert isinstance(search, ContentToolUse) and isinstance(answer, ContentText)
+    assert (search.tool_type, search.id, search.name) == ("web_search", "srv_1", "web_search")
+    assert json.loads(search.arguments) == {"query": "q"}
+    assert json.loads(search.result) == [hit] and search.error is None
+    [citation] = answer.citations or []
+    assert isinstance(citation, UrlCitation)
+    assert (citation.url, citation.title, citation.cited_text) == (
+        "https://example.org/a",
+        "A",
+        "The answer is 42.",
+    )
+    follow: list[ChatMessage] = [
+        ChatMessageUser(content="Why?"),
+        out.message,
+        ChatMessageUser(content="More?"),
+    ]
+    body = to_wire("claude-sonnet-4-5", follow, [], "none", GenerateConfig())
+    assert body["messages"][1] == {"role": "assistant", "content": [use, result, text]}
+
+
+def test_server_tools_are_the_apis_own() -> None:
+    tools: list[ToolInfo] = [
+        WebSearch(max_uses=2, user_location={"city": "Oslo"}),
+        UrlContext(allowed_domains=["example.org"]),
+        CodeExecution(options={"type": "code_execution_20260120"}),
+    ]
+    body = to_wire(
+        "claude-sonnet-4-5",
+        [ChatMessageUser(content="Hi")],
+        tools,
+        "auto",
+        GenerateConfig(cache_prompt=False),
+    )
+    assert body["tools"] == [
+        {
+            "type": "web_search_20250305",
+            "name": "web_search",
+            "max_uses": 2,
+            "user_location": {"type": "approximate", "city": "Oslo"},
+        },
+        {"type": "web_fetch_20250910", "name": "web_fetch", "allowed_domains": ["example.org"]},
+        {"type": "code_execution_20260120", "name": "code_execution"},
+    ]
+    plain = to_wire(
+        "claude-sonnet-4-5",
+        [ChatMessageUser(content="Hi")],
+        tools[:1],
+        "auto",
+        GenerateConfig(cache_prompt=False, internal_tools=False),
+    )
+    assert plain["tools"][0]["name"] == "web_search" and "input_schema" in plain["tools"][0]
 
 
 def test_usage_with_thinking_tokens() -> None:

@@ -24,6 +24,7 @@ from ._api import (
     STREAM_ABOVE_MAX_TOKENS,
     AnthropicAPI,
 )
+from ._server_tools import SERVER_TOOL_VERSIONS
 from ._wire import (
     EFFORTS,
     MIN_THINKING_BUDGET,
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_VERSION",
     "EFFORTS",
     "MIN_THINKING_BUDGET",
+    "SERVER_TOOL_VERSIONS",
     "STOP_REASONS",
     "STREAM_ABOVE_MAX_TOKENS",
     "AnthropicAPI",

@@ -67,6 +67,7 @@ ANTHROPIC = Endpoint(
             "reasoning_effort",
             "reasoning_tokens",
             "reasoning_history",
+            "internal_tools",
             "response_schema",
         }
     ),

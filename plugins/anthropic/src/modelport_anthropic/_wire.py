@@ -23,9 +23,11 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentData,
     ContentImage,
     ContentReasoning,
     ContentText,
+    ContentToolUse,
     ContentVideo,
     GenerateConfig,
     ModelOutput,
@@ -36,6 +38,8 @@ from modelport import (
 )
 from modelport.errors import InvalidResponseError, ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
+
+from ._server_tools import ServerParts, citations, server_blocks, server_tool, text_block
 
 __all__ = [
     "EFFORTS",
@@ -154,7 +158,7 @@ def to_wire(
         )
 
     if tools:
-        wire_tools = [_tool(t) for t in tools]
+        wire_tools = [server_tool(t, config) or _tool(t) for t in tools]
         if cache:
             wire_tools[-1]["cache_control"] = dict(_EPHEMERAL)
         body["tools"] = wire_tools
@@ -311,7 +315,12 @@ def _content_blocks(
     for part in content:
         if isinstance(part, ContentText):
             if part.text:
-                blocks.append({"type": "text", "text": part.text})
+                blocks.append(
+                    text_block(part) if part.citations else {"type": "text", "text": part.text}
+                )
+        elif isinstance(part, ContentToolUse | ContentData):
+            if role == "assistant":  # a server tool's blocks, sent back as they came
+                blocks.extend(server_blocks(part))
         elif isinstance(part, ContentImage):
             if role == "assistant":
                 raise ModelInputError(
@@ -391,10 +400,16 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
     calls: list[dict[str, Any]] = []
     thoughts: list[str] = []
     other: list[Any] = []
+    server = ServerParts()
     for block in body["content"]:
         kind = block.get("type") if isinstance(block, dict) else None
+        if kind in ("text", "thinking", "redacted_thinking", "tool_use"):
+            server.last = None  # a server tool's result after these is a part of its own
         if kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text") or "")})
+            text: dict[str, Any] = {"type": "text", "text": str(block.get("text") or "")}
+            if block.get("citations"):
+                text["citations"] = citations(block["citations"])
+            parts.append(text)
         elif kind == "thinking":
             thought = str(block.get("thinking") or "")
             parts.append(
@@ -408,13 +423,17 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             )
         elif kind == "tool_use":
             calls.append(_tool_call(block))
+        elif isinstance(block, dict):  # server tools' blocks and any other: content parts
+            part = server.add(block)
+            if part is not None:
+                parts.append(part)
         else:
             other.append(block)
 
     content: str | list[dict[str, Any]]
     if not parts:
         content = ""
-    elif len(parts) == 1 and parts[0]["type"] == "text":
+    elif len(parts) == 1 and parts[0]["type"] == "text" and "citations" not in parts[0]:
         content = parts[0]["text"]
     else:
         content = parts
