@@ -15,16 +15,23 @@ from modelport import (
     ChatMessageSystem,
     ChatMessageTool,
     ChatMessageUser,
+    CodeExecution,
+    ComputerUse,
     ContentAudio,
+    ContentData,
     ContentImage,
     ContentReasoning,
     ContentText,
+    ContentToolUse,
     ContentVideo,
     GenerateConfig,
     ResponseSchema,
     ToolCall,
     ToolCallError,
     ToolFunction,
+    UrlCitation,
+    UrlContext,
+    WebSearch,
 )
 from modelport.errors import ModelInputError
 from modelport.testing import WEATHER_TOOL, load_cassette
@@ -492,3 +499,46 @@ def test_extra_body_and_safety_settings() -> None:
 def test_inputs_gemini_cannot_take_are_typed_errors(messages: Any, match: str) -> None:
     with pytest.raises(ModelInputError, match=match):
         wire(messages)
+
+
+def test_server_tools_are_geminis_own_and_their_parts_go_back_as_they_came() -> None:
+    tools = [WEATHER_TOOL, WebSearch(), CodeExecution(), UrlContext()]
+    user = ChatMessageUser(content="Sum the first primes and look it up.")
+    body = to_wire("gemini-2.5-flash", [user], tools, "auto", GenerateConfig())
+    assert body["tools"][1:] == [{"googleSearch": {}}, {"codeExecution": {}}, {"urlContext": {}}]
+    assert [d["name"] for d in body["tools"][0]["functionDeclarations"]] == ["get_weather"]
+    with pytest.raises(ModelInputError, match="computer_use"):
+        to_wire("gemini-2.5-flash", [user], [ComputerUse()], "auto", GenerateConfig())
+    code = {"executableCode": {"language": "PYTHON", "code": "print(2 + 3)"}}
+    result = {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "5\n"}}
+    grounding = {
+        "groundingChunks": [{"web": {"uri": "https://example.org/p", "title": "Primes"}}],
+        "groundingSupports": [{"segment": {"text": "The sum is 5."}, "groundingChunkIndices": [0]}],
+    }
+    response = {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [code, result, {"text": "The sum is 5."}]},
+                "finishReason": "STOP",
+                "groundingMetadata": grounding,
+            }
+        ]
+    }
+    message = from_wire(response, "gemini-2.5-flash").message
+    assert isinstance(message.content, list)
+    run, answer, data = message.content
+    assert isinstance(run, ContentToolUse) and run.tool_type == "code_execution"
+    assert json.loads(run.arguments)["code"] == "print(2 + 3)"
+    assert json.loads(run.result)["output"] == "5\n" and run.error is None
+    assert isinstance(answer, ContentText) and answer.text == "The sum is 5."
+    [cite] = answer.citations or []
+    assert isinstance(cite, UrlCitation) and (cite.url, cite.title) == (
+        "https://example.org/p",
+        "Primes",
+    )
+    assert isinstance(data, ContentData) and data.data == {"groundingMetadata": grounding}
+    again = to_wire("gemini-2.5-flash", [user, message, user], [], "none", GenerateConfig())
+    assert again["contents"][1] == {
+        "role": "model",
+        "parts": [code, result, {"text": "The sum is 5."}],
+    }

@@ -96,7 +96,6 @@ CONFIG = WIRE_CONFIG - {
     "best_of",
     "parallel_tool_calls",
     "cache_prompt",
-    "internal_tools",
 }
 """The `GenerateConfig` fields `generateContent` honours (see `_wire.to_wire`)."""
 

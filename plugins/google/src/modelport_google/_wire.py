@@ -32,9 +32,11 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentData,
     ContentImage,
     ContentReasoning,
     ContentText,
+    ContentToolUse,
     ContentVideo,
     GenerateConfig,
     Logprob,
@@ -51,6 +53,14 @@ from modelport import (
 from modelport.errors import ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
 from modelport.wire import parse_arguments, usage
+
+from ._server_tools import (
+    ServerParts,
+    grounding_citations,
+    server_tool_parts,
+    server_tools,
+)
+from ._server_tools import _kind as _server_kind
 
 __all__ = [
     "STOP_REASONS",
@@ -188,7 +198,9 @@ def to_wire(
     if system:
         body["systemInstruction"] = {"parts": system}
     if tools:
-        body["tools"] = [{"functionDeclarations": [_function_declaration(t) for t in tools]}]
+        functions, native = server_tools(tools, config, "google")
+        declared = [{"functionDeclarations": [_function_declaration(t) for t in functions]}]
+        body["tools"] = (declared if functions else []) + native
         tool_config = _tool_config(tool_choice)
         if tool_config is not None:
             body["toolConfig"] = tool_config
@@ -274,6 +286,8 @@ def _assistant_parts(message: ChatMessageAssistant, config: GenerateConfig) -> l
                 add({"text": c.text})
         elif isinstance(c, ContentImage | ContentAudio | ContentVideo):
             add(_media_part(c, "assistant message"))
+        elif isinstance(c, ContentToolUse | ContentData):
+            parts.extend(server_tool_parts(c))  # a server tool's parts, as they came
     for call in message.tool_calls or []:
         add({"functionCall": {"name": call.function, "args": call.arguments, "id": call.id}})
     while pending:
@@ -437,9 +451,16 @@ def _read_candidate(
     content: list[Content] = []
     calls: list[ToolCall] = []
     raw_parts = (candidate.get("content") or {}).get("parts") or []
+    server = ServerParts()
     for i, part in enumerate(raw_parts):
         if not isinstance(part, dict):
             raise WireError(f"candidate {n} part {i} is not an object")
+        if _server_kind(part) is not None:  # code execution, a server tool call: kept whole
+            made = server.add(part)
+            if made is not None:
+                content.append(made)
+            continue
+        server.last = None
         signature = part.get("thoughtSignature") or part.get("thought_signature")
         if "functionCall" in part or "function_call" in part:
             if signature:
@@ -469,10 +490,18 @@ def _read_candidate(
                         ContentReasoning(reasoning="", signature=signature, redacted=True)
                     )
                 content.append(media)
+    for key in ("groundingMetadata", "urlContextMetadata"):
+        if isinstance(candidate.get(key), dict) and candidate[key]:
+            cited = grounding_citations(candidate[key])
+            texts = [j for j, c in enumerate(content) if isinstance(c, ContentText)]
+            if cited and texts:
+                last = content[texts[-1]]
+                content[texts[-1]] = last.model_validate({**last.model_dump(), "citations": cited})
+            content.append(ContentData(data={key: candidate[key]}))
     reasoning = "\n".join(
         c.reasoning for c in content if isinstance(c, ContentReasoning) and c.reasoning
     )
-    plain = all(isinstance(c, ContentText) for c in content)
+    plain = all(isinstance(c, ContentText) and not c.citations for c in content)
     message = ChatMessageAssistant(
         content=(
             "".join(c.text for c in content if isinstance(c, ContentText)) if plain else content
