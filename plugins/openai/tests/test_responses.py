@@ -16,7 +16,9 @@ from modelport import (
     ChatMessageTool,
     ChatMessageUser,
     CodeExecution,
+    ComputerUse,
     ContentAudio,
+    ContentImage,
     ContentReasoning,
     Finish,
     GenerateConfig,
@@ -369,3 +371,46 @@ def test_a_stream_error_event_or_a_cut_stream_raises() -> None:
             _stream(_model(server.url), "Hi")
         with pytest.raises(InvalidResponseError, match="before the response was complete"):
             _stream(_model(server.url), "Hi")
+
+
+def test_computer_use_calls_are_tool_calls_answered_with_screenshots() -> None:
+    call = {
+        "type": "computer_call",
+        "id": "cu_1",
+        "call_id": "call_9",
+        "action": {"type": "click", "button": "left", "x": 10, "y": 20},
+        "pending_safety_checks": [],
+        "status": "completed",
+    }
+    shot = "data:image/png;base64,iVBORw0KGgo="
+    with LocalServer() as server:
+        server.enqueue(Reply(json=_response(call)), Reply(json=_response()))
+        tools: list[ToolInfo] = [ComputerUse(display_width=1280, display_height=800)]
+        first = _run(_model(server.url, "computer-use-preview"), "Open the page", tools=tools)
+        [asked] = first.message.tool_calls or []
+        assert (asked.id, asked.function, asked.arguments) == ("call_9", "computer", call["action"])
+        assert first.stop_reason == "tool_calls"
+        reply = ChatMessageTool(content=[ContentImage(image=shot)], tool_call_id="call_9")
+        history: list[ChatMessage] = [
+            ChatMessageUser(content="Open the page"),
+            first.message,
+            reply,
+        ]
+        _run(_model(server.url, "computer-use-preview"), history, tools=tools)
+        spec, again = (r.json for r in server.requests)
+    assert spec["tools"] == [
+        {
+            "type": "computer_use_preview",
+            "display_width": 1280,
+            "display_height": 800,
+            "environment": "browser",
+        }
+    ]
+    assert again["input"][1:] == [
+        call,
+        {
+            "type": "computer_call_output",
+            "call_id": "call_9",
+            "output": {"type": "computer_screenshot", "image_url": shot},
+        },
+    ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelport_openai import responses_to_wire
 from modelport_openai.testing import (
     assert_responses_replayed,
     merge_responses_stream,
@@ -20,14 +21,20 @@ from modelport_openai.testing import (
 )
 
 from modelport import (
+    ChatMessage,
+    ChatMessageUser,
     ContentReasoning,
+    ContentText,
+    ContentToolUse,
     Finish,
+    GenerateConfig,
     ModelOutput,
     ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
+    UrlCitation,
     UsageUpdate,
 )
 from modelport.errors import AuthenticationError, BadRequestError
@@ -146,3 +153,32 @@ def test_records_not_replayed_are_listed_with_the_reason() -> None:
     assert sum(r["is_stream"] for r in RECORDS) >= 30
     assert sum("reasoning_input" in r["features"] for r in RECORDS) >= 15
     assert sum("server_tool_result" in r["features"] for r in RECORDS) >= 15
+
+
+def test_a_recorded_web_search_reads_as_a_tool_use_and_cited_text() -> None:
+    record = next(r for r in ALL if r["cassette_line"] == 20)  # crewai: web search
+    body = json.loads(record["response_body"])
+    search, message = body["output"]
+    output = assert_responses_replayed(record).result
+    assert isinstance(output, ModelOutput) and isinstance(output.message.content, list)
+    use, *texts = output.message.content
+    assert isinstance(use, ContentToolUse) and use.internal == search
+    assert (use.tool_type, use.id, use.name) == ("web_search", search["id"], "web_search")
+    assert json.loads(use.arguments) == {
+        k: v for k, v in search["action"].items() if k != "sources"
+    }
+    [part] = message["content"]
+    [text] = texts
+    assert isinstance(text, ContentText) and text.text == part["text"]
+    wanted = [a for a in part["annotations"] if a["type"] == "url_citation"]
+    assert wanted and [
+        (c.url, c.title, c.cited_text) for c in text.citations or [] if isinstance(c, UrlCitation)
+    ] == [(a["url"], a["title"], (a["start_index"], a["end_index"])) for a in wanted]
+    # sent back on the next turn as it came
+    follow: list[ChatMessage] = [
+        ChatMessageUser(content="q"),
+        output.message,
+        ChatMessageUser(content="more"),
+    ]
+    body = responses_to_wire("gpt-4o", follow, [], "none", GenerateConfig())
+    assert body["input"][1] == search

@@ -35,6 +35,9 @@ __all__ = [
     "text_block",
 ]
 
+PROVIDER = "anthropic"
+"""`ContentData.internal` of the blocks this API gave (only those are sent back to it)."""
+
 SERVER_TOOL_VERSIONS: dict[str, str] = {
     "web_search": "web_search_20250305",
     "code_execution": "code_execution_20250825",
@@ -85,7 +88,7 @@ class ServerParts:
     """Content parts (dicts, for `ModelOutput` validation) of the message blocks that are not
     text, thinking or tool use, fed in order: a `server_tool_use` (or `mcp_tool_use`) and the
     result block answering it make one `ContentToolUse` (both blocks kept in `internal`);
-    any other block is `ContentData`."""
+    any other block is `ContentData` (its `internal`: "anthropic")."""
 
     def __init__(self) -> None:
         self.uses: dict[str, dict[str, Any]] = {}
@@ -113,14 +116,14 @@ class ServerParts:
             return part
         use = self.uses.get(str(block.get("tool_use_id")))
         if use is None or not str(kind).endswith("_tool_result"):
-            return {"type": "data", "data": block}
+            return {"type": "data", "data": block, "internal": PROVIDER}
         content = block.get("content")
         use["result"] = content if isinstance(content, str) else json.dumps(content)
         error = content.get("error_code") if isinstance(content, dict) else None
         if error or block.get("is_error"):
             use["error"] = str(error or use["result"])
         if use is not last:
-            return {"type": "data", "data": block}
+            return {"type": "data", "data": block, "internal": PROVIDER}
         use["internal"].append(block)
         return None
 
@@ -129,7 +132,7 @@ def server_blocks(part: ContentToolUse | ContentData) -> list[dict[str, Any]]:
     """The blocks that send `part` back: those it came from (none for a part another
     provider gave)."""
     if isinstance(part, ContentData):
-        return [part.data] if isinstance(part.data.get("type"), str) else []
+        return [part.data] if part.internal == PROVIDER else []
     internal = part.internal
     blocks = [b for b in internal if isinstance(b, dict)] if isinstance(internal, list) else []
     if blocks and blocks[0].get("type") in ("server_tool_use", "mcp_tool_use"):

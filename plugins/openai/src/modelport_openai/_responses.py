@@ -53,6 +53,7 @@ from ._responses_tools import (
 from ._wire import TOOL_CHOICES, WireError, is_reasoning_model
 
 __all__ = [
+    "COMPUTER_TOOL",
     "INCOMPLETE_REASONS",
     "RESPONSES_CONFIG",
     "RESPONSES_ONLY_MODELS",
@@ -95,6 +96,10 @@ RESPONSES_CONFIG = WIRE_CONFIG - {
 each): `max_tokens` (sent as `max_output_tokens`), `temperature`, `top_p`,
 `parallel_tool_calls`, `reasoning_effort`, `reasoning_history`, `response_schema` and
 `internal_tools`."""
+
+COMPUTER_TOOL = "computer"
+"""The function name of the tool calls a `computer_call` item becomes (its `action` the
+arguments; reply with a `ChatMessageTool` holding a screenshot, a `ContentImage`)."""
 
 INCOMPLETE_REASONS: dict[str, StopReason] = {
     "max_output_tokens": "max_tokens",
@@ -212,6 +217,7 @@ def _input(
 ) -> tuple[str | None, list[dict[str, Any]]]:
     instructions: str | None = None
     items: list[dict[str, Any]] = []
+    computer: set[str] = set()  # call ids of computer calls: their results are screenshots
     for i, m in enumerate(messages):
         if isinstance(m, ChatMessageSystem):
             if i == 0:
@@ -221,9 +227,12 @@ def _input(
         elif isinstance(m, ChatMessageUser):
             items.append({"role": "user", "content": _parts(m.content, "user")})
         elif isinstance(m, ChatMessageAssistant):
-            items.extend(_assistant(m, with_reasoning))
+            items.extend(_assistant(m, with_reasoning, computer))
         elif isinstance(m, ChatMessageTool):
-            items.append(_tool_output(m))
+            if m.tool_call_id in computer:
+                items.append(_screenshot(m))
+            else:
+                items.append(_tool_output(m))
         else:  # pragma: no cover (ChatMessage is a closed union)
             raise ModelInputError(f"unknown message type {type(m).__name__}")
     return instructions, items
@@ -254,14 +263,20 @@ def _media(c: Content) -> dict[str, Any] | None:
         if doc.startswith("data:"):
             name = c.filename or "document." + (doc[5:].split(";")[0].rsplit("/", 1)[-1] or "pdf")
             return {"type": "input_file", "filename": name, "file_data": doc}
-        return {"type": "input_file", "file_url": doc}
+        if doc.startswith(("https://", "http://")):
+            return {"type": "input_file", "file_url": doc}
+        raise ModelInputError(
+            f"a document must be a data URL, an http(s) URL or a readable file: {doc[:80]!r}"
+        )
     if isinstance(c, ContentAudio | ContentVideo):
         kind = "audio" if isinstance(c, ContentAudio) else "video"
         raise ModelInputError(f"the OpenAI Responses API takes no {kind} content")
     return None  # reasoning and tool results are the model's own, not input
 
 
-def _assistant(m: ChatMessageAssistant, with_reasoning: bool) -> list[dict[str, Any]]:
+def _assistant(
+    m: ChatMessageAssistant, with_reasoning: bool, computer: set[str]
+) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     content = [ContentText(text=m.content)] if isinstance(m.content, str) else m.content
     for c in content:
@@ -277,7 +292,11 @@ def _assistant(m: ChatMessageAssistant, with_reasoning: bool) -> list[dict[str, 
             item = server_tool_item(c)
             if item is not None:
                 items.append(item)
+                if item.get("type") == "computer_call":
+                    computer.add(str(item.get("call_id")))
     for call in m.tool_calls or ():
+        if call.id in computer:
+            continue  # sent as the computer_call item it came as
         items.append(
             {
                 "type": "function_call",
@@ -301,6 +320,21 @@ def _reasoning_item(c: ContentReasoning) -> dict[str, Any] | None:
     if c.signature is not None:
         item["encrypted_content"] = c.signature
     return item
+
+
+def _screenshot(m: ChatMessageTool) -> dict[str, Any]:
+    """The `computer_call_output` of a computer call's result: its first image."""
+    images = [c.image for c in m.content if isinstance(c, ContentImage)] if m.content else []
+    if not images or isinstance(m.content, str):
+        raise ModelInputError(
+            f"the result of computer call {m.tool_call_id!r} must hold a screenshot "
+            f"(a ContentImage)"
+        )
+    return {
+        "type": "computer_call_output",
+        "call_id": m.tool_call_id,
+        "output": {"type": "computer_screenshot", "image_url": images[0]},
+    }
 
 
 def _tool_output(m: ChatMessageTool) -> dict[str, Any]:
@@ -370,6 +404,16 @@ def responses_from_wire(body: Any, model: str = "") -> ModelOutput:
                 item.get("arguments"),
             )
             calls.append(call.model_dump())
+        elif kind == "computer_call":  # an action for the caller to take: a tool call
+            plain = False
+            action = item.get("action")
+            call = parse_tool_call(
+                str(item.get("call_id") or item.get("id")),
+                COMPUTER_TOOL,
+                action if isinstance(action, dict) else {},
+            )
+            calls.append(call.model_dump())
+            content.append(tool_use_from_item(item))  # the item, sent back as it came
         elif kind == "reasoning":
             plain = False
             summary = item.get("summary") or []

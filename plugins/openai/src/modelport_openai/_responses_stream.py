@@ -24,7 +24,7 @@ from modelport import (
 from modelport.http import error_for_status
 from modelport.wire import parse_tool_call
 
-from ._responses import error_status, responses_from_wire, responses_usage
+from ._responses import COMPUTER_TOOL, error_status, responses_from_wire, responses_usage
 
 __all__ = ["ResponsesEvents"]
 
@@ -116,6 +116,14 @@ class ResponsesEvents:
                 item.get("arguments"),
             )
             return [ToolCallEnd(position, call)]
+        if item.get("type") == "computer_call":
+            position = self.calls[index] = len(self.calls)
+            action = item.get("action")
+            call_id = str(item.get("call_id") or item.get("id"))
+            call = parse_tool_call(
+                call_id, COMPUTER_TOOL, action if isinstance(action, dict) else {}
+            )
+            return [ToolCallStart(position, call_id, COMPUTER_TOOL), ToolCallEnd(position, call)]
         if item.get("type") == "reasoning" and item.get("encrypted_content"):
             return [ReasoningDelta("", signature=item["encrypted_content"])]
         return []

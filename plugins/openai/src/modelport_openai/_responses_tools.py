@@ -31,6 +31,9 @@ __all__ = [
     "url_citations",
 ]
 
+PROVIDER = "openai"
+"""`ContentData.internal` of the data this API gave (only that is sent back to it)."""
+
 SERVER_TOOL_TYPES = ("web_search", "code_execution", "computer_use")
 """The `ServerTool.tool_type`s the Responses API runs."""
 
@@ -81,11 +84,12 @@ def server_tool(tool: ToolInfo, config: GenerateConfig) -> dict[str, Any] | None
 def tool_use_from_item(item: dict[str, Any]) -> dict[str, Any]:
     """The content part (as a dict for `ModelOutput` validation) of an output item that is
     not a message, reasoning or function call: a `ContentToolUse` for a known tool call, else
-    `ContentData`; the raw item is kept in `internal` (in `data` for `ContentData`)."""
+    `ContentData`; the raw item is kept in `internal` (in `data` for `ContentData`, whose
+    `internal` is "openai")."""
     kind = item.get("type")
     known = TOOL_ITEMS.get(kind or "")
     if known is None:
-        return {"type": "data", "data": item}
+        return {"type": "data", "data": item, "internal": PROVIDER}
     tool_type, name = known
     arguments: Any
     if kind == "web_search_call":
@@ -118,8 +122,7 @@ def server_tool_item(part: ContentToolUse | ContentData) -> dict[str, Any] | Non
     """The input item that sends `part` back: the raw item it came from, or None for a part
     another provider gave (it has no Responses form)."""
     if isinstance(part, ContentData):
-        data = part.data
-        return data if isinstance(data.get("type"), str) and "id" in data else None
+        return part.data if part.internal == PROVIDER else None
     internal = part.internal
     if isinstance(internal, dict) and internal.get("type") in TOOL_ITEMS:
         return dict(internal)
