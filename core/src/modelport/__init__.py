@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
     from ._content import (
         Citation,
+        CitationBase,
         Content,
         ContentAudio,
         ContentCitation,
