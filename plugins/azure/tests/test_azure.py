@@ -230,6 +230,44 @@ def test_the_request_is_openais_with_the_deployment_as_model() -> None:
     }
 
 
+def test_responses_api_posts_to_the_v1_route_with_the_deployment_as_model() -> None:
+    answer = {
+        "id": "resp_1",
+        "object": "response",
+        "status": "completed",
+        "model": "gpt-5-mini",
+        "output": [
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "Hello.", "annotations": []}],
+            }
+        ],
+        "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7},
+    }
+    with LocalServer(default=Reply(json=answer)) as server:
+        model = get_model(
+            "azure/my-gpt5", base_url=server.url, api_key=KEY, memoize=False, responses_api=True
+        )
+
+        async def go() -> ModelOutput:
+            async with model:
+                return await model.generate("Hi", config=GenerateConfig(max_tokens=50))
+
+        output = asyncio.run(go())
+    request = server.requests[0]
+    assert (request.path, request.query) == ("/openai/v1/responses", {})
+    assert request.headers["api-key"] == KEY
+    assert request.json == {
+        "model": "my-gpt5",
+        "input": [{"role": "user", "content": "Hi"}],
+        "max_output_tokens": 50,
+        "store": False,
+    }
+    assert output.completion == "Hello." and output.stop_reason == "stop"
+    assert output.usage is not None and output.usage.total_tokens == 7
+
+
 # -- content filter and errors ------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from modelport_openai import OpenAICompatibleAPI, Quirks, Service
+from modelport_openai import RESPONSES_MODEL_ARGS, Quirks, ResponsesMode, Service
 
 from modelport import GenerateConfig, ModelOutput
 from modelport.errors import ModelInputError
@@ -99,6 +99,7 @@ AZURE = Service(
         "azure_ad_token": ModelArg(
             None, _token, f"Entra ID bearer token or function (default {TOKEN_VAR})"
         ),
+        **RESPONSES_MODEL_ARGS,
     },
     description="Azure OpenAI chat completions (azure/<deployment>)",
 )
@@ -112,9 +113,11 @@ ENV_VARS = (KEY_VAR, TOKEN_VAR, ENDPOINT_VAR, API_VERSION_VAR)
 """Every environment variable the provider reads."""
 
 
-class AzureOpenAIAPI(OpenAICompatibleAPI):
+class AzureOpenAIAPI(ResponsesMode):
     """Azure OpenAI (`get_model("azure/<deployment>")`): chat completions posted to
-    `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`.
+    `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`, or with
+    `responses_api=True` the Responses API of Azure's v1 API (`{endpoint}/openai/v1/responses`,
+    the deployment as the body's `model`).
 
     The endpoint is `base_url`, else `AZURE_OPENAI_ENDPOINT`
     (`https://<resource>.openai.azure.com`). Authentication: `azure_ad_token=` (a Microsoft
@@ -155,6 +158,12 @@ class AzureOpenAIAPI(OpenAICompatibleAPI):
                 "api_key= or azure_ad_token="
             )
 
+    def setup(self) -> None:
+        """The Responses API with `responses_api=True` (a deployment name does not tell the
+        model, so it is never chosen by default)."""
+        if self.args.get("responses_api"):
+            self.use_responses_api(f"{self.base_url}/openai/v1/responses")
+
     def resolve_service(self, model_name: str) -> tuple[Service, str]:
         """`AZURE_ENTRA` with a token, else `AZURE`; the deployment name, which must be one."""
         if not DEPLOYMENT.fullmatch(model_name):
@@ -178,7 +187,10 @@ class AzureOpenAIAPI(OpenAICompatibleAPI):
     def from_wire(self, body: Any) -> ModelOutput:
         """The output of a chat completion (Azure's content filter read, see
         `modelport_azure.from_wire`). An error body under a 2xx is that error: a content-filter
-        refusal is an output with stop reason 'content_filter', any other error is raised."""
+        refusal is an output with stop reason 'content_filter', any other error is raised.
+        A response of the Responses API is read as OpenAI's."""
+        if self.responses:
+            return super().from_wire(body)
         if isinstance(body, dict) and "choices" not in body and "error" in body:
             error = error_for_status(
                 error_status(body),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
-from ._api import OpenAIAPI, OpenAICompatibleAPI, inline_files
+from ._api import OpenAIAPI, OpenAICompatibleAPI, ResponsesMode, inline_files
 from ._responses import (
     RESPONSES_CONFIG,
     RESPONSES_ONLY_MODELS,
@@ -23,7 +23,7 @@ from ._responses import (
     responses_only,
     responses_to_wire,
 )
-from ._service import OPENAI, Quirks, Service
+from ._service import OPENAI, RESPONSES_MODEL_ARGS, Quirks, Service
 from ._wire import (
     STOP_REASONS,
     MalformedResponseError,
@@ -36,12 +36,14 @@ from ._wire import (
 __all__ = [
     "OPENAI",
     "RESPONSES_CONFIG",
+    "RESPONSES_MODEL_ARGS",
     "RESPONSES_ONLY_MODELS",
     "STOP_REASONS",
     "MalformedResponseError",
     "OpenAIAPI",
     "OpenAICompatibleAPI",
     "Quirks",
+    "ResponsesMode",
     "ResponsesOptions",
     "Service",
     "WireError",

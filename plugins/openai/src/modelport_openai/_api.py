@@ -34,7 +34,7 @@ from ._responses_stream import ResponsesEvents
 from ._service import OPENAI, Service
 from ._wire import from_wire, refusal_stop_reason, to_wire
 
-__all__ = ["OpenAIAPI", "OpenAICompatibleAPI"]
+__all__ = ["OpenAIAPI", "OpenAICompatibleAPI", "ResponsesMode"]
 
 
 class OpenAICompatibleAPI(HTTPModelAPI):
@@ -135,32 +135,28 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         )
 
 
-class OpenAIAPI(OpenAICompatibleAPI):
-    """OpenAI (`get_model("openai/gpt-4o")`): its chat-completions API, or its Responses API
-    (`/responses`) with the model arg `responses_api=True`, and by default for the models
-    served only there (`RESPONSES_ONLY_MODELS`: o3-pro, gpt-5-pro, the codex models...).
-
-    Both take the same inputs and give the same outputs; the Responses API also runs
-    provider-side tools (`modelport.WebSearch`, `CodeExecution`, `ComputerUse`) and sends a
-    reasoning model's reasoning back encrypted, as it came (`reasoning_summary=` asks for
-    readable summaries of it).
+class ResponsesMode(OpenAICompatibleAPI):
+    """An OpenAI-compatible API that may speak OpenAI's Responses API instead of chat
+    completions: `responses` chooses (set it, and `url`, in `setup`; see
+    `use_responses_api`). Both take the same inputs and give the same outputs; the Responses
+    API also runs provider-side tools (`modelport.WebSearch`, `CodeExecution`, `ComputerUse`)
+    and sends a reasoning model's reasoning back encrypted, as it came.
     """
-
-    service = OPENAI
 
     responses: bool = False
     """Whether this model speaks the Responses API."""
 
-    def setup(self) -> None:
-        """Choose the API: `responses_api`, else the Responses API only for the models served
-        only there."""
-        flag = self.args.get("responses_api")
-        self.responses = responses_only(self.wire_model) if flag is None else bool(flag)
+    responses_options: ResponsesOptions = ResponsesOptions()
+    """How Responses requests are made."""
+
+    def use_responses_api(self, url: str) -> None:
+        """Speak the Responses API at `url`, with the model arg `reasoning_summary` if the
+        endpoint has it."""
+        self.responses = True
+        self.url = url
         self.responses_options = ResponsesOptions(
             reasoning_summary=self.args.get("reasoning_summary")
         )
-        if self.responses:
-            self.url = f"{self.base_url}/responses"
 
     def to_wire(
         self,
@@ -223,6 +219,23 @@ class OpenAIAPI(OpenAICompatibleAPI):
             model=self.wire_model,
             secrets=self.secrets,
         )
+
+
+class OpenAIAPI(ResponsesMode):
+    """OpenAI (`get_model("openai/gpt-4o")`): its chat-completions API, or its Responses API
+    (`/responses`) with the model arg `responses_api=True`, and by default for the models
+    served only there (`RESPONSES_ONLY_MODELS`: o3-pro, gpt-5-pro, the codex models...);
+    `reasoning_summary=` asks reasoning models for readable summaries of their reasoning.
+    """
+
+    service = OPENAI
+
+    def setup(self) -> None:
+        """Choose the API: `responses_api`, else the Responses API only for the models served
+        only there."""
+        flag = self.args.get("responses_api")
+        if responses_only(self.wire_model) if flag is None else bool(flag):
+            self.use_responses_api(f"{self.base_url}/responses")
 
 
 def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:

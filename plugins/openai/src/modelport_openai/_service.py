@@ -13,7 +13,7 @@ import attrs
 
 from modelport.http import WIRE_CONFIG, Endpoint, ModelArg
 
-__all__ = ["OPENAI", "Quirks", "Service"]
+__all__ = ["OPENAI", "RESPONSES_MODEL_ARGS", "Quirks", "Service"]
 
 
 @attrs.frozen
@@ -118,7 +118,7 @@ def _summary(value: object) -> str | None:
     raise ValueError(f"must be 'auto', 'concise', 'detailed' or None, not {value!r}")
 
 
-OPENAI_MODEL_ARGS = {
+RESPONSES_MODEL_ARGS = {
     "responses_api": ModelArg(
         None,
         _flag,
@@ -132,7 +132,9 @@ OPENAI_MODEL_ARGS = {
         "('auto', 'concise', 'detailed')",
     ),
 }
-"""Model args of the `openai` provider beyond every HTTP provider's."""
+"""Model args of the `openai` provider beyond every HTTP provider's: the choice of the
+Responses API and its reasoning summaries (a service that speaks it too, such as Azure,
+takes them as well)."""
 
 
 OPENAI = Service(
@@ -141,7 +143,7 @@ OPENAI = Service(
     api_key_vars=("OPENAI_API_KEY",),
     base_url_var="OPENAI_BASE_URL",
     quirks=Quirks(developer_role=True, max_completion_tokens=True),
-    model_args=OPENAI_MODEL_ARGS,
+    model_args=RESPONSES_MODEL_ARGS,
     description="OpenAI's chat-completions and Responses APIs",
 )
 """OpenAI itself."""
