@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -124,7 +125,9 @@ def test_responses_api_arg_chooses_the_api() -> None:
         get_model("openai/gpt-4o", api_key=KEY, memoize=False, responses_api="yes")
 
 
-def test_reasoning_and_tool_calls_are_read_and_sent_back_as_they_came() -> None:
+def test_reasoning_and_tool_calls_are_read_and_sent_back_as_they_came(
+    check_request: Callable[[dict[str, Any]], None],
+) -> None:
     with LocalServer() as server:
         server.enqueue(
             Reply(json=_response(REASONING, CALL)),
@@ -154,6 +157,8 @@ def test_reasoning_and_tool_calls_are_read_and_sent_back_as_they_came() -> None:
         second = _run(_model(server.url, reasoning_summary="auto"), messages, tools=[WEATHER])
         assert second.completion == "Sunny." and second.stop_reason == "stop"
         sent = [r.json for r in server.requests]
+    for body in sent:
+        check_request(body)
     assert sent[0]["max_output_tokens"] == 500
     assert sent[0]["reasoning"] == {"summary": "auto"}
     assert sent[0]["store"] is False and sent[0]["include"] == ["reasoning.encrypted_content"]
@@ -168,6 +173,7 @@ def test_reasoning_and_tool_calls_are_read_and_sent_back_as_they_came() -> None:
                 "required": [],
                 "additionalProperties": False,
             },
+            "strict": False,
         }
     ]
     assert sent[1]["input"] == [
@@ -225,7 +231,9 @@ def test_a_failed_response_raises_its_error_typed_by_code() -> None:
             _run(_model(server.url), "Hi")
 
 
-def test_instructions_schema_and_system_messages() -> None:
+def test_instructions_schema_and_system_messages(
+    check_request: Callable[[dict[str, Any]], None],
+) -> None:
     from modelport import ChatMessageSystem, ResponseSchema
 
     schema = ResponseSchema(name="city", json_schema={"type": "object"}, strict=True)
@@ -242,6 +250,7 @@ def test_instructions_schema_and_system_messages() -> None:
         )
         [request] = server.requests
     body = request.json
+    check_request(body)
     assert request.path == "/responses"
     assert body["instructions"] == "Be brief."
     assert body["input"] == [
@@ -274,7 +283,9 @@ def test_input_the_api_cannot_take_is_refused_before_any_request() -> None:
         assert server.requests == []
 
 
-def test_server_tools_are_the_apis_own_tools() -> None:
+def test_server_tools_are_the_apis_own_tools(
+    check_request: Callable[[dict[str, Any]], None],
+) -> None:
     with LocalServer() as server:
         server.enqueue(Reply(json=_response()), Reply(json=_response()))
         tools: list[ToolInfo] = [
@@ -284,6 +295,8 @@ def test_server_tools_are_the_apis_own_tools() -> None:
         _run(_model(server.url), "Search", tools=tools)
         _run(_model(server.url), "Search", tools=tools, config=GenerateConfig(internal_tools=False))
         native, plain = (r.json["tools"] for r in server.requests)
+        for request in server.requests:
+            check_request(request.json)
     assert native == [
         {
             "type": "web_search",
@@ -373,7 +386,9 @@ def test_a_stream_error_event_or_a_cut_stream_raises() -> None:
             _stream(_model(server.url), "Hi")
 
 
-def test_computer_use_calls_are_tool_calls_answered_with_screenshots() -> None:
+def test_computer_use_calls_are_tool_calls_answered_with_screenshots(
+    check_request: Callable[[dict[str, Any]], None],
+) -> None:
     call = {
         "type": "computer_call",
         "id": "cu_1",
@@ -398,6 +413,8 @@ def test_computer_use_calls_are_tool_calls_answered_with_screenshots() -> None:
         ]
         _run(_model(server.url, "computer-use-preview"), history, tools=tools)
         spec, again = (r.json for r in server.requests)
+    check_request(spec)
+    check_request(again)
     assert spec["tools"] == [
         {
             "type": "computer_use_preview",

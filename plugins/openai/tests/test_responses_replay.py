@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,13 @@ from modelport import (
     UsageUpdate,
 )
 from modelport.errors import AuthenticationError, BadRequestError
-from modelport.testing import cassette_params, load_cassette, rebuildable, stream_events
+from modelport.testing import (
+    cassette_params,
+    load_cassette,
+    rebuildable,
+    sent_body,
+    stream_events,
+)
 
 HERE = Path(__file__).parent
 ALL = load_cassette(HERE / "cassettes" / "openai_responses.jsonl")
@@ -144,6 +151,13 @@ def test_replayed_stream(record: dict[str, Any]) -> None:
     assert isinstance(events[-1], Finish) and events[-1].stop_reason == output.stop_reason
     usage = [e.usage for e in events if isinstance(e, UsageUpdate)]
     assert usage[-1:] == ([output.usage] if output.usage else [])
+
+
+@pytest.mark.parametrize("record", cassette_params(RECORDS))
+def test_the_request_sent_follows_openais_schema(
+    record: dict[str, Any], check_request: Callable[[dict[str, Any]], None]
+) -> None:
+    check_request(sent_body(responses_inputs(record["request_json"]), responses_to_wire))
 
 
 def test_records_not_replayed_are_listed_with_the_reason() -> None:

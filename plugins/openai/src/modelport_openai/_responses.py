@@ -209,6 +209,9 @@ def _tool(tool: ToolInfo, config: GenerateConfig) -> dict[str, Any]:
         "name": tool.name,
         "description": tool.description,
         "parameters": tool.parameters.model_dump(exclude_none=True),
+        # the API's default is strict, which refuses a schema whose properties are not all
+        # required: modelport's tools are not strict (as in chat completions)
+        "strict": False,
     }
 
 
@@ -254,10 +257,7 @@ def _parts(content: str | list[Content], role: str) -> str | list[dict[str, Any]
 
 def _media(c: Content) -> dict[str, Any] | None:
     if isinstance(c, ContentImage):
-        image: dict[str, Any] = {"type": "input_image", "image_url": c.image}
-        if c.detail != "auto":
-            image["detail"] = c.detail
-        return image
+        return {"type": "input_image", "image_url": c.image, "detail": c.detail}
     if isinstance(c, ContentDocument):
         doc = c.document
         if doc.startswith("data:"):

@@ -1,9 +1,11 @@
-"""Extract the chat-completion request schema from OpenAI's OpenAPI description.
+"""Extract the request schemas of chat completions and of the Responses API from OpenAI's
+OpenAPI description.
 
     python extract_schema.py path/to/openapi.yaml
 
-writes `chat_completion_request.schema.json` beside this script: `CreateChatCompletionRequest`
-and every component schema it references (directly or not), as one JSON Schema (2020-12)
+writes `chat_completion_request.schema.json` and `create_response_request.schema.json` beside
+this script: `CreateChatCompletionRequest` (`CreateResponse`) and every component schema it
+references (directly or not), as one JSON Schema (2020-12)
 document whose `$defs` hold the components. Descriptions, examples and `x-` extensions are
 dropped (they do not validate anything), and OpenAPI's `nullable: true` becomes a `null` type
 alternative. The spec is OpenAI's openai-openapi repository (MIT, see LICENSE here).
@@ -18,10 +20,12 @@ from typing import Any
 
 import yaml
 
-ROOT = "CreateChatCompletionRequest"
+ROOTS = {
+    "CreateChatCompletionRequest": "chat_completion_request.schema.json",
+    "CreateResponse": "create_response_request.schema.json",
+}
 PREFIX = "#/components/schemas/"
 DROP = {"description", "example", "examples", "title", "deprecated", "discriminator"}
-OUT = Path(__file__).with_name("chat_completion_request.schema.json")
 
 
 def clean(node: Any, refs: set[str]) -> Any:
@@ -51,11 +55,11 @@ def clean(node: Any, refs: set[str]) -> Any:
     return out
 
 
-def extract(spec: dict[str, Any]) -> dict[str, Any]:
-    """The request schema and the components it needs."""
+def extract(spec: dict[str, Any], root: str) -> dict[str, Any]:
+    """The request schema `root` and the components it needs."""
     schemas = spec["components"]["schemas"]
     defs: dict[str, Any] = {}
-    todo = [ROOT]
+    todo = [root]
     while todo:
         name = todo.pop()
         if name in defs:
@@ -66,7 +70,7 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$comment": "Extracted from OpenAI's openapi.yaml by extract_schema.py; MIT, see LICENSE.",
-        "$ref": f"#/$defs/{ROOT}",
+        "$ref": f"#/$defs/{root}",
         "$defs": dict(sorted(defs.items())),
     }
 
@@ -75,9 +79,11 @@ def main(path: str) -> None:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(path, encoding="utf-8") as f:
         spec = yaml.load(f, Loader=loader)
-    document = extract(spec)
-    OUT.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    print(f"{OUT.name}: {len(document['$defs'])} schemas, {OUT.stat().st_size} bytes")
+    for root, name in ROOTS.items():
+        document = extract(spec, root)
+        out = Path(__file__).with_name(name)
+        out.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        print(f"{out.name}: {len(document['$defs'])} schemas, {out.stat().st_size} bytes")
 
 
 if __name__ == "__main__":
