@@ -144,7 +144,9 @@ class GenerateConfig(BaseModel):
     """Whether to enable parallel function calling during tool use (defaults to True)."""
 
     internal_tools: bool | None = None
-    """Whether to map tools to model internal implementations (e.g. 'computer')."""
+    """Whether to map tools to model internal implementations (e.g. 'computer'): provider-side
+    tools (`ServerTool`: `WebSearch`, `CodeExecution`, `UrlContext`, `ComputerUse`) go to the
+    provider's own tools unless this is False, when they are sent as function tools."""
 
     max_tool_output: int | None = Field(default=None, ge=1)
     """Maximum tool output (in bytes). Defaults to 16 * 1024.

@@ -303,7 +303,10 @@ class Model:
             messages = collapse_messages(messages, "assistant")
         tool_infos = [_as_tool(t) for t in tools]
         if tool_infos and "internal_tools" in self._unsupported_config():
-            refuse_server_tools(tool_infos, cfg.internal_tools, self.api.provider)
+            # the field itself is dropped for such a provider: read it as the caller set it
+            given = config.internal_tools if config is not None else None
+            wanted = self.config.internal_tools if given is None else given
+            refuse_server_tools(tool_infos, wanted, self.api.provider)
         if tool_choice is None:
             tool_choice = "auto" if tool_infos else "none"
         elif isinstance(tool_choice, ToolFunction):
