@@ -22,6 +22,7 @@ from modelport import (
     ChatMessageTool,
     ChatMessageUser,
     CodeExecution,
+    ComputerUse,
     Content,
     ContentImage,
     ContentReasoning,
@@ -548,6 +549,7 @@ def test_server_tools_are_the_apis_own() -> None:
         WebSearch(max_uses=2, user_location={"city": "Oslo"}),
         UrlContext(allowed_domains=["example.org"]),
         CodeExecution(options={"type": "code_execution_20260120"}),
+        ComputerUse(display_width=1280, display_height=800),
     ]
     body = to_wire(
         "claude-sonnet-4-5",
@@ -565,6 +567,12 @@ def test_server_tools_are_the_apis_own() -> None:
         },
         {"type": "web_fetch_20250910", "name": "web_fetch", "allowed_domains": ["example.org"]},
         {"type": "code_execution_20260120", "name": "code_execution"},
+        {
+            "type": "computer_20250124",
+            "name": "computer",
+            "display_width_px": 1280,
+            "display_height_px": 800,
+        },
     ]
     plain = to_wire(
         "claude-sonnet-4-5",

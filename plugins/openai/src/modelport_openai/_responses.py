@@ -11,6 +11,7 @@ the encrypted content, `internal` the item's id and summary), so it is sent back
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -64,19 +65,18 @@ __all__ = [
 ]
 
 RESPONSES_ONLY_MODELS: tuple[str, ...] = (
-    "o1-pro",
-    "o3-pro",
-    "o3-deep-research",
-    "o4-mini-deep-research",
-    "gpt-5-pro",
-    "gpt-5.1-pro",
-    "gpt-5.2-pro",
-    "codex-mini",
-    "computer-use-preview",
+    "o1-pro*",
+    "o3-pro*",
+    "o3-deep-research*",
+    "o4-mini-deep-research*",
+    "gpt-5-pro*",
+    "gpt-5.*-pro*",
+    "*codex*",
+    "computer-use-preview*",
 )
-"""Prefixes of OpenAI models served only by the Responses API (with any model whose name
-contains `codex`, such as gpt-5-codex): `openai/<model>` uses the Responses API for them
-unless `responses_api=False` is given."""
+"""OpenAI models served only by the Responses API, as shell-style patterns of the model name
+(o3-pro, gpt-5-pro and gpt-5.x-pro, the codex models such as gpt-5-codex and codex-mini...):
+`openai/<model>` uses the Responses API for them unless `responses_api=False` is given."""
 
 RESPONSES_CONFIG = WIRE_CONFIG - {
     "stop_seqs",
@@ -118,9 +118,10 @@ def error_status(code: str) -> int:
 
 
 def responses_only(model_name: str) -> bool:
-    """Whether an OpenAI model is served only by the Responses API (`RESPONSES_ONLY_MODELS`)."""
+    """Whether an OpenAI model is served only by the Responses API (its name matches one of
+    `RESPONSES_ONLY_MODELS`)."""
     name = model_name.rsplit("/", 1)[-1].lower()
-    return name.startswith(RESPONSES_ONLY_MODELS) or "codex" in name
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in RESPONSES_ONLY_MODELS)
 
 
 @attrs.frozen
