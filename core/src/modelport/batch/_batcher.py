@@ -30,7 +30,7 @@ import attrs
 from .._config import BatchConfig
 from .._output import ModelOutput
 from .._retry import is_transient
-from ..errors import BatchError
+from ..errors import BatchError, ModelAPIError
 from ._api import BatchAPI, BatchRequest, BatchResult, BatchStatus
 from ._journal import Journal, JournalEntry, journal_path
 
@@ -316,15 +316,10 @@ class Batcher:
                 code="cancelled",
                 job=job,
             )
-        from ..http import error_for_status
-
-        error = error_for_status(
-            result.status or 500,
-            result.error or "(no error message)",
-            {},
-            provider=api.provider,
-            model=api.wire_model,
-            secrets=api.secrets,
+        # the typed error a plain call would raise for this status and body (read by the
+        # provider's own `error_detail`)
+        error: ModelAPIError = api.http._status_error(
+            result.status or 500, (result.error or "(no error message)").encode(), {}
         )
         output = api.error_output(error)
         if output is not None:

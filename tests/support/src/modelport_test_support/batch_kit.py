@@ -338,3 +338,122 @@ def run_client(
         return proc.returncode, None
     last = [line for line in out.splitlines() if line.strip()][-1]
     return 0, json.loads(last)
+
+
+def claude_message(text: str, model: str = "claude-sonnet-4-5") -> dict[str, Any]:
+    """A Messages API response body."""
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 3},
+    }
+
+
+def _rfc3339(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+class AnthropicBatchFake(Fake):
+    """Anthropic's Message Batches (`POST /v1/messages/batches`, `GET .../{id}`,
+    `GET .../{id}/results` at the batch's `results_url`, `GET /v1/messages/batches`) and plain
+    `POST /v1/messages`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: dict[str, bytes] = {}
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        path = request.path
+        root = "/v1/messages/batches"
+        if request.method == "POST" and path == root:
+            requests = request.json["requests"]
+            job_id = f"msgbatch_{next(self.ids):04d}"
+            job = {
+                "id": job_id,
+                "type": "message_batch",
+                "processing_status": "in_progress",
+                "request_counts": {
+                    "processing": len(requests),
+                    "succeeded": 0,
+                    "errored": 0,
+                    "canceled": 0,
+                    "expired": 0,
+                },
+                "ended_at": None,
+                "created_at": _rfc3339(time.time()),
+                "expires_at": _rfc3339(time.time() + 86400),
+                "cancel_initiated_at": None,
+                "results_url": None,
+                "_requests": requests,
+                "_polls": self.polls,
+                "_host": request.headers["host"],
+            }
+            self.jobs[job_id] = job
+            self.submitted.append(job_id)
+            return Reply(json=_public(job))
+        if request.method == "GET" and path == root:
+            listed = sorted(self.jobs.values(), key=lambda j: j["id"], reverse=True)
+            return Reply(
+                json={
+                    "data": [_public(j) for j in listed],
+                    "has_more": False,
+                    "first_id": None,
+                    "last_id": None,
+                }
+            )
+        if request.method == "GET" and path.startswith(root + "/") and path.endswith("/results"):
+            return Reply(
+                body=self.results[path.split("/")[4]],
+                headers={"content-type": "application/binary"},
+            )
+        if request.method == "GET" and path.startswith(root + "/"):
+            job = self.jobs[path.split("/")[4]]
+            self._advance(job)
+            return Reply(json=_public(job))
+        if request.method == "POST" and path == "/v1/messages":
+            self.plain_calls += 1
+            return Reply(json=claude_message(answer(last_user_text(request.json["messages"]))))
+        return Reply(
+            status=404,
+            json={
+                "type": "error",
+                "error": {"type": "not_found_error", "message": f"no route {path}"},
+            },
+        )
+
+    def _advance(self, job: dict[str, Any]) -> None:
+        if job["processing_status"] == "ended":
+            return
+        if job["_polls"] > 0:
+            job["_polls"] -= 1
+            return
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
+        lines = []
+        for req in job["_requests"]:
+            cid = req["custom_id"]
+            kind, value = self.outcome(cid, last_user_text(req["params"]["messages"]))
+            if kind == "ok":
+                result = {"type": "succeeded", "message": claude_message(value)}
+                counts["succeeded"] += 1
+            elif kind == "error":
+                result = {"type": "errored", "error": value[1]}
+                counts["errored"] += 1
+            else:
+                name = "canceled" if kind == "cancelled" else "expired"
+                result = {"type": name}
+                counts[name] += 1
+            lines.append({"custom_id": cid, "result": result})
+        self.results[job["id"]] = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+        job.update(
+            processing_status="ended",
+            request_counts=counts,
+            ended_at=_rfc3339(time.time()),
+            results_url=f"http://{job['_host']}/v1/messages/batches/{job['id']}/results",
+        )
