@@ -99,8 +99,11 @@ class BatchAPI(Protocol):
         """The job's status."""
         ...
 
-    async def batch_results(self, status: BatchStatus) -> Sequence[BatchResult]:
-        """The results of an ended job (`status.state == "ended"`)."""
+    async def batch_results(
+        self, status: BatchStatus, custom_ids: Sequence[str]
+    ) -> Sequence[BatchResult]:
+        """The results of an ended job (`status.state == "ended"`) that was sent the requests
+        `custom_ids`, in the order they were sent (for an API that answers by position)."""
         ...
 
 

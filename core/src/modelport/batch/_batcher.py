@@ -266,7 +266,7 @@ class Batcher:
                         ),
                     )
                     return
-                results = await api.batch_results(status)
+                results = await api.batch_results(status, entry.keys)
                 break
             except Exception as ex:
                 failures += 1

@@ -83,7 +83,9 @@ class AnthropicBatch(HTTPModelAPI):
         status = data["processing_status"]
         return BatchStatus(job, "ended" if status == "ended" else "running", status, data)
 
-    async def batch_results(self, status: BatchStatus) -> list[BatchResult]:
+    async def batch_results(
+        self, status: BatchStatus, custom_ids: Sequence[str]
+    ) -> list[BatchResult]:
         """The lines of the batch's `results_url` (read only from the API's own origin)."""
         url = status.data.get("results_url") or self._batches_url(f"/{status.job}/results")
         if _origin(url) != _origin(self.base_url or ""):

@@ -106,7 +106,9 @@ class OpenAIBatch(HTTPModelAPI):
         message = "; ".join(str(e.get("message", e)) for e in errors) or status
         return BatchStatus(job, "failed", message, data)
 
-    async def batch_results(self, status: BatchStatus) -> list[BatchResult]:
+    async def batch_results(
+        self, status: BatchStatus, custom_ids: Sequence[str]
+    ) -> list[BatchResult]:
         """The lines of the output file and of the error file."""
         results: list[BatchResult] = []
         for field in ("output_file_id", "error_file_id"):

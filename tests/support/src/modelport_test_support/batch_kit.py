@@ -457,3 +457,99 @@ class AnthropicBatchFake(Fake):
             ended_at=_rfc3339(time.time()),
             results_url=f"http://{job['_host']}/v1/messages/batches/{job['id']}/results",
         )
+
+
+def gemini_response(text: str, model: str = "gemini-2.5-flash") -> dict[str, Any]:
+    """A `generateContent` response body."""
+    return {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": text}]},
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8},
+        "modelVersion": model,
+    }
+
+
+def _gemini_text(body: dict[str, Any]) -> str:
+    return "".join(p.get("text", "") for p in body["contents"][-1]["parts"])
+
+
+class GeminiBatchFake(Fake):
+    """The Gemini API's batch mode (`POST /v1beta/models/{model}:batchGenerateContent` with
+    inlined requests, `GET /v1beta/batches/{id}`, `GET /v1beta/batches`) and plain
+    `generateContent`. Responses are inlined in the order of the requests, without their
+    metadata (as the API gives them); `end_state` sets how a batch ends (a cancelled or
+    expired batch gives no responses)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.end_state = "BATCH_STATE_SUCCEEDED"
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        path = request.path
+        if request.method == "POST" and path.endswith(":batchGenerateContent"):
+            batch = request.json["batch"]
+            job_id = f"batches/{next(self.ids):04d}"
+            job = {
+                "name": job_id,
+                "metadata": {
+                    "@type": "type.googleapis.com/google.ai.generativelanguage.v1main."
+                    "GenerateContentBatch",
+                    "model": path.split("/")[-1].split(":")[0],
+                    "displayName": batch["displayName"],
+                    "state": "BATCH_STATE_PENDING",
+                    "createTime": _rfc3339(time.time()),
+                },
+                "_requests": batch["inputConfig"]["requests"]["requests"],
+                "_polls": self.polls,
+            }
+            self.jobs[job_id] = job
+            self.submitted.append(job_id)
+            return Reply(json=_public(job))
+        if request.method == "GET" and path == "/v1beta/batches":
+            listed = sorted(self.jobs.values(), key=lambda j: j["name"], reverse=True)
+            return Reply(json={"operations": [_public(j) for j in listed]})
+        if request.method == "GET" and path.startswith("/v1beta/batches/"):
+            job = self.jobs[path.removeprefix("/v1beta/")]
+            self._advance(job)
+            return Reply(json=_public(job))
+        if request.method == "POST" and path.endswith(":generateContent"):
+            self.plain_calls += 1
+            return Reply(json=gemini_response(answer(_gemini_text(request.json))))
+        return Reply(
+            status=404,
+            json={"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}},
+        )
+
+    def _advance(self, job: dict[str, Any]) -> None:
+        meta = job["metadata"]
+        if job.get("done"):
+            return
+        if job["_polls"] > 0:
+            job["_polls"] -= 1
+            meta["state"] = "BATCH_STATE_RUNNING"
+            return
+        job["done"] = True
+        if self.job_failure is not None:
+            meta["state"] = "BATCH_STATE_FAILED"
+            job["error"] = {"code": 3, "message": self.job_failure}
+            return
+        meta["state"] = self.end_state
+        if self.end_state != "BATCH_STATE_SUCCEEDED":
+            return
+        items = []
+        for req in job["_requests"]:
+            kind, value = self.outcome(req["metadata"]["key"], _gemini_text(req["request"]))
+            if kind == "ok":
+                items.append({"response": gemini_response(value)})
+            else:
+                items.append({"error": value[1]["error"]})
+        job["response"] = {
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1main."
+            "GenerateContentBatchOutput",
+            "inlinedResponses": {"inlinedResponses": items},
+        }
