@@ -553,3 +553,133 @@ class GeminiBatchFake(Fake):
             "GenerateContentBatchOutput",
             "inlinedResponses": {"inlinedResponses": items},
         }
+
+
+class MistralBatchFake(Fake):
+    """Mistral's Files (`POST /v1/files`, `GET /v1/files/{id}/content`) and batch jobs
+    (`POST /v1/batch/jobs`, `GET /v1/batch/jobs/{id}`, `GET /v1/batch/jobs`), and plain chat
+    completions. `end_status` sets how a job ends (`TIMEOUT_EXCEEDED` and `CANCELLED` leave
+    the requests asked to expire or be cancelled without a line)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, bytes] = {}
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        path = request.path.removeprefix("/v1")
+        if request.method == "POST" and path == "/files":
+            fields, content = multipart_file(request)
+            assert fields["purpose"] == "batch", fields
+            file_id = f"00000000-0000-0000-0000-{next(self.ids):012d}"
+            self.files[file_id] = content
+            return Reply(
+                json={
+                    "id": file_id,
+                    "object": "file",
+                    "purpose": "batch",
+                    "filename": "batch.jsonl",
+                    "bytes": len(content),
+                }
+            )
+        if request.method == "POST" and path == "/batch/jobs":
+            body = request.json
+            assert body["endpoint"] == "/v1/chat/completions"
+            assert all(f in self.files for f in body["input_files"])
+            job_id = f"10000000-0000-0000-0000-{next(self.ids):012d}"
+            job = {
+                "id": job_id,
+                "object": "batch",
+                "input_files": body["input_files"],
+                "metadata": body.get("metadata"),
+                "endpoint": body["endpoint"],
+                "model": body["model"],
+                "output_file": None,
+                "error_file": None,
+                "errors": [],
+                "status": "QUEUED",
+                "created_at": int(time.time()),
+                "total_requests": 0,
+                "completed_requests": 0,
+                "succeeded_requests": 0,
+                "failed_requests": 0,
+                "_polls": self.polls,
+            }
+            self.jobs[job_id] = job
+            self.submitted.append(job_id)
+            return Reply(json=_public(job))
+        if request.method == "GET" and path == "/batch/jobs":
+            since = int(request.query.get("created_after", "0"))
+            listed = [_public(j) for j in self.jobs.values() if j["created_at"] >= since]
+            return Reply(json={"data": listed, "object": "list", "total": len(listed)})
+        if request.method == "GET" and path.startswith("/batch/jobs/"):
+            job = self.jobs[path.split("/")[3]]
+            self._advance(job)
+            return Reply(json=_public(job))
+        if request.method == "GET" and path.startswith("/files/") and path.endswith("/content"):
+            return Reply(
+                body=self.files[path.split("/")[2]],
+                headers={"content-type": "application/octet-stream"},
+            )
+        if request.method == "POST" and path == "/chat/completions":
+            self.plain_calls += 1
+            return Reply(
+                json=chat_completion(
+                    answer(last_user_text(request.json["messages"])), model="mistral-small-latest"
+                )
+            )
+        return Reply(status=404, json={"message": f"no route {path}"})
+
+    def _advance(self, job: dict[str, Any]) -> None:
+        if job["status"] not in ("QUEUED", "RUNNING"):
+            return
+        if job["_polls"] > 0:
+            job["_polls"] -= 1
+            job["status"] = "RUNNING"
+            return
+        if self.job_failure is not None:
+            job["status"] = "FAILED"
+            job["errors"] = [{"message": self.job_failure, "count": 1}]
+            return
+        out: list[dict[str, Any]] = []
+        err: list[dict[str, Any]] = []
+        end = "SUCCESS"
+        for file_id in job["input_files"]:
+            for line in _lines(self.files[file_id]):
+                assert "model" not in line["body"]  # the job names the model
+                cid = line["custom_id"]
+                kind, value = self.outcome(cid, last_user_text(line["body"]["messages"]))
+                rid = f"batch-req-{next(self.ids)}"
+                if kind == "ok":
+                    out.append(
+                        {
+                            "id": rid,
+                            "custom_id": cid,
+                            "error": None,
+                            "response": {
+                                "status_code": 200,
+                                "body": chat_completion(value, "mistral-small"),
+                            },
+                        }
+                    )
+                elif kind == "error":
+                    status, body = value
+                    err.append(
+                        {
+                            "id": rid,
+                            "custom_id": cid,
+                            "error": None,
+                            "response": {"status_code": status, "body": body},
+                        }
+                    )
+                else:  # no line: the job ends before it ran
+                    end = "TIMEOUT_EXCEEDED" if kind == "expired" else "CANCELLED"
+        if out:
+            job["output_file"] = self._file(out)
+        if err:
+            job["error_file"] = self._file(err)
+        job["status"] = end
+
+    def _file(self, lines: list[dict[str, Any]]) -> str:
+        file_id = f"20000000-0000-0000-0000-{next(self.ids):012d}"
+        self.files[file_id] = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+        return file_id
