@@ -20,7 +20,7 @@ from modelport_test_support.batch_kit import (
 
 from modelport import BatchConfig, GenerateConfig, Model, get_model
 from modelport.batch import JOURNAL_FOLDER, Journal
-from modelport.errors import BadRequestError, BatchError
+from modelport.errors import BadRequestError, BatchError, ModelTimeoutError
 from modelport.testing import LocalServer, Reply
 
 FAST = BatchConfig(send_delay=0.05, tick=0.01)
@@ -242,3 +242,25 @@ def test_a_provider_without_a_batch_api_ignores_the_flag(
         output = asyncio.run(main())
     assert output.completion == "plain"
     assert any("'batch'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_call_that_times_out_leaves_its_answer_to_the_cache(
+    fake: OpenAIBatchFake, server: LocalServer
+) -> None:
+    fake.polls = 8  # the job takes about 8 ticks
+
+    async def main() -> tuple[BaseException | None, Any]:
+        async with model_at(server) as model:
+            error: BaseException | None = None
+            try:
+                await model.generate("slow", config=GenerateConfig(batch=FAST, timeout=0.1))
+            except ModelTimeoutError as ex:
+                error = ex
+            await asyncio.sleep(1.0)  # the job ends meanwhile; its answer is stored
+            again = await model.generate("slow", config=GenerateConfig(batch=FAST))
+            return error, again
+
+    error, again = asyncio.run(main())
+    assert isinstance(error, ModelTimeoutError)
+    assert again.completion == answer("slow")
+    assert fake.submitted_count() == 1 and fake.plain_calls == 0

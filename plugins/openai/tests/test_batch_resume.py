@@ -4,16 +4,20 @@ and the fake must have been sent exactly one job."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from modelport_test_support.batch_kit import OpenAIBatchFake, answer, run_client
 
+from modelport import BatchConfig, GenerateConfig, get_model
+from modelport.errors import ServerError
 from modelport.testing import LocalServer, RecordedRequest
 
 PROMPTS = [f"prompt {i}" for i in range(6)]
-FAST = {"send_delay": 0.05, "tick": 0.05}
+FAST: dict[str, Any] = {"send_delay": 0.05, "tick": 0.05}
 MODEL = "openai/gpt-4o-mini"
 
 
@@ -90,3 +94,31 @@ def test_a_resumed_run_with_only_some_requests_stores_the_others(
     code, rest = run_client(tmp_path, MODEL, server.url + "/v1", PROMPTS[3:], FAST)
     assert rest == [answer(p) for p in PROMPTS[3:]]
     assert fake.submitted_count() == 1 and len(server.requests) == seen
+
+
+def test_a_job_whose_fate_is_unknown_is_not_sent_again(
+    fake: OpenAIBatchFake, server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # killed while uploading: the journal holds a job never known to be sent; when the
+    # provider cannot say whether it was (listing fails), the calls fail, nothing is sent
+    fake.killer.when = STAGES["while uploading the input file"]
+    run_client(tmp_path, MODEL, server.url + "/v1", PROMPTS, FAST, fake.killer)
+    fake.list_fails = True
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path))
+
+    async def main() -> list[Any]:
+        async with get_model(
+            MODEL, base_url=server.url + "/v1", api_key="sk-test", memoize=False
+        ) as model:
+            config = GenerateConfig(batch=BatchConfig(**FAST), max_retries=0)
+            return await asyncio.gather(
+                *(model.generate(p, config=config) for p in PROMPTS), return_exceptions=True
+            )
+
+    outputs = asyncio.run(main())
+    assert all(isinstance(o, ServerError) for o in outputs)
+    assert fake.submitted_count() == 0
+    fake.list_fails = False  # the provider answers again: the job was never sent
+    code, second = run_client(tmp_path, MODEL, server.url + "/v1", PROMPTS, FAST)
+    assert code == 0 and second == [answer(p) for p in PROMPTS]
+    assert fake.submitted_count() == 1

@@ -140,6 +140,8 @@ class Batcher:
         self._recovered: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
         self._store: Pending | None = None
+        self._unresolved: dict[str, BaseException] = {}
+        """Calls of a journaled job whose fate could not be learnt (not sent again)."""
 
     # -- the calls' side ------------------------------------------------------------------
 
@@ -152,6 +154,9 @@ class Batcher:
         if self._recovered is None:
             self._recovered = asyncio.ensure_future(self._recover())
         await asyncio.shield(self._recovered)
+        unresolved = self._unresolved.get(key)
+        if unresolved is not None:
+            return unresolved
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop.create_future(), pending)
         self._waiters.setdefault(key, []).append(waiter)
@@ -365,19 +370,25 @@ class Batcher:
         except OSError as ex:
             logger.warning("batch journal %s not read: %s", self.journal, ex)
             return
+        self._unresolved.clear()
         for entry in entries.values():
-            if entry.closed or entry.model != self.model:
+            if entry.closed or entry.model != self.model or entry.tag in self._jobs:
                 continue
             if entry.job is None:
                 try:
                     found = await self.api.batch_find(entry.tag, entry.time, len(entry.keys))
                 except Exception as ex:
+                    # not known to be unsent: its calls fail rather than risk paying twice,
+                    # and the next call looks again
                     logger.warning(
                         "%s: looking for batch job %s failed (%r); it is left open",
                         self.model,
                         entry.tag,
                         ex,
                     )
+                    for k in entry.keys:
+                        self._unresolved[k] = ex
+                    self._recovered = None
                     continue
                 if found is None:
                     self.journal.close(entry.tag, "never submitted")

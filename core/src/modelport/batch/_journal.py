@@ -135,11 +135,14 @@ class Journal:
 
         make_private_dirs(str(self.path.parent))
         while True:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 with self._locked(fd):
                     if not self._same_file(fd):
                         continue  # compacted meanwhile: append to the new file
+                    size = os.fstat(fd).st_size
+                    if size and os.pread(fd, 1, size - 1) != b"\n":
+                        line = b"\n" + line  # after a torn line: never glued to it
                     view = memoryview(line)
                     while view:
                         view = view[os.write(fd, view) :]

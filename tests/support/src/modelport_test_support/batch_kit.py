@@ -151,6 +151,8 @@ class OpenAIBatchFake(Fake):
         super().__init__()
         self.prefix = prefix
         self.files: dict[str, bytes] = {}
+        self.list_fails = False
+        """When True, listing the jobs fails (503)."""
 
     def handle(self, request: RecordedRequest) -> Reply:
         path = request.path.removeprefix(self.prefix)
@@ -183,6 +185,8 @@ class OpenAIBatchFake(Fake):
             self.submitted.append(job_id)
             return Reply(json=_public(job))
         if request.method == "GET" and path == "/batches":
+            if self.list_fails:
+                return Reply(status=503, json={"error": {"message": "listing is down"}})
             listed = sorted(self.jobs.values(), key=lambda j: j["id"], reverse=True)
             return Reply(
                 json={"object": "list", "data": [_public(j) for j in listed], "has_more": False}
