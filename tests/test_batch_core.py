@@ -147,3 +147,23 @@ def test_a_provider_declaring_batch_without_a_batch_api_calls_one_by_one(
             output = asyncio.run(main())
     assert output.completion == "plain" and len(server.requests) == 1
     assert any("no batch API" in r.getMessage() for r in caplog.records)
+
+
+def test_a_job_being_sent_by_a_running_process_is_left_to_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    journal = Journal(tmp_path / "x.jsonl")
+    mine = journal.open("mine", "p/m", KEYS)
+    assert mine.owner_alive()  # this process: being sent, not abandoned
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    entries = journal.load()
+    entries["mine"].owner = entries["mine"].owner.rpartition(":")[0] + ":" + gone.stdout.strip()
+    assert not entries["mine"].owner_alive()  # its process ended: resumed by the next run
+    entries["mine"].owner = "another-host:1"
+    assert not entries["mine"].owner_alive()

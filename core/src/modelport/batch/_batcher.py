@@ -375,6 +375,8 @@ class Batcher:
             if entry.closed or entry.model != self.model or entry.tag in self._jobs:
                 continue
             if entry.job is None:
+                if entry.owner_alive():
+                    continue  # being sent by a process that runs (this one, or another)
                 try:
                     found = await self.api.batch_find(entry.tag, entry.time, len(entry.keys))
                 except Exception as ex:

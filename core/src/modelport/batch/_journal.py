@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,8 @@ logger = logging.getLogger("modelport.batch")
 
 JOURNAL_FOLDER = ".batch"
 """The journal's folder, inside the cache folder (`modelport.cache_path()`)."""
+
+_HOST = socket.gethostname()
 
 COMPACT_AFTER = 2000
 """A journal with more closed jobs than this is rewritten without them when it is opened."""
@@ -59,6 +62,24 @@ class JournalEntry:
     job: str | None = None
     """The provider's id, once it accepted the job."""
     closed: bool = False
+    owner: str = ""
+    """`<host>:<pid>` of the process that opened it."""
+
+    def owner_alive(self) -> bool:
+        """Whether the process that opened the job still runs (on this host): then a job
+        without an id is being sent, not abandoned."""
+        host, _, pid = self.owner.rpartition(":")
+        if host != _HOST or not pid.isdigit():
+            return False
+        if int(pid) == os.getpid():
+            return True
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except OSError:  # it exists (another user's): alive
+            return True
+        return True
 
 
 def journal_path(provider: str, connection: str) -> Path:
@@ -109,7 +130,13 @@ class Journal:
             keys = event["keys"]
             if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
                 raise TypeError("keys")
-            entries[tag] = JournalEntry(tag, str(event["model"]), list(keys), float(event["time"]))
+            entries[tag] = JournalEntry(
+                tag,
+                str(event["model"]),
+                list(keys),
+                float(event["time"]),
+                owner=str(event.get("owner", "")),
+            )
         elif kind == "submitted" and tag in entries:
             entries[tag].job = str(event["job"])
         elif kind == "closed" and tag in entries:
@@ -118,8 +145,11 @@ class Journal:
     def open(self, tag: str, model: str, keys: list[str]) -> JournalEntry:
         """Record a job about to be sent (before it is)."""
         now = float(self.clock())
-        self._append({"event": "open", "tag": tag, "model": model, "keys": keys, "time": now})
-        return JournalEntry(tag, model, list(keys), now)
+        owner = f"{_HOST}:{os.getpid()}"
+        self._append(
+            {"event": "open", "tag": tag, "model": model, "keys": keys, "time": now, "owner": owner}
+        )
+        return JournalEntry(tag, model, list(keys), now, owner=owner)
 
     def submitted(self, tag: str, job: str) -> None:
         """Record the provider's id of a job it accepted."""
