@@ -15,7 +15,7 @@ import logging
 import os
 import weakref
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -33,6 +33,8 @@ from ._policy import CachePolicy, as_policy, current_epoch
 from ._store import CacheRecord, CacheStore, StoreSource, seconds_of, timestamp
 
 logger = logging.getLogger("modelport.cache")
+
+_T = TypeVar("_T")
 
 STORE_ENV = "MODELPORT_CACHE_STORE"
 """Environment variable naming the cache store (default `file`)."""
@@ -195,7 +197,7 @@ class Pending:
     claim: Claim | None = None
     """The claim on the call in flight (released by `save`, or when the call fails)."""
 
-    async def bound(self, call: Coroutine[Any, Any, ModelOutput]) -> ModelOutput:
+    async def bound(self, call: Coroutine[Any, Any, _T]) -> _T:
         """Await the provider `call` within the time left of the whole-call timeout (the
         lookup took some of it). A call that fails releases its claim."""
         try:
