@@ -15,6 +15,7 @@ import logging
 import os
 import weakref
 from collections.abc import Coroutine, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -36,6 +37,18 @@ logger = logging.getLogger("modelport.cache")
 
 STORE_ENV = "MODELPORT_CACHE_STORE"
 """Environment variable naming the cache store (default `file`)."""
+
+hits_seen: ContextVar[list[int] | None] = ContextVar("modelport_cache_hits", default=None)
+"""When set (to a one-item list) in a task, each call of that task answered from the cache
+adds one to it: how a bulk run tells the answers it did not pay for."""
+
+
+def _note(hit: ModelOutput | None) -> None:
+    if hit is not None:
+        seen = hits_seen.get()
+        if seen is not None:
+            seen[0] += 1
+
 
 DEFAULT_STORE = "file"
 
@@ -292,6 +305,7 @@ async def fetch(
         pending = Pending(
             response_cache, name, key, policy, provider=identity.provider, claim=claim
         )
+        _note(hit)
         return pending, hit
     deadline = asyncio.get_running_loop().time() + timeout
     try:
@@ -309,4 +323,5 @@ async def fetch(
     pending = Pending(
         response_cache, name, key, policy, deadline, timeout, identity.provider, claim
     )
+    _note(hit)
     return pending, hit
