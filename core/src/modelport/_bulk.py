@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,8 +29,14 @@ from .errors import ModelInputError
 
 __all__ = ["RunSummary", "run_requests", "run_requests_sync"]
 
+_CACHED = {True: b',"cached":true,"output":', False: b',"output":'}
+
 MAX_NOTED = 100
 """The most bad-line messages a `RunSummary` keeps (all are reported as they are found)."""
+
+
+Id = str | int
+"""A request id (`1` and `"1"` are different ids)."""
 
 
 class _Request(BaseModel):
@@ -40,9 +46,9 @@ class _Request(BaseModel):
 
     id: StrictStr | StrictInt
     input: str | list[ChatMessage]
-    tools: list[ToolInfo] = []
+    tools: list[ToolInfo] | None = None
     tool_choice: ToolChoice | None = None
-    config: GenerateConfig = GenerateConfig()
+    config: GenerateConfig | None = None  # (None defaults: pydantic copies a default value)
 
 
 class RunSummary(BaseModel):
@@ -101,13 +107,8 @@ def _problems(ex: ValidationError) -> str:
     return "; ".join(out) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _id_key(value: object) -> str:
-    """A request id as a set key: `1` and `"1"` are different ids."""
-    return json.dumps(value)
-
-
-def read_results(path: Path) -> tuple[set[str], set[str]]:
-    """The ids (as `_id_key`s) the results file holds an output for, and those whose last
+def read_results(path: Path) -> tuple[set[Id], set[Id]]:
+    """The ids the results file holds an output for, and those whose last
     line is an error. A torn last line (a run killed while writing it: no newline, or not
     JSON) is cut away, so that its request is done again.
 
@@ -115,8 +116,8 @@ def read_results(path: Path) -> tuple[set[str], set[str]]:
         ModelInputError: a line before the last is not a result line (not a file this
             command wrote).
     """
-    done: set[str] = set()
-    failed: set[str] = set()
+    done: set[Id] = set()
+    failed: set[Id] = set()
     if not path.exists():
         return done, failed
     good_end = 0
@@ -138,7 +139,7 @@ def read_results(path: Path) -> tuple[set[str], set[str]]:
                         f"a bulk run?"
                     )
                 break  # the torn last line
-            key = _id_key(record["id"])
+            key = record["id"]
             if "output" in record:
                 done.add(key)
                 failed.discard(key)
@@ -170,8 +171,8 @@ def _count_lines(path: Path) -> int:
 
 
 class _Run:
-    """One bulk run: reads requests, starts calls (at most `limit` at once), writes
-    results."""
+    """One bulk run: reads requests, makes their calls (`limit` workers, each one call at a
+    time), writes results."""
 
     def __init__(
         self,
@@ -189,8 +190,7 @@ class _Run:
         self.fd = -1
         self.name = name
         self.stats = RunStats()
-        self.slots = asyncio.Semaphore(limit)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.limit = limit
         self.noted: list[str] = []
         supported = model.api.supported_config()
         self.batch_api = supported is not None and "batch" in supported
@@ -202,53 +202,57 @@ class _Run:
             self.noted.append(text)
         self.display.note(f"modelport: bad line {text}")
 
-    async def run(self, path: Path, skip: set[str]) -> None:
-        seen: set[str] = set()
-        try:
-            with path.open("rb") as f:
-                for number, raw in enumerate(f, 1):
-                    if not raw.strip():
-                        continue
-                    try:
-                        request = _Request.model_validate_json(raw)
-                    except ValidationError as ex:
-                        self.bad(number, _problems(ex))
-                        continue
-                    key = _id_key(request.id)
-                    if key in seen:
-                        self.bad(number, f"id {key} repeats an earlier line's id")
-                        continue
-                    seen.add(key)
-                    if key in skip:
-                        self.stats.skipped += 1
-                        continue
-                    await self.slots.acquire()
-                    task = asyncio.create_task(self.call(request))
-                    self.tasks.add(task)
-                    task.add_done_callback(self._ended)
-            while self.tasks:
-                await asyncio.gather(*self.tasks)
-        except BaseException:
-            for task in self.tasks:
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            raise
+    def requests(self, lines: Iterable[bytes], skip: set[Id]) -> Iterator[_Request]:
+        """The requests to run: valid, not repeated, not done before."""
+        seen: set[Id] = set()
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                request = _Request.model_validate_json(raw)
+            except ValidationError as ex:
+                self.bad(number, _problems(ex))
+                continue
+            key = request.id
+            if key in seen:
+                self.bad(number, f"id {json.dumps(key)} repeats an earlier line's id")
+                continue
+            seen.add(key)
+            if key in skip:
+                self.stats.skipped += 1
+                continue
+            yield request
 
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        self.slots.release()
+    async def run(self, path: Path, skip: set[Id]) -> None:
+        """Run the requests of `path` with `limit` workers (calls in flight); on an error or
+        a cancellation, cancel the calls in flight (their results are not written)."""
+        with path.open("rb") as f:
+            requests = self.requests(f, skip)
+            workers = [asyncio.create_task(self.work(requests)) for _ in range(self.limit)]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
 
-    async def call(self, request: _Request) -> None:
+    async def work(self, requests: Iterator[_Request]) -> None:
         from .cache._lookup import hits_seen
 
         hits = [0]
-        hits_seen.set(hits)  # this task's own context
+        hits_seen.set(hits)  # this worker's own context
+        for request in requests:
+            hits[0] = 0
+            await self.call(request, hits)
+
+    async def call(self, request: _Request, hits: list[int]) -> None:
         config = self.config
-        if request.config.model_fields_set:
+        if request.config is not None:
             config = config.merge(request.config)
         try:
             output = await self.model.generate(
-                request.input, request.tools, request.tool_choice, config, cache=self.cache
+                request.input, request.tools or (), request.tool_choice, config, cache=self.cache
             )
         except Exception as ex:
             message = " ".join(str(ex).split())
@@ -256,10 +260,11 @@ class _Run:
             self.write(json.dumps(record).encode() + b"\n")
             self.stats.failed += 1
             return
-        self.write(self.line(request.id, output, hits[0] > 0))
+        cached = hits[0] > 0
+        self.write(self.line(request.id, output, cached))
         stats = self.stats
         stats.succeeded += 1
-        if hits[0]:
+        if cached:
             stats.cached += 1
             return
         if self.batch_api and (config.batch or self.model.config.batch):
@@ -269,9 +274,11 @@ class _Run:
             stats.output_tokens += output.usage.output_tokens
 
     @staticmethod
-    def line(id: str | int, output: ModelOutput, cached: bool) -> bytes:
-        head = f'{{"id":{json.dumps(id)},' + ('"cached":true,' if cached else "")
-        return (head + '"output":' + output.model_dump_json(exclude_none=True) + "}\n").encode()
+    def line(id: Id, output: ModelOutput, cached: bool) -> bytes:
+        """`{"id": ..., ["cached": true,] "output": {...}}` and a newline."""
+        head = str(id) if type(id) is int else json.dumps(id)
+        body = output.__pydantic_serializer__.to_json(output, exclude_none=True)
+        return b"".join((b'{"id":', head.encode(), _CACHED[cached], body, b"}\n"))
 
     def write(self, data: bytes) -> None:
         _write_all(self.fd, data)
