@@ -15,12 +15,22 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 import modelport
-from modelport import GenerateConfig, ModelOutput, RunSummary, get_model
+from modelport import (
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    RunSummary,
+    ToolChoice,
+    ToolInfo,
+    get_model,
+    modelapi,
+)
 from modelport._bulk import read_results
 from modelport.testing import LocalServer, RecordedRequest, Reply
 
@@ -201,6 +211,7 @@ def test_read_results_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
         (["requests.jsonl", "out.jsonl", "-m", "mockllm/model", "--temperature", "9"], "--temp"),
         (["requests.jsonl", "requests.jsonl", "-m", "mockllm/model"], "is the requests file"),
         (["requests.jsonl", "out.jsonl", "-m", "mockllm/model", "-M", "x"], "key=value"),
+        (["requests.jsonl", "no/out.jsonl", "-m", "mockllm/model"], "folder does not exist"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -466,6 +477,47 @@ def test_run_requests_sync_and_async(tmp_path: Path) -> None:
     again, fresh = asyncio.run(in_a_notebook())
     assert again.skipped == 3 and again.succeeded == 0
     assert fresh.succeeded == 3 and len(results(tmp_path / "fresh.jsonl")) == 3
+
+
+class BatchAPI(ModelAPI):
+    """A provider that declares a batch API, and notes the batch setting of each call."""
+
+    honoured_config = frozenset(GenerateConfig.model_fields)
+    seen: ClassVar[list[object]] = []
+
+    def __init__(self, model_name: str, **kw: Any) -> None:
+        super().__init__(model_name, kw.pop("base_url", None), None, [], kw.pop("config"))
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        BatchAPI.seen.append(config.batch)
+        return ModelOutput.from_content(self.model_name, "by batch")
+
+
+modelapi("bulkbatch")(BatchAPI)
+
+
+def test_calls_sent_through_a_batch_api_are_counted(tmp_path: Path) -> None:
+    requests = write_requests(
+        tmp_path / "requests.jsonl",
+        [{"id": 1, "input": "a"}, {"id": 2, "input": "b", "config": {"batch": False}}],
+    )
+    BatchAPI.seen.clear()
+    summary = modelport.run_requests_sync(
+        requests,
+        tmp_path / "out.jsonl",
+        "bulkbatch/m",
+        config=GenerateConfig(batch=True),
+        progress="off",
+    )
+    assert sorted(BatchAPI.seen, key=str) == [False, True]
+    assert (summary.succeeded, summary.batched) == (2, 1)
+    assert "1 by batch API" in summary.describe()
 
 
 def test_run_requests_raises_on_a_missing_file(tmp_path: Path) -> None:

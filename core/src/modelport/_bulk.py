@@ -267,8 +267,9 @@ class _Run:
         if cached:
             stats.cached += 1
             return
-        if self.batch_api and (config.batch or self.model.config.batch):
-            stats.batched += 1
+        if self.batch_api:
+            batch = config.batch if config.batch is not None else self.model.config.batch
+            stats.batched += 1 if batch else 0
         if output.usage is not None:
             stats.input_tokens += output.usage.input_tokens
             stats.output_tokens += output.usage.output_tokens

@@ -246,6 +246,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--progress-interval must be more than 0")
     if not Path(args.requests).is_file():
         raise UsageError(f"{args.requests}: no such file")
+    if not Path(args.results).absolute().parent.is_dir():
+        raise UsageError(f"{args.results}: its folder does not exist")
     try:
         model = get_model(
             args.model, config=config, base_url=args.base_url, memoize=False, **model_args
@@ -274,6 +276,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except OSError as ex:  # the results file cannot be read or written (disk full, ...)
+        print(f"modelport: error: {_one_line(ex)}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"modelport: {summary.describe()}", file=sys.stderr)
     return EXIT_OK if summary.ok else EXIT_FAILED
 
