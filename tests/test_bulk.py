@@ -451,14 +451,14 @@ def test_plain_lines_on_a_terminal_without_rich(tmp_path: Path) -> None:
 def test_run_requests_sync_and_async(tmp_path: Path) -> None:
     requests = write_requests(
         tmp_path / "requests.jsonl",
-        [{"id": i, "input": f"q{i}"} for i in range(3)] + ["{bad"],
+        [{"id": i, "input": f"q{i}"} for i in range(3)] + ["", "{bad"],
     )
     out = tmp_path / "results.jsonl"
     summary = modelport.run_requests_sync(requests, out, "mockllm/model", progress="off")
     assert isinstance(summary, RunSummary)
     assert (summary.succeeded, summary.failed, summary.bad_lines) == (3, 0, 1)
-    assert summary.bad_line_messages[0].startswith("requests.jsonl:4: ")
-    assert not summary.ok and summary.requests == 4
+    assert summary.bad_line_messages[0].startswith("requests.jsonl:5: ")
+    assert not summary.ok and summary.requests == 4  # a blank line is no request
 
     async def in_a_notebook() -> tuple[RunSummary, RunSummary]:
         # a running loop: the sync variant runs on a thread of its own

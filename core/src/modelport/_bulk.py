@@ -57,7 +57,7 @@ class RunSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     requests: int
-    """Request lines in the requests file."""
+    """Lines in the requests file (blank lines not counted)."""
     succeeded: int
     """Calls that returned a `ModelOutput` in this run (written as `output`)."""
     failed: int
@@ -129,7 +129,7 @@ def read_results(path: Path) -> tuple[set[Id], set[Id]]:
                     record = json.loads(raw)
                 except ValueError:
                     record = None
-            if not (isinstance(record, dict) and "id" in record):
+            if not (isinstance(record, dict) and isinstance(record.get("id"), str | int)):
                 if raw.strip() == b"" and raw.endswith(b"\n"):
                     good_end += len(raw)
                     continue
@@ -161,13 +161,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _count_lines(path: Path) -> int:
-    count = 0
-    last = b"\n"
+    """Lines of `path` that are not blank."""
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
+        return sum(1 for line in f if not line.isspace())
 
 
 class _Run:

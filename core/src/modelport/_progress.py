@@ -23,7 +23,8 @@ class RunStats:
     """The counts of a bulk run so far (updated by the run, read by the display)."""
 
     total: int = 0
-    """Request lines in the input file (counted before the run starts)."""
+    """Lines in the requests file, blank lines not counted (counted before the run
+    starts)."""
     succeeded: int = 0
     failed: int = 0
     bad_lines: int = 0
