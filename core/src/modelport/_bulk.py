@@ -108,8 +108,8 @@ def _problems(ex: ValidationError) -> str:
 
 
 def read_results(path: Path) -> tuple[set[Id], set[Id]]:
-    """The ids the results file holds an output for, and those whose last
-    line is an error. A torn last line (a run killed while writing it: no newline, or not
+    """The ids the results file holds an output for, and those whose last line is an
+    error. A torn last line (a run killed while writing it: no newline, or not
     JSON) is cut away, so that its request is done again.
 
     Raises:
@@ -332,7 +332,9 @@ async def run_requests(
         retry_failed: Also do again the requests whose last result is an error.
         max_in_flight: The most calls started at once (default: twice the model's
             `max_connections`); the model's own limit still bounds the requests sent.
-        progress: How to show progress on `stream` (see `ProgressMode`).
+        progress: How to show progress on `stream`: `auto` (a live bar when `stream` is a
+            terminal and `rich` is installed, else plain lines), `bar`, `lines` or `off`
+            (bad lines are reported all the same).
         progress_interval: Seconds between two plain progress lines.
         stream: Where progress and bad lines go (default: standard error).
 
@@ -396,11 +398,32 @@ def run_requests_sync(
     requests: str | os.PathLike[str],
     results: str | os.PathLike[str],
     model: str | Model,
-    **kwargs: Any,
+    *,
+    config: GenerateConfig = GenerateConfig(),
+    cache: bool | CachePolicy = False,
+    model_args: Mapping[str, Any] | None = None,
+    retry_failed: bool = False,
+    max_in_flight: int | None = None,
+    progress: ProgressMode = "auto",
+    progress_interval: float = 10.0,
+    stream: TextIO | None = None,
 ) -> RunSummary:
-    """`run_requests` for code that is not async (a script; in a notebook, whose event loop
-    is running, the run gets a thread and a loop of its own). Takes the same arguments."""
-    coro = run_requests(requests, results, model, **kwargs)
+    """`run_requests` for code that is not async: a script, or a notebook cell (where an
+    event loop is running, the run gets a thread and a loop of its own). The same arguments,
+    the same result."""
+    coro = run_requests(
+        requests,
+        results,
+        model,
+        config=config,
+        cache=cache,
+        model_args=model_args,
+        retry_failed=retry_failed,
+        max_in_flight=max_in_flight,
+        progress=progress,
+        progress_interval=progress_interval,
+        stream=stream,
+    )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
