@@ -15,6 +15,7 @@ import logging
 import os
 import weakref
 from collections.abc import Coroutine, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import attrs
@@ -38,6 +39,18 @@ _T = TypeVar("_T")
 
 STORE_ENV = "MODELPORT_CACHE_STORE"
 """Environment variable naming the cache store (default `file`)."""
+
+hits_seen: ContextVar[list[int] | None] = ContextVar("modelport_cache_hits", default=None)
+"""When set (to a one-item list) in a task, each call of that task answered from the cache
+adds one to it: how a bulk run tells the answers it did not pay for."""
+
+
+def _note(hit: ModelOutput | None) -> None:
+    if hit is not None:
+        seen = hits_seen.get()
+        if seen is not None:
+            seen[0] += 1
+
 
 DEFAULT_STORE = "file"
 
@@ -294,6 +307,7 @@ async def fetch(
         pending = Pending(
             response_cache, name, key, policy, provider=identity.provider, claim=claim
         )
+        _note(hit)
         return pending, hit
     deadline = asyncio.get_running_loop().time() + timeout
     try:
@@ -311,4 +325,5 @@ async def fetch(
     pending = Pending(
         response_cache, name, key, policy, deadline, timeout, identity.provider, claim
     )
+    _note(hit)
     return pending, hit
