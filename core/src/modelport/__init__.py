@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._bulk import RunSummary, run_requests, run_requests_sync
     from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
     from ._content import (
         Citation,
@@ -129,6 +130,7 @@ __all__ = [
     "Registry",
     "ResponseSchema",
     "RetryPolicy",
+    "RunSummary",
     "SSEParser",
     "ServerTool",
     "StopReason",
@@ -162,6 +164,8 @@ __all__ = [
     "hookimpl",
     "make_plugin_manager",
     "modelapi",
+    "run_requests",
+    "run_requests_sync",
 ]
 
 _LAZY = {
@@ -219,6 +223,9 @@ _LAZY = {
     "ServerTool": "._server_tools",
     "UrlContext": "._server_tools",
     "WebSearch": "._server_tools",
+    "RunSummary": "._bulk",
+    "run_requests": "._bulk",
+    "run_requests_sync": "._bulk",
     "Finish": "._stream",
     "ReasoningDelta": "._stream",
     "SSEParser": "._stream",

@@ -24,6 +24,7 @@ from ._api import (
     STREAM_ABOVE_MAX_TOKENS,
     AnthropicAPI,
 )
+from ._batch import AnthropicBatch
 from ._server_tools import SERVER_TOOL_VERSIONS
 from ._wire import (
     EFFORTS,
@@ -48,6 +49,7 @@ __all__ = [
     "STOP_REASONS",
     "STREAM_ABOVE_MAX_TOKENS",
     "AnthropicAPI",
+    "AnthropicBatch",
     "default_max_tokens",
     "error_detail",
     "from_wire",

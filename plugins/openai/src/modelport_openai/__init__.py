@@ -15,6 +15,7 @@ from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
 from ._api import OpenAIAPI, OpenAICompatibleAPI, ResponsesMode, inline_files
+from ._batch import OpenAIBatch
 from ._responses import (
     RESPONSES_CONFIG,
     RESPONSES_ONLY_MODELS,
@@ -41,6 +42,7 @@ __all__ = [
     "STOP_REASONS",
     "MalformedResponseError",
     "OpenAIAPI",
+    "OpenAIBatch",
     "OpenAICompatibleAPI",
     "Quirks",
     "ResponsesMode",

@@ -21,6 +21,7 @@ from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
 from modelport.http import CORE_CONFIG, Endpoint, HTTPModelAPI, error_for_status
 from modelport.wire import drop_config
 
+from ._batch import OpenAIBatch
 from ._chunks import ChatChunks
 from ._responses import (
     RESPONSES_CONFIG,
@@ -202,9 +203,10 @@ class ResponsesMode(OpenAICompatibleAPI):
 
     def supported_config(self) -> frozenset[str] | None:
         """The chat-completions fields, or the Responses API's (`RESPONSES_CONFIG`)."""
-        if self.responses:
-            return RESPONSES_CONFIG | CORE_CONFIG
-        return super().supported_config()
+        chat = super().supported_config() or frozenset()
+        if self.responses:  # a batch API takes Responses requests too
+            return RESPONSES_CONFIG | CORE_CONFIG | (chat & {"batch"})
+        return chat
 
     def _failed(self, body: dict[str, Any]) -> ModelAPIError:
         err = body.get("error")
@@ -221,11 +223,12 @@ class ResponsesMode(OpenAICompatibleAPI):
         )
 
 
-class OpenAIAPI(ResponsesMode):
+class OpenAIAPI(OpenAIBatch, ResponsesMode):
     """OpenAI (`get_model("openai/gpt-4o")`): its chat-completions API, or its Responses API
     (`/responses`) with the model arg `responses_api=True`, and by default for the models
     served only there (`RESPONSES_ONLY_MODELS`: o3-pro, gpt-5-pro, the codex models...);
     `reasoning_summary=` asks reasoning models for readable summaries of their reasoning.
+    Calls that set `GenerateConfig.batch` go through its Batch API (to either API).
     """
 
     service = OPENAI
@@ -236,6 +239,10 @@ class OpenAIAPI(ResponsesMode):
         flag = self.args.get("responses_api")
         if responses_only(self.wire_model) if flag is None else bool(flag):
             self.use_responses_api(f"{self.base_url}/responses")
+
+    def batch_line_url(self) -> str:
+        """The `url` of each batch input line: `/v1/responses` in the Responses mode."""
+        return "/v1/responses" if self.responses else super().batch_line_url()
 
 
 def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:

@@ -99,9 +99,13 @@ class Service(Endpoint):
     quirks: Quirks = Quirks()
     """How the service departs from OpenAI's API."""
 
+    batch: bool = False
+    """The service has OpenAI's Batch API (`batch` is then among the derived config fields)."""
+
     def __attrs_post_init__(self) -> None:
         if not self.config:
-            object.__setattr__(self, "config", _config_of(self.quirks))
+            fields = _config_of(self.quirks) | ({"batch"} if self.batch else set())
+            object.__setattr__(self, "config", frozenset(fields))
 
 
 def _flag(value: object) -> bool | None:
@@ -144,6 +148,7 @@ OPENAI = Service(
     base_url_var="OPENAI_BASE_URL",
     quirks=Quirks(developer_role=True, max_completion_tokens=True),
     model_args=RESPONSES_MODEL_ARGS,
+    batch=True,
     description="OpenAI's chat-completions and Responses APIs",
 )
 """OpenAI itself."""
