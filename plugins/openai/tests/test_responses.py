@@ -433,3 +433,12 @@ def test_computer_use_calls_are_tool_calls_answered_with_screenshots(
             "output": {"type": "computer_screenshot", "image_url": shot},
         },
     ]
+
+
+def test_batched_calls_in_the_responses_mode_go_to_the_responses_endpoint() -> None:
+    responses = get_model("openai/o3-pro", api_key=KEY, memoize=False).api
+    chat = get_model("openai/gpt-4o", api_key=KEY, memoize=False).api
+    assert responses.batch_line_url() == "/v1/responses"  # type: ignore[attr-defined]
+    assert chat.batch_line_url() == "/v1/chat/completions"  # type: ignore[attr-defined]
+    assert "batch" in (responses.supported_config() or ())
+    assert "seed" not in (responses.supported_config() or ())
