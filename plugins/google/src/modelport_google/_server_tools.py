@@ -21,7 +21,6 @@ from modelport import (
 from modelport.wire import check_server_tools, merge_deep, server_tools_enabled
 
 __all__ = [
-    "SERVER_PART_KEYS",
     "SERVER_TOOLS",
     "ServerParts",
     "grounding_citations",
@@ -36,17 +35,6 @@ SERVER_TOOLS: dict[str, str] = {
 }
 """`ServerTool.tool_type` → the tool's field in a `tools` entry."""
 
-SERVER_PART_KEYS = (
-    "executableCode",
-    "codeExecutionResult",
-    "toolCall",
-    "toolResponse",
-    "executable_code",
-    "code_execution_result",
-    "tool_call",
-    "tool_response",
-)
-"""Fields of a part a server-side tool left."""
 
 _RESULTS = {"executableCode": "codeExecutionResult", "toolCall": "toolResponse"}
 
@@ -72,12 +60,23 @@ def server_tools(
     return [t for t in tools if not isinstance(t, ServerTool)], entries
 
 
+_KINDS = {
+    "executableCode": "executableCode",
+    "executable_code": "executableCode",
+    "codeExecutionResult": "codeExecutionResult",
+    "code_execution_result": "codeExecutionResult",
+    "toolCall": "toolCall",
+    "tool_call": "toolCall",
+    "toolResponse": "toolResponse",
+    "tool_response": "toolResponse",
+}
+"""A server tool's part field (camelCase, or snake_case as the Python SDK sends it) → its
+camelCase name."""
+
+
 def _kind(part: dict[str, Any]) -> str | None:
-    for key in part:
-        camel = key.replace("_c", "C").replace("_e", "E").replace("_r", "R")
-        if camel in ("executableCode", "codeExecutionResult", "toolCall", "toolResponse"):
-            return camel
-    return None
+    """Which server tool's field `part` has (camelCase), if any."""
+    return next((_KINDS[key] for key in part if key in _KINDS), None)
 
 
 class ServerParts:
@@ -93,7 +92,7 @@ class ServerParts:
         """The new part `part` makes, or None when it completed the last one."""
         kind = _kind(part)
         last, self.last = self.last, None
-        raw = part.get(kind or "") or part.get(_snake(kind or "")) or {}
+        raw = next((v for k, v in part.items() if _KINDS.get(k) == kind), None) or {}
         if last is not None and kind in _RESULTS.values():
             internal = last.internal if isinstance(last.internal, list) else []
             opening = _kind(internal[0]) if internal and isinstance(internal[0], dict) else None
@@ -116,10 +115,6 @@ class ServerParts:
         )
         self.last = made if kind in _RESULTS else None
         return made
-
-
-def _snake(camel: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in camel)
 
 
 def _tool_type(name: str) -> str:
