@@ -204,6 +204,7 @@ _INTERNAL = {
     "is_transient",
     "next_wait",
     "check_sent",
+    "check_content",
     "limit_tool_output",
 }
 

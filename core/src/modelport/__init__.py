@@ -10,12 +10,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
+    from ._config import (
+        BatchConfig,
+        GenerateConfig,
+        GenerateConfigArgs,
+        ReasoningEffort,
+        ResponseFormat,
+        ResponseSchema,
+    )
     from ._content import (
+        CONTENT_KINDS,
         Content,
         ContentAudio,
         ContentDocument,
         ContentImage,
+        ContentKind,
         ContentReasoning,
         ContentText,
         ContentVideo,
@@ -80,6 +89,7 @@ version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "BatchConfig",
+    "CONTENT_KINDS",
     "CachePolicy",
     "ChatCompletionChoice",
     "ChatMessage",
@@ -92,6 +102,7 @@ __all__ = [
     "ContentAudio",
     "ContentDocument",
     "ContentImage",
+    "ContentKind",
     "ContentReasoning",
     "ContentText",
     "ContentVideo",
@@ -108,7 +119,9 @@ __all__ = [
     "ProviderEntry",
     "ProviderInfo",
     "ReasoningDelta",
+    "ReasoningEffort",
     "Registry",
+    "ResponseFormat",
     "ResponseSchema",
     "RetryPolicy",
     "SSEParser",
@@ -146,6 +159,10 @@ _LAZY = {
     "GenerateConfig": "._config",
     "GenerateConfigArgs": "._config",
     "ResponseSchema": "._config",
+    "ReasoningEffort": "._config",
+    "ResponseFormat": "._config",
+    "CONTENT_KINDS": "._content",
+    "ContentKind": "._content",
     "BatchConfig": "._config",
     "Content": "._content",
     "ContentAudio": "._content",

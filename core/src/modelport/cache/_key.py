@@ -49,6 +49,7 @@ KEY_FIELDS = frozenset(
         "reasoning_tokens",
         "reasoning_history",
         "response_schema",
+        "response_format",
         "extra_body",
     }
 )
@@ -137,7 +138,7 @@ def callable_identity(value: Any) -> dict[str, Any] | None:
 
 
 _REMOTE = ("http://", "https://", "data:")
-_MEDIA_FIELDS = {"image": "image", "audio": "audio", "video": "video"}
+_MEDIA_FIELDS = {"image": "image", "document": "document", "audio": "audio", "video": "video"}
 
 
 def file_identity(value: str) -> str | None:
@@ -159,7 +160,8 @@ def file_identity(value: str) -> str | None:
 
 
 def _dump_message(message: ChatMessageBase) -> dict[str, Any]:
-    """A message as key material: local image, audio and video files by their content."""
+    """A message as key material: local image, document, audio and video files by their
+    content."""
     data = message.model_dump(mode="json", exclude=set(MESSAGE_EXCLUDED), exclude_none=True)
     content = message.content
     if isinstance(content, str):

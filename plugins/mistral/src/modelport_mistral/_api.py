@@ -6,6 +6,7 @@ from typing import Any
 
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.http import Endpoint, HTTPModelAPI, ModelArg
+from modelport.wire import inline_files
 
 from ._chunks import ChatChunks
 from ._wire import CONTEXT_OVERFLOW, MistralOptions, from_wire, to_wire
@@ -45,8 +46,10 @@ MISTRAL = Endpoint(
             "reasoning_effort",
             "reasoning_history",
             "response_schema",
+            "response_format",
         }
     ),
+    content=frozenset({"text", "image", "document", "audio"}),
     model_args={
         "safe_prompt": ModelArg(None, _safe_prompt, "ask Mistral to prepend its safety prompt"),
         "prompt_mode": ModelArg(
@@ -80,7 +83,10 @@ class MistralAPI(HTTPModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> dict[str, Any]:
-        return to_wire(self.wire_model, input, tools, tool_choice, config, self.options)
+        """The chat-completions body (local files read into data URLs)."""
+        return to_wire(
+            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
+        )
 
     def from_wire(self, body: Any) -> ModelOutput:
         return from_wire(body, self.wire_model)
