@@ -84,6 +84,7 @@ ANTHROPIC = Endpoint(
         }
     ),
     content=frozenset({"text", "image", "document"}),
+    tool_result_media=True,
     model_args={
         "version": ModelArg(DEFAULT_VERSION, _version, "the anthropic-version header"),
         "betas": ModelArg(None, _betas, "beta features (the anthropic-beta header)"),
@@ -180,9 +181,6 @@ class AnthropicAPI(HTTPModelAPI):
         return True
 
     def tools_required(self) -> bool:
-        return True
-
-    def tool_result_images(self) -> bool:
         return True
 
     def has_reasoning_history(self) -> bool:

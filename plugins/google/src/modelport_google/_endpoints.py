@@ -126,6 +126,7 @@ GEMINI = Endpoint(
     auth_scheme="",
     config=CONFIG,
     content=CONTENT,
+    tool_result_media=True,  # inside the function response (Gemini 3), or after it (2.x)
     model_args={
         "api_version": ModelArg("v1beta", _API_VERSION, "the version in the path"),
         **_BODY_ARGS,
@@ -143,6 +144,7 @@ VERTEX = Endpoint(
     key_required=False,  # the bearer token (`VertexAPI.request_headers`) authenticates
     config=CONFIG,
     content=CONTENT,
+    tool_result_media=True,  # inside the function response (Gemini 3), or after it (2.x)
     model_args={
         "api_version": ModelArg("v1", _API_VERSION, "the version in the path"),
         "project": ModelArg(None, _PROJECT, f"the project (default {PROJECT_VAR})"),

@@ -50,6 +50,7 @@ MISTRAL = Endpoint(
         }
     ),
     content=frozenset({"text", "image", "document", "audio"}),
+    tool_result_media=True,
     model_args={
         "safe_prompt": ModelArg(None, _safe_prompt, "ask Mistral to prepend its safety prompt"),
         "prompt_mode": ModelArg(
