@@ -76,6 +76,16 @@ def test_documents_are_file_parts_with_a_file_name() -> None:
     ]
 
 
+def test_a_pdf_given_as_an_image_data_url_is_a_file_part() -> None:
+    [part] = wire(user(ContentImage(image=f"data:application/pdf;base64,{PDF}")))["messages"][0][
+        "content"
+    ][1:]
+    assert part == {
+        "type": "file",
+        "file": {"filename": "document.pdf", "file_data": f"data:application/pdf;base64,{PDF}"},
+    }
+
+
 def test_a_document_url_is_refused_unless_the_service_fetches_urls() -> None:
     url = ContentDocument(document="https://example.com/paper.pdf")
     with pytest.raises(ModelInputError, match="not a URL"):

@@ -31,7 +31,7 @@ from modelport import (
     ToolInfo,
 )
 from modelport.errors import ModelInputError
-from modelport.wire import document_filename, media_source
+from modelport.wire import content_kind, document_filename, media_source
 
 from ._service import Quirks
 
@@ -287,6 +287,9 @@ def _document(c: ContentDocument, quirks: Quirks) -> dict[str, Any]:
 
 
 def _media(c: Content, quirks: Quirks) -> dict[str, Any] | None:
+    if isinstance(c, ContentImage) and content_kind(c) == "document":
+        # a PDF given as an image data URL (the way before `ContentDocument`): a file part
+        return _document(ContentDocument(document=c.image), quirks)
     if isinstance(c, ContentImage):
         image: dict[str, Any] = {"url": c.image}
         if c.detail != "auto":
