@@ -65,9 +65,11 @@ def _declarations() -> list[tuple[str, Declared]]:
         if endpoint is not None:
             args = {**STANDARD_MODEL_ARGS, **endpoint.model_args}
             docs = {name: spec.doc for name, spec in sorted(args.items())}
-            declared = Declared(
-                frozenset(endpoint.config), endpoint.content, endpoint.tool_result_media, docs
-            )
+            honoured = frozenset(endpoint.config)
+            api_class = getattr(factory, "api_class", factory)  # a factory function's class
+            if not hasattr(api_class, "batch_submit"):  # declared, but no batch API to send to
+                honoured -= {"batch"}
+            declared = Declared(honoured, endpoint.content, endpoint.tool_result_media, docs)
         else:
             content = getattr(factory, "honoured_content", None)
             media = None if content is None else False
@@ -89,7 +91,7 @@ def render() -> str:
     """The page's Markdown."""
     rows = _declarations()
     names = [name for name, _ in rows]
-    fields = [f for f in GenerateConfig.model_fields if f in WIRE_CONFIG]
+    fields = [f for f in GenerateConfig.model_fields if f in WIRE_CONFIG or f == "batch"]
     core = ", ".join(f"`{f}`" for f in GenerateConfig.model_fields if f in CORE_CONFIG)
     head = "| " + " | ".join(f"`{n}`" for n in names) + " |"
     rule = "| " + " | ".join(":---:" for _ in names) + " |"

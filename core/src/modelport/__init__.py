@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._bulk import RunSummary, run_requests, run_requests_sync
     from ._config import (
         BatchConfig,
         GenerateConfig,
@@ -124,6 +125,7 @@ __all__ = [
     "ResponseFormat",
     "ResponseSchema",
     "RetryPolicy",
+    "RunSummary",
     "SSEParser",
     "StopReason",
     "Stream",
@@ -153,6 +155,8 @@ __all__ = [
     "hookimpl",
     "make_plugin_manager",
     "modelapi",
+    "run_requests",
+    "run_requests_sync",
 ]
 
 _LAZY = {
@@ -201,6 +205,9 @@ _LAZY = {
     "default_registry": "._registry",
     "make_plugin_manager": "._registry",
     "RetryPolicy": "._retry",
+    "RunSummary": "._bulk",
+    "run_requests": "._bulk",
+    "run_requests_sync": "._bulk",
     "Finish": "._stream",
     "ReasoningDelta": "._stream",
     "SSEParser": "._stream",

@@ -133,8 +133,9 @@ def _check_message(m: ChatMessageBase, i: int) -> None:
             elif isinstance(part, ContentDocument):
                 where = ("message ", i, " (", role, ") part ", j, " document")
                 _check_str(part.document, where)
-                _check_str(part.title, (*where, " title"))
+                _check_str(part.mime_type, (*where, " mime_type"))
                 _check_str(part.filename, (*where, " filename"))
+                _check_str(part.title, (*where, " title"))
     if isinstance(m, ChatMessageAssistant):
         _check_str(m.reasoning, ("message ", i, " (assistant) reasoning"))
         for k, call in enumerate(m.tool_calls or ()):

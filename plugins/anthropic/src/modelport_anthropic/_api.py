@@ -9,6 +9,7 @@ from modelport.errors import ModelAPIError
 from modelport.http import Endpoint, ErrorDetail, HTTPModelAPI, ModelArg
 from modelport.wire import drop_config, inline_files
 
+from ._batch import AnthropicBatch
 from ._events import MessageEvents
 from ._wire import (
     AnthropicOptions,
@@ -81,6 +82,7 @@ ANTHROPIC = Endpoint(
             "reasoning_tokens",
             "reasoning_history",
             "response_schema",
+            "batch",
         }
     ),
     content=frozenset({"text", "image", "document"}),
@@ -97,8 +99,9 @@ ANTHROPIC = Endpoint(
 """Anthropic's Messages API (key `ANTHROPIC_API_KEY`, sent as `x-api-key`)."""
 
 
-class AnthropicAPI(HTTPModelAPI):
-    """Claude models through Anthropic's Messages API (`POST /v1/messages`).
+class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
+    """Claude models through Anthropic's Messages API (`POST /v1/messages`), and its Message
+    Batches API for calls that set `GenerateConfig.batch`.
 
     Model args: `version` (the `anthropic-version` header), `betas` (a name or a list, the
     `anthropic-beta` header; `files-api-2025-04-14` for documents and images given by Files

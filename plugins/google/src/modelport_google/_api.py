@@ -15,6 +15,7 @@ from modelport.http import Endpoint, HTTPModelAPI
 from modelport.wire import inline_files
 
 from . import _wire
+from ._batch import GeminiBatch
 from ._chunks import ContentChunks, StreamFraming
 from ._endpoints import (
     GEMINI,
@@ -106,10 +107,11 @@ class GoogleAPI(HTTPModelAPI):
         return root + self.endpoint.path.format_map(quoted)
 
 
-class GeminiAPI(GoogleAPI):
+class GeminiAPI(GeminiBatch, GoogleAPI):
     """The Gemini API (`get_model("google/<model>")`): the key (`api_key`, else
     `GOOGLE_API_KEY`, else `GEMINI_API_KEY`) in the `x-goog-api-key` header; the base URL
-    `base_url`, else `GOOGLE_BASE_URL`, else Google's.
+    `base_url`, else `GOOGLE_BASE_URL`, else Google's. Calls that set `GenerateConfig.batch`
+    go through its batch mode.
 
     Raises:
         ModelInputError: no key, a Vertex AI model arg, an unknown or invalid model arg, a
@@ -195,4 +197,7 @@ def google_api(model_name: str, **kwargs: Any) -> GoogleAPI:
 
 google_api.endpoint = GEMINI  # type: ignore[attr-defined]
 """What the provider declares (config fields, content kinds, model args), for tools that read
-it without building a model; Vertex AI's endpoints declare the same config and content."""
+it without building a model; Vertex AI's endpoints declare the same content (and the same
+config, less `batch`)."""
+google_api.api_class = GeminiAPI  # type: ignore[attr-defined]
+"""The class `google/<model>` builds (with its batch API)."""

@@ -8,6 +8,7 @@ from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, Tool
 from modelport.http import Endpoint, HTTPModelAPI, ModelArg
 from modelport.wire import inline_files
 
+from ._batch import MistralBatch
 from ._chunks import ChatChunks
 from ._wire import CONTEXT_OVERFLOW, MistralOptions, from_wire, to_wire
 
@@ -47,6 +48,7 @@ MISTRAL = Endpoint(
             "reasoning_history",
             "response_schema",
             "response_format",
+            "batch",
         }
     ),
     content=frozenset({"text", "image", "document", "audio"}),
@@ -63,8 +65,9 @@ MISTRAL = Endpoint(
 """Mistral's chat-completions API (key `MISTRAL_API_KEY`, bearer auth)."""
 
 
-class MistralAPI(HTTPModelAPI):
-    """Mistral's models through its chat-completions API (`get_model("mistral/<model>")`).
+class MistralAPI(MistralBatch, HTTPModelAPI):
+    """Mistral's models through its chat-completions API (`get_model("mistral/<model>")`),
+    and its batch jobs for calls that set `GenerateConfig.batch`.
 
     Model args: `safe_prompt`, `prompt_mode`, and the shell's `read_timeout`,
     `connect_timeout` and `headers`.
