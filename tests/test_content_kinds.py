@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
@@ -149,6 +150,16 @@ def test_media_in_a_tool_result_is_checked_too(server: LocalServer) -> None:
     with pytest.raises(UnsupportedContentError, match="deepseek does not accept image"):
         asyncio.run(model.generate(messages))
     asyncio.run(model.close())
+
+
+def test_the_error_survives_pickling() -> None:
+    error = UnsupportedContentError("video", "anthropic", "message 0 (user) part 1")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.kind, copy.provider, str(copy)) == (
+        "video",
+        "anthropic",
+        "anthropic does not accept video content (message 0 (user) part 1)",
+    )
 
 
 def test_a_pdf_given_as_an_image_is_a_document() -> None:

@@ -143,8 +143,13 @@ class UnsupportedContentError(ModelInputError):
         """The content kind refused ("image", "document", "audio", "video", ...)."""
         self.provider = provider
         """The provider that does not accept it."""
+        self.where = where
+        """Which message and part holds it."""
         place = f" ({where})" if where else ""
         super().__init__(f"{provider} does not accept {kind} content{place}")
+
+    def __reduce__(self) -> tuple[type[UnsupportedContentError], tuple[str, str, str]]:
+        return type(self), (self.kind, self.provider, self.where)
 
 
 class CacheError(ModelportError, ValueError):
