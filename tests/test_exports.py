@@ -211,6 +211,7 @@ _INTERNAL = {
     "is_transient",
     "next_wait",
     "check_sent",
+    "check_content",
     "limit_tool_output",
     "check_server_tools",  # for providers through modelport.wire
     "refuse_server_tools",

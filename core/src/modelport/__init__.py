@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._bulk import RunSummary, run_requests, run_requests_sync
-    from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
+    from ._config import (
+        BatchConfig,
+        GenerateConfig,
+        GenerateConfigArgs,
+        ReasoningEffort,
+        ResponseFormat,
+        ResponseSchema,
+    )
     from ._content import (
+        CONTENT_KINDS,
         Citation,
         CitationBase,
         Content,
@@ -21,6 +29,7 @@ if TYPE_CHECKING:
         ContentData,
         ContentDocument,
         ContentImage,
+        ContentKind,
         ContentReasoning,
         ContentText,
         ContentToolUse,
@@ -90,6 +99,7 @@ version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "BatchConfig",
+    "CONTENT_KINDS",
     "CachePolicy",
     "ChatCompletionChoice",
     "ChatMessage",
@@ -108,6 +118,7 @@ __all__ = [
     "ContentData",
     "ContentDocument",
     "ContentImage",
+    "ContentKind",
     "ContentReasoning",
     "ContentText",
     "ContentToolUse",
@@ -127,7 +138,9 @@ __all__ = [
     "ProviderEntry",
     "ProviderInfo",
     "ReasoningDelta",
+    "ReasoningEffort",
     "Registry",
+    "ResponseFormat",
     "ResponseSchema",
     "RetryPolicy",
     "RunSummary",
@@ -172,6 +185,10 @@ _LAZY = {
     "GenerateConfig": "._config",
     "GenerateConfigArgs": "._config",
     "ResponseSchema": "._config",
+    "ReasoningEffort": "._config",
+    "ResponseFormat": "._config",
+    "CONTENT_KINDS": "._content",
+    "ContentKind": "._content",
     "BatchConfig": "._config",
     "Citation": "._content",
     "CitationBase": "._content",

@@ -28,7 +28,7 @@ from ._messages import (
 )
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
-from ._prepare import check_sent, limit_tool_output
+from ._prepare import check_content, check_sent, limit_tool_output
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._server_tools import refuse_server_tools
@@ -215,6 +215,7 @@ class Model:
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
+        self._content: tuple[frozenset[str] | None] | None = None
         self._closed = False
 
     def _unsupported_config(self) -> tuple[str, ...]:
@@ -320,6 +321,11 @@ class Model:
             )
         messages = limit_tool_output(messages, cfg.max_tool_output)
         check_sent(messages, tool_infos, cfg)
+        content = self._content
+        if content is None:
+            content = self._content = (self.api.supported_content(),)
+        if content[0] is not None:
+            check_content(messages, content[0], self.api.provider)
         return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
 
     def _resolve_config(self, cfg: GenerateConfig) -> GenerateConfig:

@@ -6,6 +6,7 @@ ModelportError
 ├── PluginLoadError (ImportError)         a provider's distribution failed to import or register
 │   └── PluginConflictError               it claims a provider name that is not its own
 ├── ModelInputError (ValueError)          bad input, rejected before any request
+│   └── UnsupportedContentError           content of a kind the provider does not accept
 ├── CacheError (ValueError)               the response cache cannot be used as configured
 ├── ModelClosedError (RuntimeError)       the model was closed (before or during the call)
 └── ModelAPIError                         a call to a provider failed (provider, model, status)
@@ -51,6 +52,7 @@ __all__ = [
     "RateLimitError",
     "ScrubbedError",
     "ServerError",
+    "UnsupportedContentError",
     "redact",
     "scrub_cause",
 ]
@@ -129,6 +131,25 @@ class PluginConflictError(PluginLoadError):
 
 class ModelInputError(ModelportError, ValueError):
     """The input to a model was invalid; raised before any request is sent."""
+
+
+class UnsupportedContentError(ModelInputError):
+    """A message holds content of a kind (audio, video, a document...) that the provider does
+    not accept; raised by `Model` before any request, from the provider's declared content
+    kinds (`ModelAPI.supported_content`)."""
+
+    def __init__(self, kind: str, provider: str, where: str = "") -> None:
+        self.kind = kind
+        """The content kind refused ("image", "document", "audio", "video", ...)."""
+        self.provider = provider
+        """The provider that does not accept it."""
+        self.where = where
+        """Which message and part holds it."""
+        place = f" ({where})" if where else ""
+        super().__init__(f"{provider} does not accept {kind} content{place}")
+
+    def __reduce__(self) -> tuple[type[UnsupportedContentError], tuple[str, str, str]]:
+        return type(self), (self.kind, self.provider, self.where)
 
 
 class CacheError(ModelportError, ValueError):

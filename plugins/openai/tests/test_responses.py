@@ -442,3 +442,33 @@ def test_batched_calls_in_the_responses_mode_go_to_the_responses_endpoint() -> N
     assert chat.batch_line_url() == "/v1/chat/completions"  # type: ignore[attr-defined]
     assert "batch" in (responses.supported_config() or ())
     assert "seed" not in (responses.supported_config() or ())
+
+
+def test_json_mode_and_documents_by_file_id_or_url(
+    check_request: Callable[[dict[str, Any]], None],
+) -> None:
+    from modelport import ContentDocument, ContentText
+
+    message = ChatMessageUser(
+        content=[
+            ContentText(text="Compare these, as JSON."),
+            ContentDocument(document="file-AbC123xyz"),
+            ContentDocument(document="https://example.org/paper.pdf"),
+            ContentDocument(document="data:application/pdf;base64,JVBERi0=", filename="q3.pdf"),
+        ]
+    )
+    with LocalServer() as server:
+        server.enqueue(Reply(json=_response()))
+        _run(_model(server.url), [message], config=GenerateConfig(response_format="json"))
+        [request] = server.requests
+    check_request(request.json)
+    assert request.json["text"] == {"format": {"type": "json_object"}}
+    assert request.json["input"][0]["content"][1:] == [
+        {"type": "input_file", "file_id": "file-AbC123xyz"},
+        {"type": "input_file", "file_url": "https://example.org/paper.pdf"},
+        {
+            "type": "input_file",
+            "filename": "q3.pdf",
+            "file_data": "data:application/pdf;base64,JVBERi0=",
+        },
+    ]

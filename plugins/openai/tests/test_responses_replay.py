@@ -57,7 +57,6 @@ RECORDS, NOT_REBUILT = rebuildable(
 )
 NOT_EXPRESSIBLE = {
     "a 'tool_search' tool": 21,
-    "a file uploaded to OpenAI (file_id)": 5,
     "a 'mcp' tool": 3,
     "an input item of type 'additional_tools'": 3,
     "a stored prompt, no model": 2,
@@ -67,8 +66,7 @@ NOT_EXPRESSIBLE = {
 }
 """Why the other records are not replayed: what their requests use that modelport has no
 input for (tools that run on OpenAI's side beyond web search, code interpreter and computer
-use; files uploaded beforehand; stored prompts; a conversation kept by OpenAI and only
-continued here)."""
+use; stored prompts; a conversation kept by OpenAI and only continued here)."""
 ERRORS = {400: BadRequestError, 401: AuthenticationError}
 
 

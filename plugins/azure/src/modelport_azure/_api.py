@@ -101,6 +101,7 @@ AZURE = Service(
         ),
         **RESPONSES_MODEL_ARGS,
     },
+    content=frozenset({"text", "image", "document", "audio"}),
     description="Azure OpenAI chat completions (azure/<deployment>)",
 )
 """An Azure OpenAI resource, with an API key in the `api-key` header."""

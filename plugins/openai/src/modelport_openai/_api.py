@@ -25,6 +25,7 @@ from ._batch import OpenAIBatch
 from ._chunks import ChatChunks
 from ._responses import (
     RESPONSES_CONFIG,
+    RESPONSES_CONTENT,
     ResponsesOptions,
     error_status,
     responses_from_wire,
@@ -207,6 +208,15 @@ class ResponsesMode(OpenAICompatibleAPI):
         if self.responses:  # a batch API takes Responses requests too
             return RESPONSES_CONFIG | CORE_CONFIG | (chat & {"batch"})
         return chat
+
+    def supported_content(self) -> frozenset[str] | None:
+        """The service's content kinds, or the Responses API's (`RESPONSES_CONTENT`)."""
+        return RESPONSES_CONTENT if self.responses else super().supported_content()
+
+    def tool_result_images(self) -> bool:
+        """Whether media returned by tools go inside the tool result: the Responses API takes
+        them in `function_call_output`."""
+        return True if self.responses else super().tool_result_images()
 
     def _failed(self, body: dict[str, Any]) -> ModelAPIError:
         err = body.get("error")

@@ -42,7 +42,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.http import WIRE_CONFIG
-from modelport.wire import parse_tool_call
+from modelport.wire import content_kind, document_filename, media_source, parse_tool_call
 
 from ._responses_tools import (
     SERVER_TOOL_TYPES,
@@ -55,6 +55,7 @@ from ._wire import TOOL_CHOICES, WireError, is_reasoning_model
 
 __all__ = [
     "COMPUTER_TOOL",
+    "RESPONSES_CONTENT",
     "INCOMPLETE_REASONS",
     "RESPONSES_CONFIG",
     "RESPONSES_ONLY_MODELS",
@@ -94,12 +95,16 @@ RESPONSES_CONFIG = WIRE_CONFIG - {
 }
 """The `GenerateConfig` fields the Responses API takes (the others are dropped, one warning
 each): `max_tokens` (sent as `max_output_tokens`), `temperature`, `top_p`,
-`parallel_tool_calls`, `reasoning_effort`, `reasoning_history`, `response_schema` and
-`internal_tools`."""
+`parallel_tool_calls`, `reasoning_effort`, `reasoning_history`, `response_schema`,
+`response_format` (JSON mode: `text.format` `json_object`) and `internal_tools`."""
 
 COMPUTER_TOOL = "computer"
 """The function name of the tool calls a `computer_call` item becomes (its `action` the
 arguments; reply with a `ChatMessageTool` holding a screenshot, a `ContentImage`)."""
+
+RESPONSES_CONTENT = frozenset({"text", "image", "document"})
+"""The content kinds the Responses API takes (no audio or video; images and documents also
+in tool results)."""
 
 INCOMPLETE_REASONS: dict[str, StopReason] = {
     "max_output_tokens": "max_tokens",
@@ -183,6 +188,8 @@ def responses_to_wire(
         if options.reasoning_summary is not None:
             spec["summary"] = options.reasoning_summary
         body["reasoning"] = spec
+    if config.response_schema is None and config.response_format == "json":
+        body["text"] = {"format": {"type": "json_object"}}
     if config.response_schema is not None:
         schema = config.response_schema
         fmt: dict[str, Any] = {
@@ -257,22 +264,34 @@ def _parts(content: str | list[Content], role: str) -> str | list[dict[str, Any]
 
 
 def _media(c: Content) -> dict[str, Any] | None:
+    if isinstance(c, ContentImage) and content_kind(c) == "document":
+        # a PDF given as an image data URL (the way before `ContentDocument`): a file part
+        return _document(ContentDocument(document=c.image))
     if isinstance(c, ContentImage):
+        source = media_source(c.image)
+        if source.file_id is not None:
+            return {"type": "input_image", "file_id": source.file_id, "detail": c.detail}
         return {"type": "input_image", "image_url": c.image, "detail": c.detail}
     if isinstance(c, ContentDocument):
-        doc = c.document
-        if doc.startswith("data:"):
-            name = c.filename or "document." + (doc[5:].split(";")[0].rsplit("/", 1)[-1] or "pdf")
-            return {"type": "input_file", "filename": name, "file_data": doc}
-        if doc.startswith(("https://", "http://")):
-            return {"type": "input_file", "file_url": doc}
-        raise ModelInputError(
-            f"a document must be a data URL, an http(s) URL or a readable file: {doc[:80]!r}"
-        )
+        return _document(c)
     if isinstance(c, ContentAudio | ContentVideo):
         kind = "audio" if isinstance(c, ContentAudio) else "video"
         raise ModelInputError(f"the OpenAI Responses API takes no {kind} content")
     return None  # reasoning and tool results are the model's own, not input
+
+
+def _document(c: ContentDocument) -> dict[str, Any]:
+    """An `input_file` part: a file id (`file-...`) as `file_id`, a URL as `file_url`, else
+    the data URL as `file_data` with its `filename`."""
+    source = media_source(c.document, c.mime_type)
+    if source.file_id is not None:
+        return {"type": "input_file", "file_id": source.file_id}
+    if source.url is not None:
+        return {"type": "input_file", "file_url": source.url}
+    data = c.document
+    if source.data is not None and c.mime_type:
+        data = f"data:{c.mime_type};base64,{source.data}"
+    return {"type": "input_file", "filename": document_filename(c), "file_data": data}
 
 
 def _assistant(

@@ -134,6 +134,9 @@ def responses_inputs(request: dict[str, Any]) -> Rebuilt:
                 del rest["format"]
             elif fmt == {"type": "text"}:
                 del rest["format"]
+            elif fmt == {"type": "json_object"}:
+                config["response_format"] = "json"
+                del rest["format"]
             if rest:
                 extra[key] = rest
         elif key == "prompt":
@@ -198,14 +201,13 @@ def _parts(content: Any, role: str) -> str | list[Content]:
         kind = p.get("type")
         if kind in ("input_text", "output_text", "text"):
             parts.append(ContentText(text=p["text"]))
-        elif kind == "input_image" and p.get("image_url"):
-            parts.append(ContentImage(image=p["image_url"], detail=p.get("detail", "auto")))
+        elif kind == "input_image" and (p.get("image_url") or p.get("file_id")):
+            image = p.get("image_url") or p["file_id"]
+            parts.append(ContentImage(image=image, detail=p.get("detail", "auto")))
         elif kind == "input_file" and p.get("file_data"):
             parts.append(ContentDocument(document=p["file_data"], filename=p.get("filename")))
-        elif kind == "input_file" and p.get("file_url"):
-            parts.append(ContentDocument(document=p["file_url"]))
-        elif p.get("file_id"):
-            raise NotRebuildableError("a file uploaded to OpenAI (file_id)")
+        elif kind == "input_file" and (p.get("file_url") or p.get("file_id")):
+            parts.append(ContentDocument(document=p.get("file_url") or p["file_id"]))
         else:
             raise NotRebuildableError(f"a {kind!r} content part in a {role} message")
     return parts
