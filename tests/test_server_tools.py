@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from modelport import (
+    ChatMessage,
     ChatMessageAssistant,
     ChatMessageUser,
     CodeExecution,
@@ -58,6 +59,9 @@ class Plain(ModelAPI):
 
     def supported_config(self) -> frozenset[str] | None:
         return frozenset({"max_tokens", "temperature"})
+
+    def supported_content(self) -> frozenset[str] | None:
+        return frozenset({"text"})
 
 
 REGISTRY = Registry()
@@ -156,3 +160,23 @@ def test_unset_new_fields_leave_cache_keys_as_they_were() -> None:
     cited = ChatMessageUser(content=[ContentText(text="hi", citations=[UrlCitation(url="u")])])
     assert key(cited) != key(plain)
     assert key(ChatMessageUser(content=[ContentText(text="hi", internal=None)])) == key(plain)
+
+
+def test_another_providers_tool_use_in_the_history_passes_the_content_check() -> None:
+    model = get_model("plain/m", registry=REGISTRY, memoize=False)
+    history: list[ChatMessage] = [
+        ChatMessageUser(content="Search"),
+        ChatMessageAssistant(
+            content=[
+                ContentToolUse(tool_type="web_search", id="s1", name="web_search"),
+                ContentData(data={"type": "compaction"}, internal="anthropic"),
+                ContentText(text="Found."),
+            ]
+        ),
+        ChatMessageUser(content="More"),
+    ]
+
+    async def go() -> ModelOutput:
+        return await model.generate(history)
+
+    assert asyncio.run(go()).completion == "ok"
