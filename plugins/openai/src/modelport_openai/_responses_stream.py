@@ -65,8 +65,8 @@ class ResponsesEvents:
         if not isinstance(ev, dict):
             raise ValueError(f"an event is a JSON {type(ev).__name__}, not an object")
         kind = ev.get("type") or event
-        if kind == "response.output_text.delta":
-            return [TextDelta(ev.get("delta") or "")]
+        if kind in ("response.output_text.delta", "response.refusal.delta"):
+            return [TextDelta(ev.get("delta") or "")]  # a refusal is the answer's text
         if kind in _REASONING_DELTAS:
             return [ReasoningDelta(ev.get("delta") or "")]
         if kind == "response.function_call_arguments.delta":
