@@ -201,6 +201,7 @@ _INTERNAL = {
     "CallIdentity",
     "LastSlots",
     "Slots",
+    "Adaptive",
     "is_transient",
     "next_wait",
     "check_sent",

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
-from ._limits import LastSlots
+from ._limits import LastSlots, response_listener
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -488,12 +488,20 @@ class Model:
         api = self.api
         policy = self.retry
         retries = 0
+        listen = getattr(semaphore, "attempt", None)  # an AdaptiveLimiter learns from answers
         while True:
             try:
                 if not semaphore.try_take():
                     await semaphore.take()
                 try:
-                    result = await api.generate(messages, tools, tool_choice, config)
+                    if listen is None:
+                        result = await api.generate(messages, tools, tool_choice, config)
+                    else:
+                        token = response_listener.set(listen())
+                        try:
+                            result = await api.generate(messages, tools, tool_choice, config)
+                        finally:
+                            response_listener.reset(token)
                 finally:
                     semaphore.give()
                 if isinstance(result, tuple):

@@ -35,6 +35,10 @@ LIMITER_GROUP = "modelport.limiters"
 BUILTIN_LIMITER = "local"
 """The limiter modelport registers itself: the in-process `Slots`."""
 
+ADAPTIVE_LIMITER = "adaptive"
+"""The other limiter modelport registers: the in-process `Adaptive`, whose limit follows the
+provider's answers."""
+
 BUILTIN_CACHE_STORES = {"file": "modelport.cache._manage:file_store"}
 """Cache stores modelport registers itself, by name and `module:function`, imported on first
 use the way an entry point is (the registry never imports the cache)."""
@@ -178,6 +182,12 @@ def _local_limiter(key: str, size: int) -> hookspecs.Limiter:
     return limiter
 
 
+def _adaptive_limiter(key: str, size: int) -> hookspecs.Limiter:
+    """The in-process `Adaptive` limiter, whose limit follows the provider's answers."""
+    limiter: hookspecs.Limiter = importlib.import_module("modelport._adaptive").Adaptive(size)
+    return limiter
+
+
 class _BuiltinCacheStores:
     """Registers modelport's own cache stores and the in-process limiter, through the same
     hooks as any plugin."""
@@ -190,6 +200,7 @@ class _BuiltinCacheStores:
     @hookspecs.hookimpl
     def register_limiters(self, register: hookspecs.RegisterLimiter) -> None:
         register(BUILTIN_LIMITER, _local_limiter)
+        register(ADAPTIVE_LIMITER, _adaptive_limiter)
 
 
 _default_registry: Registry | None = None
@@ -375,7 +386,7 @@ class Registry:
             return True
         owners = sorted({d for ep in eps if (d := _dist_of(ep)[0]) is not None})
         if (group == CACHE_STORE_GROUP and name in BUILTIN_CACHE_STORES) or (
-            group == LIMITER_GROUP and name == BUILTIN_LIMITER
+            group == LIMITER_GROUP and name in (BUILTIN_LIMITER, ADAPTIVE_LIMITER)
         ):
             owners.append("modelport (built in)")
         elif (

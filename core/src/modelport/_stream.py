@@ -25,6 +25,7 @@ import attrs
 
 from ._config import GenerateConfig
 from ._content import ContentReasoning, ContentText
+from ._limits import response_listener
 from ._messages import ChatMessage
 from ._output import ModelOutput, ModelUsage, StopReason
 from ._tools import ToolCall, ToolChoice, ToolInfo
@@ -295,6 +296,8 @@ class Stream:
                 if not slots.try_take():
                     await slots.take()
                 source = api.stream(messages, tools, choice, config)
+                listen = getattr(slots, "attempt", None)  # an AdaptiveLimiter learns
+                token = None if listen is None else response_listener.set(listen())
                 try:
                     first = await source.__anext__()
                 except StopAsyncIteration:
@@ -330,6 +333,9 @@ class Stream:
                     slots.give()
                     await source.aclose()
                     raise
+                finally:
+                    if token is not None:
+                        response_listener.reset(token)
                 break
             try:
                 item: StreamEvent | ModelOutput = first

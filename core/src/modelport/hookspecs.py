@@ -18,7 +18,7 @@ def register_models(register):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pluggy
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._modelapi import ModelAPI
 
 __all__ = [
+    "AdaptiveLimiter",
     "Limiter",
     "LimiterFactory",
     "ModelAPIFactory",
@@ -72,6 +73,21 @@ class Limiter(Protocol):
     def give(self) -> None:
         """Free the slot the calling task holds (called once per slot taken, never awaiting:
         a limiter with I/O to do schedules it)."""
+        ...
+
+
+@runtime_checkable
+class AdaptiveLimiter(Limiter, Protocol):
+    """A `Limiter` that learns from the provider's answers (the built-in `adaptive` one does):
+    `Model` calls `attempt()` right after taking a slot for an attempt, and core's HTTP client
+    calls the listener it returns with the status and headers of that attempt's response
+    (errors included; nothing is called when no response came, or for a provider that does
+    not use core's HTTP client). A limiter without `attempt` costs nothing of this.
+    """
+
+    def attempt(self) -> Callable[[int, Mapping[str, str]], None]:
+        """The listener of the attempt that just took a slot: `listener(status, headers)`,
+        called at most once, never awaiting."""
         ...
 
 
