@@ -202,6 +202,7 @@ _INTERNAL = {
     "LastSlots",
     "Slots",
     "Adaptive",
+    "build_fallback",
     "is_transient",
     "next_wait",
     "check_sent",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         ContentText,
         ContentVideo,
     )
+    from ._fallback import Fallback
     from ._messages import (
         ChatMessage,
         ChatMessageAssistant,
@@ -95,6 +96,7 @@ __all__ = [
     "ContentReasoning",
     "ContentText",
     "ContentVideo",
+    "Fallback",
     "Finish",
     "GenerateConfig",
     "GenerateConfigArgs",
@@ -176,6 +178,7 @@ _LAZY = {
     "ModelAPI": "._modelapi",
     "ModelCall": "._modelapi",
     "Model": "._model",
+    "Fallback": "._fallback",
     "get_model": "._model",
     "modelapi": "._registry",
     "ProviderEntry": "._registry",

@@ -597,8 +597,12 @@ def get_model(
         registry = default_registry()
     key = None
     if memoize:
-        provider, sep, _ = model.partition("/")
-        env_vars = registry.get(provider).env_vars if sep and provider else ()
+        provider, sep, rest = model.partition("/")
+        if provider == "fallback":  # the variables of every provider listed
+            names = (n.strip().partition("/")[0] for n in rest.split(","))
+            env_vars = tuple(v for n in names if n for v in registry.get(n).env_vars)
+        else:
+            env_vars = registry.get(provider).env_vars if sep and provider else ()
         key = _memo_key(registry, model, config, base_url, api_key, model_args, env_vars)
         found = _models.get(key)
         if found is not None:
@@ -621,6 +625,13 @@ def _build(
     provider, sep, name = model.partition("/")
     if not sep or not provider or not name:
         raise ModelInputError(f"model {model!r} must be '<provider>/<model>', e.g. 'mockllm/model'")
+    if provider == "fallback":  # an ordered list of models (see `Fallback`, which imports
+        # this module: it is imported by name, so that the modules import in no circle)
+        import importlib
+
+        build = importlib.import_module("modelport._fallback").build_fallback
+        fallback: Model = build(name, config, base_url, api_key, model_args, registry)
+        return fallback
     entry = registry.get(provider)
     api = entry.factory(
         model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args

@@ -17,7 +17,8 @@ ModelportError
     ├── ServerError                       5xx (and 529 overloaded): retried
     ├── InvalidResponseError              the body is not what the API promises (HTML, bad JSON)
     ├── ModelConnectionError (ConnectionError)  refused, reset or dropped: retried
-    └── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
+    ├── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
+    └── FallbackError                     every model of a `Fallback` failed (each one's error)
 ```
 
 `retryable` on a `ModelAPIError` tells `Model.generate` whether another attempt may succeed.
@@ -33,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CacheError",
+    "FallbackError",
     "InvalidResponseError",
     "ModelAPIError",
     "ModelClosedError",
@@ -229,3 +231,27 @@ class ModelConnectionError(ModelAPIError, ConnectionError):
 
 class ModelTimeoutError(ModelAPIError, TimeoutError):
     """The call, or one attempt of it, took longer than allowed."""
+
+
+class FallbackError(ModelAPIError):
+    """Every model a `Fallback` tried failed (after each one's retries).
+
+    Attributes:
+        errors: (model, error) for each model tried, in order.
+        skipped: How many models were not tried (their circuit was open).
+    """
+
+    def __init__(self, errors: list[tuple[str, ModelAPIError]], *, skipped: int = 0) -> None:
+        self.errors = list(errors)
+        self.skipped = skipped
+        tried = "; ".join(f"{name}: {ex}" for name, ex in self.errors) or "none tried"
+        more = f" ({skipped} skipped: circuit open)" if skipped else ""
+        last = self.errors[-1][1] if self.errors else None
+        super().__init__(
+            f"every model failed{more}: {tried}",
+            provider="fallback",
+            model=",".join(name for name, _ in self.errors),
+            status=None if last is None else last.status,
+            retry_after=None if last is None else last.retry_after,
+            retryable=any(ex.retryable for _, ex in self.errors),
+        )
