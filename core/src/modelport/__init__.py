@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._budget import Budget, budget
     from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
     from ._content import (
         Content,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
+    from ._prices import Price
     from ._registry import (
         ProviderEntry,
         ProviderInfo,
@@ -81,6 +83,7 @@ version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "BatchConfig",
+    "Budget",
     "CachePolicy",
     "ChatCompletionChoice",
     "ChatMessage",
@@ -107,6 +110,7 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "Price",
     "ProviderEntry",
     "ProviderInfo",
     "ReasoningDelta",
@@ -130,6 +134,7 @@ __all__ = [
     "ToolParams",
     "TopLogprob",
     "UsageUpdate",
+    "budget",
     "cache_clear",
     "cache_epoch",
     "cache_list_expired",
@@ -178,6 +183,9 @@ _LAZY = {
     "ModelAPI": "._modelapi",
     "ModelCall": "._modelapi",
     "Model": "._model",
+    "Budget": "._budget",
+    "budget": "._budget",
+    "Price": "._prices",
     "Fallback": "._fallback",
     "get_model": "._model",
     "modelapi": "._registry",

@@ -14,6 +14,7 @@ import attrs
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
+from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
@@ -29,6 +30,7 @@ from ._messages import (
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
 from ._prepare import check_sent, limit_tool_output
+from ._prices import Price, call_cost
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._stream import Stream
@@ -215,6 +217,7 @@ class Model:
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
         self._closed = False
+        self._price_memo: tuple[int, Price | None] | None = None
 
     def _unsupported_config(self) -> tuple[str, ...]:
         """The config fields the provider declares it does not honour (computed once)."""
@@ -376,14 +379,48 @@ class Model:
             )
             if hit is not None:
                 return hit
+        budgets = active_budgets.get()
+        ticket = None
+        if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+            try:
+                ticket = reserve(budgets, str(self), messages, tool_infos, cfg, self.price())
+            except BaseException:
+                if pending is not None and pending.claim is not None:
+                    pending.claim.release()
+                raise
         call = self._call(messages, tool_infos, choice, cfg)
-        output = await (call if pending is None else pending.bound(call))
+        try:
+            output = await (call if pending is None else pending.bound(call))
+        except BaseException:
+            if ticket is not None:
+                ticket.release()
+            raise
         output.time = time.monotonic() - start
         if not output.model:
             output.model = self.name
+        self._cost(output)
+        if ticket is not None:
+            ticket.settle(output)
         if pending is not None:
             await pending.save(output)
         return output
+
+    def price(self) -> Price | None:
+        """The price of this model's tokens (`"<provider>/<model>"` looked up in the
+        registry's prices: `register_prices`, `Registry.register_price`), or None."""
+        registry = self.registry if self.registry is not None else default_registry()
+        memo = self._price_memo
+        if memo is not None and memo[0] == registry.prices_version:
+            return memo[1]
+        found: Price | None = registry.price(str(self))
+        self._price_memo = (registry.prices_version, found)
+        return found
+
+    def _cost(self, output: ModelOutput) -> None:
+        """Fill `output.cost` when the price is known."""
+        price = self.price()
+        if price is not None:
+            output.cost = call_cost(output.usage, price)
 
     def stream(
         self,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import ContentReasoning, ContentText
 from ._limits import response_listener
@@ -287,6 +288,15 @@ class Stream:
                     yield event
                 self.output = hit
                 return
+        budgets = active_budgets.get()
+        ticket = None
+        if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+            try:
+                ticket = reserve(budgets, str(model), messages, tools, config, model.price())
+            except BaseException:
+                if pending is not None and pending.claim is not None:
+                    pending.claim.release()
+                raise
         try:
             slots = model._slots_for(config)
             max_retries = 5 if config.max_retries is None else config.max_retries
@@ -356,8 +366,14 @@ class Stream:
             output.time = time.monotonic() - start
             if not output.model:
                 output.model = model.name
+            model._cost(output)
+            if ticket is not None:
+                ticket.settle(output)
+                ticket = None
             self.output = output
         except BaseException:
+            if ticket is not None:
+                ticket.release()
             if pending is not None and pending.claim is not None:
                 pending.claim.release()  # identical calls waiting for this one go ahead
             raise

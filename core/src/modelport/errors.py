@@ -8,6 +8,7 @@ ModelportError
 ├── ModelInputError (ValueError)          bad input, rejected before any request
 ├── CacheError (ValueError)               the response cache cannot be used as configured
 ├── ModelClosedError (RuntimeError)       the model was closed (before or during the call)
+├── BudgetExceededError                   a call would pass a `Budget`: refused unsent
 └── ModelAPIError                         a call to a provider failed (provider, model, status)
     ├── BadRequestError                   400 / 422: the request was refused as invalid
     ├── AuthenticationError               401: missing or wrong API key
@@ -33,6 +34,7 @@ from collections.abc import Iterable
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "CacheError",
     "FallbackError",
     "InvalidResponseError",
@@ -137,6 +139,22 @@ class CacheError(ModelportError, ValueError):
 class ModelClosedError(ModelportError, RuntimeError):
     """The model was closed: a call in flight when it was closed ends with this (it is never
     sent again), and so does any later call."""
+
+
+class BudgetExceededError(ModelportError):
+    """A call would pass a `Budget` it carries: refused before it was sent.
+
+    Attributes:
+        needed: What the call reserves (its input, estimated, and its `max_tokens`).
+        remaining: What the budget has left (neither used nor reserved by calls in flight).
+        unit: `"tokens"` or `"dollars"`.
+    """
+
+    def __init__(self, message: str, *, needed: float, remaining: float, unit: str) -> None:
+        self.needed = needed
+        self.remaining = remaining
+        self.unit = unit
+        super().__init__(message)
 
 
 class ModelAPIError(ModelportError):
