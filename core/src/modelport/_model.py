@@ -388,8 +388,8 @@ class Model:
                 if pending is not None and pending.claim is not None:
                     pending.claim.release()
                 raise
-        call = self._call(messages, tool_infos, choice, cfg)
         try:
+            call = self._call(messages, tool_infos, choice, cfg)
             output = await (call if pending is None else pending.bound(call))
         except BaseException:
             if ticket is not None:
