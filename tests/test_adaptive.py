@@ -193,13 +193,36 @@ def test_anthropic_headers_with_an_rfc3339_reset() -> None:
     assert limiter.try_take()
 
 
-def test_spent_tokens_hold_requests_until_their_reset() -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "3s"},
+        {
+            "anthropic-ratelimit-output-tokens-remaining": "0",
+            "anthropic-ratelimit-output-tokens-reset": "2026-12-01T17:00:03Z",
+        },
+        {
+            "anthropic-ratelimit-input-tokens-remaining": "0",
+            "anthropic-ratelimit-input-tokens-reset": "2026-12-01T17:00:03Z",
+        },
+    ],
+)
+def test_spent_tokens_hold_requests_until_their_reset(headers: dict[str, str]) -> None:
     clock = Clock()
-    limiter = Adaptive(10, clock=clock)
-    hear(limiter, 200, {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "3s"})
+    wall = datetime.datetime(2026, 12, 1, 17, 0, 0, tzinfo=datetime.UTC).timestamp()
+    limiter = Adaptive(10, clock=clock, wall=lambda: wall)
+    hear(limiter, 200, headers)
     assert not limiter.try_take()
     clock.now += 3.01
     assert limiter.try_take()
+
+
+@pytest.mark.parametrize("status", [503, 529])
+def test_an_overloaded_answer_cuts_the_limit_too(status: int) -> None:
+    limiter = Adaptive(10, clock=Clock())
+    hear(limiter, 200)
+    hear(limiter, status)
+    assert limiter.cuts == 1
 
 
 def test_a_waiter_is_woken_when_the_wait_is_over() -> None:

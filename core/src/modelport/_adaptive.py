@@ -8,10 +8,11 @@ headers of every response (core's HTTP client tells it, see `_limits.response_li
   (`anthropic-ratelimit-*-limit`, `-remaining`, `-reset`, an RFC 3339 time): the requests the
   server still allows are tracked as a token bucket refilled at the rate the headers imply,
   and no request is sent that the bucket cannot pay for;
-- `retry-after` (and `retry-after-ms`) on a 429 or 503: no request is sent until it is over;
-- otherwise AIMD: a 429 that no spent budget explains (the server is over its concurrency)
-  cuts the limit multiplicatively, once per round trip; a success grows it, fast at first
-  (doubling per round trip), then additively, slowly near the level that last failed.
+- `retry-after` (and `retry-after-ms`) on a 429, 503 or 529: no request is sent until it is over;
+- otherwise AIMD: a 429 (or a 503, or Anthropic's 529 overloaded) that no spent budget
+  explains (the server is over its concurrency) cuts the limit multiplicatively, once per
+  round trip; a success grows it, fast at first (by a quarter per round trip), then
+  additively, slowly near the level that last failed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from collections.abc import Callable, Mapping
 from .http import parse_reset, parse_retry_after
 
 __all__ = ["Adaptive"]
+
+
+_OVERLOADED = frozenset({429, 503, 529})
+"""Statuses that, with no spent budget to explain them, say the server is over its
+concurrency (529: Anthropic's overloaded)."""
 
 
 def _int(headers: Mapping[str, str], name: str) -> int | None:
@@ -192,11 +198,11 @@ class Adaptive:
         spent = False
         if headers:
             spent = self._read_budget(headers, now, seq, sent_at)
-            if status in (429, 503):
+            if status in _OVERLOADED:
                 wait = parse_retry_after(headers)
                 if wait is not None:
                     self._gate = max(self._gate, now + wait)
-        if status == 429 and not spent:
+        if status in _OVERLOADED and not spent:
             self._cut(seq, level)
         elif status == 429:
             self._slow_start = False
@@ -231,11 +237,12 @@ class Adaptive:
                 self._allowed, self._allowed_at = allowed, now
                 if self._rate is None and allowed < 1 and reset is not None:
                     self._gate = max(self._gate, now + reset)
-        _, tokens, tokens_reset = _budget(headers, "tokens", wall)
-        if tokens is not None and tokens <= 0:
-            spent = True
-            if tokens_reset is not None:
-                self._gate = max(self._gate, now + tokens_reset)
+        for kind in ("tokens", "input-tokens", "output-tokens"):  # the last two: Anthropic's
+            _, tokens, tokens_reset = _budget(headers, kind, wall)
+            if tokens is not None and tokens <= 0:
+                spent = True
+                if tokens_reset is not None:
+                    self._gate = max(self._gate, now + tokens_reset)
         return spent
 
     def _cut(self, seq: int, level: int) -> None:
