@@ -369,6 +369,13 @@ class Model:
             raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
         start = time.monotonic()
+        if cfg.batch:  # through the provider's batch API (`modelport.batch`)
+            from .batch._call import generate_batched
+
+            batched = await generate_batched(self, messages, tool_infos, choice, cfg, cache, start)
+            if batched is not None:
+                return batched
+            cfg = cfg.model_copy(update={"batch": None})
         pending = None
         if cache:
             from .cache import _lookup
