@@ -383,3 +383,39 @@ def test_without_a_budget_nothing_is_reserved_or_refused(server: LocalServer) ->
     asyncio.run(main())
     assert len(server.requests) == 1
     assert default_registry().price("openai/no-such-model") is None
+
+
+def test_batched_calls_carry_the_budget_too(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls sent through the provider's batch API reserve before they join a job, are
+    refused unsent when they do not fit, and are charged their usage (8 tokens each)."""
+    from modelport_test_support.batch_kit import OpenAIBatchFake
+
+    from modelport import BatchConfig
+
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path / "cache"))
+    registry.register_price(MODEL, input=1000.0, output=2000.0)
+    fake = OpenAIBatchFake()
+    config = GenerateConfig(max_tokens=20, batch=BatchConfig(send_delay=0.05, tick=0.01))
+
+    async def main(url: str) -> tuple[Budget, list[Any]]:
+        model = get_model(
+            MODEL, base_url=url + "/v1", api_key=KEY, memoize=False, registry=registry
+        )
+        with budget(tokens=100) as spent:  # "question i" reserves 3 + 4 + 20 = 27: three fit
+            outputs = await asyncio.gather(
+                *(model.generate(f"question {i}", config=config) for i in range(5)),
+                return_exceptions=True,
+            )
+        await model.close()
+        return spent, outputs
+
+    with LocalServer(handler=fake) as srv:
+        spent, outputs = asyncio.run(main(srv.url))
+    answered = [o for o in outputs if isinstance(o, ModelOutput)]
+    refused = [o for o in outputs if isinstance(o, BudgetExceededError)]
+    assert (len(answered), len(refused)) == (3, 2)
+    assert spent.used_tokens == 3 * 8 and spent.reserved_tokens == 0
+    assert all(o.cost == pytest.approx((5 * 1000 + 3 * 2000) / 1e6) for o in answered)
+    assert fake.submitted_count() == 1
