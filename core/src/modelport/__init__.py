@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._budget import Budget, budget
     from ._bulk import RunSummary, run_requests, run_requests_sync
     from ._config import (
         BatchConfig,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         ContentText,
         ContentVideo,
     )
+    from ._fallback import Fallback
     from ._messages import (
         ChatMessage,
         ChatMessageAssistant,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
+    from ._prices import Price
     from ._registry import (
         ProviderEntry,
         ProviderInfo,
@@ -90,6 +93,7 @@ version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "BatchConfig",
+    "Budget",
     "CONTENT_KINDS",
     "CachePolicy",
     "ChatCompletionChoice",
@@ -107,6 +111,7 @@ __all__ = [
     "ContentReasoning",
     "ContentText",
     "ContentVideo",
+    "Fallback",
     "Finish",
     "GenerateConfig",
     "GenerateConfigArgs",
@@ -117,6 +122,7 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "Price",
     "ProviderEntry",
     "ProviderInfo",
     "ReasoningDelta",
@@ -143,6 +149,7 @@ __all__ = [
     "ToolParams",
     "TopLogprob",
     "UsageUpdate",
+    "budget",
     "cache_clear",
     "cache_epoch",
     "cache_list_expired",
@@ -197,6 +204,10 @@ _LAZY = {
     "ModelAPI": "._modelapi",
     "ModelCall": "._modelapi",
     "Model": "._model",
+    "Budget": "._budget",
+    "budget": "._budget",
+    "Price": "._prices",
+    "Fallback": "._fallback",
     "get_model": "._model",
     "modelapi": "._registry",
     "ProviderEntry": "._registry",
