@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._budget import Budget, budget
     from ._bulk import RunSummary, run_requests, run_requests_sync
     from ._config import (
         BatchConfig,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         DocumentRange,
         UrlCitation,
     )
+    from ._fallback import Fallback
     from ._messages import (
         ChatMessage,
         ChatMessageAssistant,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
+    from ._prices import Price
     from ._registry import (
         ProviderEntry,
         ProviderInfo,
@@ -99,6 +102,7 @@ version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "BatchConfig",
+    "Budget",
     "CONTENT_KINDS",
     "CachePolicy",
     "ChatCompletionChoice",
@@ -125,6 +129,7 @@ __all__ = [
     "ContentVideo",
     "DocumentCitation",
     "DocumentRange",
+    "Fallback",
     "Finish",
     "GenerateConfig",
     "GenerateConfigArgs",
@@ -135,6 +140,7 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "Price",
     "ProviderEntry",
     "ProviderInfo",
     "ReasoningDelta",
@@ -165,6 +171,7 @@ __all__ = [
     "UrlContext",
     "UsageUpdate",
     "WebSearch",
+    "budget",
     "cache_clear",
     "cache_epoch",
     "cache_list_expired",
@@ -227,6 +234,10 @@ _LAZY = {
     "ModelAPI": "._modelapi",
     "ModelCall": "._modelapi",
     "Model": "._model",
+    "Budget": "._budget",
+    "budget": "._budget",
+    "Price": "._prices",
+    "Fallback": "._fallback",
     "get_model": "._model",
     "modelapi": "._registry",
     "ProviderEntry": "._registry",

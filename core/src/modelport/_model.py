@@ -14,10 +14,11 @@ import attrs
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
+from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
-from ._limits import LastSlots
+from ._limits import LastSlots, response_listener
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -29,6 +30,7 @@ from ._messages import (
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
 from ._prepare import check_content, check_sent, limit_tool_output
+from ._prices import Price, call_cost
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._server_tools import refuse_server_tools
@@ -217,6 +219,7 @@ class Model:
         self._collapse: tuple[bool, bool] | None = None
         self._content: tuple[frozenset[str] | None] | None = None
         self._closed = False
+        self._price_memo: tuple[int, Price | None] | None = None
 
     def _unsupported_config(self) -> tuple[str, ...]:
         """The config fields the provider declares it does not honour (computed once)."""
@@ -395,14 +398,48 @@ class Model:
             )
             if hit is not None:
                 return hit
-        call = self._call(messages, tool_infos, choice, cfg)
-        output = await (call if pending is None else pending.bound(call))
+        budgets = active_budgets.get()
+        ticket = None
+        if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+            try:
+                ticket = reserve(budgets, str(self), messages, tool_infos, cfg, self.price())
+            except BaseException:
+                if pending is not None and pending.claim is not None:
+                    pending.claim.release()
+                raise
+        try:
+            call = self._call(messages, tool_infos, choice, cfg)
+            output = await (call if pending is None else pending.bound(call))
+        except BaseException:
+            if ticket is not None:
+                ticket.release()
+            raise
         output.time = time.monotonic() - start
         if not output.model:
             output.model = self.name
+        self._cost(output)
+        if ticket is not None:
+            ticket.settle(output)
         if pending is not None:
             await pending.save(output)
         return output
+
+    def price(self) -> Price | None:
+        """The price of this model's tokens (`"<provider>/<model>"` looked up in the
+        registry's prices: `register_prices`, `Registry.register_price`), or None."""
+        registry = self.registry if self.registry is not None else default_registry()
+        memo = self._price_memo
+        if memo is not None and memo[0] == registry.prices_version:
+            return memo[1]
+        found: Price | None = registry.price(str(self))
+        self._price_memo = (registry.prices_version, found)
+        return found
+
+    def _cost(self, output: ModelOutput) -> None:
+        """Fill `output.cost` when the price is known."""
+        price = self.price()
+        if price is not None:
+            output.cost = call_cost(output.usage, price)
 
     def stream(
         self,
@@ -507,12 +544,20 @@ class Model:
         api = self.api
         policy = self.retry
         retries = 0
+        listen = getattr(semaphore, "attempt", None)  # an AdaptiveLimiter learns from answers
         while True:
             try:
                 if not semaphore.try_take():
                     await semaphore.take()
                 try:
-                    result = await api.generate(messages, tools, tool_choice, config)
+                    if listen is None:
+                        result = await api.generate(messages, tools, tool_choice, config)
+                    else:
+                        token = response_listener.set(listen())
+                        try:
+                            result = await api.generate(messages, tools, tool_choice, config)
+                        finally:
+                            response_listener.reset(token)
                 finally:
                     semaphore.give()
                 if isinstance(result, tuple):
@@ -608,8 +653,12 @@ def get_model(
         registry = default_registry()
     key = None
     if memoize:
-        provider, sep, _ = model.partition("/")
-        env_vars = registry.get(provider).env_vars if sep and provider else ()
+        provider, sep, rest = model.partition("/")
+        if provider == "fallback":  # the variables of every provider listed
+            names = (n.strip().partition("/")[0] for n in rest.split(","))
+            env_vars = tuple(v for n in names if n for v in registry.get(n).env_vars)
+        else:
+            env_vars = registry.get(provider).env_vars if sep and provider else ()
         key = _memo_key(registry, model, config, base_url, api_key, model_args, env_vars)
         found = _models.get(key)
         if found is not None:
@@ -632,6 +681,13 @@ def _build(
     provider, sep, name = model.partition("/")
     if not sep or not provider or not name:
         raise ModelInputError(f"model {model!r} must be '<provider>/<model>', e.g. 'mockllm/model'")
+    if provider == "fallback":  # an ordered list of models (see `Fallback`, which imports
+        # this module: it is imported by name, so that the modules import in no circle)
+        import importlib
+
+        build = importlib.import_module("modelport._fallback").build_fallback
+        fallback: Model = build(name, config, base_url, api_key, model_args, registry)
+        return fallback
     entry = registry.get(provider)
     api = entry.factory(
         model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args

@@ -150,6 +150,11 @@ class ModelOutput(BaseModel):
     error: str | None = None
     """Error message in the case of content moderation refusals or context overflow."""
 
+    cost: float | None = None
+    """Dollars the call cost, when the model's price is known (`register_prices`); set by
+    `Model` from `usage`, never by a provider. A cached output keeps the cost of the call
+    that made it."""
+
     @property
     def stop_reason(self) -> StopReason:
         """First message stop reason ('unknown' when there is no choice)."""

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import ContentReasoning, ContentText
+from ._limits import response_listener
 from ._messages import ChatMessage
 from ._output import ModelOutput, ModelUsage, StopReason
 from ._tools import ToolCall, ToolChoice, ToolInfo
@@ -286,6 +288,15 @@ class Stream:
                     yield event
                 self.output = hit
                 return
+        budgets = active_budgets.get()
+        ticket = None
+        if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+            try:
+                ticket = reserve(budgets, str(model), messages, tools, config, model.price())
+            except BaseException:
+                if pending is not None and pending.claim is not None:
+                    pending.claim.release()
+                raise
         try:
             slots = model._slots_for(config)
             max_retries = 5 if config.max_retries is None else config.max_retries
@@ -295,6 +306,8 @@ class Stream:
                 if not slots.try_take():
                     await slots.take()
                 source = api.stream(messages, tools, choice, config)
+                listen = getattr(slots, "attempt", None)  # an AdaptiveLimiter learns
+                token = None if listen is None else response_listener.set(listen())
                 try:
                     first = await source.__anext__()
                 except StopAsyncIteration:
@@ -330,6 +343,9 @@ class Stream:
                     slots.give()
                     await source.aclose()
                     raise
+                finally:
+                    if token is not None:
+                        response_listener.reset(token)
                 break
             try:
                 item: StreamEvent | ModelOutput = first
@@ -350,8 +366,14 @@ class Stream:
             output.time = time.monotonic() - start
             if not output.model:
                 output.model = model.name
+            model._cost(output)
+            if ticket is not None:
+                ticket.settle(output)
+                ticket = None
             self.output = output
         except BaseException:
+            if ticket is not None:
+                ticket.release()
             if pending is not None and pending.claim is not None:
                 pending.claim.release()  # identical calls waiting for this one go ahead
             raise

@@ -9,6 +9,7 @@ ModelportError
 │   └── UnsupportedContentError           content of a kind the provider does not accept
 ├── CacheError (ValueError)               the response cache cannot be used as configured
 ├── ModelClosedError (RuntimeError)       the model was closed (before or during the call)
+├── BudgetExceededError                   a call would pass a `Budget`: refused unsent
 └── ModelAPIError                         a call to a provider failed (provider, model, status)
     ├── BadRequestError                   400 / 422: the request was refused as invalid
     ├── AuthenticationError               401: missing or wrong API key
@@ -19,7 +20,8 @@ ModelportError
     ├── InvalidResponseError              the body is not what the API promises (HTML, bad JSON)
     ├── BatchError                        a batch job failed as a whole, or cancelled a request
     ├── ModelConnectionError (ConnectionError)  refused, reset or dropped: retried
-    └── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
+    ├── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
+    └── FallbackError                     every model of a `Fallback` failed (each one's error)
 ```
 
 `retryable` on a `ModelAPIError` tells `Model.generate` whether another attempt may succeed.
@@ -36,7 +38,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchError",
+    "BudgetExceededError",
     "CacheError",
+    "FallbackError",
     "InvalidResponseError",
     "ModelAPIError",
     "ModelClosedError",
@@ -161,6 +165,22 @@ class ModelClosedError(ModelportError, RuntimeError):
     sent again), and so does any later call."""
 
 
+class BudgetExceededError(ModelportError):
+    """A call would pass a `Budget` it carries: refused before it was sent.
+
+    Attributes:
+        needed: What the call reserves (its input, estimated, and its `max_tokens`).
+        remaining: What the budget has left (neither used nor reserved by calls in flight).
+        unit: `"tokens"` or `"dollars"`.
+    """
+
+    def __init__(self, message: str, *, needed: float, remaining: float, unit: str) -> None:
+        self.needed = needed
+        self.remaining = remaining
+        self.unit = unit
+        super().__init__(message)
+
+
 class ModelAPIError(ModelportError):
     """A call to a model provider failed.
 
@@ -266,3 +286,27 @@ class ModelConnectionError(ModelAPIError, ConnectionError):
 
 class ModelTimeoutError(ModelAPIError, TimeoutError):
     """The call, or one attempt of it, took longer than allowed."""
+
+
+class FallbackError(ModelAPIError):
+    """Every model a `Fallback` tried failed (after each one's retries).
+
+    Attributes:
+        errors: (model, error) for each model tried, in order.
+        skipped: How many models were not tried (their circuit was open).
+    """
+
+    def __init__(self, errors: list[tuple[str, ModelAPIError]], *, skipped: int = 0) -> None:
+        self.errors = list(errors)
+        self.skipped = skipped
+        tried = "; ".join(f"{name}: {ex}" for name, ex in self.errors) or "none tried"
+        more = f" ({skipped} skipped: circuit open)" if skipped else ""
+        last = self.errors[-1][1] if self.errors else None
+        super().__init__(
+            f"every model failed{more}: {tried}",
+            provider="fallback",
+            model=",".join(name for name, _ in self.errors),
+            status=None if last is None else last.status,
+            retry_after=None if last is None else last.retry_after,
+            retryable=any(ex.retryable for _, ex in self.errors),
+        )
