@@ -222,8 +222,8 @@ class HTTPModelAPI(ModelAPI):
 
     Subclasses set `endpoint` and implement `to_wire` and `from_wire`; they may override
     `error_output` (an error that stands for an output, such as a context overflow),
-    `error_detail` (reading the provider's error body), `request_url`, `request_headers` and
-    `resolve_endpoint`.
+    `error_detail` (reading the provider's error body), `request_url`, `request_headers`,
+    `body_headers` and `resolve_endpoint`.
 
     Args:
         model_name: Model name (sent as `wire_model`, see `resolve_endpoint`).
@@ -369,6 +369,16 @@ class HTTPModelAPI(ModelAPI):
             self.http.secrets.append(token)
         return {**self.headers, "authorization": f"Bearer {token}"}
 
+    def body_headers(self, body: Any) -> Mapping[str, str] | None:
+        """Headers that one request's body calls for, added to `request_headers` (default
+        None: none). Anthropic, for instance, names there the betas its body uses."""
+        return None
+
+    def _headers_for(self, body: Any) -> Mapping[str, str]:
+        headers = self.request_headers()
+        extra = self.body_headers(body)
+        return {**headers, **extra} if extra else headers
+
     def check_token(self, value: Any) -> str:
         """`value` if it is a usable bearer token, else a `ModelInputError` that does not
         echo it (override to name the variable or argument that sets it)."""
@@ -419,7 +429,7 @@ class HTTPModelAPI(ModelAPI):
         """Post one request and read its answer (one attempt: `Model` retries)."""
         body = self.request_body(input, tools, tool_choice, config)
         try:
-            response = await self.http.post_json(self.url, body, self.request_headers())
+            response = await self.http.post_json(self.url, body, self._headers_for(body))
         except ModelAPIError as ex:
             output = self.error_output(ex)
             if output is None:
@@ -488,7 +498,7 @@ class HTTPModelAPI(ModelAPI):
         body = self.stream_body(self.request_body(input, tools, tool_choice, config))
         try:
             response = await self.http.post_stream(
-                self.stream_url(), body, self.request_headers(), call_timeout=config.timeout
+                self.stream_url(), body, self._headers_for(body), call_timeout=config.timeout
             )
         except ModelAPIError as ex:
             output = self.error_output(ex)

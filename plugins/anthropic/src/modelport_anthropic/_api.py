@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
@@ -11,6 +12,7 @@ from modelport.wire import drop_config, inline_files
 
 from ._batch import AnthropicBatch
 from ._events import MessageEvents
+from ._server_tools import required_betas
 from ._wire import (
     AnthropicOptions,
     default_max_tokens,
@@ -45,11 +47,11 @@ def _version(value: Any) -> str:
     return value
 
 
-def _betas(value: Any) -> str | None:
+def _betas(value: Any) -> tuple[str, ...]:
     if value is None or isinstance(value, str):
-        return value or None
+        value = (value or "").split(",")
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return ",".join(value) or None
+        return tuple(v.strip() for v in value if v.strip())
     raise TypeError("must be a beta name or a list of them")
 
 
@@ -90,7 +92,7 @@ ANTHROPIC = Endpoint(
     tool_result_media=True,
     model_args={
         "version": ModelArg(DEFAULT_VERSION, _version, "the anthropic-version header"),
-        "betas": ModelArg(None, _betas, "beta features (the anthropic-beta header)"),
+        "betas": ModelArg((), _betas, "beta features (the anthropic-beta header)"),
         "adaptive_thinking": ModelArg(
             False, _flag, "thinking: adaptive (Claude 4.6+; reasoning_effort guides it)"
         ),
@@ -104,9 +106,11 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
     """Claude models through Anthropic's Messages API (`POST /v1/messages`), and its Message
     Batches API for calls that set `GenerateConfig.batch`.
 
-    Model args: `version` (the `anthropic-version` header), `betas` (a name or a list, the
-    `anthropic-beta` header; `files-api-2025-04-14` for documents and images given by Files
-    API id, `file_...`), `adaptive_thinking` (`thinking: {"type": "adaptive"}`, Claude 4.6
+    Model args: `version` (the `anthropic-version` header), `betas` (a name or a list, sent
+    in the `anthropic-beta` header with those a request needs, which are added by
+    themselves: a code execution, web fetch or computer use tool's, and
+    `files-api-2025-04-14` for documents and images given by Files API id, `file_...`),
+    `adaptive_thinking` (`thinking: {"type": "adaptive"}`, Claude 4.6
     and later, with `reasoning_effort` as its effort), and the shell's `read_timeout`,
     `connect_timeout` and `headers`.
     """
@@ -116,7 +120,7 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
     def setup(self) -> None:
         self.headers["anthropic-version"] = self.args["version"]
         if self.args["betas"]:
-            self.headers["anthropic-beta"] = self.args["betas"]
+            self.headers["anthropic-beta"] = ",".join(self.args["betas"])
         self.options = AnthropicOptions(adaptive_thinking=self.args["adaptive_thinking"])
 
     def to_wire(
@@ -136,6 +140,15 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
 
     def from_wire(self, body: Any) -> ModelOutput:
         return from_wire(body, self.wire_model)
+
+    def body_headers(self, body: Any) -> Mapping[str, str] | None:
+        """`anthropic-beta`: the betas given with `betas=`, then those `body` needs that are
+        not among them (`required_betas`); None when `body` needs none beyond them."""
+        given: tuple[str, ...] = self.args["betas"]
+        needed = [b for b in required_betas(body) if b not in given] if body else []
+        if not needed:
+            return None
+        return {"anthropic-beta": ",".join((*given, *needed))}
 
     def stream_translator(self) -> MessageEvents:
         """Messages stream events to modelport's, and the message they add up to."""

@@ -3,13 +3,14 @@
 message (`server_tool_use` and its `*_tool_result`, MCP blocks, text `citations`) as content
 parts sent back as they came. Pure: no I/O.
 
-Code execution, web fetch and computer use are betas: ask for them with the model arg
-`betas=` (e.g. `betas=["code-execution-2025-08-25"]`).
+Code execution, web fetch and computer use are betas, as is the Files API: `required_betas`
+names those a body uses, and the provider adds them to the `anthropic-beta` header.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from modelport import (
@@ -30,6 +31,7 @@ __all__ = [
     "SERVER_TOOL_VERSIONS",
     "ServerParts",
     "citations",
+    "required_betas",
     "server_blocks",
     "server_tool",
     "text_block",
@@ -55,6 +57,56 @@ _TOOL_TYPES = {
     "text_editor_code_execution": "code_execution",
 }
 """A `server_tool_use` block's name → `ContentToolUse.tool_type` (others: the name)."""
+
+
+_BETA_TOOL = re.compile(r"(code_execution|web_fetch|computer)_(\d{4})(\d\d)(\d\d)")
+_BETA_NAMES = {
+    "code_execution": "code-execution",
+    "web_fetch": "web-fetch",
+    "computer": "computer-use",
+}
+FILES_BETA = "files-api-2025-04-14"
+"""The beta a `file` source (a Files API id, `file_...`) needs."""
+
+
+def required_betas(body: dict[str, Any]) -> list[str]:
+    """The betas `body` needs, in the order found: a beta tool's own (the tool version's date:
+    `code_execution_20250825` needs `code-execution-2025-08-25`, `web_fetch_20250910`
+    `web-fetch-2025-09-10`, `computer_20250124` `computer-use-2025-01-24`), and the Files
+    API's for a `file` source in a message. From Anthropic's docs:
+    https://docs.anthropic.com/en/api/beta-headers and each tool's page (e.g.
+    https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/code-execution-tool,
+    https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/computer-use-tool,
+    https://docs.anthropic.com/en/docs/build-with-claude/files)."""
+    found: list[str] = []
+    for tool in body.get("tools") or ():
+        match = _BETA_TOOL.fullmatch(str(tool.get("type", ""))) if isinstance(tool, dict) else None
+        if match:
+            name, year, month, day = match.groups()
+            beta = f"{_BETA_NAMES[name]}-{year}-{month}-{day}"
+            if beta not in found:
+                found.append(beta)
+    if any(_has_file_source(m.get("content")) for m in body.get("messages") or ()):
+        found.append(FILES_BETA)
+    return found
+
+
+def _has_file_source(content: Any) -> bool:
+    """Whether a message's content (or a tool result's, within it) has a `file` source."""
+    if not isinstance(content, list):
+        return False
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        source = block.get("source")
+        if isinstance(source, dict) and source.get("type") == "file":
+            return True
+        kind = block.get("type")
+        if kind == "container_upload" or (
+            kind == "tool_result" and _has_file_source(block.get("content"))
+        ):
+            return True
+    return False
 
 
 def server_tool(tool: ToolInfo, config: GenerateConfig) -> dict[str, Any] | None:
