@@ -9,6 +9,7 @@ import base64
 import datetime
 import itertools
 import json
+import logging
 import urllib.parse
 from pathlib import Path
 from typing import Any, ClassVar
@@ -582,6 +583,64 @@ def test_config_fields_follow_the_model_family() -> None:
     assert {"top_k", "reasoning_tokens"} <= (claude.api.supported_config() or set())
     assert not {"top_k", "reasoning_tokens"} & (llama.api.supported_config() or set())
     assert "seed" not in (claude.api.supported_config() or set())
+
+
+@pytest.mark.parametrize(
+    ("model", "effort", "fields"),
+    [
+        (MODEL, "medium", {"output_config": {"effort": "medium"}}),
+        (MODEL, "minimal", {"output_config": {"effort": "low"}}),
+        (MODEL, "none", {"thinking": {"type": "disabled"}}),
+        ("openai.gpt-oss-120b-1:0", "xhigh", {"reasoning_effort": "high"}),
+        ("openai.gpt-oss-20b-1:0", "low", {"reasoning_effort": "low"}),
+        (
+            "us.amazon.nova-2-lite-v1:0",
+            "medium",
+            {"reasoningConfig": {"type": "enabled", "maxReasoningEffort": "medium"}},
+        ),
+        ("us.amazon.nova-2-lite-v1:0", "none", None),  # thinking is off by default
+    ],
+)
+def test_reasoning_effort_where_the_model_takes_it(
+    model: str, effort: Any, fields: dict[str, Any] | None
+) -> None:
+    config = GenerateConfig(reasoning_effort=effort)
+    body = to_wire(model, [ChatMessageUser(content="Hi")], [], "auto", config)
+    assert body.get("additionalModelRequestFields") == fields
+
+
+def test_reasoning_effort_elsewhere_is_dropped_by_the_policy(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    creds = Credentials(KEY_ID, SECRET)
+    kinds: dict[str, frozenset[str] | set[str]] = {
+        name: get_model(
+            f"bedrock/{name}", region=REGION, aws_credentials=lambda: creds, memoize=False
+        ).api.supported_config()
+        or set()
+        for name in (MODEL, "openai.gpt-oss-120b-1:0", "amazon.nova-2-lite-v1:0")
+    }
+    assert all("reasoning_effort" in fields for fields in kinds.values())
+    with LocalServer() as server:
+        server.enqueue(Reply(json=converse_body(ModelOutput.from_content("x", "Fine."))))
+        model = get_model(
+            "bedrock/amazon.nova-lite-v1:0",
+            base_url=server.url,
+            region=REGION,
+            aws_credentials=lambda: creds,
+            config=GenerateConfig(reasoning_effort="high"),
+            memoize=False,
+        )
+        assert "reasoning_effort" not in (model.api.supported_config() or set())
+
+        async def go() -> ModelOutput:
+            async with model:
+                return await model.generate("Hi")
+
+        with caplog.at_level(logging.WARNING):
+            assert asyncio.run(go()).completion == "Fine."
+    assert "additionalModelRequestFields" not in server.requests[0].json
+    assert "reasoning_effort" in caplog.text
 
 
 # -- recorded interactions ---------------------------------------------------------------------

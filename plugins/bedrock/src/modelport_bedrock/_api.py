@@ -32,7 +32,15 @@ from ._credentials import (
     find_region,
 )
 from ._sigv4 import Credentials, sign
-from ._wire import CONTEXT_OVERFLOW, NOT_RETRIED, ConverseOptions, family, from_wire, to_wire
+from ._wire import (
+    CONTEXT_OVERFLOW,
+    NOT_RETRIED,
+    ConverseOptions,
+    family,
+    from_wire,
+    takes_effort,
+    to_wire,
+)
 
 __all__ = ["BEARER_VAR", "BEDROCK", "BEDROCK_SIGV4", "CONFIG", "ENV_VARS", "BedrockAPI"]
 
@@ -52,8 +60,8 @@ CONFIG = frozenset(
         "reasoning_history",
     }
 )
-"""The `GenerateConfig` fields Converse takes for every model (`top_k`, and
-`reasoning_tokens` for Anthropic models, depend on the model: see `BedrockAPI`)."""
+"""The `GenerateConfig` fields Converse takes for every model (`top_k`, `reasoning_tokens`
+and `reasoning_effort` depend on the model: see `BedrockAPI`)."""
 assert CONFIG <= WIRE_CONFIG
 
 _FAMILY_CONFIG = {
@@ -183,8 +191,11 @@ class BedrockAPI(HTTPModelAPI):
     `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, `AWS_ENDPOINT_URL`, else
     `https://bedrock-runtime.{region}.amazonaws.com`.
 
-    `top_k` and `reasoning_tokens` (Anthropic models: `thinking`) go in
-    `additionalModelRequestFields` where the model's family takes them.
+    `top_k`, `reasoning_tokens` (Anthropic models: `thinking`) and `reasoning_effort`
+    (Anthropic models: `output_config.effort`, "none" as thinking disabled; gpt-oss:
+    `reasoning_effort`; Amazon Nova 2: `reasoningConfig.maxReasoningEffort`; low, medium or
+    high) go in `additionalModelRequestFields` where the model takes them; elsewhere the
+    config policy drops them with a warning.
 
     Raises:
         ModelInputError: no credentials and no API key; no region where one is needed; a
@@ -288,10 +299,12 @@ class BedrockAPI(HTTPModelAPI):
     error_detail = staticmethod(_wire.error_detail)
 
     def supported_config(self) -> frozenset[str] | None:
-        """Converse's fields, and those the model's family takes in
-        `additionalModelRequestFields` (`top_k`; `reasoning_tokens` for Anthropic models)."""
+        """Converse's fields, and those the model takes in `additionalModelRequestFields`
+        (`top_k`; `reasoning_tokens` for Anthropic models; `reasoning_effort`, see
+        `takes_effort`)."""
         honoured = super().supported_config() or frozenset()
-        return honoured | _FAMILY_CONFIG.get(self.options.family, frozenset())
+        honoured |= _FAMILY_CONFIG.get(self.options.family, frozenset())
+        return (honoured | {"reasoning_effort"}) if takes_effort(self.wire_model) else honoured
 
     # -- signing ----------------------------------------------------------------------------
 

@@ -143,6 +143,22 @@ def family(model_id: str) -> str:
     return name.split(".", 1)[0]
 
 
+_EFFORT = dict(none="low", minimal="low", low="low", medium="medium", high="high", xhigh="high")
+"""`reasoning_effort` → the three efforts of gpt-oss (`reasoning_effort`) and Amazon Nova 2
+(`reasoningConfig.maxReasoningEffort`)."""
+
+
+def takes_effort(model_id: str) -> bool:
+    """Whether the model takes `reasoning_effort` in `additionalModelRequestFields`: Claude
+    (`output_config.effort`, "none" as `thinking: disabled`), OpenAI's gpt-oss
+    (`reasoning_effort`) and Amazon Nova 2 (`reasoningConfig`; Nova 1 and Titan do not). From
+    https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-openai.html and
+    https://docs.aws.amazon.com/nova/latest/nova2-userguide/extended-thinking.html (Claude's
+    fields are those of Anthropic's Messages API)."""
+    kind = family(model_id)
+    return kind in ("anthropic", "openai") or (kind == "amazon" and "nova-2" in model_id)
+
+
 @attrs.frozen
 class ConverseOptions:
     """What shapes a Converse body besides the inputs: the model's family (where top-k and
@@ -202,15 +218,23 @@ def to_wire(
         body["toolConfig"] = tool_config
 
     extra: dict[str, Any] = {}
+    effort = config.reasoning_effort
     if options.family == "anthropic":
         if config.top_k is not None:
             extra["top_k"] = config.top_k
-        if config.reasoning_tokens == 0:
+        if config.reasoning_tokens == 0 or effort == "none":
             extra["thinking"] = {"type": "disabled"}
         elif config.reasoning_tokens is not None:
             extra["thinking"] = {"type": "enabled", "budget_tokens": config.reasoning_tokens}
-    elif options.family == "amazon" and config.top_k is not None:
-        extra["inferenceConfig"] = {"topK": config.top_k}
+        if effort is not None and effort != "none":
+            extra["output_config"] = {"effort": "low" if effort == "minimal" else effort}
+    elif options.family == "amazon":
+        if config.top_k is not None:
+            extra["inferenceConfig"] = {"topK": config.top_k}
+        if effort is not None and effort != "none" and takes_effort(model):
+            extra["reasoningConfig"] = {"type": "enabled", "maxReasoningEffort": _EFFORT[effort]}
+    elif options.family == "openai" and effort is not None:
+        extra["reasoning_effort"] = _EFFORT[effort]
     if extra:
         body["additionalModelRequestFields"] = extra
 
