@@ -472,3 +472,57 @@ def test_json_mode_and_documents_by_file_id_or_url(
             "file_data": "data:application/pdf;base64,JVBERi0=",
         },
     ]
+
+
+def test_logprobs_are_asked_for_and_read_back(
+    check_request: Callable[[dict[str, Any]], None],
+) -> None:
+    token = {"token": "Hi", "logprob": -0.25, "bytes": [72, 105]}
+    text = {
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [
+            {
+                "type": "output_text",
+                "text": "Hi!",
+                "annotations": [],
+                "logprobs": [
+                    {**token, "top_logprobs": [token, {"token": "Hey", "logprob": -1.5}]},
+                    {"token": "!", "logprob": -0.01, "bytes": [33], "top_logprobs": []},
+                ],
+            }
+        ],
+    }
+    config = GenerateConfig(logprobs=True, top_logprobs=2)
+    with LocalServer() as server:
+        server.enqueue(Reply(json=_response(text)), Reply(json=_response(text)))
+        out = _run(_model(server.url, "gpt-4.1"), "Greet me", config=config)
+        _run(_model(server.url), "Greet me", config=config)  # a reasoning model
+        plain, reasoning = (r.json for r in server.requests)
+    for body in (plain, reasoning):
+        check_request(body)
+        assert body["top_logprobs"] == 2
+    assert plain["include"] == ["message.output_text.logprobs"]
+    assert reasoning["include"] == ["reasoning.encrypted_content", "message.output_text.logprobs"]
+    assert out.completion == "Hi!"
+    logprobs = out.choices[0].logprobs
+    assert logprobs is not None
+    assert [(t.token, t.logprob, t.bytes) for t in logprobs.content] == [
+        ("Hi", -0.25, [72, 105]),
+        ("!", -0.01, [33]),
+    ]
+    assert [(t.token, t.logprob) for t in logprobs.content[0].top_logprobs or ()] == [
+        ("Hi", -0.25),
+        ("Hey", -1.5),
+    ]
+
+
+def test_without_logprobs_none_are_asked_for() -> None:
+    with LocalServer() as server:
+        server.enqueue(Reply(json=_response()))
+        out = _run(_model(server.url, "gpt-4.1"), "Hi")
+        [request] = server.requests
+    assert "include" not in request.json and "top_logprobs" not in request.json
+    assert out.choices[0].logprobs is None

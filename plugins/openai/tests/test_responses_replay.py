@@ -97,6 +97,16 @@ def _check_read(output: ModelOutput, body: dict[str, Any]) -> None:
     assert output.message.text == "\n".join(texts)
     calls = [(i["call_id"], i["name"]) for i in items if i["type"] == "function_call"]
     assert [(c.id, c.function) for c in output.message.tool_calls or []] == calls
+    logprobs = [
+        (t["token"], t["logprob"])
+        for i in items
+        if i["type"] == "message"
+        for p in i["content"]
+        if p["type"] == "output_text"
+        for t in p.get("logprobs") or ()
+    ]
+    read = output.choices[0].logprobs
+    assert ([(t.token, t.logprob) for t in read.content] if read else []) == logprobs
     reasoning = [i for i in items if i["type"] == "reasoning"]
     parts = output.message.reasoning_parts
     assert [p.signature for p in parts] == [i.get("encrypted_content") for i in reasoning]
@@ -165,6 +175,8 @@ def test_records_not_replayed_are_listed_with_the_reason() -> None:
     assert sum(r["is_stream"] for r in RECORDS) >= 30
     assert sum("reasoning_input" in r["features"] for r in RECORDS) >= 15
     assert sum("server_tool_result" in r["features"] for r in RECORDS) >= 15
+    asked = [r for r in RECORDS if "message.output_text.logprobs" in str(r["request_json"])]
+    assert [responses_inputs(r["request_json"]).config.logprobs for r in asked] == [True]
 
 
 def test_a_recorded_web_search_reads_as_a_tool_use_and_cited_text() -> None:

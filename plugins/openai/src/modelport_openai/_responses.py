@@ -57,6 +57,7 @@ __all__ = [
     "COMPUTER_TOOL",
     "RESPONSES_CONTENT",
     "INCOMPLETE_REASONS",
+    "LOGPROBS",
     "RESPONSES_CONFIG",
     "RESPONSES_ONLY_MODELS",
     "ResponsesOptions",
@@ -88,15 +89,17 @@ RESPONSES_CONFIG = WIRE_CONFIG - {
     "seed",
     "top_k",
     "num_choices",
-    "logprobs",
-    "top_logprobs",
     "reasoning_tokens",
     "cache_prompt",
 }
 """The `GenerateConfig` fields the Responses API takes (the others are dropped, one warning
 each): `max_tokens` (sent as `max_output_tokens`), `temperature`, `top_p`,
 `parallel_tool_calls`, `reasoning_effort`, `reasoning_history`, `response_schema`,
-`response_format` (JSON mode: `text.format` `json_object`) and `internal_tools`."""
+`response_format` (JSON mode: `text.format` `json_object`), `internal_tools`, `logprobs`
+(`include: ["message.output_text.logprobs"]`) and `top_logprobs`."""
+
+LOGPROBS = "message.output_text.logprobs"
+"""The `include` value that asks for the output text's log probabilities."""
 
 COMPUTER_TOOL = "computer"
 """The function name of the tool calls a `computer_call` item becomes (its `action` the
@@ -202,9 +205,14 @@ def responses_to_wire(
         if schema.strict is not None:
             fmt["strict"] = schema.strict
         body["text"] = {"format": fmt}
+    if config.top_logprobs is not None:
+        body["top_logprobs"] = config.top_logprobs
     body["store"] = options.store
-    if reasoning and not options.store:
-        body["include"] = ["reasoning.encrypted_content"]
+    include = ["reasoning.encrypted_content"] if reasoning and not options.store else []
+    if config.logprobs:
+        include.append(LOGPROBS)
+    if include:
+        body["include"] = include
     return body
 
 
@@ -385,7 +393,8 @@ def responses_from_wire(body: Any, model: str = "") -> ModelOutput:
     Output messages become text (a refusal: the text, stop reason 'content_filter', `error`
     set), `function_call` items `ToolCall`s (id: the `call_id`), reasoning items
     `ContentReasoning` parts (text: the summary), provider-side tool items `ContentToolUse`
-    (others `ContentData`); the stop reason comes from `status` and `incomplete_details`.
+    (others `ContentData`); the stop reason comes from `status` and `incomplete_details`;
+    the output text's `logprobs` (asked for with `include`) are the choice's `logprobs`.
 
     Raises:
         WireError: the body is not a response object.
@@ -400,6 +409,7 @@ def responses_from_wire(body: Any, model: str = "") -> ModelOutput:
     calls: list[dict[str, Any]] = []
     reasoning: list[str] = []
     refusal: str | None = None
+    logprobs: list[Any] = []
     plain = True  # only text: the content is a string, as chat completions give it
     for n, item in enumerate(raw_items):
         if not isinstance(item, dict):
@@ -414,6 +424,7 @@ def responses_from_wire(body: Any, model: str = "") -> ModelOutput:
                         text["citations"] = cites
                         plain = False
                     content.append(text)
+                    logprobs.extend(part.get("logprobs") or ())
                 elif part.get("type") == "refusal":
                     refusal = part.get("refusal") or ""
                     content.append({"type": "text", "text": refusal})
@@ -472,7 +483,10 @@ def responses_from_wire(body: Any, model: str = "") -> ModelOutput:
     error = body.get("error")
     if isinstance(error, dict) and error.get("message"):
         output["error"] = str(error["message"])
-    output["choices"] = [{"message": message, "stop_reason": stop_reason}]
+    choice: dict[str, Any] = {"message": message, "stop_reason": stop_reason}
+    if logprobs:  # the field names are those of `Logprob`
+        choice["logprobs"] = {"content": logprobs}
+    output["choices"] = [choice]
     usage = body.get("usage")
     if isinstance(usage, dict):
         output["usage"] = responses_usage(usage)

@@ -39,7 +39,7 @@ from modelport import (
 from modelport import testing as kit
 from modelport.testing import NotRebuildableError, Rebuilt
 
-from ._responses import ResponsesOptions, responses_from_wire
+from ._responses import LOGPROBS, ResponsesOptions, responses_from_wire
 from ._responses_tools import tool_use_from_item
 from ._wire import is_reasoning_model
 
@@ -110,9 +110,14 @@ def responses_inputs(request: dict[str, Any]) -> Rebuilt:
             config[_CONFIG[key]] = value
         elif key in _PASSED:
             extra[key] = value
-        elif key == "include":
-            if not (value == [_ENCRYPTED] and reasoning_model):
+        elif key == "include" and isinstance(value, list):
+            if LOGPROBS in value:
+                config["logprobs"] = True
+            ours = {LOGPROBS, _ENCRYPTED} if reasoning_model else {LOGPROBS}
+            if not value or not set(value) <= ours:
                 extra[key] = value
+        elif key == "top_logprobs":
+            config[key] = value
         elif key == "reasoning" and isinstance(value, dict):
             rest = dict(value)
             if rest.get("effort") in _EFFORTS:
@@ -409,8 +414,10 @@ def align_responses_request(ours: dict[str, Any], recorded: dict[str, Any]) -> d
     ours = dict(ours)
     if "store" not in recorded and ours.get("store") is False:
         del ours["store"]
-    if "include" not in recorded and ours.get("include") == [_ENCRYPTED]:
-        del ours["include"]
+    if _ENCRYPTED in ours.get("include", ()) and _ENCRYPTED not in recorded.get("include", ()):
+        ours["include"] = [v for v in ours["include"] if v != _ENCRYPTED]
+        if not ours["include"]:
+            del ours["include"]
     return ours
 
 
