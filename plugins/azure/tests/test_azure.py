@@ -553,3 +553,45 @@ def test_recorded_stream_replayed_as_a_stream(record: dict[str, Any]) -> None:
         stream=True,
     )
     assert replayed.request.query == {"api-version": api_version(record)}
+
+
+def test_a_document_goes_through_the_responses_api_only() -> None:
+    """Azure's chat completions refuse `file` parts; its Responses API takes PDFs."""
+    from modelport import ChatMessageUser, ContentDocument, ContentText
+    from modelport.errors import UnsupportedContentError
+
+    pdf = ContentDocument(document="data:application/pdf;base64,JVBERi0=", filename="q3.pdf")
+    message = ChatMessageUser(content=[ContentText(text="Summarise."), pdf])
+    answer = {
+        "id": "resp_1",
+        "object": "response",
+        "status": "completed",
+        "model": "gpt-5-mini",
+        "output": [
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "A report.", "annotations": []}],
+            }
+        ],
+    }
+    with LocalServer(default=Reply(json=answer)) as server:
+        chat = get_model("azure/my-gpt5", base_url=server.url, api_key=KEY, memoize=False)
+        responses = get_model(
+            "azure/my-gpt5", base_url=server.url, api_key=KEY, memoize=False, responses_api=True
+        )
+
+        async def go(model: Model) -> ModelOutput:
+            async with model:
+                return await model.generate([message])
+
+        with pytest.raises(UnsupportedContentError, match="document"):
+            asyncio.run(go(chat))
+        assert server.requests == []  # refused before any request
+        assert asyncio.run(go(responses)).completion == "A report."
+    [request] = server.requests
+    assert request.json["input"][0]["content"][1] == {
+        "type": "input_file",
+        "filename": "q3.pdf",
+        "file_data": "data:application/pdf;base64,JVBERi0=",
+    }

@@ -101,7 +101,12 @@ AZURE = Service(
         ),
         **RESPONSES_MODEL_ARGS,
     },
-    content=frozenset({"text", "image", "document", "audio"}),
+    # chat completions take images (https://learn.microsoft.com/azure/ai-foundry/openai/how-to/gpt-with-vision)
+    # and input_audio (https://learn.microsoft.com/azure/ai-foundry/openai/audio-completions-quickstart),
+    # not `file` parts (refused: "This model does not support file content types"); PDFs go
+    # through the Responses API (`responses_api=True`, which takes documents):
+    # https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses#file-input
+    content=frozenset({"text", "image", "audio"}),
     description="Azure OpenAI chat completions (azure/<deployment>)",
 )
 """An Azure OpenAI resource, with an API key in the `api-key` header."""

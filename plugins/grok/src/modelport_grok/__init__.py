@@ -19,6 +19,8 @@ GROK = Service(
     api_key_vars=("XAI_API_KEY",),
     base_url_var="XAI_BASE_URL",
     quirks=Quirks(reasoning_fields=("reasoning_content",), reasoning_tokens_excluded=True),
+    # image_url parts (jpg, png): https://docs.x.ai/docs/guides/image-understanding; files are
+    # `input_file` parts of the Responses API only: https://docs.x.ai/docs/guides/files/chat-with-files
     content=frozenset({"text", "image"}),
     description="xAI's Grok models (OpenAI-compatible API)",
 )

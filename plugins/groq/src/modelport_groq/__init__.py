@@ -24,6 +24,8 @@ GROQ = Service(
         max_choices=1,
         reasoning_fields=("reasoning",),
     ),
+    # images by URL or base64 on the vision models; no audio, file or video parts in chat:
+    # https://console.groq.com/docs/vision
     content=frozenset({"text", "image"}),
     description="Groq's OpenAI-compatible API",
 )

@@ -21,6 +21,8 @@ OLLAMA = Service(
     base_url_var="OLLAMA_BASE_URL",
     key_required=False,
     quirks=Quirks(reasoning_fields=("reasoning", "reasoning_content"), parallel_tool_calls=False),
+    # text and image content (base64 or URL) on vision models:
+    # https://docs.ollama.com/api/openai-compatibility
     content=frozenset({"text", "image"}),
     description="An Ollama server (OpenAI-compatible API)",
 )

@@ -27,6 +27,8 @@ OPENROUTER = Service(
         extra_params=frozenset({"top_k"}),
         document_urls=True,
     ),
+    # images, PDFs (`file` parts), input_audio (and video_url, which the shared wire does not
+    # send): https://openrouter.ai/docs/features/multimodal/overview
     content=frozenset({"text", "image", "document", "audio"}),
     description="OpenRouter's OpenAI-compatible API",
 )

@@ -21,6 +21,8 @@ VLLM = Service(
     base_url_var="VLLM_BASE_URL",
     key_required=False,
     quirks=Quirks(extra_params=frozenset({"top_k", "best_of"})),
+    # image_url, input_audio (and video_url, which the shared wire does not send) parts on
+    # multimodal models: https://docs.vllm.ai/en/latest/features/multimodal_inputs.html
     content=frozenset({"text", "image", "audio"}),
     description="A vLLM server (OpenAI-compatible API)",
 )
