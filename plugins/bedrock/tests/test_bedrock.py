@@ -37,11 +37,13 @@ from modelport import (
     ChatMessageSystem,
     ChatMessageTool,
     ChatMessageUser,
+    CodeExecution,
     Content,
     ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
+    ContentToolUse,
     ContentVideo,
     GenerateConfig,
     Model,
@@ -51,6 +53,8 @@ from modelport import (
     ToolCallError,
     ToolChoice,
     ToolFunction,
+    ToolInfo,
+    WebSearch,
     get_model,
 )
 from modelport.errors import (
@@ -643,6 +647,71 @@ def test_reasoning_effort_elsewhere_is_dropped_by_the_policy(
     assert "reasoning_effort" in caplog.text
 
 
+NOVA_2 = "us.amazon.nova-2-lite-v1:0"
+
+
+def test_nova_2_system_tools_are_sent_read_and_sent_back() -> None:
+    lookup = tool_info("lookup", "Look things up.", {"properties": {"q": {"type": "string"}}})
+    tools: list[ToolInfo] = [lookup, CodeExecution(), WebSearch()]
+    ask = [ChatMessageUser(content="What is 1234 * 5678?")]
+    body = to_wire(NOVA_2, ask, tools, "auto", GenerateConfig())
+    assert body["toolConfig"]["tools"][1:] == [
+        {"systemTool": {"name": "nova_code_interpreter"}},
+        {"systemTool": {"name": "nova_grounding"}},
+    ]
+    plain = to_wire(NOVA_2, ask, tools, "auto", GenerateConfig(internal_tools=False))
+    assert [t["toolSpec"]["name"] for t in plain["toolConfig"]["tools"]] == [
+        "lookup",
+        "code_execution",
+        "web_search",
+    ]
+    with pytest.raises(ModelInputError, match="code_execution"):
+        to_wire(MODEL, ask, [CodeExecution()], "auto", GenerateConfig())
+
+    use = {
+        "toolUse": {
+            "input": {"snippet": "1234 * 5678"},
+            "name": "nova_code_interpreter",
+            "toolUseId": "tooluse_1",
+            "type": "server_tool_use",
+        }
+    }
+    result = {
+        "toolResult": {
+            "content": [{"json": {"exitCode": 0, "stdOut": "7006652"}}],
+            "status": "success",
+            "toolUseId": "tooluse_1",
+            "type": "nova_code_interpreter_result",
+        }
+    }
+    answer = {
+        "output": {"message": {"role": "assistant", "content": [use, result, {"text": "7006652"}]}},
+        "stopReason": "end_turn",
+    }
+    out = from_wire(answer, NOVA_2)
+    assert out.completion == "7006652" and out.message.tool_calls is None
+    assert isinstance(out.message.content, list)
+    [served] = [p for p in out.message.content if isinstance(p, ContentToolUse)]
+    assert (served.tool_type, served.id, served.name) == (
+        "code_execution",
+        "tooluse_1",
+        "nova_code_interpreter",
+    )
+    assert json.loads(served.arguments) == {"snippet": "1234 * 5678"}
+    assert json.loads(served.result) == [{"json": {"exitCode": 0, "stdOut": "7006652"}}]
+    again = to_wire(
+        NOVA_2,
+        [*ask, out.message, ChatMessageUser(content="Double it")],
+        tools,
+        "auto",
+        GenerateConfig(),
+    )
+    assert again["messages"][1] == {
+        "role": "assistant",
+        "content": [use, result, {"text": "7006652"}],
+    }
+
+
 # -- recorded interactions ---------------------------------------------------------------------
 
 _MIME = {v: k for k, v in {**IMAGE_FORMATS, **DOCUMENT_FORMATS}.items()}
@@ -656,6 +725,14 @@ _HANDLED = {
     "outputConfig",
 }
 _CACHE = {"cachePoint": {"type": "default"}}
+_SYSTEM_TOOLS: dict[str, ToolInfo] = {
+    "nova_code_interpreter": CodeExecution(),
+    "nova_grounding": WebSearch(),
+}
+
+
+def _server_use(block: dict[str, Any]) -> bool:
+    return bool(block.get("toolUse", {}).get("type") == "server_tool_use")
 
 
 def rebuild(record: dict[str, Any]) -> Rebuilt:
@@ -687,6 +764,9 @@ def rebuild(record: dict[str, Any]) -> Rebuilt:
         messages.extend(_turn(turn, names, documents))
     tools = []
     for spec in tool_specs:
+        if (spec.get("systemTool") or {}).get("name") in _SYSTEM_TOOLS and len(spec) == 1:
+            tools.append(_SYSTEM_TOOLS[spec["systemTool"]["name"]])
+            continue
         if set(spec) != {"toolSpec"}:
             raise NotRebuildableError(f"a tool {sorted(spec)}")
         s = spec["toolSpec"]
@@ -764,14 +844,30 @@ def _part(block: dict[str, Any], documents: Any) -> Content:
 def _turn(turn: dict[str, Any], names: dict[str, str], documents: Any) -> list[ChatMessage]:
     blocks = turn["content"]
     if turn["role"] == "assistant":
-        order = {"reasoningContent": 0, "text": 1, "toolUse": 2}
-        ranks = [order.get(next(iter(b)), -1) for b in blocks]
+        # a system tool's blocks (its use, then its result) go in the content's order
+        order = {"reasoningContent": 0, "text": 1, "toolResult": 1, "toolUse": 2}
+        ranks = [1 if _server_use(b) else order.get(next(iter(b)), -1) for b in blocks]
         if -1 in ranks or ranks != sorted(ranks) or any(len(b) != 1 for b in blocks):
             raise NotRebuildableError("assistant blocks other than reasoning, text, toolUse")
         parts: list[Content] = []
         calls = []
         for b in blocks:
-            if "reasoningContent" in b:
+            if _server_use(b):
+                use = b["toolUse"]
+                parts.append(
+                    ContentToolUse(
+                        tool_type="code_execution",
+                        id=use["toolUseId"],
+                        name=use["name"],
+                        internal=[b],
+                    )
+                )
+            elif "toolResult" in b:
+                last = parts[-1] if parts else None
+                if not isinstance(last, ContentToolUse) or not isinstance(last.internal, list):
+                    raise NotRebuildableError("a tool result in an assistant turn after no use")
+                last.internal.append(b)
+            elif "reasoningContent" in b:
                 reasoning = b["reasoningContent"]
                 if "redactedContent" in reasoning:
                     parts.append(
@@ -872,7 +968,7 @@ def test_most_recorded_requests_are_rebuilt() -> None:
     """The rest use what modelport's inputs do not express; each reason is counted."""
     assert len(RECORDS) == 160 and len(REQUESTS) == 159
     assert len(REBUILDABLE) + sum(SKIPPED.values()) == 159
-    assert len(REBUILDABLE) == 137, (len(REBUILDABLE), SKIPPED)
+    assert len(REBUILDABLE) == 140, (len(REBUILDABLE), SKIPPED)
 
 
 # What is not rebuilt, and why: documents, video and thinking are expressed; these are not.
@@ -882,8 +978,6 @@ NOT_REBUILT = {
     "cache points where cache_prompt does not put them": 4,
     "a content block ['guardContent']": 2,  # Bedrock guardrails
     "consecutive turns of one role (modelport sends them as one)": 2,
-    "a tool ['systemTool']": 2,  # a provider-side tool
-    "assistant blocks other than reasoning, text, toolUse": 1,
     # a recording that sent the media type as the format, which Converse documents no such
     # value for (`mp4`, `mov`, `mkv`, ...): modelport sends `mp4`
     "a video format 'video/mp4'": 1,
@@ -924,9 +1018,17 @@ def check_output(out: ModelOutput, body: dict[str, Any], model: str) -> None:
     assert [(c.id, c.function, c.arguments) for c in message.tool_calls or []] == [
         (b["toolUse"]["toolUseId"], b["toolUse"]["name"], b["toolUse"]["input"])
         for b in blocks
-        if "toolUse" in b
+        if "toolUse" in b and not _server_use(b)
     ]
-    others = [b for b in blocks if not {"text", "reasoningContent", "toolUse"} & set(b)]
+    served = [p for p in parts if isinstance(p, ContentToolUse)]
+    assert [(p.id, p.name, json.loads(p.arguments), p.internal) for p in served] == [
+        (b["toolUse"]["toolUseId"], b["toolUse"]["name"], b["toolUse"]["input"], [b, result])
+        for b, result in itertools.pairwise(blocks)
+        if _server_use(b)
+    ]
+    assert all(p.result for p in served)
+    kinds = {"text", "reasoningContent", "toolUse", "toolResult"}
+    others = [b for b in blocks if not kinds & set(b)]
     assert (out.metadata or {}).get("content_blocks", []) == others
     assert out.stop_reason == EXPECTED_STOP.get(body["stopReason"], "unknown")
     assert out.model == model and message.model == model

@@ -31,6 +31,7 @@ from ._credentials import (
     find_credentials,
     find_region,
 )
+from ._server_tools import takes_system_tools
 from ._sigv4 import Credentials, sign
 from ._wire import (
     CONTEXT_OVERFLOW,
@@ -301,9 +302,11 @@ class BedrockAPI(HTTPModelAPI):
     def supported_config(self) -> frozenset[str] | None:
         """Converse's fields, and those the model takes in `additionalModelRequestFields`
         (`top_k`; `reasoning_tokens` for Anthropic models; `reasoning_effort`, see
-        `takes_effort`)."""
+        `takes_effort`), and `internal_tools` for the models that run system tools (Nova 2)."""
         honoured = super().supported_config() or frozenset()
         honoured |= _FAMILY_CONFIG.get(self.options.family, frozenset())
+        if takes_system_tools(self.wire_model):
+            honoured |= {"internal_tools"}
         return (honoured | {"reasoning_effort"}) if takes_effort(self.wire_model) else honoured
 
     # -- signing ----------------------------------------------------------------------------

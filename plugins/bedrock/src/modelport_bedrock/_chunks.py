@@ -87,7 +87,7 @@ class ConverseEvents:
         index = payload.get("contentBlockIndex", 0)
         if kind == "contentBlockStart":
             start = (payload.get("start") or {}).get("toolUse")
-            if isinstance(start, dict):
+            if isinstance(start, dict) and start.get("type") != "server_tool_use":
                 position, self.calls = self.calls, self.calls + 1
                 self.tools[index] = {"position": position, "start": start, "input": []}
                 return [

@@ -23,10 +23,12 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentData,
     ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
+    ContentToolUse,
     ContentVideo,
     GenerateConfig,
     ModelOutput,
@@ -46,6 +48,8 @@ from modelport.errors import (
     ServerError,
 )
 from modelport.http import ErrorDetail, excerpt, parse_error_body
+
+from ._server_tools import ServerBlocks, server_blocks, system_tools
 
 __all__ = [
     "CONTEXT_OVERFLOW",
@@ -208,8 +212,9 @@ def to_wire(
     has_tool_blocks = any(
         "toolUse" in block or "toolResult" in block for turn in turns for block in turn["content"]
     )
+    system_specs = system_tools(tools, config, "bedrock", model)
     if tools and (tool_choice != "none" or has_tool_blocks):
-        specs: list[dict[str, Any]] = [_tool(t) for t in tools]
+        specs = [spec or _tool(t) for t, spec in zip(tools, system_specs, strict=True)]
         if cache:
             specs.append({"cachePoint": {"type": "default"}})
         tool_config: dict[str, Any] = {"tools": specs}
@@ -385,6 +390,8 @@ def _content_blocks(
             blocks.append(_video_block(part, index))
         elif isinstance(part, ContentReasoning):
             blocks.append({"text": part.reasoning})  # reasoning outside an answer: as text
+        elif isinstance(part, ContentToolUse | ContentData):
+            blocks.extend(server_blocks(part))  # a system tool's blocks, as they came
         elif isinstance(part, ContentAudio):
             raise ModelInputError(
                 f"message {index} ({role}) has audio content, which Converse does not accept"
@@ -475,9 +482,19 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
     calls: list[dict[str, Any]] = []
     thoughts: list[str] = []
     other: list[Any] = []
+    server = ServerBlocks()
     for block in blocks:
         if not isinstance(block, dict):
             raise ValueError(f"a content block is not an object: {excerpt(repr(block))}")
+        if "toolUse" in block and (block["toolUse"] or {}).get("type") == "server_tool_use":
+            parts.append(server.use(block))
+            continue
+        if "toolResult" in block and isinstance(block["toolResult"], dict):
+            part = server.result(block)
+            if part is not None:
+                parts.append(part)
+            continue
+        server.other()
         if "text" in block:
             parts.append({"type": "text", "text": str(block["text"])})
         elif "reasoningContent" in block:
@@ -603,8 +620,8 @@ def error_detail(text: str) -> ErrorDetail:
 
 def response_from_events(events: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     """The Converse response that ConverseStream's events (`decode_events`) add up to: text,
-    reasoning and tool-call deltas joined per content block, the stop reason, usage and
-    metrics. A tool call's input that is not JSON is kept as the text received."""
+    reasoning, tool-call and system-tool-result deltas joined per content block, the stop
+    reason, usage and metrics. A tool call's input that is not JSON is kept as the text received."""
     blocks: dict[int, dict[str, Any]] = {}
     body: dict[str, Any] = {"output": {"message": {"role": "assistant", "content": []}}}
     for kind, payload in events:
@@ -615,6 +632,8 @@ def response_from_events(events: Sequence[tuple[str, Any]]) -> dict[str, Any]:
             start = payload.get("start") or {}
             if "toolUse" in start:
                 blocks[index] = {"toolUse": {**start["toolUse"], "input": ""}}
+            elif "toolResult" in start:  # a system tool's result
+                blocks[index] = {"toolResult": {**start["toolResult"], "content": []}}
         elif kind == "contentBlockDelta":
             _merge_delta(blocks, index, payload.get("delta") or {})
         elif kind == "messageStop":
@@ -645,6 +664,9 @@ def _merge_delta(blocks: dict[int, dict[str, Any]], index: int, delta: dict[str,
     elif "toolUse" in delta:
         block = blocks.setdefault(index, {"toolUse": {"input": ""}})
         block["toolUse"]["input"] += delta["toolUse"].get("input", "")
+    elif "toolResult" in delta:
+        block = blocks.setdefault(index, {"toolResult": {"content": []}})
+        block["toolResult"]["content"].extend(delta["toolResult"] or ())
     elif "reasoningContent" in delta:
         part = delta["reasoningContent"]
         block = blocks.setdefault(index, {"reasoningContent": {}})
