@@ -971,7 +971,8 @@ def test_most_recorded_requests_are_rebuilt() -> None:
     assert len(REBUILDABLE) == 140, (len(REBUILDABLE), SKIPPED)
 
 
-# What is not rebuilt, and why: documents, video and thinking are expressed; these are not.
+# What is not rebuilt, and why: documents, video, thinking and Nova 2 system tools (code
+# interpreter) are expressed; these are not.
 NOT_REBUILT = {
     "a content block ['cachePoint']": 6,  # a cache point inside a message
     "a content block ['json']": 4,  # JSON tool-result blocks (modelport sends text)
