@@ -36,6 +36,7 @@ from .errors import ModelInputError
 
 __all__ = [
     "check_server_tools",
+    "count",
     "FILE_ID",
     "GEMINI_FILE_URI",
     "MediaSource",
@@ -91,6 +92,11 @@ def parse_tool_call(id: str, function: str, arguments: Any, **fields: Any) -> To
     are not a JSON object). Extra `fields` (e.g. `type`) are passed to `ToolCall`."""
     args, problem = parse_arguments(function, arguments)
     return ToolCall(id=id, function=function, arguments=args, parse_error=problem, **fields)
+
+
+def count(value: Any) -> int | None:
+    """An optional token count read from a provider's usage: an int, or None when not given."""
+    return int(value) if value is not None else None
 
 
 def usage(

@@ -11,7 +11,6 @@ from typing import Any
 
 from modelport import (
     Finish,
-    ModelUsage,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -149,7 +148,7 @@ class MessageEvents:
             self.message["usage"] = merged
             converted = _usage(merged)
             if converted is not None:
-                events.append(UsageUpdate(ModelUsage(**converted)))
+                events.append(UsageUpdate(converted))
         reason = delta.get("stop_reason")
         if reason:
             events.insert(0, Finish(STOP_REASONS.get(reason, "unknown")))

@@ -34,6 +34,7 @@ from modelport import (
     ContentVideo,
     GenerateConfig,
     ModelOutput,
+    ModelUsage,
     StopReason,
     ToolChoice,
     ToolFunction,
@@ -41,7 +42,7 @@ from modelport import (
 )
 from modelport.errors import InvalidResponseError, ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import FILE_ID, document_mime, media_source
+from modelport.wire import FILE_ID, count, document_mime, media_source, usage
 
 from ._server_tools import ServerParts, citations, server_blocks, server_tool, text_block
 
@@ -564,23 +565,23 @@ def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
     return call
 
 
-def _usage(usage: Any) -> dict[str, Any] | None:
-    if not isinstance(usage, dict):
+def _usage(raw: Any) -> ModelUsage | None:
+    """The usage (its total: input, output and cached tokens, which Anthropic counts apart)."""
+    if not isinstance(raw, dict):
         return None
-    input_tokens = int(usage.get("input_tokens") or 0)
-    output_tokens = int(usage.get("output_tokens") or 0)
-    write = usage.get("cache_creation_input_tokens")
-    read = usage.get("cache_read_input_tokens")
-    details = usage.get("output_tokens_details")
+    inp, out = int(raw.get("input_tokens") or 0), int(raw.get("output_tokens") or 0)
+    write = raw.get("cache_creation_input_tokens")
+    read = raw.get("cache_read_input_tokens")
+    details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens + int(write or 0) + int(read or 0),
-        "input_tokens_cache_write": int(write) if write is not None else None,
-        "input_tokens_cache_read": int(read) if read is not None else None,
-        "reasoning_tokens": int(thinking) if thinking is not None else None,
-    }
+    return usage(
+        inp,
+        out,
+        inp + out + int(write or 0) + int(read or 0),
+        input_tokens_cache_write=count(write),
+        input_tokens_cache_read=count(read),
+        reasoning_tokens=count(thinking),
+    )
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from modelport import (
     ContentVideo,
     GenerateConfig,
     ModelOutput,
+    ModelUsage,
     StopReason,
     ToolChoice,
     ToolFunction,
@@ -48,6 +49,7 @@ from modelport.errors import (
     ServerError,
 )
 from modelport.http import ErrorDetail, excerpt, parse_error_body
+from modelport.wire import count, usage
 
 from ._server_tools import ServerBlocks, server_blocks, system_tools
 
@@ -568,23 +570,21 @@ def _tool_call(block: Any) -> dict[str, Any]:
     return call
 
 
-def _usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
-    if usage is None:
+def _usage(raw: dict[str, Any] | None) -> ModelUsage | None:
+    """The usage (its total when not given: input, output and cached tokens)."""
+    if raw is None:
         return None
-    input_tokens = int(usage.get("inputTokens") or 0)
-    output_tokens = int(usage.get("outputTokens") or 0)
-    read = usage.get("cacheReadInputTokens")
-    write = usage.get("cacheWriteInputTokens")
-    total = usage.get("totalTokens")
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "total_tokens": int(total)
-        if total is not None
-        else input_tokens + output_tokens + int(read or 0) + int(write or 0),
-        "input_tokens_cache_read": int(read) if read is not None else None,
-        "input_tokens_cache_write": int(write) if write is not None else None,
-    }
+    inp, out = int(raw.get("inputTokens") or 0), int(raw.get("outputTokens") or 0)
+    read = raw.get("cacheReadInputTokens")
+    write = raw.get("cacheWriteInputTokens")
+    total = raw.get("totalTokens")
+    return usage(
+        inp,
+        out,
+        count(total) if total is not None else inp + out + int(read or 0) + int(write or 0),
+        input_tokens_cache_read=count(read),
+        input_tokens_cache_write=count(write),
+    )
 
 
 # -- errors ------------------------------------------------------------------------------------

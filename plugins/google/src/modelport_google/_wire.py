@@ -53,7 +53,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import document_mime, parse_arguments, usage
+from modelport.wire import count, document_mime, parse_arguments, usage
 
 from ._server_tools import (
     ServerParts,
@@ -594,8 +594,8 @@ def _usage(data: Any) -> ModelUsage | None:
         prompt,
         output,
         data.get("totalTokenCount"),
-        input_tokens_cache_read=int(cached) if cached is not None else None,
-        reasoning_tokens=int(thoughts) if thoughts is not None else None,
+        input_tokens_cache_read=count(cached),
+        reasoning_tokens=count(thoughts),
     )
 
 

@@ -42,6 +42,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.http import excerpt
+from modelport.wire import count, usage
 
 __all__ = [
     "STOP_REASONS",
@@ -416,17 +417,15 @@ def _usage(data: Any) -> ModelUsage | None:
         isinstance(data.get(k), int) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
     ):
         return None
-    prompt = int(data.get("prompt_tokens") or 0)
-    completion = int(data.get("completion_tokens") or 0)
     details = data.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     if cached is None:
         cached = data.get("num_cached_tokens")
-    return ModelUsage(
-        input_tokens=prompt,
-        output_tokens=completion,
-        total_tokens=int(data.get("total_tokens") or prompt + completion),
-        input_tokens_cache_read=int(cached) if cached is not None else None,
+    return usage(
+        data.get("prompt_tokens"),
+        data.get("completion_tokens"),
+        data.get("total_tokens"),
+        input_tokens_cache_read=count(cached),
     )
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from modelport import (
     Finish,
-    ModelUsage,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -139,7 +138,7 @@ class ChatChunks:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.usage = usage
-            events.append(UsageUpdate(ModelUsage(**_usage(usage, self.quirks))))
+            events.append(UsageUpdate(_usage(usage, self.quirks)))
         return events
 
     def _call(self, choice: _Choice, index: int, raw: dict[str, Any]) -> list[StreamEvent]:

@@ -35,6 +35,7 @@ from modelport import (
     ContentVideo,
     GenerateConfig,
     ModelOutput,
+    ModelUsage,
     StopReason,
     ToolChoice,
     ToolFunction,
@@ -42,7 +43,14 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.http import WIRE_CONFIG
-from modelport.wire import content_kind, document_filename, media_source, parse_tool_call
+from modelport.wire import (
+    content_kind,
+    count,
+    document_filename,
+    media_source,
+    parse_tool_call,
+    usage,
+)
 
 from ._responses_tools import (
     SERVER_TOOL_TYPES,
@@ -507,22 +515,16 @@ def _stop_reason(body: dict[str, Any], calls: bool) -> StopReason:
     return "unknown"
 
 
-def responses_usage(raw: dict[str, Any]) -> dict[str, Any]:
-    """`ModelUsage` fields of a response's `usage`."""
-    input_tokens = raw.get("input_tokens") or 0
-    output_tokens = raw.get("output_tokens") or 0
-    usage: dict[str, Any] = {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "total_tokens": raw.get("total_tokens") or input_tokens + output_tokens,
-    }
-    details = raw.get("input_tokens_details")
-    if isinstance(details, dict) and details.get("cached_tokens") is not None:
-        usage["input_tokens_cache_read"] = details["cached_tokens"]
-    details = raw.get("output_tokens_details")
-    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
-        usage["reasoning_tokens"] = details["reasoning_tokens"]
-    return usage
+def responses_usage(raw: dict[str, Any]) -> ModelUsage:
+    """The `ModelUsage` of a response's `usage`."""
+    read, thought = (raw.get(k) for k in ("input_tokens_details", "output_tokens_details"))
+    return usage(
+        raw.get("input_tokens"),
+        raw.get("output_tokens"),
+        raw.get("total_tokens"),
+        input_tokens_cache_read=count(read.get("cached_tokens")) if read else None,
+        reasoning_tokens=count(thought.get("reasoning_tokens")) if thought else None,
+    )
 
 
 def supported_server_tools() -> tuple[str, ...]:

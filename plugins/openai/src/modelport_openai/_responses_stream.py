@@ -12,7 +12,6 @@ from typing import Any
 
 from modelport import (
     Finish,
-    ModelUsage,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -140,7 +139,7 @@ class ResponsesEvents:
         events: list[StreamEvent] = []
         usage = response.get("usage")
         if isinstance(usage, dict):
-            events.append(UsageUpdate(ModelUsage(**responses_usage(usage))))
+            events.append(UsageUpdate(responses_usage(usage)))
         events.append(Finish(responses_from_wire(response, self.model).stop_reason))
         return events
 

@@ -25,13 +25,14 @@ from modelport import (
     ContentVideo,
     GenerateConfig,
     ModelOutput,
+    ModelUsage,
     StopReason,
     ToolChoice,
     ToolFunction,
     ToolInfo,
 )
 from modelport.errors import ModelInputError
-from modelport.wire import content_kind, document_filename, media_source
+from modelport.wire import content_kind, count, document_filename, media_source, usage
 
 from ._service import Quirks
 
@@ -465,29 +466,22 @@ def _tool_call(raw: Any, choice: int, position: int) -> dict[str, Any]:
     return call
 
 
-def _usage(raw: dict[str, Any], quirks: Quirks) -> dict[str, Any]:
-    input_tokens = raw.get("prompt_tokens") or 0
-    output_tokens = raw.get("completion_tokens") or 0
-    usage: dict[str, Any] = {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "total_tokens": raw.get("total_tokens") or input_tokens + output_tokens,
-    }
-    prompt_details = raw.get("prompt_tokens_details")
-    cached = None
-    if isinstance(prompt_details, dict):
-        cached = prompt_details.get("cached_tokens")
-        if "cache_write_tokens" in prompt_details:
-            usage["input_tokens_cache_write"] = prompt_details["cache_write_tokens"]
+def _usage(raw: dict[str, Any], quirks: Quirks) -> ModelUsage:
+    prompt = raw.get("prompt_tokens_details")
+    prompt = prompt if isinstance(prompt, dict) else {}
+    cached = prompt.get("cached_tokens")
     if cached is None:
         cached = raw.get("cached_tokens")  # some servers report it at the top level
-    if cached is not None:
-        usage["input_tokens_cache_read"] = cached
-    completion_details = raw.get("completion_tokens_details")
-    if isinstance(completion_details, dict):
-        reasoning = completion_details.get("reasoning_tokens")
-        if reasoning is not None:
-            usage["reasoning_tokens"] = reasoning
-            if quirks.reasoning_tokens_excluded and isinstance(reasoning, int):
-                usage["output_tokens"] = output_tokens + reasoning
-    return usage
+    completion = raw.get("completion_tokens_details")
+    reasoning = completion.get("reasoning_tokens") if isinstance(completion, dict) else None
+    output_tokens = int(raw.get("completion_tokens") or 0)
+    if reasoning is not None and quirks.reasoning_tokens_excluded:
+        output_tokens += int(reasoning)
+    return usage(
+        raw.get("prompt_tokens"),
+        output_tokens,
+        raw.get("total_tokens"),
+        input_tokens_cache_write=count(prompt.get("cache_write_tokens")),
+        input_tokens_cache_read=count(cached),
+        reasoning_tokens=count(reasoning),
+    )
