@@ -50,7 +50,7 @@ from .http import (
     StreamParser,
     parse_error_body,
 )
-from .wire import merge_deep
+from .wire import inline_files, merge_deep
 
 __all__ = [
     "CORE_CONFIG",
@@ -59,6 +59,7 @@ __all__ = [
     "HTTPModelAPI",
     "ModelArg",
     "STANDARD_MODEL_ARGS",
+    "Translation",
 ]
 
 CORE_CONFIG = frozenset(
@@ -216,11 +217,25 @@ def _check_base_url(provider: str, url: str) -> str:
     return url.rstrip("/")
 
 
+@attrs.frozen
+class Translation:
+    """A provider's pure translation, for the shell's default `to_wire` and `from_wire`:
+    `to_wire(wire_model, messages, tools, tool_choice, config, options)` (local media files
+    read first, `options` the instance's `options`) and `from_wire(body, wire_model)`."""
+
+    to_wire: Callable[..., Any]
+    """The request body of one call."""
+
+    from_wire: Callable[[Any, str], ModelOutput]
+    """The output a 2xx response body stands for."""
+
+
 class HTTPModelAPI(ModelAPI):
     """A provider that speaks JSON over HTTP: the shell around an `Endpoint` and a
     translation.
 
-    Subclasses set `endpoint` and implement `to_wire` and `from_wire`; they may override
+    Subclasses set `endpoint` and implement `to_wire` and `from_wire` (or set `translation`
+    to pure functions the defaults call); they may override
     `error_output` (an error that stands for an output, such as a context overflow),
     `error_detail` (reading the provider's error body), `request_url`, `request_headers`,
     `body_headers` and `resolve_endpoint`.
@@ -241,6 +256,13 @@ class HTTPModelAPI(ModelAPI):
     endpoint: ClassVar[Endpoint]
     """The endpoint this class speaks to (an instance may resolve another, see
     `resolve_endpoint`)."""
+
+    translation: ClassVar[Translation | None] = None
+    """The pure translation the default `to_wire` and `from_wire` call (None: override them)."""
+
+    options: Any = None
+    """What shapes a body besides the inputs (a provider's options value), passed to
+    `translation.to_wire`; set it in `setup`."""
 
     bearer: str | Callable[[], str] | None = None
     """A bearer token, or a function returning a fresh one (called for each request), that
@@ -322,14 +344,22 @@ class HTTPModelAPI(ModelAPI):
         config: GenerateConfig,
     ) -> Any:
         """The request body for one call (pure: no I/O). `config.extra_body` is merged in
-        afterwards by the shell. Raise `ModelInputError` for input the API cannot take."""
-        raise NotImplementedError(f"{type(self).__name__} must implement to_wire")
+        afterwards by the shell. Raise `ModelInputError` for input the API cannot take.
+
+        By default `translation.to_wire`, with local media files read into data URLs."""
+        if self.translation is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement to_wire")
+        return self.translation.to_wire(
+            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
+        )
 
     def from_wire(self, body: Any) -> ModelOutput:
         """The output a 2xx response body stands for. Any `ValueError`, `KeyError`,
         `TypeError`, `IndexError` or `AttributeError` raised here becomes an
-        `InvalidResponseError`."""
-        raise NotImplementedError(f"{type(self).__name__} must implement from_wire")
+        `InvalidResponseError`. By default `translation.from_wire`."""
+        if self.translation is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement from_wire")
+        return self.translation.from_wire(body, self.wire_model)
 
     def error_output(self, error: ModelAPIError) -> ModelOutput | None:
         """An output that `error` stands for, or None to raise it. By default, a refusal

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         Endpoint,
         HTTPModelAPI,
         ModelArg,
+        Translation,
     )
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "RawResponse",
     "StreamParser",
     "StreamingResponse",
+    "Translation",
     "error_for_status",
     "excerpt",
     "parse_duration",
@@ -87,7 +89,15 @@ __all__ = [
 ]
 
 _SHELL = frozenset(
-    {"CORE_CONFIG", "STANDARD_MODEL_ARGS", "WIRE_CONFIG", "Endpoint", "HTTPModelAPI", "ModelArg"}
+    {
+        "CORE_CONFIG",
+        "STANDARD_MODEL_ARGS",
+        "WIRE_CONFIG",
+        "Endpoint",
+        "HTTPModelAPI",
+        "ModelArg",
+        "Translation",
+    }
 )
 
 

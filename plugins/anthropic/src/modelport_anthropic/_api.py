@@ -7,8 +7,8 @@ from typing import Any
 
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.errors import ModelAPIError
-from modelport.http import Endpoint, ErrorDetail, HTTPModelAPI, ModelArg
-from modelport.wire import drop_config, inline_files
+from modelport.http import Endpoint, ErrorDetail, HTTPModelAPI, ModelArg, Translation
+from modelport.wire import drop_config
 
 from ._batch import AnthropicBatch
 from ._events import MessageEvents
@@ -116,6 +116,7 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
     """
 
     endpoint = ANTHROPIC
+    translation = Translation(to_wire, from_wire)
 
     def setup(self) -> None:
         self.headers["anthropic-version"] = self.args["version"]
@@ -129,17 +130,12 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
-    ) -> dict[str, Any]:
+    ) -> Any:
         """The Messages body (local image and document files read into data URLs); more than
         one choice is not sent (one warning: the API gives one per request)."""
         if config.num_choices is not None and config.num_choices > 1:
             config = drop_config(config, ("num_choices",), self.provider)
-        return to_wire(
-            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
-        )
-
-    def from_wire(self, body: Any) -> ModelOutput:
-        return from_wire(body, self.wire_model)
+        return super().to_wire(input, tools, tool_choice, config)
 
     def body_headers(self, body: Any) -> Mapping[str, str] | None:
         """`anthropic-beta`: the betas given with `betas=`, then those `body` needs that are

@@ -16,10 +16,9 @@ from typing import Any
 import attrs
 import yarl
 
-from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
+from modelport import ChatMessage, GenerateConfig, ToolChoice, ToolInfo
 from modelport.errors import ModelAPIError, ModelInputError
-from modelport.http import WIRE_CONFIG, Endpoint, HTTPClient, HTTPModelAPI, ModelArg
-from modelport.wire import inline_files
+from modelport.http import WIRE_CONFIG, Endpoint, HTTPClient, HTTPModelAPI, ModelArg, Translation
 
 from . import _wire
 from ._chunks import ConverseEvents, EventStreamParser
@@ -205,6 +204,7 @@ class BedrockAPI(HTTPModelAPI):
     """
 
     endpoint = BEDROCK
+    translation = Translation(to_wire, from_wire)
 
     def __init__(
         self,
@@ -280,22 +280,6 @@ class BedrockAPI(HTTPModelAPI):
         return (BEDROCK if self._bearer else BEDROCK_SIGV4), model_name
 
     # -- the translation ------------------------------------------------------------------
-
-    def to_wire(
-        self,
-        input: list[ChatMessage],
-        tools: list[ToolInfo],
-        tool_choice: ToolChoice,
-        config: GenerateConfig,
-    ) -> dict[str, Any]:
-        """The Converse body (local image, document and video files read into data URLs)."""
-        return to_wire(
-            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
-        )
-
-    def from_wire(self, body: Any) -> ModelOutput:
-        """The output of a Converse response."""
-        return from_wire(body, self.wire_model)
 
     error_detail = staticmethod(_wire.error_detail)
 

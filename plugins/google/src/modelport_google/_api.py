@@ -9,10 +9,9 @@ import os
 import urllib.parse
 from typing import Any
 
-from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
+from modelport import GenerateConfig
 from modelport.errors import ModelInputError
-from modelport.http import Endpoint, HTTPModelAPI
-from modelport.wire import inline_files
+from modelport.http import Endpoint, HTTPModelAPI, Translation
 
 from . import _wire
 from ._batch import GeminiBatch
@@ -55,26 +54,11 @@ class GoogleAPI(HTTPModelAPI):
             )
         return type(self).endpoint, name
 
-    @property
-    def options(self) -> GoogleOptions:
-        """The model args that shape the request body."""
-        return GoogleOptions(self.args["safety_settings"], self.args["include_thoughts"])
+    translation = Translation(to_wire, from_wire)
 
-    def to_wire(
-        self,
-        input: list[ChatMessage],
-        tools: list[ToolInfo],
-        tool_choice: ToolChoice,
-        config: GenerateConfig,
-    ) -> dict[str, Any]:
-        """The `generateContent` body."""
-        return to_wire(
-            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
-        )
-
-    def from_wire(self, body: Any) -> ModelOutput:
-        """The output of a `generateContent` response."""
-        return from_wire(body, self.wire_model)
+    def setup(self) -> None:
+        """The model args that shape the request body (`options`)."""
+        self.options = GoogleOptions(self.args["safety_settings"], self.args["include_thoughts"])
 
     def stream_translator(self) -> ContentChunks:
         """`streamGenerateContent` chunks to events, merged into one response."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
-from modelport.http import Endpoint, HTTPModelAPI, ModelArg
-from modelport.wire import inline_files
+from modelport.http import Endpoint, HTTPModelAPI, ModelArg, Translation
 
 from ._batch import MistralBatch
 from ._chunks import ChatChunks
@@ -74,26 +72,12 @@ class MistralAPI(MistralBatch, HTTPModelAPI):
     """
 
     endpoint = MISTRAL
+    translation = Translation(to_wire, from_wire)
 
     def setup(self) -> None:
         self.options = MistralOptions(
             safe_prompt=self.args["safe_prompt"], prompt_mode=self.args["prompt_mode"]
         )
-
-    def to_wire(
-        self,
-        input: list[ChatMessage],
-        tools: list[ToolInfo],
-        tool_choice: ToolChoice,
-        config: GenerateConfig,
-    ) -> dict[str, Any]:
-        """The chat-completions body (local files read into data URLs)."""
-        return to_wire(
-            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
-        )
-
-    def from_wire(self, body: Any) -> ModelOutput:
-        return from_wire(body, self.wire_model)
 
     def stream_translator(self) -> ChatChunks:
         """Mistral's chat-completion chunks to events, merged into the completion body."""

@@ -1,0 +1,101 @@
+"""The shell's default `to_wire` and `from_wire`: a provider that sets `translation` gets both,
+with local media files read first and its `options` passed on; the headers a body calls for
+(`body_headers`) go with that request only."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelport import (
+    ChatMessage,
+    ChatMessageUser,
+    ContentImage,
+    ContentText,
+    GenerateConfig,
+    Model,
+    ModelOutput,
+    ToolChoice,
+    ToolInfo,
+)
+from modelport.http import Endpoint, HTTPModelAPI, Translation
+from modelport.testing import LocalServer, Reply
+
+ENDPOINT = Endpoint(
+    name="echo", base_url="http://127.0.0.1:9", path="/chat", api_key_vars=(), key_required=False
+)
+
+
+def echo_to_wire(
+    model: str,
+    messages: Sequence[ChatMessage],
+    tools: Sequence[ToolInfo],
+    tool_choice: ToolChoice,
+    config: GenerateConfig,
+    options: Any,
+) -> dict[str, Any]:
+    parts = [p for m in messages if isinstance(m.content, list) for p in m.content]
+    images = [p.image for p in parts if isinstance(p, ContentImage)]
+    return {"model": model, "text": messages[-1].text, "images": images, "tone": options}
+
+
+def echo_from_wire(body: Any, model: str) -> ModelOutput:
+    return ModelOutput.from_content(model, body["reply"])
+
+
+class EchoAPI(HTTPModelAPI):
+    endpoint = ENDPOINT
+    translation = Translation(echo_to_wire, echo_from_wire)
+
+    def setup(self) -> None:
+        self.options = "dry"
+
+    def body_headers(self, body: Any) -> Mapping[str, str] | None:
+        return {"x-images": str(len(body["images"]))} if body["images"] else None
+
+
+def test_the_default_translation_reads_local_files_and_passes_the_options(
+    tmp_path: Path,
+) -> None:
+    image = tmp_path / "dot.png"
+    image.write_bytes(b"\x89PNG tiny")
+    with LocalServer(default=Reply(json={"reply": "Seen."})) as server:
+        api = EchoAPI("echo-1", base_url=server.url)
+        model = Model(api, GenerateConfig(max_retries=0))
+        message = ChatMessageUser(
+            content=[ContentText(text="Look"), ContentImage(image=str(image))]
+        )
+
+        async def go() -> list[ModelOutput]:
+            async with model:
+                return [await model.generate([message]), await model.generate("Again")]
+
+        with_image, without = asyncio.run(go())
+    assert with_image.completion == without.completion == "Seen."
+    assert with_image.model == "echo-1"
+    first, second = (r.json for r in server.requests)
+    data = base64.b64encode(b"\x89PNG tiny").decode()
+    assert first == {
+        "model": "echo-1",
+        "text": "Look",
+        "images": [f"data:image/png;base64,{data}"],
+        "tone": "dry",
+    }
+    assert server.requests[0].headers["x-images"] == "1"
+    assert second["images"] == [] and "x-images" not in server.requests[1].headers
+
+
+def test_without_a_translation_both_must_be_written() -> None:
+    class Bare(HTTPModelAPI):
+        endpoint = ENDPOINT
+
+    api = Bare("m", base_url="http://127.0.0.1:9")
+    with pytest.raises(NotImplementedError, match="Bare must implement to_wire"):
+        api.to_wire([ChatMessageUser(content="hi")], [], "none", GenerateConfig())
+    with pytest.raises(NotImplementedError, match="Bare must implement from_wire"):
+        api.from_wire({})
