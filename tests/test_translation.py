@@ -99,3 +99,27 @@ def test_without_a_translation_both_must_be_written() -> None:
         api.to_wire([ChatMessageUser(content="hi")], [], "none", GenerateConfig())
     with pytest.raises(NotImplementedError, match="Bare must implement from_wire"):
         api.from_wire({})
+
+
+def test_the_shared_chat_dialect_helpers() -> None:
+    from modelport import ResponseSchema, ToolFunction
+    from modelport.wire import chat_tool_choice, count, json_schema_format, usage
+
+    values = {"auto": "auto", "any": "required", "none": "none"}
+    assert chat_tool_choice("any", values) == "required"
+    assert chat_tool_choice(ToolFunction(name="lookup"), values) == {
+        "type": "function",
+        "function": {"name": "lookup"},
+    }
+    schema = ResponseSchema(name="out", json_schema={"type": "object"})
+    assert json_schema_format(schema) == {"name": "out", "schema": {"type": "object"}}
+    strict = ResponseSchema(name="out", json_schema={}, description="The answer.", strict=True)
+    assert json_schema_format(strict) == {
+        "name": "out",
+        "schema": {},
+        "description": "The answer.",
+        "strict": True,
+    }
+    assert (count(None), count(7), count("3")) == (None, 7, 3)
+    read = usage(10, 5, None, input_tokens_cache_read=count(4))
+    assert (read.total_tokens, read.input_tokens_cache_read) == (15, 4)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ._config import GenerateConfig
+from ._config import GenerateConfig, ResponseSchema
 from ._content import (
     Content,
     ContentAudio,
@@ -31,10 +31,11 @@ from ._content import (
 from ._messages import ChatMessage
 from ._output import ModelUsage
 from ._server_tools import check_server_tools, server_tools_enabled
-from ._tools import ToolCall
+from ._tools import ToolCall, ToolChoice, ToolFunction
 from .errors import ModelInputError
 
 __all__ = [
+    "chat_tool_choice",
     "check_server_tools",
     "count",
     "FILE_ID",
@@ -46,6 +47,7 @@ __all__ = [
     "drop_config",
     "file_reference",
     "inline_files",
+    "json_schema_format",
     "merge_deep",
     "parse_arguments",
     "media_source",
@@ -92,6 +94,26 @@ def parse_tool_call(id: str, function: str, arguments: Any, **fields: Any) -> To
     are not a JSON object). Extra `fields` (e.g. `type`) are passed to `ToolCall`."""
     args, problem = parse_arguments(function, arguments)
     return ToolCall(id=id, function=function, arguments=args, parse_error=problem, **fields)
+
+
+def chat_tool_choice(choice: ToolChoice, values: Mapping[str, Any]) -> Any:
+    """A chat-completions `tool_choice` (OpenAI's dialect, also Mistral's): a named function
+    as `{"type": "function", "function": {"name": ...}}`, else `values[choice]` (the API's
+    word for "auto", "any" or "none")."""
+    if isinstance(choice, ToolFunction):
+        return {"type": "function", "function": {"name": choice.name}}
+    return values[choice]
+
+
+def json_schema_format(schema: ResponseSchema) -> dict[str, Any]:
+    """A response schema as OpenAI's dialect sends it: `name` and `schema`, with
+    `description` and `strict` when set."""
+    spec: dict[str, Any] = {"name": schema.name, "schema": schema.json_schema}
+    if schema.description is not None:
+        spec["description"] = schema.description
+    if schema.strict is not None:
+        spec["strict"] = schema.strict
+    return spec
 
 
 def count(value: Any) -> int | None:

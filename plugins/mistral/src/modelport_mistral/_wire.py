@@ -37,12 +37,11 @@ from modelport import (
     StopReason,
     ToolCall,
     ToolChoice,
-    ToolFunction,
     ToolInfo,
 )
 from modelport.errors import ModelInputError
 from modelport.http import excerpt
-from modelport.wire import count, usage
+from modelport.wire import chat_tool_choice, count, json_schema_format, usage
 
 __all__ = [
     "STOP_REASONS",
@@ -139,11 +138,7 @@ def to_wire(
     }
     if tools:
         body["tools"] = [_tool(t) for t in tools]
-        body["tool_choice"] = (
-            {"type": "function", "function": {"name": tool_choice.name}}
-            if isinstance(tool_choice, ToolFunction)
-            else TOOL_CHOICES[tool_choice]
-        )
+        body["tool_choice"] = chat_tool_choice(tool_choice, TOOL_CHOICES)
         if config.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = config.parallel_tool_calls
     simple = (
@@ -162,12 +157,7 @@ def to_wire(
     if config.reasoning_effort is not None:
         body["reasoning_effort"] = REASONING_EFFORTS[config.reasoning_effort]
     if config.response_schema is not None:
-        schema = config.response_schema
-        spec: dict[str, Any] = {"name": schema.name, "schema": schema.json_schema}
-        if schema.description is not None:
-            spec["description"] = schema.description
-        if schema.strict is not None:
-            spec["strict"] = schema.strict
+        spec = json_schema_format(config.response_schema)
         body["response_format"] = {"type": "json_schema", "json_schema": spec}
     elif config.response_format == "json":  # JSON mode: any JSON object, no schema
         body["response_format"] = {"type": "json_object"}

@@ -47,6 +47,7 @@ from modelport.wire import (
     content_kind,
     count,
     document_filename,
+    json_schema_format,
     media_source,
     parse_tool_call,
     usage,
@@ -202,17 +203,9 @@ def responses_to_wire(
     if config.response_schema is None and config.response_format == "json":
         body["text"] = {"format": {"type": "json_object"}}
     if config.response_schema is not None:
-        schema = config.response_schema
-        fmt: dict[str, Any] = {
-            "type": "json_schema",
-            "name": schema.name,
-            "schema": schema.json_schema,
+        body["text"] = {
+            "format": {"type": "json_schema", **json_schema_format(config.response_schema)}
         }
-        if schema.description is not None:
-            fmt["description"] = schema.description
-        if schema.strict is not None:
-            fmt["strict"] = schema.strict
-        body["text"] = {"format": fmt}
     if config.top_logprobs is not None:
         body["top_logprobs"] = config.top_logprobs
     body["store"] = options.store
