@@ -48,6 +48,7 @@ from .http import (
     ErrorDetail,
     HTTPClient,
     StreamParser,
+    is_token,
     parse_error_body,
 )
 from .wire import inline_files, merge_deep
@@ -412,11 +413,7 @@ class HTTPModelAPI(ModelAPI):
     def check_token(self, value: Any) -> str:
         """`value` if it is a usable bearer token, else a `ModelInputError` that does not
         echo it (override to name the variable or argument that sets it)."""
-        if (
-            not isinstance(value, str)
-            or not value
-            or any(c.isspace() or not c.isprintable() for c in value)
-        ):
+        if not is_token(value):
             raise ModelInputError(
                 f"{self.provider}: the bearer token is empty, not a string, or contains "
                 f"whitespace or control characters"

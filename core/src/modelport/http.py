@@ -27,7 +27,7 @@ import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 import aiohttp
 import attrs
@@ -82,6 +82,7 @@ __all__ = [
     "Translation",
     "error_for_status",
     "excerpt",
+    "is_token",
     "parse_duration",
     "parse_error_body",
     "parse_reset",
@@ -157,6 +158,16 @@ def excerpt(text: str, limit: int = 200) -> str:
     """The start of `text` on one line, cut to `limit` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def is_token(value: Any) -> TypeGuard[str]:
+    """Whether `value` can be sent as a bearer token: a non-empty string of printable
+    characters, without whitespace."""
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and not any(c.isspace() or not c.isprintable() for c in value)
+    )
 
 
 def parse_error_body(text: str) -> ErrorDetail:

@@ -16,7 +16,7 @@ from modelport_openai import RESPONSES_MODEL_ARGS, Quirks, ResponsesMode, Servic
 
 from modelport import GenerateConfig, ModelOutput
 from modelport.errors import ModelInputError
-from modelport.http import ModelArg, error_for_status
+from modelport.http import ModelArg, error_for_status, is_token
 
 from ._wire import error_detail, error_status, from_wire
 
@@ -64,11 +64,7 @@ def _api_version(value: Any) -> str:
 
 def checked_token(value: Any) -> str:
     """`value` if it is a usable bearer token, else `ModelInputError` (not echoing it)."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or any(c.isspace() or not c.isprintable() for c in value)
-    ):
+    if not is_token(value):
         raise ModelInputError(
             "azure: the Entra ID token is empty, not a string, or contains whitespace or "
             f"control characters; check azure_ad_token or {TOKEN_VAR}"

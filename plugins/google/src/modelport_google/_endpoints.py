@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from modelport.errors import ModelInputError
-from modelport.http import WIRE_CONFIG, Endpoint, ModelArg
+from modelport.http import WIRE_CONFIG, Endpoint, ModelArg, is_token
 
 from ._wire import CONTEXT_OVERFLOW
 
@@ -63,11 +63,7 @@ def _access_token(value: Any) -> AccessToken | None:
 
 def checked_token(value: Any) -> str:
     """`value` if it is a usable bearer token, else `ModelInputError` (not echoing it)."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or any(c.isspace() or not c.isprintable() for c in value)
-    ):
+    if not is_token(value):
         raise ModelInputError(
             "the Vertex AI access token is empty, not a string, or contains whitespace or "
             f"control characters; check access_token or {TOKEN_VAR}"
