@@ -123,3 +123,12 @@ def test_the_shared_chat_dialect_helpers() -> None:
     assert (count(None), count(7), count("3")) == (None, 7, 3)
     read = usage(10, 5, None, input_tokens_cache_read=count(4))
     assert (read.total_tokens, read.input_tokens_cache_read) == (15, 4)
+
+
+def test_config_values_gives_the_set_fields_by_their_wire_names() -> None:
+    from modelport.wire import config_values
+
+    config = GenerateConfig(temperature=0.5, seed=7, top_p=None)
+    names = {"top_p": "topP", "seed": "randomSeed", "temperature": "temperature"}
+    assert config_values(config, names) == {"randomSeed": 7, "temperature": 0.5}
+    assert list(config_values(config, names)) == ["randomSeed", "temperature"]  # names' order

@@ -37,6 +37,7 @@ from .errors import ModelInputError
 __all__ = [
     "chat_tool_choice",
     "check_server_tools",
+    "config_values",
     "count",
     "FILE_ID",
     "GEMINI_FILE_URI",
@@ -114,6 +115,13 @@ def json_schema_format(schema: ResponseSchema) -> dict[str, Any]:
     if schema.strict is not None:
         spec["strict"] = schema.strict
     return spec
+
+
+def config_values(config: GenerateConfig, names: Mapping[str, str]) -> dict[str, Any]:
+    """The `GenerateConfig` fields among `names` that `config` sets (not None), each under its
+    name on the wire (`names` maps field to wire name), in the order of `names`."""
+    values = ((wire, getattr(config, field)) for field, wire in names.items())
+    return {wire: value for wire, value in values if value is not None}
 
 
 def count(value: Any) -> int | None:

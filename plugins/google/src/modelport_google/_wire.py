@@ -53,7 +53,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import count, document_mime, parse_arguments, usage
+from modelport.wire import config_values, count, document_mime, parse_arguments, usage
 
 from ._server_tools import (
     ServerParts,
@@ -376,26 +376,26 @@ def _tool_config(choice: ToolChoice) -> dict[str, Any] | None:
     return {"functionCallingConfig": {"mode": TOOL_MODES[choice]}}
 
 
+_GENERATION_FIELDS = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "top_k": "topK",
+    "max_tokens": "maxOutputTokens",
+    "stop_seqs": "stopSequences",
+    "num_choices": "candidateCount",
+    "seed": "seed",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+    "logprobs": "responseLogprobs",
+    "top_logprobs": "logprobs",
+}
+"""`GenerateConfig` fields sent as they are in `generationConfig`, by their name there."""
+
+
 def _generation_config(
     model: str, config: GenerateConfig, options: GoogleOptions
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    simple = (
-        ("temperature", config.temperature),
-        ("topP", config.top_p),
-        ("topK", config.top_k),
-        ("maxOutputTokens", config.max_tokens),
-        ("stopSequences", config.stop_seqs),
-        ("candidateCount", config.num_choices),
-        ("seed", config.seed),
-        ("presencePenalty", config.presence_penalty),
-        ("frequencyPenalty", config.frequency_penalty),
-        ("responseLogprobs", config.logprobs),
-        ("logprobs", config.top_logprobs),
-    )
-    for key, value in simple:
-        if value is not None:
-            out[key] = value
+    out = config_values(config, _GENERATION_FIELDS)
     thinking: dict[str, Any] = {}
     if config.reasoning_tokens is not None:
         thinking["thinkingBudget"] = config.reasoning_tokens

@@ -41,7 +41,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.http import excerpt
-from modelport.wire import chat_tool_choice, count, json_schema_format, usage
+from modelport.wire import chat_tool_choice, config_values, count, json_schema_format, usage
 
 __all__ = [
     "STOP_REASONS",
@@ -117,6 +117,19 @@ def mistral_call_id(call_id: str) -> str:
 # -- request ---------------------------------------------------------------------------------
 
 
+_FIELDS = {
+    "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "stop_seqs": "stop",
+    "seed": "random_seed",
+    "num_choices": "n",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
+"""`GenerateConfig` fields sent as they are, by their name in the body."""
+
+
 def to_wire(
     model: str,
     messages: Sequence[ChatMessage],
@@ -141,19 +154,7 @@ def to_wire(
         body["tool_choice"] = chat_tool_choice(tool_choice, TOOL_CHOICES)
         if config.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = config.parallel_tool_calls
-    simple = (
-        ("max_tokens", config.max_tokens),
-        ("temperature", config.temperature),
-        ("top_p", config.top_p),
-        ("stop", config.stop_seqs),
-        ("random_seed", config.seed),
-        ("n", config.num_choices),
-        ("presence_penalty", config.presence_penalty),
-        ("frequency_penalty", config.frequency_penalty),
-    )
-    for key, value in simple:
-        if value is not None:
-            body[key] = value
+    body.update(config_values(config, _FIELDS))
     if config.reasoning_effort is not None:
         body["reasoning_effort"] = REASONING_EFFORTS[config.reasoning_effort]
     if config.response_schema is not None:

@@ -33,6 +33,7 @@ from modelport import (
 from modelport.errors import ModelInputError
 from modelport.wire import (
     chat_tool_choice,
+    config_values,
     content_kind,
     count,
     document_filename,
@@ -151,6 +152,19 @@ def to_wire(
     return body
 
 
+_FIELDS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "stop_seqs": "stop",
+    "seed": "seed",
+    "num_choices": "n",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+}
+"""`GenerateConfig` fields sent as they are, by their name in the body (before `logit_bias`,
+`logprobs` and `top_logprobs`)."""
+
+
 def _config_fields(
     body: dict[str, Any], config: GenerateConfig, quirks: Quirks, reasoning: bool
 ) -> None:
@@ -159,29 +173,13 @@ def _config_fields(
             "max_completion_tokens" if reasoning and quirks.max_completion_tokens else "max_tokens"
         )
         body[key] = config.max_tokens
-    if config.temperature is not None:
-        body["temperature"] = config.temperature
-    if config.top_p is not None:
-        body["top_p"] = config.top_p
-    if config.stop_seqs is not None:
-        body["stop"] = config.stop_seqs
-    if config.seed is not None:
-        body["seed"] = config.seed
-    if config.num_choices is not None:
-        body["n"] = config.num_choices
-    if config.frequency_penalty is not None:
-        body["frequency_penalty"] = config.frequency_penalty
-    if config.presence_penalty is not None:
-        body["presence_penalty"] = config.presence_penalty
+    body.update(config_values(config, _FIELDS))
     if config.logit_bias is not None:
         # OpenAI's schema has integer biases: whole numbers are sent as integers
         body["logit_bias"] = {
             str(k): int(v) if float(v).is_integer() else v for k, v in config.logit_bias.items()
         }
-    if config.logprobs is not None:
-        body["logprobs"] = config.logprobs
-    if config.top_logprobs is not None:
-        body["top_logprobs"] = config.top_logprobs
+    body.update(config_values(config, {"logprobs": "logprobs", "top_logprobs": "top_logprobs"}))
     if quirks.reasoning_param == "reasoning":
         if config.reasoning_effort is not None:
             body["reasoning"] = {"effort": config.reasoning_effort}
