@@ -132,3 +132,23 @@ def test_config_values_gives_the_set_fields_by_their_wire_names() -> None:
     names = {"top_p": "topP", "seed": "randomSeed", "temperature": "temperature"}
     assert config_values(config, names) == {"randomSeed": 7, "temperature": 0.5}
     assert list(config_values(config, names)) == ["randomSeed", "temperature"]  # names' order
+
+
+def test_sent_back_returns_only_the_providers_own_blocks() -> None:
+    from modelport import ContentData, ContentToolUse
+    from modelport.wire import sent_back
+
+    def is_use(block: dict[str, Any]) -> bool:
+        return block.get("type") == "server_tool_use"
+
+    use = {"type": "server_tool_use", "id": "u1"}
+    result = {"type": "web_search_tool_result", "tool_use_id": "u1"}
+    part = ContentToolUse(
+        tool_type="web_search", id="u1", name="web_search", internal=[use, result]
+    )
+    assert sent_back(part, "acme", is_use) == [use, result]
+    foreign = ContentToolUse(tool_type="web_search", id="x", name="s", internal={"id": "x"})
+    assert sent_back(foreign, "acme", is_use) == []
+    data = ContentData(data={"k": 1}, internal="acme")
+    assert sent_back(data, "acme", is_use) == [{"k": 1}]
+    assert sent_back(data, "other", is_use) == []

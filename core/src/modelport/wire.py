@@ -16,15 +16,17 @@ import logging
 import mimetypes
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ._config import GenerateConfig, ResponseSchema
 from ._content import (
     Content,
     ContentAudio,
+    ContentData,
     ContentDocument,
     ContentImage,
+    ContentToolUse,
     ContentVideo,
     content_kind,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "parse_arguments",
     "media_source",
     "parse_tool_call",
+    "sent_back",
     "server_tools_enabled",
     "usage",
 ]
@@ -122,6 +125,20 @@ def config_values(config: GenerateConfig, names: Mapping[str, str]) -> dict[str,
     name on the wire (`names` maps field to wire name), in the order of `names`."""
     values = ((wire, getattr(config, field)) for field, wire in names.items())
     return {wire: value for wire, value in values if value is not None}
+
+
+def sent_back(
+    part: ContentToolUse | ContentData, provider: str, is_use: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """The raw blocks that send a provider-side tool's part back to the provider that gave it:
+    a `ContentData`'s `data` when its `internal` names `provider`, a `ContentToolUse`'s
+    `internal` blocks when the first is one of this provider's tool uses (`is_use`); none for
+    a part another provider gave."""
+    if isinstance(part, ContentData):
+        return [part.data] if part.internal == provider else []
+    internal = part.internal
+    blocks = [b for b in internal if isinstance(b, dict)] if isinstance(internal, list) else []
+    return [dict(b) for b in blocks] if blocks and is_use(blocks[0]) else []
 
 
 def count(value: Any) -> int | None:

@@ -25,7 +25,7 @@ from modelport import (
     UrlContext,
     WebSearch,
 )
-from modelport.wire import merge_deep, server_tools_enabled
+from modelport.wire import merge_deep, sent_back, server_tools_enabled
 
 __all__ = [
     "SERVER_TOOL_VERSIONS",
@@ -183,13 +183,7 @@ class ServerParts:
 def server_blocks(part: ContentToolUse | ContentData) -> list[dict[str, Any]]:
     """The blocks that send `part` back: those it came from (none for a part another
     provider gave)."""
-    if isinstance(part, ContentData):
-        return [part.data] if part.internal == PROVIDER else []
-    internal = part.internal
-    blocks = [b for b in internal if isinstance(b, dict)] if isinstance(internal, list) else []
-    if blocks and blocks[0].get("type") in ("server_tool_use", "mcp_tool_use"):
-        return [dict(b) for b in blocks]
-    return []
+    return sent_back(part, PROVIDER, lambda b: b.get("type") in ("server_tool_use", "mcp_tool_use"))
 
 
 def citations(raw: Any) -> list[dict[str, Any]]:

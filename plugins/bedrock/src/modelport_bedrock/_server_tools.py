@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelport import ContentData, ContentToolUse, GenerateConfig, ServerTool, ToolInfo
-from modelport.wire import check_server_tools, merge_deep, server_tools_enabled
+from modelport.wire import check_server_tools, merge_deep, sent_back, server_tools_enabled
 
 __all__ = [
     "SYSTEM_TOOLS",
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 PROVIDER = "bedrock"
-"""`ContentData.internal` of the blocks Converse gave (only those are sent back to it)."""
+"""The `internal` of a `ContentData` part holding a block from Converse (sent back to it only)."""
 
 SYSTEM_TOOLS: dict[str, str] = {
     "code_execution": "nova_code_interpreter",
@@ -113,13 +113,11 @@ class ServerBlocks:
 
 
 def server_blocks(part: ContentToolUse | ContentData) -> list[dict[str, Any]]:
-    """The blocks that send `part` back: those it came from (none for a part another
-    provider gave)."""
-    if isinstance(part, ContentData):
-        return [part.data] if part.internal == PROVIDER else []
-    internal = part.internal
-    blocks = [b for b in internal if isinstance(b, dict)] if isinstance(internal, list) else []
-    use = blocks[0].get("toolUse") if blocks else None
-    if isinstance(use, dict) and use.get("type") == "server_tool_use":
-        return [dict(b) for b in blocks]
-    return []
+    """The blocks that send `part` back, as Converse gave them (none for another provider's
+    part)."""
+    return sent_back(part, PROVIDER, _is_use)
+
+
+def _is_use(block: dict[str, Any]) -> bool:
+    use = block.get("toolUse")
+    return isinstance(use, dict) and use.get("type") == "server_tool_use"
