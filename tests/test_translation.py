@@ -141,8 +141,8 @@ def test_sent_back_returns_only_the_providers_own_blocks() -> None:
     def is_use(block: dict[str, Any]) -> bool:
         return block.get("type") == "server_tool_use"
 
-    use = {"type": "server_tool_use", "id": "u1"}
-    result = {"type": "web_search_tool_result", "tool_use_id": "u1"}
+    use: dict[str, Any] = {"type": "server_tool_use", "id": "u1"}
+    result: dict[str, Any] = {"type": "web_search_tool_result", "tool_use_id": "u1"}
     part = ContentToolUse(
         tool_type="web_search", id="u1", name="web_search", internal=[use, result]
     )
