@@ -152,3 +152,18 @@ def test_sent_back_returns_only_the_providers_own_blocks() -> None:
     data = ContentData(data={"k": 1}, internal="acme")
     assert sent_back(data, "acme", is_use) == [{"k": 1}]
     assert sent_back(data, "other", is_use) == []
+
+
+def test_decoded_tool_call_keeps_objects_and_flags_anything_else() -> None:
+    from modelport.wire import decoded_tool_call
+
+    assert decoded_tool_call("t1", "lookup", {"q": "x"}) == {
+        "id": "t1",
+        "function": "lookup",
+        "arguments": {"q": "x"},
+    }
+    bad = decoded_tool_call("t2", "lookup", ["a", "b"])
+    assert bad["arguments"] == {}
+    assert bad["parse_error"] == 'tool input is not a JSON object: ["a", "b"]'
+    long = decoded_tool_call("t3", "lookup", "x" * 300)["parse_error"]
+    assert long.endswith("...") and len(long) == len("tool input is not a JSON object: ") + 100

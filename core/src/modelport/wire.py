@@ -41,6 +41,7 @@ __all__ = [
     "check_server_tools",
     "config_values",
     "count",
+    "decoded_tool_call",
     "FILE_ID",
     "GEMINI_FILE_URI",
     "MediaSource",
@@ -139,6 +140,19 @@ def sent_back(
     internal = part.internal
     blocks = [b for b in internal if isinstance(b, dict)] if isinstance(internal, list) else []
     return [dict(b) for b in blocks] if blocks and is_use(blocks[0]) else []
+
+
+def decoded_tool_call(id: str, function: str, arguments: Any) -> dict[str, Any]:
+    """A tool call (a dict, for `ModelOutput` validation) of an API that sends its input as a
+    decoded JSON value (Anthropic, Converse): anything but an object is `parse_error`."""
+    call: dict[str, Any] = {"id": id, "function": function, "arguments": {}}
+    if isinstance(arguments, dict):
+        call["arguments"] = arguments
+    else:
+        shown = " ".join(json.dumps(arguments).split())
+        shown = shown if len(shown) <= 100 else shown[:97] + "..."
+        call["parse_error"] = f"tool input is not a JSON object: {shown}"
+    return call
 
 
 def count(value: Any) -> int | None:

@@ -42,7 +42,7 @@ from modelport import (
 )
 from modelport.errors import InvalidResponseError, ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import FILE_ID, count, document_mime, media_source, usage
+from modelport.wire import FILE_ID, count, decoded_tool_call, document_mime, media_source, usage
 
 from ._server_tools import ServerParts, citations, server_blocks, server_tool, text_block
 
@@ -504,7 +504,9 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
                 {"type": "reasoning", "reasoning": str(block.get("data") or ""), "redacted": True}
             )
         elif kind == "tool_use":
-            calls.append(_tool_call(block))
+            calls.append(
+                decoded_tool_call(str(block.get("id")), str(block.get("name")), block.get("input"))
+            )
         elif isinstance(block, dict):  # server tools' blocks and any other: content parts
             part = server.add(block)
             if part is not None:
@@ -551,18 +553,6 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             "error": error,
         }
     )
-
-
-def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
-    arguments = block.get("input")
-    call = {"id": str(block.get("id")), "function": str(block.get("name")), "arguments": {}}
-    if isinstance(arguments, dict):
-        call["arguments"] = arguments
-    else:
-        call["parse_error"] = (
-            f"tool input is not a JSON object: {excerpt(json.dumps(arguments), 100)}"
-        )
-    return call
 
 
 def _usage(raw: Any) -> ModelUsage | None:

@@ -49,7 +49,7 @@ from modelport.errors import (
     ServerError,
 )
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import count, usage
+from modelport.wire import count, decoded_tool_call, usage
 
 from ._server_tools import ServerBlocks, server_blocks, system_tools
 
@@ -555,19 +555,8 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
 def _tool_call(block: Any) -> dict[str, Any]:
     if not isinstance(block, dict):
         raise ValueError("a toolUse block is not an object")
-    arguments = block.get("input")
-    call: dict[str, Any] = {
-        "id": str(block.get("toolUseId") or ""),
-        "function": str(block.get("name") or ""),
-        "arguments": {},
-    }
-    if isinstance(arguments, dict):
-        call["arguments"] = arguments
-    else:
-        call["parse_error"] = (
-            f"tool input is not a JSON object: {excerpt(json.dumps(arguments), 100)}"
-        )
-    return call
+    use_id, name = (str(block.get(k) or "") for k in ("toolUseId", "name"))
+    return decoded_tool_call(use_id, name, block.get("input"))
 
 
 def _usage(raw: dict[str, Any] | None) -> ModelUsage | None:
