@@ -167,3 +167,30 @@ def test_decoded_tool_call_keeps_objects_and_flags_anything_else() -> None:
     assert bad["parse_error"] == 'tool input is not a JSON object: ["a", "b"]'
     long = decoded_tool_call("t3", "lookup", "x" * 300)["parse_error"]
     assert long.endswith("...") and len(long) == len("tool input is not a JSON object: ") + 100
+
+
+def test_turn_helpers_alternate_roles_and_put_results_first() -> None:
+    from modelport import ChatMessageAssistant, ContentReasoning
+    from modelport.wire import add_turn, assistant_parts, results_first
+
+    turns: list[dict[str, Any]] = []
+    add_turn(turns, "user", ["a"])
+    add_turn(turns, "user", ["note", "result-1"])
+    add_turn(turns, "assistant", [])  # nothing to add
+    add_turn(turns, "assistant", ["b"])
+    results_first(turns, lambda b: str(b).startswith("result"))
+    assert turns == [
+        {"role": "user", "content": ["result-1", "a", "note"]},
+        {"role": "assistant", "content": ["b"]},
+    ]
+    said = ChatMessageAssistant(content="Done.", reasoning="Thought.")
+    parts, others = assistant_parts(said, with_reasoning=True)
+    assert [p.reasoning for p in parts] == ["Thought."]
+    assert [o.text for o in others if isinstance(o, ContentText)] == ["Done."]
+    assert assistant_parts(said, with_reasoning=False)[0] == []
+    mixed = ChatMessageAssistant(
+        content=[ContentReasoning(reasoning="r", signature="s"), ContentText(text="t")]
+    )
+    parts, others = assistant_parts(mixed, with_reasoning=True)
+    assert [(p.reasoning, p.signature) for p in parts] == [("r", "s")]
+    assert others == [ContentText(text="t")]

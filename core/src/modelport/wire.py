@@ -26,11 +26,13 @@ from ._content import (
     ContentData,
     ContentDocument,
     ContentImage,
+    ContentReasoning,
+    ContentText,
     ContentToolUse,
     ContentVideo,
     content_kind,
 )
-from ._messages import ChatMessage
+from ._messages import ChatMessage, ChatMessageAssistant
 from ._output import ModelUsage
 from ._server_tools import check_server_tools, server_tools_enabled
 from ._tools import ToolCall, ToolChoice, ToolFunction
@@ -38,6 +40,8 @@ from .errors import ModelInputError
 
 __all__ = [
     "chat_tool_choice",
+    "add_turn",
+    "assistant_parts",
     "check_server_tools",
     "config_values",
     "count",
@@ -56,6 +60,7 @@ __all__ = [
     "parse_arguments",
     "media_source",
     "parse_tool_call",
+    "results_first",
     "sent_back",
     "server_tools_enabled",
     "usage",
@@ -153,6 +158,45 @@ def decoded_tool_call(id: str, function: str, arguments: Any) -> dict[str, Any]:
         shown = shown if len(shown) <= 100 else shown[:97] + "..."
         call["parse_error"] = f"tool input is not a JSON object: {shown}"
     return call
+
+
+def add_turn(turns: list[dict[str, Any]], role: str, blocks: list[Any]) -> None:
+    """Add `blocks` as a `{"role", "content"}` turn, or to the last turn when it has the same
+    role (for APIs whose turns alternate); nothing when `blocks` is empty."""
+    if not blocks:
+        return
+    if turns and turns[-1]["role"] == role:
+        turns[-1]["content"].extend(blocks)
+    else:
+        turns.append({"role": role, "content": blocks})
+
+
+def results_first(turns: list[dict[str, Any]], is_result: Callable[[Any], bool]) -> None:
+    """Move the tool results of each user turn to its start (APIs that want the answer to a
+    tool call to open the turn), keeping their order and that of the rest."""
+    for turn in turns:
+        content = turn["content"]
+        if turn["role"] == "user" and any(is_result(b) for b in content[1:]):
+            content.sort(key=lambda b: not is_result(b))
+
+
+def assistant_parts(
+    message: ChatMessageAssistant, with_reasoning: bool
+) -> tuple[list[ContentReasoning], list[Content]]:
+    """An assistant message's reasoning parts to send back (none unless `with_reasoning`;
+    its `reasoning` text as one part when it has no parts), and its other content parts."""
+    content = message.content
+    if isinstance(content, str):
+        parts: list[ContentReasoning] = []
+        others: list[Content] = [ContentText(text=content)] if content else []
+    else:
+        parts = [c for c in content if isinstance(c, ContentReasoning)]
+        others = [c for c in content if not isinstance(c, ContentReasoning)]
+    if not with_reasoning:
+        return [], others
+    if not parts and message.reasoning:
+        parts = [ContentReasoning(reasoning=message.reasoning)]
+    return parts, others
 
 
 def count(value: Any) -> int | None:

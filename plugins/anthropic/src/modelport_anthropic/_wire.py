@@ -42,7 +42,17 @@ from modelport import (
 )
 from modelport.errors import InvalidResponseError, ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import FILE_ID, count, decoded_tool_call, document_mime, media_source, usage
+from modelport.wire import (
+    FILE_ID,
+    add_turn,
+    assistant_parts,
+    count,
+    decoded_tool_call,
+    document_mime,
+    media_source,
+    results_first,
+    usage,
+)
 
 from ._server_tools import ServerParts, citations, server_blocks, server_tool, text_block
 
@@ -274,17 +284,9 @@ def _messages(
                 )
         else:
             raise ModelInputError(f"message {i} has an unknown role: {type(m).__name__}")
-        if not blocks:  # an empty assistant message: nothing to replay
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    for turn in turns:
-        content = turn["content"]
-        if turn["role"] == "user" and any(b["type"] == "tool_result" for b in content[1:]):
-            # tool results must open the turn that answers a tool call
-            content.sort(key=lambda b: b["type"] != "tool_result")
+        add_turn(turns, role, blocks)  # an empty assistant message: nothing to replay
+    # tool results must open the turn that answers a tool call
+    results_first(turns, lambda b: b["type"] == "tool_result")
     if turns and turns[-1]["role"] == "assistant":
         last = turns[-1]["content"][-1]
         if last["type"] == "text":  # the API refuses a prefill ending in whitespace
@@ -295,20 +297,9 @@ def _messages(
 def _assistant_blocks(
     m: ChatMessageAssistant, index: int, replay_reasoning: bool
 ) -> list[dict[str, Any]]:
-    reasoning: list[dict[str, Any]] = []
-    blocks: list[dict[str, Any]] = []
-    if isinstance(m.content, str):
-        if m.content:
-            blocks.append({"type": "text", "text": m.content})
-        parts: list[ContentReasoning] = []
-    else:
-        parts = [c for c in m.content if isinstance(c, ContentReasoning)]
-        others = [c for c in m.content if not isinstance(c, ContentReasoning)]
-        blocks = _content_blocks(others, index, "assistant")
-    if replay_reasoning:
-        if not parts and m.reasoning:
-            parts = [ContentReasoning(reasoning=m.reasoning)]
-        reasoning = [_reasoning_block(p) for p in parts]
+    parts, others = assistant_parts(m, replay_reasoning)
+    reasoning = [_reasoning_block(p) for p in parts]
+    blocks = _content_blocks(others, index, "assistant")
     calls = [
         {"type": "tool_use", "id": c.id, "name": c.function, "input": c.arguments}
         for c in m.tool_calls or []

@@ -49,7 +49,7 @@ from modelport.errors import (
     ServerError,
 )
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import count, decoded_tool_call, usage
+from modelport.wire import add_turn, assistant_parts, count, decoded_tool_call, results_first, usage
 
 from ._server_tools import ServerBlocks, server_blocks, system_tools
 
@@ -317,34 +317,17 @@ def _messages(
                 )
         else:
             raise ModelInputError(f"message {i} has an unknown role: {type(m).__name__}")
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    for turn in turns:
-        content = turn["content"]
-        if turn["role"] == "user" and any("toolResult" in b for b in content[1:]):
-            content.sort(key=lambda b: "toolResult" not in b)  # results open the turn
+        add_turn(turns, role, blocks)
+    results_first(turns, lambda b: "toolResult" in b)
     return system, turns
 
 
 def _assistant_blocks(
     m: ChatMessageAssistant, index: int, replay_reasoning: bool, documents: _Documents
 ) -> list[dict[str, Any]]:
-    if isinstance(m.content, str):
-        blocks = [{"text": m.content}] if m.content else []
-        parts: list[ContentReasoning] = []
-    else:
-        parts = [c for c in m.content if isinstance(c, ContentReasoning)]
-        others = [c for c in m.content if not isinstance(c, ContentReasoning)]
-        blocks = _content_blocks(others, index, "assistant", documents)
-    reasoning: list[dict[str, Any]] = []
-    if replay_reasoning:
-        if not parts and m.reasoning:
-            parts = [ContentReasoning(reasoning=m.reasoning)]
-        reasoning = [_reasoning_block(p) for p in parts]
+    parts, others = assistant_parts(m, replay_reasoning)
+    reasoning = [_reasoning_block(p) for p in parts]
+    blocks = _content_blocks(others, index, "assistant", documents)
     calls = [
         {"toolUse": {"toolUseId": c.id, "name": c.function, "input": c.arguments}}
         for c in m.tool_calls or []
