@@ -29,7 +29,8 @@ if TYPE_CHECKING:
         ChatMessageUser,
     )
     from ._model import Model, get_model
-    from ._modelapi import ModelAPI, ModelCall
+    from ._modelapi import ModelAPI
+    from ._observe import CallInfo, ObserverHandle, observe
     from ._output import (
         ChatCompletionChoice,
         Logprob,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
+    from ._records import CallLog, ModelCall, record_calls
     from ._registry import (
         ProviderEntry,
         ProviderInfo,
@@ -81,6 +83,8 @@ version), and the HTTP user agent and `modelport --version` report it."""
 __all__ = [
     "BatchConfig",
     "CachePolicy",
+    "CallInfo",
+    "CallLog",
     "ChatCompletionChoice",
     "ChatMessage",
     "ChatMessageAssistant",
@@ -105,6 +109,7 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "ObserverHandle",
     "ProviderEntry",
     "ProviderInfo",
     "ReasoningDelta",
@@ -140,6 +145,8 @@ __all__ = [
     "hookimpl",
     "make_plugin_manager",
     "modelapi",
+    "observe",
+    "record_calls",
 ]
 
 _LAZY = {
@@ -174,7 +181,12 @@ _LAZY = {
     "ToolInfo": "._tools",
     "ToolParams": "._tools",
     "ModelAPI": "._modelapi",
-    "ModelCall": "._modelapi",
+    "ModelCall": "._records",
+    "CallLog": "._records",
+    "record_calls": "._records",
+    "CallInfo": "._observe",
+    "ObserverHandle": "._observe",
+    "observe": "._observe",
     "Model": "._model",
     "get_model": "._model",
     "modelapi": "._registry",

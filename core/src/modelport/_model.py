@@ -14,6 +14,7 @@ import attrs
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
+from . import _observe
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
@@ -29,6 +30,7 @@ from ._messages import (
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
 from ._prepare import check_sent, limit_tool_output
+from ._records import LOG, SINK
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._stream import Stream
@@ -37,6 +39,7 @@ from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
 from .wire import drop_config
 
 if TYPE_CHECKING:
+    from ._observe import Watch
     from .cache import CachePolicy
     from .hookspecs import Limiter
 
@@ -215,6 +218,8 @@ class Model:
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
         self._closed = False
+        if not _observe.HUB.env_loaded:
+            _observe.HUB.load_env()
 
     def _unsupported_config(self) -> tuple[str, ...]:
         """The config fields the provider declares it does not honour (computed once)."""
@@ -365,6 +370,9 @@ class Model:
         if self._closed:
             raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
+        if _observe.active or LOG.get() is not None:  # observers, or record_calls()
+            watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
+            return await watch.generate(self, messages, tool_infos, choice, cfg, cache)
         start = time.monotonic()
         pending = None
         if cache:
@@ -422,9 +430,11 @@ class Model:
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
+        watch: Watch | None = None,
     ) -> Coroutine[Any, Any, ModelOutput]:
         """The attempts of one call, bounded by `config.timeout` when it is set (a plain
-        function returning the coroutine: one coroutine layer fewer on the hot path)."""
+        function returning the coroutine: one coroutine layer fewer on the hot path);
+        `watch` sees each attempt."""
         api = self.api
         semaphore = self._slots.get(
             api.connection_key(), config.max_connections or api.max_connections()
@@ -432,9 +442,9 @@ class Model:
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
             return self._attempts(
-                semaphore, max_retries, None, messages, tools, tool_choice, config
+                semaphore, max_retries, None, messages, tools, tool_choice, config, watch
             )
-        return self._timed(semaphore, max_retries, messages, tools, tool_choice, config)
+        return self._timed(semaphore, max_retries, messages, tools, tool_choice, config, watch)
 
     def _slots_for(self, config: GenerateConfig) -> Limiter:
         """The concurrency slots of this call's connection key and size, in the running
@@ -452,6 +462,7 @@ class Model:
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
+        watch: Watch | None = None,
     ) -> ModelOutput:
         timeout = config.timeout
         assert timeout is not None
@@ -459,7 +470,7 @@ class Model:
         try:
             async with asyncio.timeout(timeout):
                 return await self._attempts(
-                    semaphore, max_retries, deadline, messages, tools, tool_choice, config
+                    semaphore, max_retries, deadline, messages, tools, tool_choice, config, watch
                 )
         except TimeoutError as ex:
             if isinstance(ex, ModelTimeoutError):
@@ -479,6 +490,7 @@ class Model:
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
+        watch: Watch | None = None,
     ) -> ModelOutput:
         """Call the provider until it answers, retrying rate limits and transient errors.
 
@@ -493,7 +505,16 @@ class Model:
                 if not semaphore.try_take():
                     await semaphore.take()
                 try:
-                    result = await api.generate(messages, tools, tool_choice, config)
+                    if watch is None:
+                        result = await api.generate(messages, tools, tool_choice, config)
+                    else:
+                        token = watch.attempt_start()
+                        try:
+                            result = await api.generate(messages, tools, tool_choice, config)
+                        finally:
+                            if token is not None:
+                                SINK.reset(token)
+                        result = watch.result(result)
                 finally:
                     semaphore.give()
                 if isinstance(result, tuple):
@@ -504,11 +525,15 @@ class Model:
                 return result
             except Exception as ex:
                 if self._closed:
+                    if watch is not None:
+                        watch.attempt_end(ex, None)
                     if isinstance(ex, ModelClosedError):
                         raise
                     raise ModelClosedError(f"{self} was closed during the call") from ex
                 retryable = api.is_rate_limit(ex) or is_transient(ex)
                 wait = next_wait(policy, ex, retries, max_retries, retryable, deadline)
+                if watch is not None:
+                    watch.attempt_end(ex, wait)
                 if wait is None:
                     raise
                 logger.info(
