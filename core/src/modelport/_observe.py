@@ -35,7 +35,7 @@ import attrs
 from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._output import ModelOutput
-from ._records import LOG, SINK, ModelCall
+from ._records import LOG, SINK, CallLog, ModelCall
 from ._registry import default_registry
 from ._tools import ToolChoice, ToolInfo
 
@@ -68,6 +68,7 @@ CacheAction = Literal["hit", "miss", "store"]
 output to keep (`store`)."""
 
 _ids = itertools.count(1)
+_new_tuple = tuple.__new__  # builds a `CallInfo` without its Python-level `__new__`
 
 
 class CallInfo(NamedTuple):
@@ -297,17 +298,17 @@ class Watch:
     """One call seen by the observers and, inside `record_calls()`, recorded: what `Model`
     drives when either is on (it builds none otherwise)."""
 
-    __slots__ = (
-        "_attempt_records",
-        "_attempt_start",
-        "attempts",
-        "call",
-        "hooks",
-        "log",
-        "open",
-        "records",
-        "start",
-    )
+    # class-level defaults: a watch writes only what differs from them (the hot path)
+    attempts = 0
+    """Attempts begun so far."""
+    open = False
+    """Whether an attempt is under way."""
+    _attempt_records = 0
+    _attempt_start = 0.0
+    log: CallLog | None = None
+    """The `record_calls()` log the call's records go to (None outside one)."""
+    records: list[ModelCall] | None = None
+    """The call's records so far (None outside `record_calls()`)."""
 
     def __init__(
         self,
@@ -319,29 +320,29 @@ class Watch:
         stream: bool,
     ) -> None:
         api = model.api
-        log = LOG.get()
-        self.call = CallInfo(
-            next(_ids),
-            api.provider,
-            api.model_name,
-            api.base_url,
-            stream,
-            tuple(messages),
-            tuple(tools),
-            tool_choice,
-            config,
+        self.call = call = _new_tuple(
+            CallInfo,
+            (
+                next(_ids),
+                api.provider,
+                api.model_name,
+                api.base_url,
+                stream,
+                tuple(messages),
+                tuple(tools) if tools else (),
+                tool_choice,
+                config,
+            ),
         )
         self.hooks = hooks
-        self.log = log
-        self.records: list[ModelCall] | None = None if log is None else []
-        self.attempts = 0
-        self.open = False
-        self._attempt_records = 0
-        self._attempt_start = 0.0
-        self.start = time.perf_counter()
-        for fn in self.hooks.call_start:
+        log = LOG.get()
+        if log is not None:
+            self.log = log
+            self.records = []
+        self.start = time.monotonic()
+        for fn in hooks.call_start:
             try:
-                fn(self.call)
+                fn(call)
             except Exception as ex:
                 _report("observe_call_start", ex)
 
@@ -359,7 +360,7 @@ class Watch:
         call has begun (in the same task)."""
         self.attempts += 1
         self.open = True
-        self._attempt_start = time.perf_counter()
+        self._attempt_start = time.monotonic()
         token = None
         if self.records is not None:
             self._attempt_records = len(self.records)
@@ -376,7 +377,7 @@ class Watch:
         if not self.open:
             return
         self.open = False
-        duration = time.perf_counter() - self._attempt_start
+        duration = time.monotonic() - self._attempt_start
         records = self.records
         record = (
             records[-1] if records is not None and len(records) > self._attempt_records else None
@@ -396,7 +397,21 @@ class Watch:
                 self.records.append(record)
             if isinstance(result, BaseException):
                 raise result
-        self.attempt_end(None, None)
+        self.open = False  # the attempt ended with an answer (`attempt_end`, inlined)
+        fns = self.hooks.attempt_end
+        if fns:
+            duration = time.monotonic() - self._attempt_start
+            records = self.records
+            record = (
+                records[-1]
+                if records is not None and len(records) > self._attempt_records
+                else None
+            )
+            for fn in fns:
+                try:
+                    fn(self.call, self.attempts, None, None, duration, record)
+                except Exception as ex:
+                    _report("observe_attempt_end", ex)
         output: ModelOutput = result
         return output
 
@@ -419,7 +434,7 @@ class Watch:
                 output.calls = list(records)
             assert self.log is not None
             self.log.calls.extend(records)
-        duration = time.perf_counter() - self.start
+        duration = time.monotonic() - self.start
         for fn in self.hooks.call_end:
             try:
                 fn(self.call, output, error, duration)
@@ -436,7 +451,7 @@ class Watch:
         cache: bool | CachePolicy,
     ) -> ModelOutput:
         """`Model.generate` after `prepare`, watched (mirrors its unwatched steps)."""
-        start = time.monotonic()
+        start = self.start
         try:
             pending = None
             if cache:
