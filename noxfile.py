@@ -10,7 +10,9 @@
 
 Core's tests (and a plugin's, when it needs them) import the shared helpers of
 `tests/support` (installed as a distribution, in every session that runs tests).
-A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
+A plugin's own test dependencies are its `[dependency-groups] test` list (a workspace
+distribution named there, such as `modelport-openai` for a plugin whose tests call a real
+provider, is installed from its folder); a plugin may ask for
 extra packages installed first and for pip instead of uv with
 `[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file),
 and for packages its benchmarks need with `bench = [...]` (a redis-server for the redis one).

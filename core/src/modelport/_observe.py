@@ -358,16 +358,18 @@ class Watch:
         """An attempt begins (its concurrency slot taken). Inside `record_calls()`, the
         record sink is set for it: the caller resets the token returned once the provider's
         call has begun (in the same task)."""
-        self.attempts += 1
+        self.attempts = attempt = self.attempts + 1
         self.open = True
         self._attempt_start = time.monotonic()
         token = None
-        if self.records is not None:
-            self._attempt_records = len(self.records)
-            token = SINK.set(self.records)
+        records = self.records
+        if records is not None:
+            self._attempt_records = len(records)
+            token = SINK.set(records)
+        call = self.call
         for fn in self.hooks.attempt_start:
             try:
-                fn(self.call, self.attempts)
+                fn(call, attempt)
             except Exception as ex:
                 _report("observe_attempt_start", ex)
         return token
@@ -402,14 +404,13 @@ class Watch:
         if fns:
             duration = time.monotonic() - self._attempt_start
             records = self.records
-            record = (
-                records[-1]
-                if records is not None and len(records) > self._attempt_records
-                else None
-            )
+            record = None
+            if records is not None and len(records) > self._attempt_records:
+                record = records[-1]
+            call, attempt = self.call, self.attempts
             for fn in fns:
                 try:
-                    fn(self.call, self.attempts, None, None, duration, record)
+                    fn(call, attempt, None, None, duration, record)
                 except Exception as ex:
                     _report("observe_attempt_end", ex)
         output: ModelOutput = result
@@ -423,9 +424,12 @@ class Watch:
             except Exception as ex:
                 _report("observe_stream_event", ex)
 
-    def end(self, output: ModelOutput | None, error: BaseException | None) -> None:
-        """The call ended, with `output` or `error`: its records go to the output and the log,
-        and the observers are told."""
+    def end(
+        self, output: ModelOutput | None, error: BaseException | None, now: float | None = None
+    ) -> None:
+        """The call ended (at `now`, by `time.monotonic()`, when the caller has it), with
+        `output` or `error`: its records go to the output and the log, and the observers are
+        told."""
         if self.open:
             self.attempt_end(error, None)
         records = self.records
@@ -434,10 +438,11 @@ class Watch:
                 output.calls = list(records)
             assert self.log is not None
             self.log.calls.extend(records)
-        duration = time.monotonic() - self.start
+        duration = (time.monotonic() if now is None else now) - self.start
+        call = self.call
         for fn in self.hooks.call_end:
             try:
-                fn(self.call, output, error, duration)
+                fn(call, output, error, duration)
             except Exception as ex:
                 _report("observe_call_end", ex)
 
@@ -469,17 +474,20 @@ class Watch:
                     self.cache("miss", None)
             attempts = model._call(messages, tools, choice, cfg, self)
             output = await (attempts if pending is None else pending.bound(attempts))
-            output.time = time.monotonic() - start
+            ended = time.monotonic()
+            output.time = ended - start
             if not output.model:
                 output.model = model.name
+            now: float | None = ended
             if pending is not None:
                 await pending.save(output)
+                now = None  # the store took time: the call ends later
                 if _lookup.cacheable(output):
                     self.cache("store", output)
         except BaseException as ex:
             self.end(None, ex)
             raise
-        self.end(output, None)
+        self.end(output, None, now)
         return output
 
 

@@ -298,6 +298,29 @@ def test_a_stream_has_its_time_to_first_chunk(telemetry: Telemetry) -> None:
     assert attributes["gen_ai.usage.output_tokens"] == 2
 
 
+def test_a_stream_left_early_is_not_an_error(telemetry: Telemetry) -> None:
+    sse = (chunk({"content": "Bon"}), chunk({"content": "jour"}), chunk({}, "stop"), "[DONE]")
+    with LocalServer() as server:
+        server.enqueue(Reply(sse=sse))
+        model = openai_model(server)
+
+        async def go() -> None:
+            async with model.stream("hello") as stream:
+                async for _ in stream:
+                    break
+
+        run(model, go())
+    (span,) = telemetry.call_spans()
+    attributes = dict(span.attributes or {})
+    assert attributes["modelport.stream.closed_early"] is True
+    assert "error.type" not in attributes
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.end_time is not None
+    (attempt,) = telemetry.attempt_spans()
+    assert attempt.status.status_code is StatusCode.UNSET
+    assert dict(attempt.attributes or {})["modelport.stream.closed_early"] is True
+
+
 def test_content_is_recorded_only_when_asked() -> None:
     messages: list[ChatMessage] = [
         ChatMessageSystem(content="Be brief."),

@@ -282,7 +282,9 @@ class OpenTelemetryObserver:
             status = record.status
         if status is not None:
             span.set_attribute("http.response.status_code", status)
-        if error is not None:
+        if isinstance(error, GeneratorExit):  # the caller left the stream early
+            span.set_attribute("modelport.stream.closed_early", True)
+        elif error is not None:
             span.set_attribute("error.type", _error_type(error))
             span.set_attribute("modelport.retry", wait is not None)
             if wait is not None:
@@ -353,7 +355,9 @@ class OpenTelemetryObserver:
                 self.token_usage.record(
                     usage.output_tokens, {**metric, "gen_ai.token.type": "output"}
                 )
-        if error is not None:
+        if isinstance(error, GeneratorExit):  # a stream its caller left early: not a failure
+            span.set_attribute("modelport.stream.closed_early", True)
+        elif error is not None:
             kind = _error_type(error)
             span.set_attribute("error.type", kind)
             span.set_status(Status(StatusCode.ERROR, _description(error)))
