@@ -43,7 +43,10 @@ def _declarations() -> list[tuple[str, frozenset[str] | None, dict[str, str]]]:
         if endpoint is not None:
             args = {**STANDARD_MODEL_ARGS, **endpoint.model_args}
             docs = {name: spec.doc for name, spec in sorted(args.items())}
-            rows.append((info.name, frozenset(endpoint.config), docs))
+            honoured = frozenset(endpoint.config)
+            if not hasattr(factory, "batch_submit"):  # declared, but no batch API to send to
+                honoured -= {"batch"}
+            rows.append((info.name, honoured, docs))
         else:
             declared = getattr(factory, "honoured_config", None)
             rows.append((info.name, declared, {}))
@@ -54,7 +57,7 @@ def render() -> str:
     """The page's Markdown."""
     rows = _declarations()
     names = [name for name, _, _ in rows]
-    fields = [f for f in GenerateConfig.model_fields if f in WIRE_CONFIG]
+    fields = [f for f in GenerateConfig.model_fields if f in WIRE_CONFIG or f == "batch"]
     core = ", ".join(f"`{f}`" for f in GenerateConfig.model_fields if f in CORE_CONFIG)
     lines = [HEADER.format(core=core), "## Config fields", ""]
     lines.append("| field | " + " | ".join(f"`{n}`" for n in names) + " |")

@@ -18,6 +18,7 @@ from modelport import (
     ChatMessageSystem,
     ChatMessageUser,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentText,
     ContentVideo,
@@ -220,12 +221,14 @@ def _media(kind: str, value: str) -> ChatMessageUser:
         part = ContentImage(image=value)
     elif kind == "audio":
         part = ContentAudio(audio=value, format="wav")
+    elif kind == "document":
+        part = ContentDocument(document=value, mime_type="application/pdf")
     else:
         part = ContentVideo(video=value, format="mp4")
     return ChatMessageUser(content=[ContentText(text="what is this?"), part])
 
 
-@pytest.mark.parametrize("kind", ["image", "audio", "video"])
+@pytest.mark.parametrize("kind", ["image", "audio", "video", "document"])
 def test_local_files_are_keyed_by_content_not_path(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "input.bin"
     path.write_bytes(b"first content")

@@ -201,6 +201,13 @@ _INTERNAL = {
     "scrub_url",
     # building blocks used by core modules and providers, not part of the top-level API
     "ContentBase",
+    # the parts of a bulk run (run_requests): its results file, its progress display
+    "read_results",
+    "RunStats",
+    "Display",
+    "Lines",
+    "Bar",
+    "make_display",
     "check_api_key",
     "normalize_input",
     "collapse_messages",

@@ -14,6 +14,7 @@ from modelport import (
     ChatMessageSystem,
     ChatMessageTool,
     ChatMessageUser,
+    ContentDocument,
     ContentImage,
     ContentText,
     GenerateConfig,
@@ -164,6 +165,10 @@ def test_messages_as_dicts_are_validated() -> None:
         ([ChatMessageTool(content="42", tool_call_id="nope")], "no earlier"),
         ("caf\udce9", "UTF-8"),
         ([ChatMessageUser(content="x\udcff")], "UTF-8"),
+        (
+            [ChatMessageUser(content=[ContentDocument(document="a.pdf", title="r\udcffport")])],
+            "part 0 document title is not valid UTF-8",
+        ),
         (b"bytes", "str or a list"),
         ([42], "ChatMessage"),
     ],

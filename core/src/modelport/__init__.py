@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._bulk import RunSummary, run_requests, run_requests_sync
     from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
     from ._content import (
         Content,
@@ -116,6 +117,7 @@ __all__ = [
     "Registry",
     "ResponseSchema",
     "RetryPolicy",
+    "RunSummary",
     "SSEParser",
     "StopReason",
     "Stream",
@@ -147,6 +149,8 @@ __all__ = [
     "modelapi",
     "observe",
     "record_calls",
+    "run_requests",
+    "run_requests_sync",
 ]
 
 _LAZY = {
@@ -196,6 +200,9 @@ _LAZY = {
     "default_registry": "._registry",
     "make_plugin_manager": "._registry",
     "RetryPolicy": "._retry",
+    "RunSummary": "._bulk",
+    "run_requests": "._bulk",
+    "run_requests_sync": "._bulk",
     "Finish": "._stream",
     "ReasoningDelta": "._stream",
     "SSEParser": "._stream",

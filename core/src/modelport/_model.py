@@ -374,6 +374,13 @@ class Model:
             watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
             return await watch.generate(self, messages, tool_infos, choice, cfg, cache)
         start = time.monotonic()
+        if cfg.batch:  # through the provider's batch API (`modelport.batch`)
+            from .batch._call import generate_batched
+
+            batched = await generate_batched(self, messages, tool_infos, choice, cfg, cache, start)
+            if batched is not None:
+                return batched
+            cfg = cfg.model_copy(update={"batch": None})
         pending = None
         if cache:
             from .cache import _lookup

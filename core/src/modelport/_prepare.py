@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._config import GenerateConfig
-from ._content import ContentAudio, ContentImage, ContentReasoning, ContentText, ContentVideo
+from ._content import (
+    ContentAudio,
+    ContentDocument,
+    ContentImage,
+    ContentReasoning,
+    ContentText,
+    ContentVideo,
+)
 from ._messages import ChatMessageAssistant, ChatMessageBase, ChatMessageTool, ChatMessageUser
 from ._tools import ToolInfo
 from .errors import ModelInputError
@@ -120,6 +127,12 @@ def _check_message(m: ChatMessageBase, i: int) -> None:
                 _check_str(part.audio, ("message ", i, " (", role, ") part ", j, " audio"))
             elif isinstance(part, ContentVideo):
                 _check_str(part.video, ("message ", i, " (", role, ") part ", j, " video"))
+            elif isinstance(part, ContentDocument):
+                where = ("message ", i, " (", role, ") part ", j, " document")
+                _check_str(part.document, where)
+                _check_str(part.mime_type, (*where, " mime_type"))
+                _check_str(part.filename, (*where, " filename"))
+                _check_str(part.title, (*where, " title"))
     if isinstance(m, ChatMessageAssistant):
         _check_str(m.reasoning, ("message ", i, " (assistant) reasoning"))
         for k, call in enumerate(m.tool_calls or ()):

@@ -1,4 +1,4 @@
-"""The `modelport` command line: `generate`, `providers`, `new-provider` (and `cache`).
+"""The `modelport` command line: `generate`, `run`, `providers`, `new-provider` (and `cache`).
 
 Exit codes: 0 success, 1 the provider call failed, 2 bad usage or input, 130 interrupted.
 """
@@ -106,20 +106,25 @@ def _add_generate(sub: Any) -> None:
         action="store_true",
         help="use the response cache (the default CachePolicy: entries live one week)",
     )
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_generate)
+
+
+def _add_config_options(p: Any, skip: tuple[str, ...] = ()) -> None:
+    """An option per GenerateConfig field (but those of `skip`), read by `_config_from`."""
     group = p.add_argument_group("config options")
     for name, is_list in _config_fields():
+        if name in skip:
+            continue
         flag = "--" + name.replace("_", "-")
         if is_list:
             group.add_argument(flag, dest=f"cfg_{name}", action="append", metavar="VALUE")
         else:
             group.add_argument(flag, dest=f"cfg_{name}", metavar="VALUE")
-    p.set_defaults(func=_cmd_generate)
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
-    from ._model import get_model
-
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+def _config_from(args: argparse.Namespace) -> GenerateConfig:
+    """The GenerateConfig the config options of `args` give (a bad value is a UsageError)."""
     raw = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
     values = {
         k: v if isinstance(v, list) else _parse_value(v) if k != "system_message" else v
@@ -133,6 +138,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             for e in ex.errors()
         )
         raise UsageError(f"invalid config: {problems}") from None
+    return config
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from ._model import get_model
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    config = _config_from(args)
     model_args = _parse_pairs(args.model_args, "-M")
     try:
         model = get_model(args.model, config=config, base_url=args.base_url, **model_args)
@@ -161,6 +174,113 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         if output.error:
             print(f"modelport: {output.stop_reason}: {output.error}", file=sys.stderr)
     return EXIT_OK
+
+
+def _add_run(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a JSON-lines file of requests through a model, resumably",
+        description="Run each request of REQUESTS (JSON lines: id, input, and optionally "
+        "tools, tool_choice, config) through the model, appending each result to RESULTS as "
+        "its call ends. Run the same command again to resume: ids RESULTS holds are skipped. "
+        "Exit codes: 0 every call succeeded, 1 some call failed or some line was bad, 2 bad "
+        "usage, 130 interrupted (the results written are kept).",
+    )
+    p.add_argument("requests", help="the requests file (JSON lines)")
+    p.add_argument("results", help="the results file (JSON lines; created or appended to)")
+    p.add_argument(
+        "--model", "-m", help="'<provider>/<model>' (default: $MODELPORT_MODEL)", default=None
+    )
+    p.add_argument(
+        "-M",
+        dest="model_args",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model arg passed to the provider (values are JSON, else strings)",
+    )
+    p.add_argument("--base-url", default=None, help="alternate base URL for the provider")
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="use the response cache (the default CachePolicy: entries live one week)",
+    )
+    p.add_argument(
+        "--batch",
+        action="store_true",
+        help="send the calls through the provider's batch API (about half the price; a "
+        "provider without one ignores it, with a warning)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also do again the requests whose last result is an error",
+    )
+    p.add_argument(
+        "--progress",
+        choices=["auto", "bar", "lines", "off"],
+        default="auto",
+        help="a live bar (on a terminal, with modelport[progress] installed), plain lines on "
+        "standard error, or none (default: auto)",
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between two plain progress lines (default: 10)",
+    )
+    _add_config_options(p, skip=("batch",))
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ._bulk import run_requests
+    from ._model import get_model
+
+    config = _config_from(args)
+    if args.batch:
+        config = config.model_copy(update={"batch": True})
+    model_args = _parse_pairs(args.model_args, "-M")
+    if args.progress_interval <= 0:
+        raise UsageError("--progress-interval must be more than 0")
+    if not Path(args.requests).is_file():
+        raise UsageError(f"{args.requests}: no such file")
+    if not Path(args.results).absolute().parent.is_dir():
+        raise UsageError(f"{args.results}: its folder does not exist")
+    try:
+        model = get_model(
+            args.model, config=config, base_url=args.base_url, memoize=False, **model_args
+        )
+    except (TypeError, ModelInputError) as ex:  # an unknown or invalid model arg
+        raise UsageError(_one_line(ex)) from None
+
+    async def go() -> Any:
+        async with model:
+            return await run_requests(
+                args.requests,
+                args.results,
+                model,
+                cache=args.cache,
+                retry_failed=args.retry_failed,
+                progress=args.progress,
+                progress_interval=args.progress_interval,
+            )
+
+    try:
+        summary = asyncio.run(go())
+    except KeyboardInterrupt:
+        print(
+            "modelport: interrupted: the results written are kept; run the same command "
+            "again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except OSError as ex:  # the results file cannot be read or written (disk full, ...)
+        print(f"modelport: error: {_one_line(ex)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"modelport: {summary.describe()}", file=sys.stderr)
+    return EXIT_OK if summary.ok else EXIT_FAILED
 
 
 def _add_providers(sub: Any) -> None:
@@ -320,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     _add_generate(sub)
+    _add_run(sub)
     _add_providers(sub)
     _add_new_provider(sub)
     from .cache._cli import add_cache_command

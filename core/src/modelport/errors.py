@@ -16,6 +16,7 @@ ModelportError
     ├── RateLimitError                    429: retried (unless a quota is exhausted)
     ├── ServerError                       5xx (and 529 overloaded): retried
     ├── InvalidResponseError              the body is not what the API promises (HTML, bad JSON)
+    ├── BatchError                        a batch job failed as a whole, or cancelled a request
     ├── ModelConnectionError (ConnectionError)  refused, reset or dropped: retried
     └── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
 ```
@@ -28,10 +29,12 @@ No message or repr built here contains an API key: providers pass the keys they 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
     "CacheError",
     "InvalidResponseError",
     "ModelAPIError",
@@ -222,6 +225,19 @@ class ServerError(ModelAPIError):
 
 class InvalidResponseError(ModelAPIError):
     """The response is not what the API promises (an HTML page, invalid JSON, missing fields)."""
+
+
+class BatchError(ModelAPIError):
+    """A provider's batch job failed as a whole (every call it held gets this error), or a
+    request in it was cancelled before it ran (see `GenerateConfig.batch`).
+
+    Attributes:
+        job: The provider's id of the job, when it was submitted.
+    """
+
+    def __init__(self, message: str, *, job: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.job = job
 
 
 class ModelConnectionError(ModelAPIError, ConnectionError):

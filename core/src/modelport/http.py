@@ -71,6 +71,7 @@ __all__ = [
     "HTTPModelAPI",
     "HTTPResponse",
     "ModelArg",
+    "RawResponse",
     "StreamParser",
     "StreamingResponse",
     "error_for_status",
@@ -693,6 +694,72 @@ class HTTPClient:
             return parse(response.json)
         except ValueError as ex:
             raise self._error(InvalidResponseError, str(ex), status=response.status) from None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RawResponse:
+        """Send one request of any method and read its whole 2xx body (a GET of a job's
+        status, a file upload as `aiohttp.FormData`, a download): the batch APIs' calls.
+
+        `json_body` is sent as JSON; else `data` as aiohttp takes it. Redirects are not
+        followed (an `InvalidResponseError`), the body is capped at `max_response_bytes`,
+        and every failure is typed as for `post_json`.
+        """
+        hdrs: dict[str, str] = {}
+        payload = data
+        if json_body is not None:
+            try:
+                payload = _ENCODER.encode(json_body).encode("ascii")
+            except ValueError as ex:
+                raise ModelInputError(
+                    f"{self.provider}: the request is not valid JSON: {ex}"
+                ) from None
+            hdrs["content-type"] = "application/json"
+        if headers:
+            hdrs.update(headers)
+        entry = self._loop_session()
+        if not entry.started:
+            entry.started = True
+            await entry.closer.__anext__()
+        try:
+            async with entry.session.request(
+                method, url, data=payload, headers=hdrs, allow_redirects=False
+            ) as resp:
+                status = resp.status
+                rheaders: Mapping[str, str] = resp.headers
+                raw = await self._read(resp)
+        except ModelAPIError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as ex:
+            raise self._transport_error(ex) from scrub_cause(ex, self.secrets)
+        if status in _REDIRECTS:
+            raise self._error(InvalidResponseError, "a redirect: not followed", status=status)
+        if status >= 300:
+            raise self._status_error(status, raw, rheaders)
+        return RawResponse(status=status, headers=rheaders, body=raw)
+
+
+@attrs.frozen
+class RawResponse:
+    """A successful response of `HTTPClient.request`: status, headers and the body's bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON (a `ValueError` when it is not JSON)."""
+        return json.loads(self.body)
+
+    def text(self) -> str:
+        """The body decoded as UTF-8 (invalid bytes replaced)."""
+        return self.body.decode("utf-8", errors="replace")
 
 
 class StreamParser(Protocol):

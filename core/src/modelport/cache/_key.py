@@ -137,7 +137,7 @@ def callable_identity(value: Any) -> dict[str, Any] | None:
 
 
 _REMOTE = ("http://", "https://", "data:")
-_MEDIA_FIELDS = {"image": "image", "audio": "audio", "video": "video"}
+_MEDIA_FIELDS = {"image": "image", "audio": "audio", "video": "video", "document": "document"}
 
 
 def file_identity(value: str) -> str | None:
@@ -159,7 +159,8 @@ def file_identity(value: str) -> str | None:
 
 
 def _dump_message(message: ChatMessageBase) -> dict[str, Any]:
-    """A message as key material: local image, audio and video files by their content."""
+    """A message as key material: local image, audio, video and document files by their
+    content."""
     data = message.model_dump(mode="json", exclude=set(MESSAGE_EXCLUDED), exclude_none=True)
     content = message.content
     if isinstance(content, str):
@@ -224,7 +225,7 @@ def cache_key(
     """The cache key of a call: the sha256 (hex) of its canonical JSON ingredients.
 
     Ingredients: provider and model name, base_url, model_args, the messages (without `id` and
-    `source`; a local image, audio or video file by its content, not its path), tools,
+    `source`; a local image, audio, video or document file by its content, not its path), tools,
     tool_choice, every config field that can change the output, the epoch (None unless the
     policy is per epoch) and the policy's scopes. The API key is never an ingredient. A model
     arg that is a function, method or class is keyed by `callable_identity`.

@@ -15,7 +15,8 @@ import logging
 import os
 import weakref
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -34,8 +35,22 @@ from ._store import CacheRecord, CacheStore, StoreSource, seconds_of, timestamp
 
 logger = logging.getLogger("modelport.cache")
 
+_T = TypeVar("_T")
+
 STORE_ENV = "MODELPORT_CACHE_STORE"
 """Environment variable naming the cache store (default `file`)."""
+
+hits_seen: ContextVar[list[int] | None] = ContextVar("modelport_cache_hits", default=None)
+"""When set (to a one-item list) in a task, each call of that task answered from the cache
+adds one to it: how a bulk run tells the answers it did not pay for."""
+
+
+def _note(hit: ModelOutput | None) -> None:
+    if hit is not None:
+        seen = hits_seen.get()
+        if seen is not None:
+            seen[0] += 1
+
 
 DEFAULT_STORE = "file"
 
@@ -195,7 +210,7 @@ class Pending:
     claim: Claim | None = None
     """The claim on the call in flight (released by `save`, or when the call fails)."""
 
-    async def bound(self, call: Coroutine[Any, Any, ModelOutput]) -> ModelOutput:
+    async def bound(self, call: Coroutine[Any, Any, _T]) -> _T:
         """Await the provider `call` within the time left of the whole-call timeout (the
         lookup took some of it). A call that fails releases its claim."""
         try:
@@ -292,6 +307,7 @@ async def fetch(
         pending = Pending(
             response_cache, name, key, policy, provider=identity.provider, claim=claim
         )
+        _note(hit)
         return pending, hit
     deadline = asyncio.get_running_loop().time() + timeout
     try:
@@ -309,4 +325,5 @@ async def fetch(
     pending = Pending(
         response_cache, name, key, policy, deadline, timeout, identity.provider, claim
     )
+    _note(hit)
     return pending, hit

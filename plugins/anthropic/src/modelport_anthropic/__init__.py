@@ -24,6 +24,7 @@ from ._api import (
     STREAM_ABOVE_MAX_TOKENS,
     AnthropicAPI,
 )
+from ._batch import AnthropicBatch
 from ._wire import (
     EFFORTS,
     MIN_THINKING_BUDGET,
@@ -46,6 +47,7 @@ __all__ = [
     "STOP_REASONS",
     "STREAM_ABOVE_MAX_TOKENS",
     "AnthropicAPI",
+    "AnthropicBatch",
     "default_max_tokens",
     "error_detail",
     "from_wire",

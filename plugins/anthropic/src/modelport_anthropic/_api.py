@@ -9,6 +9,7 @@ from modelport.errors import ModelAPIError
 from modelport.http import Endpoint, ErrorDetail, HTTPModelAPI, ModelArg
 from modelport.wire import drop_config
 
+from ._batch import AnthropicBatch
 from ._events import MessageEvents
 from ._wire import default_max_tokens, error_detail, from_wire, overflow_output, to_wire
 
@@ -68,6 +69,7 @@ ANTHROPIC = Endpoint(
             "reasoning_tokens",
             "reasoning_history",
             "response_schema",
+            "batch",
         }
     ),
     model_args={
@@ -79,8 +81,9 @@ ANTHROPIC = Endpoint(
 """Anthropic's Messages API (key `ANTHROPIC_API_KEY`, sent as `x-api-key`)."""
 
 
-class AnthropicAPI(HTTPModelAPI):
-    """Claude models through Anthropic's Messages API (`POST /v1/messages`).
+class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
+    """Claude models through Anthropic's Messages API (`POST /v1/messages`), and its Message
+    Batches API for calls that set `GenerateConfig.batch`.
 
     Model args: `version` (the `anthropic-version` header), `betas` (a name or a list, the
     `anthropic-beta` header), and the shell's `read_timeout`, `connect_timeout` and `headers`.

@@ -14,6 +14,7 @@ from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
 from ._api import GeminiAPI, GoogleAPI, VertexAPI, google_api
+from ._batch import GeminiBatch
 from ._endpoints import ENV_VARS, GEMINI, VERTEX, VERTEX_EXPRESS
 from ._wire import STOP_REASONS, GoogleOptions, from_wire, to_wire
 
@@ -23,6 +24,7 @@ __all__ = [
     "VERTEX",
     "VERTEX_EXPRESS",
     "GeminiAPI",
+    "GeminiBatch",
     "GoogleAPI",
     "GoogleOptions",
     "VertexAPI",

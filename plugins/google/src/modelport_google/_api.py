@@ -14,6 +14,7 @@ from modelport.errors import ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI
 
 from . import _wire
+from ._batch import GeminiBatch
 from ._chunks import ContentChunks, StreamFraming
 from ._endpoints import (
     GEMINI,
@@ -103,10 +104,11 @@ class GoogleAPI(HTTPModelAPI):
         return root + self.endpoint.path.format_map(quoted)
 
 
-class GeminiAPI(GoogleAPI):
+class GeminiAPI(GeminiBatch, GoogleAPI):
     """The Gemini API (`get_model("google/<model>")`): the key (`api_key`, else
     `GOOGLE_API_KEY`, else `GEMINI_API_KEY`) in the `x-goog-api-key` header; the base URL
-    `base_url`, else `GOOGLE_BASE_URL`, else Google's.
+    `base_url`, else `GOOGLE_BASE_URL`, else Google's. Calls that set `GenerateConfig.batch`
+    go through its batch mode.
 
     Raises:
         ModelInputError: no key, a Vertex AI model arg, an unknown or invalid model arg, a

@@ -121,7 +121,7 @@ GEMINI = Endpoint(
     base_url_var="GOOGLE_BASE_URL",
     auth_header="x-goog-api-key",
     auth_scheme="",
-    config=CONFIG,
+    config=CONFIG | {"batch"},  # batch mode, `GeminiBatch` (Vertex AI: not batched)
     model_args={
         "api_version": ModelArg("v1beta", _API_VERSION, "the version in the path"),
         **_BODY_ARGS,

@@ -13,12 +13,14 @@ from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
 from ._api import MISTRAL, MistralAPI
+from ._batch import MistralBatch
 from ._wire import STOP_REASONS, MistralOptions, from_wire, mistral_call_id, to_wire
 
 __all__ = [
     "STOP_REASONS",
     "MISTRAL",
     "MistralAPI",
+    "MistralBatch",
     "MistralOptions",
     "from_wire",
     "mistral_call_id",

@@ -7,6 +7,7 @@ from typing import Any
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.http import Endpoint, HTTPModelAPI, ModelArg
 
+from ._batch import MistralBatch
 from ._chunks import ChatChunks
 from ._wire import CONTEXT_OVERFLOW, MistralOptions, from_wire, to_wire
 
@@ -45,6 +46,7 @@ MISTRAL = Endpoint(
             "reasoning_effort",
             "reasoning_history",
             "response_schema",
+            "batch",
         }
     ),
     model_args={
@@ -59,8 +61,9 @@ MISTRAL = Endpoint(
 """Mistral's chat-completions API (key `MISTRAL_API_KEY`, bearer auth)."""
 
 
-class MistralAPI(HTTPModelAPI):
-    """Mistral's models through its chat-completions API (`get_model("mistral/<model>")`).
+class MistralAPI(MistralBatch, HTTPModelAPI):
+    """Mistral's models through its chat-completions API (`get_model("mistral/<model>")`),
+    and its batch jobs for calls that set `GenerateConfig.batch`.
 
     Model args: `safe_prompt`, `prompt_mode`, and the shell's `read_timeout`,
     `connect_timeout` and `headers`.

@@ -13,6 +13,7 @@ from modelport import hookimpl
 from modelport.hookspecs import RegisterModel
 
 from ._api import OpenAIAPI, OpenAICompatibleAPI, inline_files
+from ._batch import OpenAIBatch
 from ._service import OPENAI, Quirks, Service
 from ._wire import (
     STOP_REASONS,
@@ -28,6 +29,7 @@ __all__ = [
     "STOP_REASONS",
     "MalformedResponseError",
     "OpenAIAPI",
+    "OpenAIBatch",
     "OpenAICompatibleAPI",
     "Quirks",
     "Service",

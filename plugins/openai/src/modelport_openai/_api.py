@@ -21,6 +21,7 @@ from modelport.errors import BadRequestError, ModelAPIError, ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI, error_for_status
 from modelport.wire import drop_config
 
+from ._batch import OpenAIBatch
 from ._chunks import ChatChunks
 from ._service import OPENAI, Service
 from ._wire import from_wire, refusal_stop_reason, to_wire
@@ -126,8 +127,9 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         )
 
 
-class OpenAIAPI(OpenAICompatibleAPI):
-    """OpenAI's chat-completions API (`get_model("openai/gpt-4o")`)."""
+class OpenAIAPI(OpenAIBatch, OpenAICompatibleAPI):
+    """OpenAI's chat-completions API (`get_model("openai/gpt-4o")`), and its Batch API for
+    calls that set `GenerateConfig.batch`."""
 
     service = OPENAI
 

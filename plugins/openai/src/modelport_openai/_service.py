@@ -99,9 +99,13 @@ class Service(Endpoint):
     quirks: Quirks = Quirks()
     """How the service departs from OpenAI's API."""
 
+    batch: bool = False
+    """The service has OpenAI's Batch API (`batch` is then among the derived config fields)."""
+
     def __attrs_post_init__(self) -> None:
         if not self.config:
-            object.__setattr__(self, "config", _config_of(self.quirks))
+            fields = _config_of(self.quirks) | ({"batch"} if self.batch else set())
+            object.__setattr__(self, "config", frozenset(fields))
 
 
 OPENAI = Service(
@@ -110,6 +114,7 @@ OPENAI = Service(
     api_key_vars=("OPENAI_API_KEY",),
     base_url_var="OPENAI_BASE_URL",
     quirks=Quirks(developer_role=True, max_completion_tokens=True),
+    batch=True,
     description="OpenAI's chat-completions API",
 )
 """OpenAI itself."""

@@ -1,0 +1,47 @@
+"""Transparent batching: `generate()` calls whose config sets `batch` are collected into the
+provider's batch jobs (about half the price), and each call returns its own output when its
+job ends. Code that calls `generate()` does not change:
+
+```python
+config = GenerateConfig(batch=BatchConfig(size=500, send_delay=30, tick=60))
+outputs = await asyncio.gather(*(model.generate(p, config=config) for p in prompts))
+```
+
+Core does the collecting, sending, polling, fan-out and the journal that makes a stopped run
+resumable (`docs/batch.md`); a provider implements `BatchAPI` (its job translation) and
+declares `batch` among its config fields. This package is imported only when a batched call
+is made, or by a provider that implements `BatchAPI`.
+"""
+
+from __future__ import annotations
+
+from ._api import BatchAPI, BatchRequest, BatchResult, BatchStatus, jsonl, read_jsonl, upload_form
+from ._batcher import (
+    DEFAULT_MAX_BATCHES,
+    DEFAULT_SEND_DELAY,
+    DEFAULT_SIZE,
+    DEFAULT_TICK,
+    Settings,
+    resolve,
+)
+from ._journal import JOURNAL_FOLDER, Journal, JournalEntry, journal_path
+
+__all__ = [
+    "DEFAULT_MAX_BATCHES",
+    "DEFAULT_SEND_DELAY",
+    "DEFAULT_SIZE",
+    "DEFAULT_TICK",
+    "JOURNAL_FOLDER",
+    "BatchAPI",
+    "BatchRequest",
+    "BatchResult",
+    "BatchStatus",
+    "Journal",
+    "JournalEntry",
+    "Settings",
+    "journal_path",
+    "jsonl",
+    "read_jsonl",
+    "resolve",
+    "upload_form",
+]

@@ -1,0 +1,83 @@
+"""`Model.generate` for a call whose config sets `batch`: the cache first, then the
+provider's batcher, then (by the failure rule) a normal request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._config import GenerateConfig
+from .._messages import ChatMessage
+from .._output import ModelOutput
+from .._registry import default_registry
+from .._tools import ToolChoice, ToolInfo
+from ._api import BatchAPI
+from ._batcher import Retry, batcher_for, resolve
+
+if TYPE_CHECKING:
+    from .._model import Model
+
+logger = logging.getLogger("modelport.batch")
+
+_warned: set[str] = set()
+
+
+async def generate_batched(
+    model: Model,
+    messages: list[ChatMessage],
+    tools: list[ToolInfo],
+    tool_choice: ToolChoice,
+    config: GenerateConfig,
+    cache: Any,
+    start: float,
+) -> ModelOutput | None:
+    """One batched call of `model` (its arguments prepared by `Model.prepare`); None when it
+    cannot be batched (the provider has no batch API, or the call cannot be keyed): then
+    `Model.generate` makes it a plain call.
+
+    A batched call always uses the response cache (`cache=False` counts as `cache=True`):
+    a hit never enters a job, and the answers of a job are stored there, which is what lets a
+    run that was stopped collect them without sending anything again.
+    """
+    from ..cache import _lookup
+
+    api = model.api
+    plain = config.model_copy(update={"batch": None})
+    if not isinstance(api, BatchAPI):
+        if api.provider not in _warned:
+            _warned.add(api.provider)
+            logger.warning(
+                "%s declares the config field 'batch' but has no batch API: calls are sent "
+                "one by one",
+                api.provider,
+            )
+        return None
+    stores = model.registry if model.registry is not None else default_registry()
+    pending, hit = await _lookup.fetch(
+        model._identity, messages, tools, tool_choice, config, cache or True, stores
+    )
+    if hit is not None:
+        return hit
+    if pending is None:  # the call cannot be keyed: no journal entry can name it
+        return None
+    body = api.request_body(messages, tools, tool_choice, config)  # type: ignore[attr-defined]
+    settings = resolve(config.batch, api.batch_max_size)
+    batcher = batcher_for(api, model._identity.name)
+    outcome = await pending.bound(batcher.call(pending.key, body, settings, pending))
+    if isinstance(outcome, Retry):
+        logger.info("%s: a batched request is sent again as a normal one (%s)", model, outcome.why)
+        output = await pending.bound(model._call(messages, tools, tool_choice, plain))
+        output.time = time.monotonic() - start
+        if not output.model:
+            output.model = model.name
+        await pending.save(output)
+        return output
+    if pending.claim is not None:
+        pending.claim.release()
+    if isinstance(outcome, BaseException):
+        raise outcome
+    outcome.time = time.monotonic() - start
+    if not outcome.model:
+        outcome.model = model.name
+    return outcome
