@@ -370,34 +370,52 @@ class Model:
         if self._closed:
             raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
+        watch = None
         if _observe.active or LOG.get() is not None:  # observers, or record_calls()
             watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
-            return await watch.generate(self, messages, tool_infos, choice, cfg, cache)
         start = time.monotonic()
-        if cfg.batch:  # through the provider's batch API (`modelport.batch`)
-            from .batch._call import generate_batched
+        try:
+            if cfg.batch:  # through the provider's batch API (`modelport.batch`)
+                from .batch._call import generate_batched
 
-            batched = await generate_batched(self, messages, tool_infos, choice, cfg, cache, start)
-            if batched is not None:
-                return batched
-            cfg = cfg.model_copy(update={"batch": None})
-        pending = None
-        if cache:
-            from .cache import _lookup
+                batched = await generate_batched(
+                    self, messages, tool_infos, choice, cfg, cache, start
+                )
+                if batched is not None:
+                    if watch is not None:
+                        watch.end(batched, None)
+                    return batched
+                cfg = cfg.model_copy(update={"batch": None})
+            pending = None
+            if cache:
+                from .cache import _lookup
 
-            stores = self.registry if self.registry is not None else default_registry()
-            pending, hit = await _lookup.fetch(
-                self._identity, messages, tool_infos, choice, cfg, cache, stores
-            )
-            if hit is not None:
-                return hit
-        call = self._call(messages, tool_infos, choice, cfg)
-        output = await (call if pending is None else pending.bound(call))
-        output.time = time.monotonic() - start
-        if not output.model:
-            output.model = self.name
-        if pending is not None:
-            await pending.save(output)
+                stores = self.registry if self.registry is not None else default_registry()
+                pending, hit = await _lookup.fetch(
+                    self._identity, messages, tool_infos, choice, cfg, cache, stores
+                )
+                if hit is not None:
+                    if watch is not None:
+                        watch.cache("hit", hit)
+                        watch.end(hit, None)
+                    return hit
+                if watch is not None and pending is not None:
+                    watch.cache("miss", None)
+            call = self._call(messages, tool_infos, choice, cfg, watch)
+            output = await (call if pending is None else pending.bound(call))
+            output.time = time.monotonic() - start
+            if not output.model:
+                output.model = self.name
+            if pending is not None:
+                await pending.save(output)
+                if watch is not None and _lookup.cacheable(output):
+                    watch.cache("store", output)
+        except BaseException as ex:
+            if watch is not None:
+                watch.end(None, ex)
+            raise
+        if watch is not None:
+            watch.end(output, None)
         return output
 
     def stream(

@@ -36,7 +36,6 @@ from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._output import ModelOutput
 from ._records import LOG, SINK, CallLog, ModelCall
-from ._registry import default_registry
 from ._tools import ToolChoice, ToolInfo
 
 if TYPE_CHECKING:
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
     from ._model import Model
     from ._stream import StreamEvent
-    from .cache import CachePolicy
 
 __all__ = [
     "OBSERVER_ENV",
@@ -424,12 +422,9 @@ class Watch:
             except Exception as ex:
                 _report("observe_stream_event", ex)
 
-    def end(
-        self, output: ModelOutput | None, error: BaseException | None, now: float | None = None
-    ) -> None:
-        """The call ended (at `now`, by `time.monotonic()`, when the caller has it), with
-        `output` or `error`: its records go to the output and the log, and the observers are
-        told."""
+    def end(self, output: ModelOutput | None, error: BaseException | None) -> None:
+        """The call ended, with `output` or `error`: its records go to the output and the log,
+        and the observers are told."""
         if self.open:
             self.attempt_end(error, None)
         records = self.records
@@ -438,57 +433,13 @@ class Watch:
                 output.calls = list(records)
             assert self.log is not None
             self.log.calls.extend(records)
-        duration = (time.monotonic() if now is None else now) - self.start
+        duration = time.monotonic() - self.start
         call = self.call
         for fn in self.hooks.call_end:
             try:
                 fn(call, output, error, duration)
             except Exception as ex:
                 _report("observe_call_end", ex)
-
-    async def generate(
-        self,
-        model: Model,
-        messages: list[ChatMessage],
-        tools: list[ToolInfo],
-        choice: ToolChoice,
-        cfg: GenerateConfig,
-        cache: bool | CachePolicy,
-    ) -> ModelOutput:
-        """`Model.generate` after `prepare`, watched (mirrors its unwatched steps)."""
-        start = self.start
-        try:
-            pending = None
-            if cache:
-                from .cache import _lookup
-
-                stores = model.registry if model.registry is not None else default_registry()
-                pending, hit = await _lookup.fetch(
-                    model._identity, messages, tools, choice, cfg, cache, stores
-                )
-                if hit is not None:
-                    self.cache("hit", hit)
-                    self.end(hit, None)
-                    return hit
-                if pending is not None:
-                    self.cache("miss", None)
-            attempts = model._call(messages, tools, choice, cfg, self)
-            output = await (attempts if pending is None else pending.bound(attempts))
-            ended = time.monotonic()
-            output.time = ended - start
-            if not output.model:
-                output.model = model.name
-            now: float | None = ended
-            if pending is not None:
-                await pending.save(output)
-                now = None  # the store took time: the call ends later
-                if _lookup.cacheable(output):
-                    self.cache("store", output)
-        except BaseException as ex:
-            self.end(None, ex)
-            raise
-        self.end(output, None, now)
-        return output
 
 
 def watch(
