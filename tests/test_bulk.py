@@ -15,21 +15,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 import modelport
 from modelport import (
-    ChatMessage,
+    BatchConfig,
     GenerateConfig,
-    ModelAPI,
     ModelOutput,
     RunSummary,
-    ToolChoice,
-    ToolInfo,
     get_model,
-    modelapi,
 )
 from modelport._bulk import read_results
 from modelport.testing import LocalServer, RecordedRequest, Reply
@@ -289,13 +285,15 @@ def test_cache_hits_are_marked_and_counted(tmp_path: Path, server: LocalServer) 
     assert "3 ok (3 from cache" in proc.stderr and "tokens 0 in, 0 out" in proc.stderr
 
 
-@pytest.mark.providers("openai")
+@pytest.mark.providers("together")
 def test_batch_without_a_batch_api_warns_once_and_runs(tmp_path: Path, server: LocalServer) -> None:
+    """Together speaks chat completions but has no batch API here: the flag is dropped."""
     requests = write_requests(
         tmp_path / "requests.jsonl", [{"id": i, "input": f"q{i}"} for i in range(4)]
     )
     out = tmp_path / "results.jsonl"
-    proc = modelport_run(str(requests), str(out), *OPENAI, *url(server), "--batch")
+    together = ["-m", "together/meta-llama/Llama-3.3-70B-Instruct-Turbo", "-M", f"api_key={KEY}"]
+    proc = modelport_run(str(requests), str(out), *together, *url(server), "--batch")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("'batch'") == 1, proc.stderr
     assert len(results(out)) == 4 and "0 by batch API" in proc.stderr
@@ -479,45 +477,39 @@ def test_run_requests_sync_and_async(tmp_path: Path) -> None:
     assert fresh.succeeded == 3 and len(results(tmp_path / "fresh.jsonl")) == 3
 
 
-class BatchAPI(ModelAPI):
-    """A provider that declares a batch API, and notes the batch setting of each call."""
+@pytest.mark.providers("openai")
+def test_calls_sent_through_a_batch_api_are_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --batch, OpenAI's calls go through its Files and Batches APIs (a fake following
+    their documented formats): one job, and the summary counts the batched calls; a line
+    saying `batch: false` is sent as a plain call."""
+    from modelport_test_support.batch_kit import OpenAIBatchFake, answer
 
-    honoured_config = frozenset(GenerateConfig.model_fields)
-    seen: ClassVar[list[object]] = []
-
-    def __init__(self, model_name: str, **kw: Any) -> None:
-        super().__init__(model_name, kw.pop("base_url", None), None, [], kw.pop("config"))
-
-    async def generate(
-        self,
-        input: list[ChatMessage],
-        tools: list[ToolInfo],
-        tool_choice: ToolChoice,
-        config: GenerateConfig,
-    ) -> ModelOutput:
-        BatchAPI.seen.append(config.batch)
-        return ModelOutput.from_content(self.model_name, "by batch")
-
-
-modelapi("bulkbatch")(BatchAPI)
-
-
-def test_calls_sent_through_a_batch_api_are_counted(tmp_path: Path) -> None:
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path / "cache"))
+    fake = OpenAIBatchFake()
     requests = write_requests(
         tmp_path / "requests.jsonl",
-        [{"id": 1, "input": "a"}, {"id": 2, "input": "b", "config": {"batch": False}}],
+        [
+            {"id": 1, "input": "a"},
+            {"id": 2, "input": "b"},
+            {"id": 3, "input": "c", "config": {"batch": False}},
+        ],
     )
-    BatchAPI.seen.clear()
-    summary = modelport.run_requests_sync(
-        requests,
-        tmp_path / "out.jsonl",
-        "bulkbatch/m",
-        config=GenerateConfig(batch=True),
-        progress="off",
-    )
-    assert sorted(BatchAPI.seen, key=str) == [False, True]
-    assert (summary.succeeded, summary.batched) == (2, 1)
-    assert "1 by batch API" in summary.describe()
+    with LocalServer(handler=fake) as srv:
+        summary = modelport.run_requests_sync(
+            requests,
+            tmp_path / "out.jsonl",
+            "openai/gpt-4o-mini",
+            model_args={"api_key": KEY, "base_url": srv.url + "/v1"},
+            config=GenerateConfig(batch=BatchConfig(send_delay=0.05, tick=0.01)),
+            progress="off",
+        )
+    assert fake.submitted_count() == 1 and fake.plain_calls == 1
+    assert (summary.succeeded, summary.batched) == (3, 2)
+    assert "2 by batch API" in summary.describe()
+    by_id = {r["id"]: r for r in results(tmp_path / "out.jsonl")}
+    assert by_id[1]["output"]["choices"][0]["message"]["content"] == answer("a")
 
 
 def test_run_requests_raises_on_a_missing_file(tmp_path: Path) -> None:
