@@ -388,3 +388,31 @@ def test_an_observer_sees_a_server_error_without_the_key() -> None:
     record = recorder.records[0]
     assert record is not None and record.error_body == "leaked ***"
     assert KEY not in repr(recorder.seen)
+
+
+def test_an_observed_call_still_goes_through_the_batch_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Observing a call changes nothing it does: a batched call is still sent in a job."""
+    from modelport_test_support.batch_kit import OpenAIBatchFake, answer
+
+    from modelport import BatchConfig
+
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path))
+    fake = OpenAIBatchFake()
+    recorder = Recorder()
+    config = GenerateConfig(batch=BatchConfig(send_delay=0.05, tick=0.01))
+    with LocalServer(handler=fake) as server, observe(recorder):
+        model = openai_model(server)
+
+        async def both() -> list[ModelOutput]:
+            return list(await asyncio.gather(*(model.generate(p, config=config) for p in "ab")))
+
+        outs: list[ModelOutput] = run(model, both())
+    assert [o.completion for o in outs] == [answer("a"), answer("b")]
+    assert fake.submitted_count() == 1 and fake.plain_calls == 0
+    ends = [s for s in recorder.seen if s[0] == "call_end"]
+    assert len(recorder.calls) == 2 and [e[2] for e in ends] == [None, None]
+    assert sorted(o.completion for o in recorder.outputs if o is not None) == sorted(
+        answer(p) for p in "ab"
+    )
