@@ -195,6 +195,7 @@ _INTERNAL = {
     # the machinery of observers and call records (`_observe`, `_records`)
     "Watch",
     "watch",
+    "report",
     "attempt_record",
     "scrub_body",
     "scrub_headers",

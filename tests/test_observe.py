@@ -36,7 +36,7 @@ from modelport import (
 from modelport.errors import BadRequestError, ServerError
 from modelport.testing import LocalServer, Reply, no_wait_policy, text_output
 
-pytestmark = pytest.mark.providers("openai")
+uses_openai = pytest.mark.providers("openai")
 
 KEY = "sk-observed-5e6f7a8b9c"
 
@@ -119,6 +119,7 @@ def run(model: Model, coro: Any) -> Any:
     return asyncio.run(go())
 
 
+@uses_openai
 def test_hooks_see_each_step_of_a_retried_call() -> None:
     recorder = Recorder()
     with LocalServer() as server, observe(recorder):
@@ -143,6 +144,7 @@ def test_hooks_see_each_step_of_a_retried_call() -> None:
     assert recorder.records == [None, None], "no records outside record_calls()"
 
 
+@uses_openai
 def test_a_call_that_fails_ends_with_its_error_and_no_retry() -> None:
     recorder = Recorder()
     with LocalServer() as server, observe(recorder):
@@ -160,6 +162,7 @@ def test_a_call_that_fails_ends_with_its_error_and_no_retry() -> None:
     assert recorder.outputs == [None]
 
 
+@uses_openai
 def test_records_reach_the_attempt_hooks_inside_record_calls() -> None:
     recorder = Recorder()
     with LocalServer() as server, observe(recorder):
@@ -172,6 +175,7 @@ def test_records_reach_the_attempt_hooks_inside_record_calls() -> None:
     assert [r.status for r in out.calls if r is not None] == [503, 200]
 
 
+@uses_openai
 def test_cache_miss_store_then_hit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path))
     recorder = Recorder()
@@ -203,6 +207,7 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
     return json.dumps({"id": "c", "model": "gpt-4o", "choices": [choice]})
 
 
+@uses_openai
 def test_a_stream_shows_each_event_the_caller_gets() -> None:
     recorder = Recorder()
     sse = (chunk({"content": "Bon"}), chunk({"content": "jour"}), chunk({}, "stop"), "[DONE]")
@@ -229,6 +234,7 @@ def test_a_stream_shows_each_event_the_caller_gets() -> None:
     assert recorder.calls[0].stream is True
 
 
+@uses_openai
 def test_a_hook_that_raises_is_logged_and_the_call_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -259,6 +265,7 @@ def test_a_hook_that_raises_is_logged_and_the_call_goes_on(
     assert sum("observe_call_end" in m for m in messages) == 1
 
 
+@uses_openai
 def test_hooks_see_values_they_cannot_change() -> None:
     recorder = Recorder()
     with LocalServer() as server, observe(recorder):
@@ -274,6 +281,7 @@ def test_hooks_see_values_they_cannot_change() -> None:
     assert call._replace(model="other").model == "other" and call.model == "gpt-4o"
 
 
+@uses_openai
 def test_a_hook_may_take_only_the_arguments_it_needs_and_misnamed_ones_are_refused() -> None:
     seen: list[Any] = []
 
@@ -308,6 +316,7 @@ def is_active() -> bool:
     return _observe.active
 
 
+@uses_openai
 def test_removing_an_observer_stops_it_and_no_observer_builds_nothing() -> None:
     recorder = Recorder()
     with LocalServer() as server:
@@ -378,6 +387,7 @@ def test_an_observer_named_in_the_environment_is_loaded_from_its_entry_point(
     assert "observer 'missing'" in proc.stderr and "not installed" in proc.stderr
 
 
+@uses_openai
 def test_an_observer_sees_a_server_error_without_the_key() -> None:
     recorder = Recorder()
     with LocalServer() as server, observe(recorder):
@@ -390,6 +400,7 @@ def test_an_observer_sees_a_server_error_without_the_key() -> None:
     assert KEY not in repr(recorder.seen)
 
 
+@uses_openai
 def test_an_observed_call_still_goes_through_the_batch_api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

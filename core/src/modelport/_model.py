@@ -415,7 +415,15 @@ class Model:
                 watch.end(None, ex)
             raise
         if watch is not None:
-            watch.end(output, None)
+            if watch.open or watch.records is not None:
+                watch.end(output, None)
+            else:  # the common end, inlined: a method call here costs as much as its work
+                duration = time.monotonic() - watch.start
+                for fn in watch.hooks.call_end:
+                    try:
+                        fn(watch.call, output, None, duration)
+                    except Exception as ex:
+                        _observe.report("observe_call_end", ex)
         return output
 
     def stream(
@@ -532,14 +540,37 @@ class Model:
                 try:
                     if watch is None:
                         result = await api.generate(messages, tools, tool_choice, config)
-                    else:
-                        token = watch.attempt_start()
+                    else:  # observed: `Watch.attempt_start` and `Watch.result`, inlined for
+                        # the common case (there, a method call costs as much as its work)
+                        token = None
+                        if watch.records is None:
+                            watch.attempts = attempt = watch.attempts + 1
+                            watch.open = True
+                            watch.attempt_started = time.monotonic()
+                            for fn in watch.hooks.attempt_start:
+                                try:
+                                    fn(watch.call, attempt)
+                                except Exception as ex:
+                                    _observe.report("observe_attempt_start", ex)
+                        else:
+                            token = watch.attempt_start()
                         try:
                             result = await api.generate(messages, tools, tool_choice, config)
                         finally:
                             if token is not None:
                                 SINK.reset(token)
-                        result = watch.result(result)
+                        if watch.records is not None or isinstance(result, tuple):
+                            result = watch.result(result)
+                        else:
+                            watch.open = False
+                            fns = watch.hooks.attempt_end
+                            if fns:
+                                duration = time.monotonic() - watch.attempt_started
+                                for fn in fns:
+                                    try:
+                                        fn(watch.call, watch.attempts, None, None, duration, None)
+                                    except Exception as ex:
+                                        _observe.report("observe_attempt_end", ex)
                 finally:
                     semaphore.give()
                 if isinstance(result, tuple):

@@ -35,7 +35,7 @@ import attrs
 from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._output import ModelOutput
-from ._records import LOG, SINK, CallLog, ModelCall
+from ._records import LOG, SINK, ModelCall
 from ._tools import ToolChoice, ToolInfo
 
 if TYPE_CHECKING:
@@ -288,7 +288,8 @@ def observe(observer: object, *, name: str | None = None) -> ObserverHandle:
 # -- one call, watched ----------------------------------------------------------------------
 
 
-def _report(hook: str, ex: Exception) -> None:
+def report(hook: str, ex: Exception) -> None:
+    """Log an exception a hook raised (the call goes on)."""
     logger.exception("observer hook %s raised %s: ignored", hook, type(ex).__name__)
 
 
@@ -296,17 +297,17 @@ class Watch:
     """One call seen by the observers and, inside `record_calls()`, recorded: what `Model`
     drives when either is on (it builds none otherwise)."""
 
-    # class-level defaults: a watch writes only what differs from them (the hot path)
-    attempts = 0
-    """Attempts begun so far."""
-    open = False
-    """Whether an attempt is under way."""
-    _attempt_records = 0
-    _attempt_start = 0.0
-    log: CallLog | None = None
-    """The `record_calls()` log the call's records go to (None outside one)."""
-    records: list[ModelCall] | None = None
-    """The call's records so far (None outside `record_calls()`)."""
+    __slots__ = (
+        "_attempt_records",
+        "attempt_started",
+        "attempts",
+        "call",
+        "hooks",
+        "log",
+        "open",
+        "records",
+        "start",
+    )
 
     def __init__(
         self,
@@ -334,15 +335,22 @@ class Watch:
         )
         self.hooks = hooks
         log = LOG.get()
-        if log is not None:
+        self.records: list[ModelCall] | None = None
+        """The call's records so far (None outside `record_calls()`)."""
+        if log is not None:  # `log` and `_attempt_records` are set (and read) only then
             self.log = log
             self.records = []
+            self._attempt_records = 0
+        self.attempts = 0
+        """Attempts begun so far."""
+        self.open = False
+        """Whether an attempt is under way (`attempt_started` is set when one began)."""
         self.start = time.monotonic()
         for fn in hooks.call_start:
             try:
                 fn(call)
             except Exception as ex:
-                _report("observe_call_start", ex)
+                report("observe_call_start", ex)
 
     def cache(self, action: CacheAction, output: ModelOutput | None) -> None:
         """Tell the observers what the cache did."""
@@ -350,7 +358,7 @@ class Watch:
             try:
                 fn(self.call, action, output)
             except Exception as ex:
-                _report("observe_cache", ex)
+                report("observe_cache", ex)
 
     def attempt_start(self) -> Token[list[ModelCall] | None] | None:
         """An attempt begins (its concurrency slot taken). Inside `record_calls()`, the
@@ -358,7 +366,7 @@ class Watch:
         call has begun (in the same task)."""
         self.attempts = attempt = self.attempts + 1
         self.open = True
-        self._attempt_start = time.monotonic()
+        self.attempt_started = time.monotonic()
         token = None
         records = self.records
         if records is not None:
@@ -369,7 +377,7 @@ class Watch:
             try:
                 fn(call, attempt)
             except Exception as ex:
-                _report("observe_attempt_start", ex)
+                report("observe_attempt_start", ex)
         return token
 
     def attempt_end(self, error: BaseException | None, wait: float | None) -> None:
@@ -377,7 +385,7 @@ class Watch:
         if not self.open:
             return
         self.open = False
-        duration = time.monotonic() - self._attempt_start
+        duration = time.monotonic() - self.attempt_started
         records = self.records
         record = (
             records[-1] if records is not None and len(records) > self._attempt_records else None
@@ -386,7 +394,7 @@ class Watch:
             try:
                 fn(self.call, self.attempts, error, wait, duration, record)
             except Exception as ex:
-                _report("observe_attempt_end", ex)
+                report("observe_attempt_end", ex)
 
     def result(self, result: Any) -> ModelOutput:
         """The output of an attempt that returned `result` (a `(output or error, ModelCall)`
@@ -400,7 +408,7 @@ class Watch:
         self.open = False  # the attempt ended with an answer (`attempt_end`, inlined)
         fns = self.hooks.attempt_end
         if fns:
-            duration = time.monotonic() - self._attempt_start
+            duration = time.monotonic() - self.attempt_started
             records = self.records
             record = None
             if records is not None and len(records) > self._attempt_records:
@@ -410,7 +418,7 @@ class Watch:
                 try:
                     fn(call, attempt, None, None, duration, record)
                 except Exception as ex:
-                    _report("observe_attempt_end", ex)
+                    report("observe_attempt_end", ex)
         output: ModelOutput = result
         return output
 
@@ -420,7 +428,7 @@ class Watch:
             try:
                 fn(self.call, event)
             except Exception as ex:
-                _report("observe_stream_event", ex)
+                report("observe_stream_event", ex)
 
     def end(self, output: ModelOutput | None, error: BaseException | None) -> None:
         """The call ended, with `output` or `error`: its records go to the output and the log,
@@ -439,7 +447,7 @@ class Watch:
             try:
                 fn(call, output, error, duration)
             except Exception as ex:
-                _report("observe_call_end", ex)
+                report("observe_call_end", ex)
 
 
 def watch(
