@@ -268,3 +268,80 @@ def test_a_cache_store_in_the_provider_group_still_works_with_a_warning(site: Pa
     [warning] = result["warnings"]
     assert "'tpold'" in warning and "old-store" in warning
     assert "modelport.cache_stores" in warning
+
+
+PRICES = textwrap.dedent(
+    """
+    from modelport import hookimpl
+
+    @hookimpl
+    def register_prices(register):
+        register("tpprice/*", input=1000.0, output=2000.0)
+    """
+)
+
+BROKEN_PRICES = "raise RuntimeError('this price table is broken on purpose')\n"
+
+
+@pytest.fixture(scope="module")
+def price_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A provider, a price table for it in the `modelport.prices` group, and a broken one."""
+    build = tmp_path_factory.mktemp("price-wheels")
+    target = tmp_path_factory.mktemp("price-site")
+    usage = textwrap.dedent(
+        """
+        from modelport import ModelAPI, ModelOutput, ModelUsage, hookimpl
+
+        class Priced(ModelAPI):
+            async def generate(self, input, tools, tool_choice, config):
+                out = ModelOutput.from_content(self.model_name, "priced")
+                out.usage = ModelUsage(input_tokens=10, output_tokens=40, total_tokens=50)
+                return out
+
+        @hookimpl
+        def register_models(register):
+            register("tpprice", Priced)
+        """
+    )
+    wheels = [
+        build_wheel(build, "modelport-tpprice", "tp_price", usage, {"tpprice": "tp_price"}),
+        build_wheel(
+            build,
+            "tp-price-table",
+            "tp_price_table",
+            PRICES,
+            {},
+            groups={"modelport.prices": {"tp-table": "tp_price_table"}},
+        ),
+        build_wheel(
+            build,
+            "tp-broken-prices",
+            "tp_broken_prices",
+            BROKEN_PRICES,
+            {},
+            groups={"modelport.prices": {"tp-broken": "tp_broken_prices"}},
+        ),
+    ]
+    pip_install(wheels, target)
+    return target
+
+
+def test_a_price_table_distribution_is_loaded_when_a_price_is_first_needed(
+    price_site: Path,
+) -> None:
+    result = run_python(
+        price_site,
+        """
+        import asyncio, json, sys
+        from modelport import get_model
+        model = get_model("tpprice/x")
+        before = "tp_price_table" in sys.modules
+        out = asyncio.run(model.generate("hi"))
+        print(json.dumps({
+            "before": before,
+            "after": "tp_price_table" in sys.modules,
+            "cost": out.cost,
+        }))
+        """,
+    )
+    assert result == {"before": False, "after": True, "cost": (10 * 1000 + 40 * 2000) / 1e6}

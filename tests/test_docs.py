@@ -27,3 +27,27 @@ def test_provider_support_page_is_generated_from_the_declarations() -> None:
     assert page == module.render()  # type: ignore[attr-defined]
     assert "| `max_tokens` |" in page and "### `anthropic`" in page
     assert "`logit_bias` | - |" in page  # anthropic (first column) drops logit_bias
+
+
+@pytest.mark.providers(*(p.name for p in (Path(__file__).parent.parent / "plugins").iterdir()))
+def test_the_content_table_says_what_each_provider_declares() -> None:
+    """Each cell of the content table is the provider's declaration, read back from the page."""
+    from modelport import CONTENT_KINDS, default_registry
+
+    page = (DOCS / "providers" / "support.md").read_text(encoding="utf-8")
+    table = page.split("## Content kinds", 1)[1].split("## Config fields", 1)[0]
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")]
+    names = [cell.strip("`| ") for cell in rows[0][1:]]
+    cells = {row[0].strip("| "): [c.strip("| ") for c in row[1:]] for row in rows[2:]}
+    assert list(cells) == [*CONTENT_KINDS, "media returned by tools"]
+    registry = default_registry()
+    for column, name in enumerate(names):
+        factory = registry.get(name).factory
+        endpoint = getattr(factory, "endpoint", None) or getattr(factory, "service", None)
+        declared = endpoint.content if endpoint else getattr(factory, "honoured_content", None)
+        for kind in CONTENT_KINDS:
+            want = "?" if declared is None else ("yes" if kind in declared else "-")
+            assert cells[kind][column] == want, (name, kind)
+    by_name = dict(zip(names, cells["media returned by tools"], strict=True))
+    assert by_name["anthropic"] == by_name["google"] == "in the result"
+    assert by_name["openai"] == "user message" and by_name["deepseek"] == "-"

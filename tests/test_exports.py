@@ -216,9 +216,17 @@ _INTERNAL = {
     "CallIdentity",
     "LastSlots",
     "Slots",
+    "Adaptive",
+    "build_fallback",
+    "call_cost",
+    "find_price",
+    "estimate_input_tokens",
+    "reserve",
+    "Ticket",
     "is_transient",
     "next_wait",
     "check_sent",
+    "check_content",
     "limit_tool_output",
 }
 

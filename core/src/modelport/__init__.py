@@ -10,17 +10,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._budget import Budget, budget
     from ._bulk import RunSummary, run_requests, run_requests_sync
-    from ._config import BatchConfig, GenerateConfig, GenerateConfigArgs, ResponseSchema
+    from ._config import (
+        BatchConfig,
+        GenerateConfig,
+        GenerateConfigArgs,
+        ReasoningEffort,
+        ResponseFormat,
+        ResponseSchema,
+    )
     from ._content import (
+        CONTENT_KINDS,
         Content,
         ContentAudio,
         ContentDocument,
         ContentImage,
+        ContentKind,
         ContentReasoning,
         ContentText,
         ContentVideo,
     )
+    from ._fallback import Fallback
     from ._messages import (
         ChatMessage,
         ChatMessageAssistant,
@@ -41,6 +52,7 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
+    from ._prices import Price
     from ._records import CallLog, ModelCall, record_calls
     from ._registry import (
         ProviderEntry,
@@ -83,6 +95,8 @@ version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
     "BatchConfig",
+    "Budget",
+    "CONTENT_KINDS",
     "CachePolicy",
     "CallInfo",
     "CallLog",
@@ -97,9 +111,11 @@ __all__ = [
     "ContentAudio",
     "ContentDocument",
     "ContentImage",
+    "ContentKind",
     "ContentReasoning",
     "ContentText",
     "ContentVideo",
+    "Fallback",
     "Finish",
     "GenerateConfig",
     "GenerateConfigArgs",
@@ -111,10 +127,13 @@ __all__ = [
     "ModelOutput",
     "ModelUsage",
     "ObserverHandle",
+    "Price",
     "ProviderEntry",
     "ProviderInfo",
     "ReasoningDelta",
+    "ReasoningEffort",
     "Registry",
+    "ResponseFormat",
     "ResponseSchema",
     "RetryPolicy",
     "RunSummary",
@@ -135,6 +154,7 @@ __all__ = [
     "ToolParams",
     "TopLogprob",
     "UsageUpdate",
+    "budget",
     "cache_clear",
     "cache_epoch",
     "cache_list_expired",
@@ -157,6 +177,10 @@ _LAZY = {
     "GenerateConfig": "._config",
     "GenerateConfigArgs": "._config",
     "ResponseSchema": "._config",
+    "ReasoningEffort": "._config",
+    "ResponseFormat": "._config",
+    "CONTENT_KINDS": "._content",
+    "ContentKind": "._content",
     "BatchConfig": "._config",
     "Content": "._content",
     "ContentAudio": "._content",
@@ -192,6 +216,10 @@ _LAZY = {
     "ObserverHandle": "._observe",
     "observe": "._observe",
     "Model": "._model",
+    "Budget": "._budget",
+    "budget": "._budget",
+    "Price": "._prices",
+    "Fallback": "._fallback",
     "get_model": "._model",
     "modelapi": "._registry",
     "ProviderEntry": "._registry",

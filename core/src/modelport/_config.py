@@ -25,7 +25,14 @@ class ResponseSchema(BaseModel):
     """Ask the provider to enforce the schema strictly, where it can."""
 
 
-ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+"""How hard a reasoning model thinks: "none" turns reasoning off where the API allows it;
+"xhigh" is the most some APIs take. Each provider maps these to its own values (see its docs
+page); a value it cannot take is handled by its declared config policy."""
+
+ResponseFormat = Literal["text", "json"]
+"""`GenerateConfig.response_format`: plain text (the default), or any JSON object (JSON mode,
+no schema)."""
 
 
 class BatchConfig(BaseModel):
@@ -75,6 +82,7 @@ class GenerateConfigArgs(TypedDict, total=False):
     reasoning_tokens: int | None
     reasoning_history: bool | None
     response_schema: ResponseSchema | None
+    response_format: ResponseFormat | None
     batch: bool | int | BatchConfig | None
     extra_body: dict[str, Any] | None
 
@@ -161,14 +169,22 @@ class GenerateConfig(BaseModel):
     reasoning_effort: ReasoningEffort | None = None
     """Constrains effort on reasoning for reasoning models."""
 
-    reasoning_tokens: int | None = Field(default=None, ge=1)
-    """Maximum number of tokens to spend on reasoning (the thinking budget)."""
+    reasoning_tokens: int | None = Field(default=None, ge=0)
+    """Maximum number of tokens to spend on reasoning (the thinking budget); 0 turns thinking
+    off where the API allows it (Gemini's `thinkingBudget: 0`, Anthropic's thinking
+    disabled)."""
 
     reasoning_history: bool | None = None
     """Include reasoning in chat message history sent to generate."""
 
     response_schema: ResponseSchema | None = None
     """Schema the output must follow (structured output)."""
+
+    response_format: ResponseFormat | None = None
+    """"json": the output is a JSON object, with no schema (JSON mode: OpenAI's
+    `response_format: {"type": "json_object"}`, Gemini's `responseMimeType:
+    application/json`); "text" or None: the provider's default. `response_schema`, when set,
+    wins (a schema is JSON too). OpenAI and Mistral require the word "JSON" in the messages."""
 
     batch: bool | int | BatchConfig | None = None
     """Send calls through the provider's batch API (about half the price, answers within

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,3 +110,23 @@ Content = Annotated[
     Field(discriminator="type"),
 ]
 """Content sent to or received from a model, discriminated on `type`."""
+
+
+ContentKind = Literal["text", "image", "document", "audio", "video"]
+"""The kinds of input content a provider may accept (reasoning is the model's own and always
+accepted: a provider that cannot replay it sends it as text)."""
+
+CONTENT_KINDS: tuple[ContentKind, ...] = get_args(ContentKind)
+"""Every `ContentKind`, in the order the docs show them."""
+
+
+def content_kind(part: ContentBase) -> str:
+    """The kind of input `part` is, for checking it against what a provider accepts: its
+    `type`, except that a `ContentImage` holding a data URL of a non-image media type (a PDF,
+    the workaround from before `ContentDocument`) is a "document"."""
+    kind: str = getattr(part, "type", "")
+    if kind == "image":
+        image: str = getattr(part, "image", "")
+        if image.startswith("data:") and image[5:11].lower() != "image/":
+            return "document"
+    return kind

@@ -1,19 +1,34 @@
 """Per-provider concurrency limits: one limiter per connection key and event loop.
 
-The default limiter is `Slots`, in-process. `MODELPORT_LIMITER` names another, registered by a
-plugin through the `register_limiters` hook (e.g. `redis`, one limit across processes).
+The default limiter is `Slots`, in-process. `MODELPORT_LIMITER` names another, registered
+through the `register_limiters` hook: `adaptive` (modelport's own, `_adaptive.Adaptive`: the
+limit follows the provider's answers) or a plugin's (e.g. `redis`, one limit across
+processes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import os
 import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .hookspecs import Limiter
+
+ResponseListener = Callable[[int, Mapping[str, str]], None]
+"""`listener(status, headers)`: told the status and headers of one attempt's response."""
+
+response_listener: contextvars.ContextVar[ResponseListener | None] = contextvars.ContextVar(
+    "modelport_response_listener", default=None
+)
+"""The listener of the attempt running in this context: `Model` sets it, around an attempt,
+only when its limiter asks for feedback (an `AdaptiveLimiter`); core's HTTP client calls it
+with each response's status and headers (errors included). Unset, it costs one lookup per
+request."""
 
 LIMITER_ENV = "MODELPORT_LIMITER"
 """Environment variable naming the limiter (default `local`, the in-process `Slots`)."""

@@ -15,10 +15,11 @@ from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
 from . import _observe
+from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
-from ._limits import LastSlots
+from ._limits import LastSlots, response_listener
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -29,7 +30,8 @@ from ._messages import (
 )
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
-from ._prepare import check_sent, limit_tool_output
+from ._prepare import check_content, check_sent, limit_tool_output
+from ._prices import Price, call_cost
 from ._records import LOG, SINK
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
@@ -217,7 +219,9 @@ class Model:
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
+        self._content: tuple[frozenset[str] | None] | None = None
         self._closed = False
+        self._price_memo: tuple[int, Price | None] | None = None
         if not _observe.HUB.env_loaded:
             _observe.HUB.load_env()
 
@@ -319,6 +323,11 @@ class Model:
             )
         messages = limit_tool_output(messages, cfg.max_tool_output)
         check_sent(messages, tool_infos, cfg)
+        content = self._content
+        if content is None:
+            content = self._content = (self.api.supported_content(),)
+        if content[0] is not None:
+            check_content(messages, content[0], self.api.provider)
         return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
 
     def _resolve_config(self, cfg: GenerateConfig) -> GenerateConfig:
@@ -401,11 +410,28 @@ class Model:
                     return hit
                 if watch is not None and pending is not None:
                     watch.cache("miss", None)
-            call = self._call(messages, tool_infos, choice, cfg, watch)
-            output = await (call if pending is None else pending.bound(call))
+            budgets = active_budgets.get()
+            ticket = None
+            if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+                try:
+                    ticket = reserve(budgets, str(self), messages, tool_infos, cfg, self.price())
+                except BaseException:
+                    if pending is not None and pending.claim is not None:
+                        pending.claim.release()
+                    raise
+            try:
+                call = self._call(messages, tool_infos, choice, cfg, watch)
+                output = await (call if pending is None else pending.bound(call))
+            except BaseException:
+                if ticket is not None:
+                    ticket.release()
+                raise
             output.time = time.monotonic() - start
             if not output.model:
                 output.model = self.name
+            self._cost(output)
+            if ticket is not None:
+                ticket.settle(output)
             if pending is not None:
                 await pending.save(output)
                 if watch is not None and _lookup.cacheable(output):
@@ -425,6 +451,23 @@ class Model:
                     except Exception as ex:
                         _observe.report("observe_call_end", ex)
         return output
+
+    def price(self) -> Price | None:
+        """The price of this model's tokens (`"<provider>/<model>"` looked up in the
+        registry's prices: `register_prices`, `Registry.register_price`), or None."""
+        registry = self.registry if self.registry is not None else default_registry()
+        memo = self._price_memo
+        if memo is not None and memo[0] == registry.prices_version:
+            return memo[1]
+        found: Price | None = registry.price(str(self))
+        self._price_memo = (registry.prices_version, found)
+        return found
+
+    def _cost(self, output: ModelOutput) -> None:
+        """Fill `output.cost` when the price is known."""
+        price = self.price()
+        if price is not None:
+            output.cost = call_cost(output.usage, price)
 
     def stream(
         self,
@@ -533,35 +576,43 @@ class Model:
         api = self.api
         policy = self.retry
         retries = 0
+        listen = getattr(semaphore, "attempt", None)  # an AdaptiveLimiter learns from answers
         while True:
             try:
                 if not semaphore.try_take():
                     await semaphore.take()
                 try:
-                    if watch is None:
+                    if listen is None and watch is None:
                         result = await api.generate(messages, tools, tool_choice, config)
-                    else:  # observed: `Watch.attempt_start` and `Watch.result`, inlined for
-                        # the common case (there, a method call costs as much as its work)
-                        token = None
-                        if watch.records is None:
-                            watch.attempts = attempt = watch.attempts + 1
-                            watch.open = True
-                            watch.attempt_started = time.monotonic()
-                            for fn in watch.hooks.attempt_start:
-                                try:
-                                    fn(watch.call, attempt)
-                                except Exception as ex:
-                                    _observe.report("observe_attempt_start", ex)
-                        else:
-                            token = watch.attempt_start()
+                    else:
+                        token = sink = None
+                        if watch is not None:  # observed: `Watch.attempt_start`, inlined for
+                            # the common case (there, a method call costs as much as its work)
+                            if watch.records is None:
+                                watch.attempts = attempt = watch.attempts + 1
+                                watch.open = True
+                                watch.attempt_started = time.monotonic()
+                                for fn in watch.hooks.attempt_start:
+                                    try:
+                                        fn(watch.call, attempt)
+                                    except Exception as ex:
+                                        _observe.report("observe_attempt_start", ex)
+                            else:
+                                sink = watch.attempt_start()
+                        if listen is not None:
+                            token = response_listener.set(listen())
                         try:
                             result = await api.generate(messages, tools, tool_choice, config)
                         finally:
                             if token is not None:
-                                SINK.reset(token)
-                        if watch.records is not None or isinstance(result, tuple):
+                                response_listener.reset(token)
+                            if sink is not None:
+                                SINK.reset(sink)
+                        if watch is None:
+                            pass
+                        elif watch.records is not None or isinstance(result, tuple):
                             result = watch.result(result)
-                        else:
+                        else:  # the common answer, inlined (as `Watch.result` does it)
                             watch.open = False
                             fns = watch.hooks.attempt_end
                             if fns:
@@ -670,8 +721,12 @@ def get_model(
         registry = default_registry()
     key = None
     if memoize:
-        provider, sep, _ = model.partition("/")
-        env_vars = registry.get(provider).env_vars if sep and provider else ()
+        provider, sep, rest = model.partition("/")
+        if provider == "fallback":  # the variables of every provider listed
+            names = (n.strip().partition("/")[0] for n in rest.split(","))
+            env_vars = tuple(v for n in names if n for v in registry.get(n).env_vars)
+        else:
+            env_vars = registry.get(provider).env_vars if sep and provider else ()
         key = _memo_key(registry, model, config, base_url, api_key, model_args, env_vars)
         found = _models.get(key)
         if found is not None:
@@ -694,6 +749,13 @@ def _build(
     provider, sep, name = model.partition("/")
     if not sep or not provider or not name:
         raise ModelInputError(f"model {model!r} must be '<provider>/<model>', e.g. 'mockllm/model'")
+    if provider == "fallback":  # an ordered list of models (see `Fallback`, which imports
+        # this module: it is imported by name, so that the modules import in no circle)
+        import importlib
+
+        build = importlib.import_module("modelport._fallback").build_fallback
+        fallback: Model = build(name, config, base_url, api_key, model_args, registry)
+        return fallback
     entry = registry.get(provider)
     api = entry.factory(
         model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args

@@ -40,6 +40,11 @@ class ModelAPI(abc.ABC):
     """The `GenerateConfig` fields this provider honours, declared on the class (None: not
     declared); what `supported_config()` returns unless it is overridden."""
 
+    honoured_content: ClassVar[frozenset[str] | None] = None
+    """The content kinds (`modelport.ContentKind`: "text", "image", "document", "audio",
+    "video") this provider accepts, declared on the class (None: not declared); what
+    `supported_content()` returns unless it is overridden."""
+
     def __init__(
         self,
         model_name: str,
@@ -140,6 +145,12 @@ class ModelAPI(abc.ABC):
         them. `Model` drops any other field a call sets, with one warning per provider and
         field (portable code keeps running)."""
         return self.honoured_config
+
+    def supported_content(self) -> frozenset[str] | None:
+        """The content kinds this provider accepts (see `modelport.ContentKind`); None when it
+        does not declare them. `Model` refuses a message holding any other kind with an
+        `UnsupportedContentError` before any request (reasoning parts are always accepted)."""
+        return self.honoured_content
 
     def is_rate_limit(self, ex: BaseException) -> bool:
         """Is this exception a rate limit error (that another attempt may get past)."""

@@ -157,6 +157,11 @@ class ModelOutput(BaseModel):
     provider that keeps no records (one not on the HTTP shell that returns no `ModelCall`).
     Never serialised (so never cached)."""
 
+    cost: float | None = None
+    """Dollars the call cost, when the model's price is known (`register_prices`); set by
+    `Model` from `usage`, never by a provider. A cached output keeps the cost of the call
+    that made it."""
+
     @property
     def stop_reason(self) -> StopReason:
         """First message stop reason ('unknown' when there is no choice)."""

@@ -3,6 +3,8 @@
 - `check_sent`: every string sent (message parts, tool calls, tools, the config's strings and
   `extra_body`) must be valid UTF-8, and no number may be NaN or infinite (JSON has neither);
   otherwise `ModelInputError` before any request.
+- `check_content`: every content part must be of a kind the provider accepts (its declared
+  `supported_content`); otherwise `UnsupportedContentError` before any request.
 - `limit_tool_output`: the text of tool results is cut to `GenerateConfig.max_tool_output`
   bytes.
 """
@@ -21,10 +23,11 @@ from ._content import (
     ContentReasoning,
     ContentText,
     ContentVideo,
+    content_kind,
 )
 from ._messages import ChatMessageAssistant, ChatMessageBase, ChatMessageTool, ChatMessageUser
 from ._tools import ToolInfo
-from .errors import ModelInputError
+from .errors import ModelInputError, UnsupportedContentError
 
 DEFAULT_MAX_TOOL_OUTPUT = 16 * 1024
 """`GenerateConfig.max_tool_output` when it is None: 16 KiB."""
@@ -179,6 +182,31 @@ def check_sent(
         _check_str(schema.name, "config response_schema name")
         _check_str(schema.description, "config response_schema description")
         _check(schema.json_schema, "config response_schema json_schema")
+
+
+# -- content kinds ---------------------------------------------------------------------------
+
+
+def check_content(
+    messages: Sequence[ChatMessageBase], accepted: frozenset[str], provider: str
+) -> None:
+    """Refuse content of a kind the provider does not accept (`accepted`, its declared
+    `supported_content`; text and reasoning always pass).
+
+    Raises:
+        UnsupportedContentError: naming the kind, the provider and the message.
+    """
+    for i, m in enumerate(messages):
+        content = m.content
+        if isinstance(content, str):
+            continue
+        for j, part in enumerate(content):
+            if isinstance(part, ContentText | ContentReasoning):
+                continue
+            kind = content_kind(part)
+            if kind not in accepted:
+                role = getattr(m, "role", "")
+                raise UnsupportedContentError(kind, provider, f"message {i} ({role}) part {j}")
 
 
 # -- tool output -----------------------------------------------------------------------------

@@ -32,8 +32,15 @@ CACHE_STORE_GROUP = "modelport.cache_stores"
 LIMITER_GROUP = "modelport.limiters"
 """The entry-point group of limiter plugins (see `MODELPORT_LIMITER`)."""
 
+PRICES_GROUP = "modelport.prices"
+"""The entry-point group of price-table plugins, all loaded when a price is first looked up."""
+
 BUILTIN_LIMITER = "local"
 """The limiter modelport registers itself: the in-process `Slots`."""
+
+ADAPTIVE_LIMITER = "adaptive"
+"""The other limiter modelport registers: the in-process `Adaptive`, whose limit follows the
+provider's answers."""
 
 BUILTIN_CACHE_STORES = {"file": "modelport.cache._manage:file_store"}
 """Cache stores modelport registers itself, by name and `module:function`, imported on first
@@ -178,6 +185,12 @@ def _local_limiter(key: str, size: int) -> hookspecs.Limiter:
     return limiter
 
 
+def _adaptive_limiter(key: str, size: int) -> hookspecs.Limiter:
+    """The in-process `Adaptive` limiter, whose limit follows the provider's answers."""
+    limiter: hookspecs.Limiter = importlib.import_module("modelport._adaptive").Adaptive(size)
+    return limiter
+
+
 class _BuiltinCacheStores:
     """Registers modelport's own cache stores and the in-process limiter, through the same
     hooks as any plugin."""
@@ -190,6 +203,7 @@ class _BuiltinCacheStores:
     @hookspecs.hookimpl
     def register_limiters(self, register: hookspecs.RegisterLimiter) -> None:
         register(BUILTIN_LIMITER, _local_limiter)
+        register(ADAPTIVE_LIMITER, _adaptive_limiter)
 
 
 _default_registry: Registry | None = None
@@ -199,6 +213,7 @@ _KINDS = {
     ENTRY_POINT_GROUP: "provider",
     CACHE_STORE_GROUP: "cache store",
     LIMITER_GROUP: "limiter",
+    PRICES_GROUP: "price table",
 }
 
 
@@ -232,6 +247,11 @@ class Registry:
         self._providers: dict[str, ProviderEntry] = {}
         self._stores: dict[str, _Store] = {}
         self._limiters: dict[str, hookspecs.LimiterFactory] = {}
+        self._prices: dict[str, Any] = {}  # name or pattern -> modelport._prices.Price
+        self._own_prices: set[str] = set()
+        self._prices_loaded = False
+        self.prices_version = 0
+        """Incremented at each price registered (a `Model` caches its price until then)."""
         self._warned: set[str] = set()
         self._failed: dict[str, dict[str, PluginLoadError]] = {g: {} for g in _KINDS}
         self._conflicts: dict[str, list[str]] = {}
@@ -240,6 +260,7 @@ class Registry:
         self.pm.hook.register_models.call_historic(kwargs={"register": self._register})
         self.pm.hook.register_cache_stores.call_historic(kwargs={"register": self._register_store})
         self.pm.hook.register_limiters.call_historic(kwargs={"register": self._register_limiter})
+        self.pm.hook.register_prices.call_historic(kwargs={"register": self._register_price})
         self.pm.register(_BuiltinCacheStores(), name="modelport.cache")
 
     def __repr__(self) -> str:
@@ -280,6 +301,42 @@ class Registry:
                 self._register_store(name, factory)
             finally:
                 self._loading = saved
+
+    def register_price(
+        self,
+        model: str,
+        *,
+        input: float,
+        output: float,
+        cache_read: float | None = None,
+        cache_write: float | None = None,
+    ) -> None:
+        """Register the price of `model` in this process, in dollars per million tokens (see
+        `hookspecs.RegisterPrice`); it wins over a plugin's price for the same name.
+
+        Raises:
+            ModelInputError: a name without '/' or a price that is not a number >= 0.
+        """
+        with self._lock:
+            self._own_prices.discard(model)
+            self._register_price(
+                model, input=input, output=output, cache_read=cache_read, cache_write=cache_write
+            )
+            self._own_prices.add(model)
+
+    def price(self, model: str) -> Any:
+        """The `modelport._prices.Price` of `model` (`"<provider>/<model>"`): registered for
+        that name, else for the longest pattern that matches; None when none is known. The
+        first lookup loads the `modelport.prices` plugins."""
+        from ._prices import find_price
+
+        if not self._prices_loaded:
+            with self._lock:
+                self._prices_loaded = True
+                self._load(PRICES_GROUP)
+                for failed in self._failed[PRICES_GROUP].values():
+                    logger.warning("a price table was not loaded: %s", failed)
+        return find_price(self._prices, model)
 
     def register_plugin(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object or module (its hooks are called at once)."""
@@ -352,6 +409,29 @@ class Registry:
                 )
         self._limiters[name] = factory
 
+    def _register_price(
+        self,
+        model: str,
+        *,
+        input: float,
+        output: float,
+        cache_read: float | None = None,
+        cache_write: float | None = None,
+    ) -> None:
+        from ._prices import Price
+        from .errors import ModelInputError
+
+        if not isinstance(model, str) or "/" not in model:
+            raise ModelInputError(f"a price is for '<provider>/<model>', not {model!r}")
+        try:
+            price = Price(input, output, cache_read, cache_write)
+        except (TypeError, ValueError) as ex:
+            raise ModelInputError(f"the price of {model}: {ex}") from None
+        if model in self._own_prices:
+            return  # the process's own price (`register_price`) wins over a plugin's
+        self._prices[model] = price
+        self.prices_version += 1
+
     def _describe_loading(self) -> str:
         loading = self._loading
         assert loading is not None
@@ -375,7 +455,7 @@ class Registry:
             return True
         owners = sorted({d for ep in eps if (d := _dist_of(ep)[0]) is not None})
         if (group == CACHE_STORE_GROUP and name in BUILTIN_CACHE_STORES) or (
-            group == LIMITER_GROUP and name == BUILTIN_LIMITER
+            group == LIMITER_GROUP and name in (BUILTIN_LIMITER, ADAPTIVE_LIMITER)
         ):
             owners.append("modelport (built in)")
         elif (

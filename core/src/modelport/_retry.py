@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import time
@@ -13,6 +14,14 @@ import attrs
 from .errors import ModelAPIError
 
 logger = logging.getLogger("modelport")
+
+
+retry_after_cap: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "modelport_retry_after_cap", default=None
+)
+"""The longest Retry-After the calls in this context wait for before failing (None: only the
+policy's `max_retry_after`): a `Fallback` sets it so that a model asking for a long wait is
+passed over at once. Read only when a retry is considered."""
 
 
 def _default_rng() -> random.Random:
@@ -64,14 +73,16 @@ def next_wait(
     """Seconds to wait before retrying after `ex`, or None to raise it now.
 
     None when `ex` is not `retryable`, `max_retries` are spent, the server's Retry-After
-    exceeds `policy.max_retry_after`, or the wait would end past `deadline` (a
-    `policy.clock()` value).
+    exceeds `policy.max_retry_after` (or `retry_after_cap`, when set), or the wait would end
+    past `deadline` (a `policy.clock()` value).
     """
     if retries_done >= max_retries or not retryable:
         return None
     retry_after = getattr(ex, "retry_after", None)
-    if retry_after is not None and retry_after > policy.max_retry_after:
-        return None
+    if retry_after is not None:
+        cap = retry_after_cap.get()
+        if retry_after > policy.max_retry_after or (cap is not None and retry_after > cap):
+            return None
     wait = policy.wait(retries_done, retry_after)
     if deadline is not None and policy.clock() + wait > deadline:
         return None

@@ -175,6 +175,16 @@ class Endpoint:
     """The `GenerateConfig` fields the translation honours; any other field a call sets is
     dropped with one warning per provider and field (see `Model`)."""
 
+    content: frozenset[str] | None = None
+    """The content kinds the translation accepts (`modelport.ContentKind`); a message with
+    any other kind is refused by `Model` before any request. None: not declared (every kind
+    reaches the translation)."""
+
+    tool_result_media: bool = False
+    """Media (images, documents...) returned by a tool travel inside the tool result; False:
+    the translation sends them in a user message after the tool results (see
+    `ModelAPI.tool_result_images`)."""
+
     model_args: Mapping[str, ModelArg] = attrs.field(factory=dict, hash=False)
     """Model args beyond `STANDARD_MODEL_ARGS`."""
 
@@ -606,6 +616,15 @@ class HTTPModelAPI(ModelAPI):
     def supported_config(self) -> frozenset[str] | None:
         """The `GenerateConfig` fields this provider honours (the endpoint's `config`)."""
         return self.endpoint.config | CORE_CONFIG
+
+    def supported_content(self) -> frozenset[str] | None:
+        """The content kinds this provider accepts (the endpoint's `content`)."""
+        return self.endpoint.content
+
+    def tool_result_images(self) -> bool:
+        """Whether media returned by tools go inside the tool result (the endpoint's
+        `tool_result_media`)."""
+        return self.endpoint.tool_result_media
 
 
 def _check_model_args(endpoint: Endpoint, given: Mapping[str, Any]) -> dict[str, Any]:

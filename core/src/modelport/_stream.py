@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import ContentReasoning, ContentText
+from ._limits import response_listener
 from ._messages import ChatMessage
 from ._output import ModelOutput, ModelUsage, StopReason
 from ._tools import ToolCall, ToolChoice, ToolInfo
@@ -300,6 +302,15 @@ class Stream:
                     return
                 if watch is not None and pending is not None:
                     watch.cache("miss", None)
+            budgets = active_budgets.get()
+            ticket = None
+            if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+                try:
+                    ticket = reserve(budgets, str(model), messages, tools, config, model.price())
+                except BaseException:
+                    if pending is not None and pending.claim is not None:
+                        pending.claim.release()
+                    raise
         except BaseException as ex:
             if watch is not None:
                 watch.end(None, ex)
@@ -314,6 +325,8 @@ class Stream:
                     await slots.take()
                 source = api.stream(messages, tools, choice, config)
                 sink = None if watch is None else watch.attempt_start()
+                listen = getattr(slots, "attempt", None)  # an AdaptiveLimiter learns
+                token = None if listen is None else response_listener.set(listen())
                 try:
                     first = await source.__anext__()
                 except StopAsyncIteration:
@@ -352,6 +365,8 @@ class Stream:
                     await source.aclose()
                     raise
                 finally:
+                    if token is not None:
+                        response_listener.reset(token)
                     if sink is not None:
                         SINK.reset(sink)
                 break
@@ -376,10 +391,16 @@ class Stream:
             output.time = time.monotonic() - start
             if not output.model:
                 output.model = model.name
+            model._cost(output)
+            if ticket is not None:
+                ticket.settle(output)
+                ticket = None
             if watch is not None:
                 watch.attempt_end(None, None)
             self.output = output
         except BaseException as ex:
+            if ticket is not None:
+                ticket.release()
             if pending is not None and pending.claim is not None:
                 pending.claim.release()  # identical calls waiting for this one go ahead
             if watch is not None:

@@ -6,8 +6,10 @@ ModelportError
 ├── PluginLoadError (ImportError)         a provider's distribution failed to import or register
 │   └── PluginConflictError               it claims a provider name that is not its own
 ├── ModelInputError (ValueError)          bad input, rejected before any request
+│   └── UnsupportedContentError           content of a kind the provider does not accept
 ├── CacheError (ValueError)               the response cache cannot be used as configured
 ├── ModelClosedError (RuntimeError)       the model was closed (before or during the call)
+├── BudgetExceededError                   a call would pass a `Budget`: refused unsent
 └── ModelAPIError                         a call to a provider failed (provider, model, status)
     ├── BadRequestError                   400 / 422: the request was refused as invalid
     ├── AuthenticationError               401: missing or wrong API key
@@ -18,7 +20,8 @@ ModelportError
     ├── InvalidResponseError              the body is not what the API promises (HTML, bad JSON)
     ├── BatchError                        a batch job failed as a whole, or cancelled a request
     ├── ModelConnectionError (ConnectionError)  refused, reset or dropped: retried
-    └── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
+    ├── ModelTimeoutError (TimeoutError)  the call (or one attempt) took too long
+    └── FallbackError                     every model of a `Fallback` failed (each one's error)
 ```
 
 `retryable` on a `ModelAPIError` tells `Model.generate` whether another attempt may succeed.
@@ -35,7 +38,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchError",
+    "BudgetExceededError",
     "CacheError",
+    "FallbackError",
     "InvalidResponseError",
     "ModelAPIError",
     "ModelClosedError",
@@ -51,6 +56,7 @@ __all__ = [
     "RateLimitError",
     "ScrubbedError",
     "ServerError",
+    "UnsupportedContentError",
     "redact",
     "scrub_cause",
 ]
@@ -131,6 +137,25 @@ class ModelInputError(ModelportError, ValueError):
     """The input to a model was invalid; raised before any request is sent."""
 
 
+class UnsupportedContentError(ModelInputError):
+    """A message holds content of a kind (audio, video, a document...) that the provider does
+    not accept; raised by `Model` before any request, from the provider's declared content
+    kinds (`ModelAPI.supported_content`)."""
+
+    def __init__(self, kind: str, provider: str, where: str = "") -> None:
+        self.kind = kind
+        """The content kind refused ("image", "document", "audio", "video", ...)."""
+        self.provider = provider
+        """The provider that does not accept it."""
+        self.where = where
+        """Which message and part holds it."""
+        place = f" ({where})" if where else ""
+        super().__init__(f"{provider} does not accept {kind} content{place}")
+
+    def __reduce__(self) -> tuple[type[UnsupportedContentError], tuple[str, str, str]]:
+        return type(self), (self.kind, self.provider, self.where)
+
+
 class CacheError(ModelportError, ValueError):
     """The response cache cannot be used as configured."""
 
@@ -138,6 +163,22 @@ class CacheError(ModelportError, ValueError):
 class ModelClosedError(ModelportError, RuntimeError):
     """The model was closed: a call in flight when it was closed ends with this (it is never
     sent again), and so does any later call."""
+
+
+class BudgetExceededError(ModelportError):
+    """A call would pass a `Budget` it carries: refused before it was sent.
+
+    Attributes:
+        needed: What the call reserves (its input, estimated, and its `max_tokens`).
+        remaining: What the budget has left (neither used nor reserved by calls in flight).
+        unit: `"tokens"` or `"dollars"`.
+    """
+
+    def __init__(self, message: str, *, needed: float, remaining: float, unit: str) -> None:
+        self.needed = needed
+        self.remaining = remaining
+        self.unit = unit
+        super().__init__(message)
 
 
 class ModelAPIError(ModelportError):
@@ -248,3 +289,27 @@ class ModelConnectionError(ModelAPIError, ConnectionError):
 
 class ModelTimeoutError(ModelAPIError, TimeoutError):
     """The call, or one attempt of it, took longer than allowed."""
+
+
+class FallbackError(ModelAPIError):
+    """Every model a `Fallback` tried failed (after each one's retries).
+
+    Attributes:
+        errors: (model, error) for each model tried, in order.
+        skipped: How many models were not tried (their circuit was open).
+    """
+
+    def __init__(self, errors: list[tuple[str, ModelAPIError]], *, skipped: int = 0) -> None:
+        self.errors = list(errors)
+        self.skipped = skipped
+        tried = "; ".join(f"{name}: {ex}" for name, ex in self.errors) or "none tried"
+        more = f" ({skipped} skipped: circuit open)" if skipped else ""
+        last = self.errors[-1][1] if self.errors else None
+        super().__init__(
+            f"every model failed{more}: {tried}",
+            provider="fallback",
+            model=",".join(name for name, _ in self.errors),
+            status=None if last is None else last.status,
+            retry_after=None if last is None else last.retry_after,
+            retryable=any(ex.retryable for _, ex in self.errors),
+        )

@@ -18,7 +18,7 @@ def register_models(register):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pluggy
@@ -31,12 +31,14 @@ if TYPE_CHECKING:
     from ._stream import StreamEvent
 
 __all__ = [
+    "AdaptiveLimiter",
     "Limiter",
     "LimiterFactory",
     "ModelAPIFactory",
     "RegisterCacheStore",
     "RegisterLimiter",
     "RegisterModel",
+    "RegisterPrice",
     "hookimpl",
     "hookspec",
     "observe_attempt_end",
@@ -48,6 +50,7 @@ __all__ = [
     "register_cache_stores",
     "register_limiters",
     "register_models",
+    "register_prices",
 ]
 
 hookspec = pluggy.HookspecMarker("modelport")
@@ -82,6 +85,21 @@ class Limiter(Protocol):
     def give(self) -> None:
         """Free the slot the calling task holds (called once per slot taken, never awaiting:
         a limiter with I/O to do schedules it)."""
+        ...
+
+
+@runtime_checkable
+class AdaptiveLimiter(Limiter, Protocol):
+    """A `Limiter` that learns from the provider's answers (the built-in `adaptive` one does):
+    `Model` calls `attempt()` right after taking a slot for an attempt, and core's HTTP client
+    calls the listener it returns with the status and headers of that attempt's response
+    (errors included; nothing is called when no response came, or for a provider that does
+    not use core's HTTP client). A limiter without `attempt` costs nothing of this.
+    """
+
+    def attempt(self) -> Callable[[int, Mapping[str, str]], None]:
+        """The listener of the attempt that just took a slot: `listener(status, headers)`,
+        called at most once, never awaiting."""
         ...
 
 
@@ -131,6 +149,25 @@ class RegisterLimiter(Protocol):
         """Register limiter `name`; `factory(key, size)` returns a `Limiter`."""
 
 
+class RegisterPrice(Protocol):
+    """The callback `register_prices` receives."""
+
+    def __call__(
+        self,
+        model: str,
+        *,
+        input: float,
+        output: float,
+        cache_read: float | None = None,
+        cache_write: float | None = None,
+    ) -> None:
+        """Register the price of `model` (`"<provider>/<model>"`, or a pattern with `*` such
+        as `"openai/gpt-4o-2024-*"`), in dollars per million tokens: `input` (not from the
+        prompt cache), `output`, and the prompt cache's `cache_read` and `cache_write` (None:
+        the input price). A later registration of the same name replaces the earlier one.
+        Raises `ValueError` or `TypeError` for a price that is not a finite number >= 0."""
+
+
 @hookspec(historic=True)
 def register_models(register: RegisterModel) -> None:
     """Register the model providers this plugin offers.
@@ -177,6 +214,24 @@ def register_limiters(register: RegisterLimiter) -> None:
 
     Args:
         register: Call it once per limiter (see `RegisterLimiter`).
+
+    Returns nothing; every implementation is called (no first-result rule).
+    """
+
+
+@hookspec(historic=True)
+def register_prices(register: RegisterPrice) -> None:
+    """Register model prices (a price table), used for `ModelOutput.cost` and for the
+    dollars of a `Budget`.
+
+    Called once for each plugin when it is registered: a provider plugin's when its provider
+    is first used; a distribution that only ships prices declares an entry point of the
+    `modelport.prices` group (any name), and every one of them is loaded the first time a
+    price is looked up. `Registry.register_price` registers a price in-process (it wins
+    over the plugins' for the same name).
+
+    Args:
+        register: Call it once per model or pattern (see `RegisterPrice`).
 
     Returns nothing; every implementation is called (no first-result rule).
     """

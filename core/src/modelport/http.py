@@ -19,8 +19,11 @@ portal, say) as `InvalidResponseError` quoting an excerpt.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import json
+import math
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -31,6 +34,7 @@ import attrs
 import yarl
 
 from . import __version__
+from ._limits import response_listener
 from ._output import ModelOutput
 from .errors import (
     AuthenticationError,
@@ -76,7 +80,9 @@ __all__ = [
     "StreamingResponse",
     "error_for_status",
     "excerpt",
+    "parse_duration",
     "parse_error_body",
+    "parse_reset",
     "parse_retry_after",
 ]
 
@@ -193,6 +199,47 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     except (TypeError, ValueError, IndexError):
         return None
     now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|us|µs|ns|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a duration as the OpenAI family writes it (`6m0s`, `1s`, `20ms`, `1h2m3.5s`)
+    or a plain number of seconds; None when it is neither."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        return value if value >= 0 and math.isfinite(value) else None
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            return None
+        total += float(match.group(1)) * _UNIT[match.group(2)]
+        pos = match.end()
+    return total if pos == len(text) else None
+
+
+def parse_reset(text: str, now: float) -> float | None:
+    """Seconds until a reset given as a duration (`parse_duration`) or as an RFC 3339 time
+    (Anthropic's `2026-12-01T17:00:00Z`), `now` being the wall-clock time; None when it is
+    neither."""
+    seconds = parse_duration(text)
+    if seconds is not None:
+        return seconds
+    try:
+        when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - now)
 
 
@@ -492,6 +539,9 @@ class HTTPClient:
         finally:
             if task is not None:
                 entry.deadlines.pop(task, None)
+        listener = response_listener.get()
+        if listener is not None:  # an adaptive limiter learns from every answer
+            listener(status, rheaders)
         if status >= 300:
             raise self._status_error(status, raw, rheaders)
         try:
@@ -568,6 +618,9 @@ class HTTPClient:
                     finally:
                         resp.close()
                     continue
+                listener = response_listener.get()
+                if listener is not None:
+                    listener(status, resp.headers)
                 if status >= 300:
                     try:
                         raw = await self._read(resp)

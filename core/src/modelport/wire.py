@@ -17,19 +17,35 @@ import mimetypes
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._config import GenerateConfig
-from ._content import Content, ContentAudio, ContentImage, ContentVideo
+from ._content import (
+    Content,
+    ContentAudio,
+    ContentDocument,
+    ContentImage,
+    ContentVideo,
+    content_kind,
+)
 from ._messages import ChatMessage
 from ._output import ModelUsage
 from ._tools import ToolCall
+from .errors import ModelInputError
 
 __all__ = [
+    "FILE_ID",
+    "GEMINI_FILE_URI",
+    "MediaSource",
+    "content_kind",
+    "document_filename",
+    "document_mime",
     "drop_config",
+    "file_reference",
     "inline_files",
     "merge_deep",
     "parse_arguments",
+    "media_source",
     "parse_tool_call",
     "usage",
 ]
@@ -130,10 +146,11 @@ _AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav"}
 
 
 def inline_files(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
-    """`messages` with each image, audio or video part that names a local file read into a
-    base64 data URL (the mime type from the file's extension); a URL of any scheme (`data:`,
-    `https://`, `s3://`, `gs://`...) and a path that is no file are left as they are. The one
-    helper here that does I/O: it reads those files."""
+    """`messages` with each image, document, audio or video part that names a local file read
+    into a base64 data URL (the mime type from the file's extension; a document keeps the
+    file's name as its `filename` and its type as its `mime_type`, unless they are set); a URL
+    of any scheme (`data:`, `https://`, `s3://`, `gs://`...) and a path that is no file are
+    left as they are. The one helper here that does I/O: it reads those files."""
     out: list[ChatMessage] | None = None
     for i, m in enumerate(messages):
         if isinstance(m.content, str):
@@ -160,6 +177,15 @@ def _inline(c: Content) -> Content:
         return c.model_copy(update={"audio": _data_url(c.audio, default)})
     if isinstance(c, ContentVideo) and _local(c.video):
         return c.model_copy(update={"video": _data_url(c.video, _DEFAULT_MIME["video"])})
+    if isinstance(c, ContentDocument) and _local(c.document):
+        mime = document_mime(c)
+        return c.model_copy(
+            update={
+                "document": _data_url(c.document, mime),
+                "mime_type": mime,
+                "filename": c.filename or os.path.basename(c.document),
+            }
+        )
     return c
 
 
@@ -172,3 +198,100 @@ def _data_url(path: str, default_mime: str) -> str:
     with open(path, "rb") as f:
         data = base64.b64encode(f.read()).decode("ascii")
     return f"data:{mime};base64,{data}"
+
+
+# -- media sources and provider file references ---------------------------------------------
+
+GEMINI_FILE_URI = re.compile(
+    r"^https://generativelanguage\.googleapis\.com/(v1[a-z0-9]*/)?files/[A-Za-z0-9_-]+$"
+)
+"""A file uploaded to the Gemini API's Files API (`.../v1beta/files/<id>`)."""
+
+FILE_ID = re.compile(r"^file[-_][A-Za-z0-9_-]{3,}$")
+"""A file id of OpenAI's (`file-...`) or Anthropic's (`file_...`) Files API."""
+
+
+class MediaSource(NamedTuple):
+    """Where a media part's bytes are: exactly one of `data`, `url` and `file_id` is set."""
+
+    mime_type: str | None
+    """The media type: the data URL's, or guessed from a URL's path (None when unknown)."""
+
+    data: str | None = None
+    """The base64 data of a data URL."""
+
+    url: str | None = None
+    """A URL (any scheme: `https://`, `gs://`, `s3://`...), for the provider to fetch or
+    resolve."""
+
+    file_id: str | None = None
+    """A provider's file id (`file-...`, `file_...`): a reference, never fetched."""
+
+
+def file_reference(value: str) -> str | None:
+    """What kind of provider file reference `value` is: "gemini" for a Gemini Files API URI
+    or a `gs://` object, "file_id" for an OpenAI or Anthropic file id, else None. A provider
+    sends such a reference as a reference (never fetched, never read as a path)."""
+    if value.startswith("gs://") or GEMINI_FILE_URI.match(value):
+        return "gemini"
+    if FILE_ID.match(value) and not os.path.exists(value):
+        return "file_id"
+    return None
+
+
+def media_source(value: str, mime_type: str | None = None) -> MediaSource:
+    """Read a media part's value (a data URL, a URL or a file id; local files are read into
+    data URLs beforehand by `inline_files`). `mime_type`, when given, wins over the data URL's
+    and the guess.
+
+    Raises:
+        ModelInputError: a data URL that is not base64, or a value that is none of these.
+    """
+    if value.startswith("data:"):
+        header, sep, data = value.partition(",")
+        meta = header[5:].split(";")
+        if not sep or not any(m.strip().lower() == "base64" for m in meta[1:]):
+            raise ModelInputError(
+                f"a data URL must be 'data:<media type>;base64,<data>' (got {header[:40]!r})"
+            )
+        return MediaSource(mime_type or meta[0].strip().lower() or None, data=data)
+    if _URL.match(value):
+        guessed = mimetypes.guess_type(value.split("?", 1)[0])[0]
+        return MediaSource(mime_type or guessed, url=value)
+    if file_reference(value) == "file_id":
+        return MediaSource(mime_type, file_id=value)
+    raise ModelInputError(
+        f"{value[:60]!r} is neither a data URL, a URL, a provider file id nor a readable file"
+    )
+
+
+def document_mime(document: ContentDocument) -> str:
+    """A document's media type: its `mime_type`, else its data URL's, else guessed from its
+    file name or path, else `application/pdf`."""
+    if document.mime_type:
+        return document.mime_type
+    value = document.document
+    if value.startswith("data:"):
+        mime = value[5:].partition(",")[0].split(";")[0].strip().lower()
+        if mime:
+            return mime
+    for name in (document.filename, value.split("?", 1)[0]):
+        if name:
+            guessed = mimetypes.guess_type(name)[0]
+            if guessed:
+                return guessed
+    return "application/pdf"
+
+
+def document_filename(document: ContentDocument) -> str:
+    """A document's file name: its `filename`, else the last segment of its path or URL,
+    else `document` with the extension of its media type."""
+    if document.filename:
+        return document.filename
+    value = document.document
+    if not value.startswith("data:"):
+        name = value.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if name and "." in name:
+            return name
+    extension = mimetypes.guess_extension(document_mime(document)) or ""
+    return f"document{extension}"

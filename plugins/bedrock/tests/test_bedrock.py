@@ -37,6 +37,7 @@ from modelport import (
     ChatMessageTool,
     ChatMessageUser,
     Content,
+    ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
@@ -685,9 +686,15 @@ def _part(block: dict[str, Any], documents: Any) -> Content:
         return ContentImage(image=_source(block["image"]))
     if "document" in block:
         doc = block["document"]
-        if doc["name"] != f"Document {next(documents)}" or "text" in doc["source"]:
-            raise NotRebuildableError("a document named otherwise than in order")
-        return ContentImage(image=_source(doc))
+        if set(doc) - {"format", "name", "source"} or "text" in doc["source"]:
+            raise NotRebuildableError(f"a document with {sorted(doc)} or a text source")
+        mime = _MIME.get(doc["format"])
+        name = doc["name"]
+        if name.startswith("Document "):  # modelport's own naming, in order
+            if name != f"Document {next(documents)}":
+                raise NotRebuildableError("a document named otherwise than in order")
+            return ContentDocument(document=_source(doc), mime_type=mime)
+        return ContentDocument(document=_source(doc), mime_type=mime, title=name)
     if "video" in block:
         if block["video"]["format"] not in ("mp4", "mov", "mpeg"):
             raise NotRebuildableError(f"a video format {block['video']['format']!r}")
@@ -807,6 +814,25 @@ def test_most_recorded_requests_are_rebuilt() -> None:
     assert len(RECORDS) == 160 and len(REQUESTS) == 159
     assert len(REBUILDABLE) + sum(SKIPPED.values()) == 159
     assert len(REBUILDABLE) == 137, (len(REBUILDABLE), SKIPPED)
+
+
+# What is not rebuilt, and why: documents, video and thinking are expressed; these are not.
+NOT_REBUILT = {
+    "a content block ['cachePoint']": 6,  # a cache point inside a message
+    "a content block ['json']": 4,  # JSON tool-result blocks (modelport sends text)
+    "cache points where cache_prompt does not put them": 4,
+    "a content block ['guardContent']": 2,  # Bedrock guardrails
+    "consecutive turns of one role (modelport sends them as one)": 2,
+    "a tool ['systemTool']": 2,  # a provider-side tool
+    "assistant blocks other than reasoning, text, toolUse": 1,
+    # a recording that sent the media type as the format, which Converse documents no such
+    # value for (`mp4`, `mov`, `mkv`, ...): modelport sends `mp4`
+    "a video format 'video/mp4'": 1,
+}
+
+
+def test_the_records_not_rebuilt_are_listed_with_their_reason() -> None:
+    assert dict(SKIPPED) == NOT_REBUILT
 
 
 @pytest.mark.parametrize("record", cassette_params(REBUILDABLE))

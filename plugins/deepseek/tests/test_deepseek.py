@@ -37,6 +37,7 @@ REASONER = next(r for r in RECORDS if r["request_json"]["model"] == "deepseek-re
 class TestDeepSeekContract(CompatibleContract):
     provider = "deepseek"
     model_name = "deepseek-chat"
+    supports_images = False  # DeepSeek's chat API takes text only
 
 
 def test_get_model_picks_deepseek_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

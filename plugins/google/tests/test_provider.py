@@ -468,6 +468,7 @@ def test_config_gemini_does_not_honour_is_dropped_with_one_warning(
         "reasoning_effort",
         "reasoning_history",
         "response_schema",
+        "response_format",
     }
     for field in ("logit_bias", "parallel_tool_calls"):
         wire._warned.discard(("google", field))  # warned once per process

@@ -146,9 +146,12 @@ def test_dtype_and_device_are_honoured(tiny_dir: Path, gen: Any) -> None:
 
 def test_image_content_is_refused(model: Any) -> None:
     from modelport import ChatMessageUser, ContentImage, ContentText
+    from modelport.errors import UnsupportedContentError
 
     message = ChatMessageUser(
         content=[ContentText(text="What is this?"), ContentImage(image="data:image/png;base64,")]
     )
-    with pytest.raises(ModelInputError, match="text only"):
+    with pytest.raises(ModelInputError, match="hf does not accept image content") as info:
         run(model.generate([message]))
+    assert isinstance(info.value, UnsupportedContentError)
+    assert (info.value.kind, info.value.provider) == ("image", "hf")

@@ -27,6 +27,7 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
@@ -68,7 +69,7 @@ _CONFIG = {
     "frequency_penalty": "frequency_penalty",
     "parallel_tool_calls": "parallel_tool_calls",
 }
-_EFFORTS = {"none": "minimal", "high": "high"}
+_EFFORTS = {"none": "none", "high": "high"}
 _MESSAGES = {"system": ChatMessageSystem, "user": ChatMessageUser}
 
 
@@ -152,7 +153,10 @@ def _content(content: Any) -> str | list[Content]:
             detail = chunk["image_url"].get("detail", "auto")
             parts.append(ContentImage(image=chunk["image_url"]["url"], detail=detail))
         elif kind == "document_url":
-            parts.append(ContentImage(image=chunk["document_url"]))
+            document = ContentDocument(
+                document=chunk["document_url"], filename=chunk.get("document_name")
+            )
+            parts.append(document)
         elif kind == "input_audio":
             parts.append(
                 ContentAudio(audio=f"data:audio/wav;base64,{chunk['input_audio']}", format="wav")
@@ -249,7 +253,7 @@ def align(ours: dict[str, Any], recorded: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_recorded_request_is_replayed() -> None:
-    assert len(REQUESTS) == 40 and len(RECORDS) == 42
+    assert len(REQUESTS) == 41 and len(RECORDS) == 43
 
 
 @pytest.mark.parametrize("record", cassette_params(REQUESTS))

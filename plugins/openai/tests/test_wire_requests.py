@@ -95,6 +95,7 @@ def test_the_cassette_covers_the_features() -> None:
         "tool_choice",
         "image_input",
         "audio_input",
+        "document_input",
         "structured_output",
         "n_choices",
         "reasoning_request",

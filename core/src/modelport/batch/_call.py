@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._budget import active_budgets, reserve
 from .._config import GenerateConfig
 from .._messages import ChatMessage
 from .._output import ModelOutput
@@ -17,6 +18,7 @@ from ._batcher import Retry, batcher_for, resolve
 
 if TYPE_CHECKING:
     from .._model import Model
+    from ..cache._lookup import Pending
 
 logger = logging.getLogger("modelport.batch")
 
@@ -43,7 +45,6 @@ async def generate_batched(
     from ..cache import _lookup
 
     api = model.api
-    plain = config.model_copy(update={"batch": None})
     if not isinstance(api, BatchAPI):
         if api.provider not in _warned:
             _warned.add(api.provider)
@@ -61,6 +62,40 @@ async def generate_batched(
         return hit
     if pending is None:  # the call cannot be keyed: no journal entry can name it
         return None
+    budgets = active_budgets.get()
+    ticket = None
+    if budgets:  # reserve before sending, as a plain call does (a hit costs nothing)
+        try:
+            ticket = reserve(budgets, str(model), messages, tools, config, model.price())
+        except BaseException:
+            if pending.claim is not None:
+                pending.claim.release()
+            raise
+    try:
+        output = await _send(model, messages, tools, tool_choice, config, pending, start)
+    except BaseException:
+        if ticket is not None:
+            ticket.release()
+        raise
+    model._cost(output)
+    if ticket is not None:
+        ticket.settle(output)
+    return output
+
+
+async def _send(
+    model: Model,
+    messages: list[ChatMessage],
+    tools: list[ToolInfo],
+    tool_choice: ToolChoice,
+    config: GenerateConfig,
+    pending: Pending,
+    start: float,
+) -> ModelOutput:
+    """The call through the provider's batcher (or, by the failure rule, a normal request)."""
+    api = model.api
+    assert isinstance(api, BatchAPI)
+    plain = config.model_copy(update={"batch": None})
     body = api.request_body(messages, tools, tool_choice, config)  # type: ignore[attr-defined]
     settings = resolve(config.batch, api.batch_max_size)
     batcher = batcher_for(api, model._identity.name)

@@ -49,6 +49,7 @@ KEY_FIELDS = frozenset(
         "reasoning_tokens",
         "reasoning_history",
         "response_schema",
+        "response_format",
         "extra_body",
     }
 )

@@ -26,7 +26,15 @@ import attrs
 import pytest
 
 from .._config import GenerateConfig
-from .._content import ContentImage, ContentText
+from .._content import (
+    CONTENT_KINDS,
+    Content,
+    ContentAudio,
+    ContentDocument,
+    ContentImage,
+    ContentText,
+    ContentVideo,
+)
 from .._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -49,6 +57,7 @@ from ..errors import (
     ModelTimeoutError,
     NotFoundError,
     RateLimitError,
+    UnsupportedContentError,
 )
 from ._server import LocalServer, RecordedRequest, Reply
 
@@ -598,6 +607,30 @@ class ProviderContract(ModelContract):
         self._generate([text_output("A red square.")], input=[message])
         sent = self._body_text(self.server.requests[-1])
         assert TINY_PNG in sent, "the image's data is not in the request"
+
+    def test_undeclared_content_kinds_are_refused_before_sending(self) -> None:
+        """A content kind the provider does not declare (`ModelAPI.supported_content`) is
+        refused with an `UnsupportedContentError` naming it and the provider, before any
+        request; `supports_images` agrees with the declaration."""
+        samples: dict[str, Content] = {
+            "image": ContentImage(image=f"data:image/png;base64,{TINY_PNG}"),
+            "document": ContentDocument(document="data:application/pdf;base64,JVBERi0xLjQK"),
+            "audio": ContentAudio(audio="data:audio/wav;base64,UklGRg==", format="wav"),
+            "video": ContentVideo(video="data:video/mp4;base64,AAAA", format="mp4"),
+        }
+        with self.serving([]) as model:
+            accepted = model.api.supported_content()
+            if accepted is None:
+                pytest.skip(f"{type(self).__name__}'s provider declares no content kinds")
+            assert ("image" in accepted) == self.supports_images
+            for kind in CONTENT_KINDS:
+                if kind == "text" or kind in accepted:
+                    continue
+                message = ChatMessageUser(content=[ContentText(text="what?"), samples[kind]])
+                with pytest.raises(UnsupportedContentError) as caught:
+                    run(model.generate([message]))
+                assert (caught.value.kind, caught.value.provider) == (kind, model.api.provider)
+            assert not self.server.requests, "a request was sent"
 
     # -- how the answer is read -------------------------------------------------------------
 

@@ -7,11 +7,18 @@ from typing import Any
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.errors import ModelAPIError
 from modelport.http import Endpoint, ErrorDetail, HTTPModelAPI, ModelArg
-from modelport.wire import drop_config
+from modelport.wire import drop_config, inline_files
 
 from ._batch import AnthropicBatch
 from ._events import MessageEvents
-from ._wire import default_max_tokens, error_detail, from_wire, overflow_output, to_wire
+from ._wire import (
+    AnthropicOptions,
+    default_max_tokens,
+    error_detail,
+    from_wire,
+    overflow_output,
+    to_wire,
+)
 
 __all__ = [
     "ANTHROPIC",
@@ -46,6 +53,12 @@ def _betas(value: Any) -> str | None:
     raise TypeError("must be a beta name or a list of them")
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"must be True or False, not {value!r}")
+    return value
+
+
 ANTHROPIC = Endpoint(
     name="anthropic",
     base_url=DEFAULT_BASE_URL,
@@ -72,9 +85,14 @@ ANTHROPIC = Endpoint(
             "batch",
         }
     ),
+    content=frozenset({"text", "image", "document"}),
+    tool_result_media=True,
     model_args={
         "version": ModelArg(DEFAULT_VERSION, _version, "the anthropic-version header"),
         "betas": ModelArg(None, _betas, "beta features (the anthropic-beta header)"),
+        "adaptive_thinking": ModelArg(
+            False, _flag, "thinking: adaptive (Claude 4.6+; reasoning_effort guides it)"
+        ),
     },
     description="Anthropic's Claude models (Messages API)",
 )
@@ -86,7 +104,10 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
     Batches API for calls that set `GenerateConfig.batch`.
 
     Model args: `version` (the `anthropic-version` header), `betas` (a name or a list, the
-    `anthropic-beta` header), and the shell's `read_timeout`, `connect_timeout` and `headers`.
+    `anthropic-beta` header; `files-api-2025-04-14` for documents and images given by Files
+    API id, `file_...`), `adaptive_thinking` (`thinking: {"type": "adaptive"}`, Claude 4.6
+    and later, with `reasoning_effort` as its effort), and the shell's `read_timeout`,
+    `connect_timeout` and `headers`.
     """
 
     endpoint = ANTHROPIC
@@ -95,6 +116,7 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
         self.headers["anthropic-version"] = self.args["version"]
         if self.args["betas"]:
             self.headers["anthropic-beta"] = self.args["betas"]
+        self.options = AnthropicOptions(adaptive_thinking=self.args["adaptive_thinking"])
 
     def to_wire(
         self,
@@ -103,11 +125,13 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> dict[str, Any]:
-        """The Messages body; more than one choice is not sent (one warning: the API gives
-        one per request)."""
+        """The Messages body (local image and document files read into data URLs); more than
+        one choice is not sent (one warning: the API gives one per request)."""
         if config.num_choices is not None and config.num_choices > 1:
             config = drop_config(config, ("num_choices",), self.provider)
-        return to_wire(self.wire_model, input, tools, tool_choice, config)
+        return to_wire(
+            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
+        )
 
     def from_wire(self, body: Any) -> ModelOutput:
         return from_wire(body, self.wire_model)
@@ -160,9 +184,6 @@ class AnthropicAPI(AnthropicBatch, HTTPModelAPI):
         return True
 
     def tools_required(self) -> bool:
-        return True
-
-    def tool_result_images(self) -> bool:
         return True
 
     def has_reasoning_history(self) -> bool:

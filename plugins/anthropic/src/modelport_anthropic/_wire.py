@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
+
 from modelport import (
     ChatMessage,
     ChatMessageAssistant,
@@ -23,6 +25,7 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
@@ -36,9 +39,11 @@ from modelport import (
 )
 from modelport.errors import InvalidResponseError, ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
+from modelport.wire import FILE_ID, document_mime, media_source
 
 __all__ = [
     "EFFORTS",
+    "AnthropicOptions",
     "MIN_THINKING_BUDGET",
     "STOP_REASONS",
     "default_max_tokens",
@@ -61,8 +66,15 @@ STOP_REASONS: dict[str, StopReason] = {
 }
 """Anthropic's `stop_reason` → modelport's `StopReason` (anything else is 'unknown')."""
 
-EFFORTS: dict[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
-"""modelport's `reasoning_effort` → Anthropic's `output_config.effort`."""
+EFFORTS: dict[str, str] = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+}
+"""modelport's `reasoning_effort` → Anthropic's `output_config.effort` ("none" is not an
+effort: it turns thinking off, `thinking: {"type": "disabled"}`)."""
 
 MIN_THINKING_BUDGET = 1024
 """The smallest `budget_tokens` the API accepts."""
@@ -97,14 +109,30 @@ def default_max_tokens(model: str) -> int:
 # -- request -----------------------------------------------------------------------------------
 
 
+@attrs.frozen
+class AnthropicOptions:
+    """What shapes a Messages body besides the inputs (from the model args)."""
+
+    adaptive_thinking: bool = False
+    """Send `thinking: {"type": "adaptive"}` (Claude 4.6 and later decide how much to think;
+    `reasoning_effort` guides them through `output_config.effort`) unless `reasoning_tokens`
+    asks for a fixed budget or thinking off."""
+
+
 def to_wire(
     model: str,
     messages: Sequence[ChatMessage],
     tools: Sequence[ToolInfo],
     tool_choice: ToolChoice,
     config: GenerateConfig,
+    options: AnthropicOptions = AnthropicOptions(),
 ) -> dict[str, Any]:
     """The JSON body of `POST /v1/messages` for one call.
+
+    Thinking: `reasoning_tokens` > 0 is a fixed budget (`{"type": "enabled"}`);
+    `reasoning_tokens=0` or `reasoning_effort="none"` turn it off (`{"type": "disabled"}`);
+    else `options.adaptive_thinking` sends `{"type": "adaptive"}`. `reasoning_effort` goes in
+    `output_config.effort` (see `EFFORTS`).
 
     Raises `ModelInputError` for what the API cannot take (audio or video, an unsupported
     image type, a temperature above 1, a thinking budget under 1024, forced tool use or a
@@ -129,7 +157,9 @@ def to_wire(
             body["system"] = system
 
     thinking: dict[str, Any] | None = None
-    if config.reasoning_tokens is not None:
+    if config.reasoning_tokens == 0 or config.reasoning_effort == "none":
+        body["thinking"] = {"type": "disabled"}
+    elif config.reasoning_tokens is not None:
         budget = config.reasoning_tokens
         if budget < MIN_THINKING_BUDGET:
             raise ModelInputError(
@@ -140,6 +170,8 @@ def to_wire(
         if max_tokens <= budget:  # thinking counts inside max_tokens: keep room for the answer
             body["max_tokens"] = budget + max_tokens
         body["thinking"] = thinking
+    elif options.adaptive_thinking:
+        thinking = body["thinking"] = {"type": "adaptive"}
     extra = config.extra_body or {}
     extra_thinking = extra.get("thinking")
     thinking_on = thinking is not None or (
@@ -175,7 +207,7 @@ def to_wire(
         body["top_k"] = config.top_k
 
     output_config: dict[str, Any] = {}
-    if config.reasoning_effort is not None:
+    if config.reasoning_effort is not None and config.reasoning_effort != "none":
         output_config["effort"] = EFFORTS[config.reasoning_effort]
     if config.response_schema is not None:
         output_config["format"] = {
@@ -319,6 +351,13 @@ def _content_blocks(
                     f"only from the user or in tool results"
                 )
             blocks.append(_image_block(part.image, index))
+        elif isinstance(part, ContentDocument):
+            if role == "assistant":
+                raise ModelInputError(
+                    f"message {index} (assistant) has a document; the Messages API takes "
+                    f"documents only from the user or in tool results"
+                )
+            blocks.append(_document_block(part, index))
         elif isinstance(part, ContentReasoning):
             # reasoning outside an assistant message has no place in the API: keep it as text
             blocks.append({"type": "text", "text": part.reasoning})
@@ -328,6 +367,46 @@ def _content_blocks(
                 f"does not accept"
             )
     return blocks
+
+
+def _document_block(part: ContentDocument, index: int) -> dict[str, Any]:
+    """A `document` block: a base64 source (PDF), a plain-text source (a `text/...` data
+    URL), a URL source, or a Files API reference (`file_...`); with the part's title."""
+    try:
+        source = media_source(part.document, part.mime_type)
+    except ModelInputError as ex:
+        raise ModelInputError(f"message {index}: {ex}") from None
+    wire: dict[str, Any]
+    if source.file_id is not None:
+        wire = {"type": "file", "file_id": source.file_id}
+    elif source.url is not None:
+        if not source.url.startswith(("http://", "https://")):
+            raise ModelInputError(
+                f"message {index}: the Messages API fetches documents only from http(s) URLs, "
+                f"not {excerpt(source.url, 40)!r}"
+            )
+        wire = {"type": "url", "url": source.url}
+    else:
+        mime = document_mime(part)
+        if mime.startswith("text/"):
+            try:
+                text = base64.b64decode(source.data or "", validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ModelInputError(
+                    f"message {index}: a {mime} document must hold base64 of UTF-8 text"
+                ) from None
+            wire = {"type": "text", "media_type": "text/plain", "data": text}
+        elif mime == "application/pdf":
+            wire = {"type": "base64", "media_type": mime, "data": source.data}
+        else:
+            raise ModelInputError(
+                f"message {index}: document type {mime!r} is not one the Messages API takes "
+                f"(application/pdf, text/plain)"
+            )
+    block: dict[str, Any] = {"type": "document", "source": wire}
+    if part.title is not None:
+        block["title"] = part.title
+    return block
 
 
 def _image_block(image: str, index: int) -> dict[str, Any]:
@@ -366,6 +445,8 @@ def _image_block(image: str, index: int) -> dict[str, Any]:
     if image.startswith(("http://", "https://")):
         kind = "document" if urlsplit(image).path.lower().endswith(".pdf") else "image"
         return {"type": kind, "source": {"type": "url", "url": image}}
+    if FILE_ID.match(image):  # a Files API reference
+        return {"type": "image", "source": {"type": "file", "file_id": image}}
     raise ModelInputError(
         f"message {index}: an image must be a base64 data URL or an http(s) URL, not "
         f"{excerpt(image, 40)!r}"

@@ -100,6 +100,7 @@ AZURE = Service(
             None, _token, f"Entra ID bearer token or function (default {TOKEN_VAR})"
         ),
     },
+    content=frozenset({"text", "image", "document", "audio"}),
     description="Azure OpenAI chat completions (azure/<deployment>)",
 )
 """An Azure OpenAI resource, with an API key in the `api-key` header."""

@@ -92,6 +92,8 @@ BEDROCK = Endpoint(
     api_key_vars=(BEARER_VAR,),
     key_required=False,  # credentials for SigV4 do when there is no API key
     config=CONFIG,
+    content=frozenset({"text", "image", "document", "video"}),
+    tool_result_media=True,
     model_args={
         "region": ModelArg(
             None, _region, "the AWS region (default AWS_REGION, AWS_DEFAULT_REGION, the profile's)"

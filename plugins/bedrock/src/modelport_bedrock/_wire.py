@@ -8,6 +8,7 @@ error body (`{"message": ...}`) and `error_class` the class its `x-amzn-errortyp
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
@@ -203,7 +205,9 @@ def to_wire(
     if options.family == "anthropic":
         if config.top_k is not None:
             extra["top_k"] = config.top_k
-        if config.reasoning_tokens is not None:
+        if config.reasoning_tokens == 0:
+            extra["thinking"] = {"type": "disabled"}
+        elif config.reasoning_tokens is not None:
             extra["thinking"] = {"type": "enabled", "budget_tokens": config.reasoning_tokens}
     elif options.family == "amazon" and config.top_k is not None:
         extra["inferenceConfig"] = {"topK": config.top_k}
@@ -243,8 +247,14 @@ class _Documents:
 
     def __init__(self) -> None:
         self.count = 0
+        self.used: set[str] = set()
 
-    def name(self) -> str:
+    def name(self, title: str | None = None) -> str:
+        """`title` when Converse takes it as a name and it is not used yet, else the next
+        `Document N`."""
+        if title and _DOCUMENT_NAME.match(title) and title not in self.used:
+            self.used.add(title)
+            return title
         self.count += 1
         return f"Document {self.count}"
 
@@ -345,6 +355,8 @@ def _content_blocks(
                 blocks.append({"text": part.text})
         elif isinstance(part, ContentImage):
             blocks.append(_media_block(part.image, index, documents))
+        elif isinstance(part, ContentDocument):
+            blocks.append(_document_block(part, index, documents))
         elif isinstance(part, ContentVideo):
             blocks.append(_video_block(part, index))
         elif isinstance(part, ContentReasoning):
@@ -386,6 +398,25 @@ def _media_block(url: str, index: int, documents: _Documents) -> dict[str, Any]:
     if fmt in IMAGE_FORMATS.values():
         return {"image": {"format": fmt, "source": source}}
     return {"document": {"format": fmt, "name": documents.name(), "source": source}}
+
+
+_DOCUMENT_NAME = re.compile(r"^[A-Za-z0-9()\[\]-]+( [A-Za-z0-9()\[\]-]+)*$")
+"""A name Converse takes for a document: letters, digits, hyphens, parentheses, square
+brackets, and single spaces between them."""
+
+
+def _document_block(part: ContentDocument, index: int, documents: _Documents) -> dict[str, Any]:
+    """A `document` block, named by the part's title when Converse takes it as a name (else
+    `Document N`); its format from the part's media type or the `s3://` URI's extension."""
+    source, kind = _source(part.document, index)
+    mime = part.mime_type or (kind if "/" in kind else "")
+    fmt = DOCUMENT_FORMATS.get(mime) or _EXTENSIONS.get(kind)
+    if fmt is None or fmt in IMAGE_FORMATS.values():
+        raise ModelInputError(
+            f"message {index}: {mime or kind or 'no media type'!r} is not a document type "
+            f"Converse takes ({', '.join(DOCUMENT_FORMATS)})"
+        )
+    return {"document": {"format": fmt, "name": documents.name(part.title), "source": source}}
 
 
 def _video_block(part: ContentVideo, index: int) -> dict[str, Any]:

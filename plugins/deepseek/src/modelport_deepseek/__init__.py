@@ -24,6 +24,7 @@ DEEPSEEK = Service(
         reasoning_history_field="reasoning_content",
         parallel_tool_calls=False,
     ),
+    content=frozenset({"text"}),
     description="DeepSeek's OpenAI-compatible API",
 )
 

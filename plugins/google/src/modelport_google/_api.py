@@ -12,6 +12,7 @@ from typing import Any
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.errors import ModelInputError
 from modelport.http import Endpoint, HTTPModelAPI
+from modelport.wire import inline_files
 
 from . import _wire
 from ._batch import GeminiBatch
@@ -67,7 +68,9 @@ class GoogleAPI(HTTPModelAPI):
         config: GenerateConfig,
     ) -> dict[str, Any]:
         """The `generateContent` body."""
-        return to_wire(self.wire_model, input, tools, tool_choice, config, self.options)
+        return to_wire(
+            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
+        )
 
     def from_wire(self, body: Any) -> ModelOutput:
         """The output of a `generateContent` response."""
@@ -190,3 +193,11 @@ def google_api(model_name: str, **kwargs: Any) -> GoogleAPI:
     """The `google` provider: `VertexAPI` for `vertex/<model>`, else `GeminiAPI`."""
     api = VertexAPI if model_name.startswith("vertex/") else GeminiAPI
     return api(model_name, **kwargs)
+
+
+google_api.endpoint = GEMINI  # type: ignore[attr-defined]
+"""What the provider declares (config fields, content kinds, model args), for tools that read
+it without building a model; Vertex AI's endpoints declare the same content (and the same
+config, less `batch`)."""
+google_api.api_class = GeminiAPI  # type: ignore[attr-defined]
+"""The class `google/<model>` builds (with its batch API)."""

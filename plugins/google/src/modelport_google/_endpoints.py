@@ -100,6 +100,9 @@ CONFIG = WIRE_CONFIG - {
 }
 """The `GenerateConfig` fields `generateContent` honours (see `_wire.to_wire`)."""
 
+CONTENT = frozenset({"text", "image", "document", "audio", "video"})
+"""The content kinds `generateContent` takes (as `inlineData` or `fileData` parts)."""
+
 _API_VERSION = _url_value(_VERSION, "an API version such as 'v1' or 'v1beta'")
 _PROJECT = _url_value(
     r"[A-Za-z0-9][A-Za-z0-9.:_-]*", f"a project id or number (check {PROJECT_VAR})"
@@ -122,6 +125,8 @@ GEMINI = Endpoint(
     auth_header="x-goog-api-key",
     auth_scheme="",
     config=CONFIG | {"batch"},  # batch mode, `GeminiBatch` (Vertex AI: not batched)
+    content=CONTENT,
+    tool_result_media=True,  # inside the function response (Gemini 3), or after it (2.x)
     model_args={
         "api_version": ModelArg("v1beta", _API_VERSION, "the version in the path"),
         **_BODY_ARGS,
@@ -138,6 +143,8 @@ VERTEX = Endpoint(
     base_url_var="GOOGLE_VERTEX_BASE_URL",
     key_required=False,  # the bearer token (`VertexAPI.request_headers`) authenticates
     config=CONFIG,
+    content=CONTENT,
+    tool_result_media=True,  # inside the function response (Gemini 3), or after it (2.x)
     model_args={
         "api_version": ModelArg("v1", _API_VERSION, "the version in the path"),
         "project": ModelArg(None, _PROJECT, f"the project (default {PROJECT_VAR})"),

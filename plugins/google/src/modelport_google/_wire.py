@@ -32,6 +32,7 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
@@ -50,7 +51,7 @@ from modelport import (
 )
 from modelport.errors import ModelInputError
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import parse_arguments, usage
+from modelport.wire import document_mime, parse_arguments, usage
 
 __all__ = [
     "STOP_REASONS",
@@ -122,9 +123,28 @@ _FAILED = frozenset(r for r, s in STOP_REASONS.items() if s == "content_filter")
 TOOL_MODES: dict[str, str] = {"auto": "AUTO", "any": "ANY", "none": "NONE"}
 """modelport's tool choice → `functionCallingConfig.mode`."""
 
-THINKING_BUDGETS: dict[str, int] = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
+THINKING_BUDGETS: dict[str, int] = {
+    "none": 0,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 24576,
+}
 """`reasoning_effort` → `thinkingBudget` for Gemini 1.x and 2.x models (no `thinkingLevel`);
-every value is inside the range of each 2.5 model (Pro, Flash, Flash-Lite)."""
+every value is inside the range of each 2.5 model (Pro, Flash, Flash-Lite); "xhigh" is the
+most they all take, and "none" turns thinking off (2.5 Pro refuses that: it always thinks)."""
+
+THINKING_LEVELS: dict[str, str] = {
+    "none": "minimal",
+    "minimal": "minimal",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+}
+"""`reasoning_effort` → `thinkingLevel` for Gemini 3 and later, which always think: "none" is
+their least ("minimal"), "xhigh" their most ("high")."""
 
 _LEGACY_MODELS = re.compile(r"^(models/)?gemini-[12](\.|-)")
 """Gemini 1.x and 2.x: thinking budgets, no thinking levels, no media inside function responses."""
@@ -209,21 +229,27 @@ def _user_parts(content: str | list[Content], where: str) -> list[dict[str, Any]
     for c in _text_or_parts(content):
         if isinstance(c, ContentText):
             parts.append({"text": c.text})
-        elif isinstance(c, ContentImage | ContentAudio | ContentVideo):
+        elif isinstance(c, ContentImage | ContentDocument | ContentAudio | ContentVideo):
             parts.append(_media_part(c, where))
     return parts or [{"text": ""}]
 
 
-def _media_part(c: ContentImage | ContentAudio | ContentVideo, where: str) -> dict[str, Any]:
+def _media_part(
+    c: ContentImage | ContentDocument | ContentAudio | ContentVideo, where: str
+) -> dict[str, Any]:
     fallback: str | None
     if isinstance(c, ContentImage):
         source, fallback = c.image, None
+    elif isinstance(c, ContentDocument):
+        source, fallback = c.document, document_mime(c)
     elif isinstance(c, ContentAudio):
         source, fallback = c.audio, _AUDIO_TYPES[c.format]
     else:
         source, fallback = c.video, _VIDEO_TYPES[c.format]
     if source.startswith("data:"):
         mime, data = _parse_data_url(source, where)
+        if isinstance(c, ContentDocument) and c.mime_type:
+            mime = c.mime_type
         return {"inlineData": {"mimeType": mime, "data": data}}
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", source):
         file_data = {"fileUri": source}
@@ -272,7 +298,7 @@ def _assistant_parts(message: ChatMessageAssistant, config: GenerateConfig) -> l
         elif isinstance(c, ContentText):
             if c.text or pending:
                 add({"text": c.text})
-        elif isinstance(c, ContentImage | ContentAudio | ContentVideo):
+        elif isinstance(c, ContentImage | ContentDocument | ContentAudio | ContentVideo):
             add(_media_part(c, "assistant message"))
     for call in message.tool_calls or []:
         add({"functionCall": {"name": call.function, "args": call.arguments, "id": call.id}})
@@ -300,7 +326,7 @@ def _tool_result_parts(
     media = [
         _media_part(c, "tool result")
         for c in _text_or_parts(message.content)
-        if isinstance(c, ContentImage | ContentAudio | ContentVideo)
+        if isinstance(c, ContentImage | ContentDocument | ContentAudio | ContentVideo)
     ]
     if media and not _LEGACY_MODELS.match(model):
         call["parts"] = media
@@ -363,9 +389,9 @@ def _generation_config(
         if _LEGACY_MODELS.match(model):
             thinking["thinkingBudget"] = THINKING_BUDGETS[config.reasoning_effort]
         else:
-            thinking["thinkingLevel"] = config.reasoning_effort
+            thinking["thinkingLevel"] = THINKING_LEVELS[config.reasoning_effort]
     include = options.include_thoughts
-    if include is None and thinking:
+    if include is None and thinking and thinking.get("thinkingBudget") != 0:
         include = True
     if include is not None:
         thinking["includeThoughts"] = include
@@ -374,6 +400,8 @@ def _generation_config(
     if config.response_schema is not None:
         out["responseMimeType"] = "application/json"
         out["responseJsonSchema"] = config.response_schema.json_schema
+    elif config.response_format == "json":  # JSON mode: JSON, no schema
+        out["responseMimeType"] = "application/json"
     return out
 
 

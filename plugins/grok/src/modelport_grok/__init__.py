@@ -19,6 +19,7 @@ GROK = Service(
     api_key_vars=("XAI_API_KEY",),
     base_url_var="XAI_BASE_URL",
     quirks=Quirks(reasoning_fields=("reasoning_content",), reasoning_tokens_excluded=True),
+    content=frozenset({"text", "image"}),
     description="xAI's Grok models (OpenAI-compatible API)",
 )
 

@@ -24,6 +24,7 @@ GROQ = Service(
         max_choices=1,
         reasoning_fields=("reasoning",),
     ),
+    content=frozenset({"text", "image"}),
     description="Groq's OpenAI-compatible API",
 )
 

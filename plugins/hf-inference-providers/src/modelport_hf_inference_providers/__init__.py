@@ -21,6 +21,7 @@ HF_INFERENCE_PROVIDERS = Service(
     api_key_vars=("HF_TOKEN",),
     base_url_var="HF_INFERENCE_PROVIDERS_BASE_URL",
     quirks=Quirks(parallel_tool_calls=False),
+    content=frozenset({"text", "image"}),
     description="HuggingFace Inference Providers: hosted open models behind one router",
 )
 

@@ -90,6 +90,9 @@ class HuggingFaceAPI(ModelAPI):
         ModelInputError: invalid arguments, or no chat template at all.
     """
 
+    honoured_content = frozenset({"text"})
+    """Local chat templates take text only."""
+
     honoured_config = frozenset(
         {
             "max_tokens",

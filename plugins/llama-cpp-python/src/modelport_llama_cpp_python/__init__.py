@@ -20,6 +20,7 @@ LLAMA_CPP_PYTHON = Service(
     base_url_var="LLAMA_CPP_PYTHON_BASE_URL",
     key_required=False,
     quirks=Quirks(extra_params=frozenset({"top_k"}), parallel_tool_calls=False),
+    content=frozenset({"text", "image"}),
     description="A llama-cpp-python server (OpenAI-compatible API)",
 )
 

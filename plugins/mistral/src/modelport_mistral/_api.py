@@ -6,6 +6,7 @@ from typing import Any
 
 from modelport import ChatMessage, GenerateConfig, ModelOutput, ToolChoice, ToolInfo
 from modelport.http import Endpoint, HTTPModelAPI, ModelArg
+from modelport.wire import inline_files
 
 from ._batch import MistralBatch
 from ._chunks import ChatChunks
@@ -46,9 +47,12 @@ MISTRAL = Endpoint(
             "reasoning_effort",
             "reasoning_history",
             "response_schema",
+            "response_format",
             "batch",
         }
     ),
+    content=frozenset({"text", "image", "document", "audio"}),
+    tool_result_media=True,
     model_args={
         "safe_prompt": ModelArg(None, _safe_prompt, "ask Mistral to prepend its safety prompt"),
         "prompt_mode": ModelArg(
@@ -83,7 +87,10 @@ class MistralAPI(MistralBatch, HTTPModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> dict[str, Any]:
-        return to_wire(self.wire_model, input, tools, tool_choice, config, self.options)
+        """The chat-completions body (local files read into data URLs)."""
+        return to_wire(
+            self.wire_model, inline_files(input), tools, tool_choice, config, self.options
+        )
 
     def from_wire(self, body: Any) -> ModelOutput:
         return from_wire(body, self.wire_model)

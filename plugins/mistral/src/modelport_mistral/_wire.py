@@ -26,6 +26,7 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentReasoning,
     ContentText,
@@ -84,8 +85,8 @@ STOP_REASONS: dict[str, StopReason] = {
 TOOL_CHOICES: dict[str, str] = {"auto": "auto", "any": "any", "none": "none"}
 """modelport's tool choice → Mistral's `tool_choice`."""
 
-REASONING_EFFORTS: dict[str, str] = {"minimal": "none", "low": "high", "medium": "high"}
-REASONING_EFFORTS["high"] = "high"
+REASONING_EFFORTS: dict[str, str] = {"none": "none", "minimal": "none", "low": "high"}
+REASONING_EFFORTS.update(medium="high", high="high", xhigh="high")
 """`reasoning_effort` → Mistral's `reasoning_effort`, which has two values: `high` (reason)
 and `none` (do not)."""
 
@@ -167,6 +168,8 @@ def to_wire(
         if schema.strict is not None:
             spec["strict"] = schema.strict
         body["response_format"] = {"type": "json_schema", "json_schema": spec}
+    elif config.response_format == "json":  # JSON mode: any JSON object, no schema
+        body["response_format"] = {"type": "json_object"}
     if options.safe_prompt is not None:
         body["safe_prompt"] = options.safe_prompt
     if options.prompt_mode is not None:
@@ -202,9 +205,26 @@ def _content(content: str | list[Content], where: str) -> str | list[dict[str, A
     for c in content:
         if isinstance(c, ContentText):
             chunks.append({"type": "text", "text": c.text})
+        elif isinstance(c, ContentDocument):
+            chunks.append(_document(c, where))
         elif isinstance(c, ContentImage | ContentAudio | ContentVideo):
             chunks.append(_media(c, where))
     return chunks
+
+
+def _document(c: ContentDocument, where: str) -> dict[str, Any]:
+    """A `document_url` chunk: a URL or a base64 data URL of the document (Mistral's document
+    understanding reads PDFs), with its file name (else its title) as `document_name`."""
+    source = c.document
+    if not source.startswith("data:") and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", source):
+        raise ModelInputError(
+            f"the document in a {where} is neither a data URL nor a URL ({source[:40]!r}...)"
+        )
+    chunk: dict[str, Any] = {"type": "document_url", "document_url": source}
+    name = c.filename or c.title
+    if name is not None:
+        chunk["document_name"] = name
+    return chunk
 
 
 def _media(c: ContentImage | ContentAudio | ContentVideo, where: str) -> dict[str, Any]:

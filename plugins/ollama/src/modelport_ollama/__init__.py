@@ -21,6 +21,7 @@ OLLAMA = Service(
     base_url_var="OLLAMA_BASE_URL",
     key_required=False,
     quirks=Quirks(reasoning_fields=("reasoning", "reasoning_content"), parallel_tool_calls=False),
+    content=frozenset({"text", "image"}),
     description="An Ollama server (OpenAI-compatible API)",
 )
 

@@ -34,6 +34,7 @@ def service_for(name: str) -> Service:
         api_key_vars=(f"{prefix}_API_KEY",),
         base_url_var=f"{prefix}_BASE_URL",
         key_required=False,
+        content=frozenset({"text", "image", "document", "audio"}),  # what OpenAI's format has
         description=f"{name} (OpenAI-compatible server)",
     )
 

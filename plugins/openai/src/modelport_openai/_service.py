@@ -59,6 +59,10 @@ class Quirks:
     """A streamed request asks for the usage as a last chunk
     (`stream_options: {"include_usage": true}`)."""
 
+    document_urls: bool = False
+    """A document may be given by URL (`file_data` holding an https URL, which the service
+    fetches); otherwise only as data or a file id."""
+
     max_choices: int | None = None
     """Most choices (`num_choices`, the `n` field) the service gives, when it has a limit: a
     larger `num_choices` is not sent (one warning)."""
@@ -115,6 +119,7 @@ OPENAI = Service(
     base_url_var="OPENAI_BASE_URL",
     quirks=Quirks(developer_role=True, max_completion_tokens=True),
     batch=True,
+    content=frozenset({"text", "image", "document", "audio"}),
     description="OpenAI's chat-completions API",
 )
 """OpenAI itself."""

@@ -19,6 +19,7 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentText,
     ContentVideo,
@@ -30,6 +31,7 @@ from modelport import (
     ToolInfo,
 )
 from modelport.errors import ModelInputError
+from modelport.wire import content_kind, document_filename, media_source
 
 from ._service import Quirks
 
@@ -179,6 +181,8 @@ def _config_fields(
     if quirks.reasoning_param == "reasoning":
         if config.reasoning_effort is not None:
             body["reasoning"] = {"effort": config.reasoning_effort}
+        elif config.reasoning_tokens == 0:  # thinking off
+            body["reasoning"] = {"enabled": False}
         elif config.reasoning_tokens is not None:
             body["reasoning"] = {"max_tokens": config.reasoning_tokens}
     elif config.reasoning_effort is not None:
@@ -191,6 +195,8 @@ def _config_fields(
         if schema.strict is not None:
             spec["strict"] = schema.strict
         body["response_format"] = {"type": "json_schema", "json_schema": spec}
+    elif config.response_format == "json":  # JSON mode: any JSON object, no schema
+        body["response_format"] = {"type": "json_object"}
     if quirks.extra_params:
         if "top_k" in quirks.extra_params and config.top_k is not None:
             body["top_k"] = config.top_k
@@ -221,7 +227,8 @@ def _messages(
         system_role = "user" if name.startswith(_NO_SYSTEM_ROLE) else "developer"
     history_field = quirks.reasoning_history_field if config.reasoning_history else None
     out: list[dict[str, Any]] = []
-    # media returned by tools: OpenAI's tool messages take text only, so images and audio go
+    # media returned by tools: OpenAI's tool messages take text only, so images, documents and
+    # audio go
     # in a user message after the run of tool messages
     pending: list[dict[str, Any]] = []
     for m in messages:
@@ -229,11 +236,11 @@ def _messages(
             out.append({"role": "user", "content": pending})
             pending = []
         if isinstance(m, ChatMessageUser):
-            out.append({"role": "user", "content": _content(m.content)})
+            out.append({"role": "user", "content": _content(m.content, quirks)})
         elif isinstance(m, ChatMessageAssistant):
             out.append(_assistant(m, history_field))
         elif isinstance(m, ChatMessageTool):
-            out.append(_tool_message(m, pending))
+            out.append(_tool_message(m, pending, quirks))
         elif isinstance(m, ChatMessageSystem):
             content = m.content if isinstance(m.content, str) else _text_parts(m.content)
             out.append({"role": system_role, "content": content})
@@ -248,7 +255,7 @@ def _text_parts(content: list[Content]) -> list[dict[str, Any]]:
     return [{"type": "text", "text": c.text} for c in content if isinstance(c, ContentText)]
 
 
-def _content(content: str | list[Content]) -> str | list[dict[str, Any]]:
+def _content(content: str | list[Content], quirks: Quirks) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     parts: list[dict[str, Any]] = []
@@ -256,13 +263,33 @@ def _content(content: str | list[Content]) -> str | list[dict[str, Any]]:
         if isinstance(c, ContentText):
             parts.append({"type": "text", "text": c.text})
         else:
-            part = _media(c)
+            part = _media(c, quirks)
             if part is not None:
                 parts.append(part)
     return parts
 
 
-def _media(c: Content) -> dict[str, Any] | None:
+def _document(c: ContentDocument, quirks: Quirks) -> dict[str, Any]:
+    """A `file` part: a provider file id (`file-...`) as `file_id`, else the document's data
+    URL as `file_data` with its `filename` (a URL only where the service fetches them)."""
+    source = media_source(c.document, c.mime_type)
+    if source.file_id is not None:
+        return {"type": "file", "file": {"file_id": source.file_id}}
+    if source.url is not None and not quirks.document_urls:
+        raise ModelInputError(
+            f"chat completions take a document as data or a file id, not a URL "
+            f"({source.url[:60]!r}): give a local path or a data URL"
+        )
+    data = c.document
+    if source.data is not None and c.mime_type:
+        data = f"data:{c.mime_type};base64,{source.data}"
+    return {"type": "file", "file": {"filename": document_filename(c), "file_data": data}}
+
+
+def _media(c: Content, quirks: Quirks) -> dict[str, Any] | None:
+    if isinstance(c, ContentImage) and content_kind(c) == "document":
+        # a PDF given as an image data URL (the way before `ContentDocument`): a file part
+        return _document(ContentDocument(document=c.image), quirks)
     if isinstance(c, ContentImage):
         image: dict[str, Any] = {"url": c.image}
         if c.detail != "auto":
@@ -273,6 +300,8 @@ def _media(c: Content) -> dict[str, Any] | None:
         if data.startswith("data:"):
             data = data.partition(",")[2]
         return {"type": "input_audio", "input_audio": {"data": data, "format": c.format}}
+    if isinstance(c, ContentDocument):
+        return _document(c, quirks)
     if isinstance(c, ContentVideo):
         raise ModelInputError("chat completions take no video content; send frames as images")
     return None  # reasoning parts are the model's own, not input
@@ -297,14 +326,16 @@ def _assistant(m: ChatMessageAssistant, history_field: str | None) -> dict[str, 
     return out
 
 
-def _tool_message(m: ChatMessageTool, pending: list[dict[str, Any]]) -> dict[str, Any]:
+def _tool_message(
+    m: ChatMessageTool, pending: list[dict[str, Any]], quirks: Quirks
+) -> dict[str, Any]:
     if m.error is not None:
         text = f"Error: {m.error.message}"
     elif isinstance(m.content, str):
         text = m.content
     else:
         text = m.text
-        media = [p for c in m.content if (p := _media(c)) is not None]
+        media = [p for c in m.content if (p := _media(c, quirks)) is not None]
         if media:
             pending.append(
                 {"type": "text", "text": f"Content returned by tool call {m.tool_call_id}:"}

@@ -27,6 +27,7 @@ from modelport import (
     ChatMessageUser,
     Content,
     ContentAudio,
+    ContentDocument,
     ContentImage,
     ContentText,
     GenerateConfig,
@@ -166,12 +167,12 @@ REPLAY_KEY = "sk-replay-0123456789abcdef"
 def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> RequestInputs:
     """The modelport inputs that `to_wire` turns into `request` (up to `normalize_request`).
 
-    Fields with no modelport equivalent (e.g. `service_tier`, `user`, a `json_object`
-    response format) go to `config.extra_body` and are listed in `extra`. `stream` and
+    Fields with no modelport equivalent (e.g. `service_tier`, `user`) go to
+    `config.extra_body` and are listed in `extra`. `stream` and
     `stream_options` are dropped (modelport asks for one JSON answer).
 
     Raises:
-        ValueError: a message part modelport cannot express (e.g. a `file` part).
+        ValueError: a message part modelport cannot express.
     """
     config: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -191,6 +192,8 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
         elif key == "reasoning" and quirks.reasoning_param == "reasoning" and _plain(value):
             if "effort" in value:
                 config["reasoning_effort"] = value["effort"]
+            elif "enabled" in value:
+                config["reasoning_tokens"] = 0
             else:
                 config["reasoning_tokens"] = value["max_tokens"]
         elif key == "response_format" and value.get("type") == "json_schema":
@@ -201,6 +204,8 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
                 description=spec.get("description"),
                 strict=spec.get("strict"),
             )
+        elif key == "response_format" and value == {"type": "json_object"}:
+            config["response_format"] = "json"
         elif key != "response_format" or value != {"type": "text"}:  # text: the default
             extra[key] = value
     fns = [t["function"] for t in request.get("tools") or ()]
@@ -219,7 +224,11 @@ def _plain(reasoning: Any) -> bool:
     """A `reasoning` object that is just an effort modelport knows, or just a token budget."""
     if not isinstance(reasoning, dict) or len(reasoning) != 1:
         return False
-    return reasoning.get("effort") in _EFFORTS or isinstance(reasoning.get("max_tokens"), int)
+    return (
+        reasoning.get("effort") in _EFFORTS
+        or isinstance(reasoning.get("max_tokens"), int)
+        or reasoning.get("enabled") is False
+    )
 
 
 def _parts(content: Any) -> str | list[Content]:
@@ -239,6 +248,14 @@ def _parts(content: Any) -> str | list[Content]:
             parts.append(
                 ContentAudio(audio=f"data:{mime};base64,{audio['data']}", format=audio["format"])
             )
+        elif kind == "file":
+            file = p["file"]
+            if "file_id" in file:
+                parts.append(ContentDocument(document=file["file_id"]))
+            else:
+                parts.append(
+                    ContentDocument(document=file["file_data"], filename=file.get("filename"))
+                )
         else:
             raise ValueError(f"a {kind!r} content part has no modelport equivalent")
     return parts

@@ -25,7 +25,9 @@ OPENROUTER = Service(
         reasoning_param="reasoning",
         reasoning_fields=("reasoning",),
         extra_params=frozenset({"top_k"}),
+        document_urls=True,
     ),
+    content=frozenset({"text", "image", "document", "audio"}),
     description="OpenRouter's OpenAI-compatible API",
 )
 

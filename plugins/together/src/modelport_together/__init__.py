@@ -19,6 +19,7 @@ TOGETHER = Service(
     api_key_vars=("TOGETHER_API_KEY",),
     base_url_var="TOGETHER_BASE_URL",
     quirks=Quirks(extra_params=frozenset({"top_k"}), parallel_tool_calls=False),
+    content=frozenset({"text", "image"}),
     description="Together AI's OpenAI-compatible API",
 )
 

@@ -21,6 +21,7 @@ VLLM = Service(
     base_url_var="VLLM_BASE_URL",
     key_required=False,
     quirks=Quirks(extra_params=frozenset({"top_k", "best_of"})),
+    content=frozenset({"text", "image", "audio"}),
     description="A vLLM server (OpenAI-compatible API)",
 )
 

@@ -155,5 +155,6 @@ CONFIG_VALUES: dict[str, Any] = {
     "reasoning_tokens": 100,
     "reasoning_history": True,
     "response_schema": ResponseSchema(name="s", json_schema={"type": "object"}),
+    "response_format": "json",
     "extra_body": {"x": 1},
 }
