@@ -84,7 +84,7 @@ def test_calls_are_sent_as_one_job_and_each_gets_its_answer(
     assert create.json["endpoint"] == "/v1/chat/completions"
     # the journal holds the job, closed once its results were stored
     [path] = journal_files(cache_dir)
-    [entry] = Journal(path).load().values()
+    [entry] = asyncio.run(Journal(path).load()).values()
     assert entry.closed and entry.job == fake.submitted[0] and len(entry.keys) == 7
     assert "sk-test" not in path.read_text()
 
@@ -209,7 +209,7 @@ def test_a_failed_job_fails_each_of_its_calls(
     assert all(
         "the input file is malformed" in str(o) and o.job == fake.submitted[0] for o in outputs
     )
-    [entry] = Journal(journal_files(cache_dir)[0]).load().values()
+    [entry] = asyncio.run(Journal(journal_files(cache_dir)[0]).load()).values()
     assert entry.closed  # a dead job is not resumed
     assert fake.plain_calls == 0
 

@@ -24,7 +24,17 @@ from ._batcher import (
     Settings,
     resolve,
 )
-from ._journal import JOURNAL_FOLDER, Journal, JournalEntry, journal_path
+from ._journal import (
+    JOURNAL_FOLDER,
+    FileJournal,
+    Journal,
+    JournalEntry,
+    JournalSource,
+    JournalStore,
+    journal_for,
+    journal_name,
+    journal_path,
+)
 
 __all__ = [
     "DEFAULT_MAX_BATCHES",
@@ -36,9 +46,14 @@ __all__ = [
     "BatchRequest",
     "BatchResult",
     "BatchStatus",
+    "FileJournal",
     "Journal",
     "JournalEntry",
+    "JournalSource",
+    "JournalStore",
     "Settings",
+    "journal_for",
+    "journal_name",
     "journal_path",
     "jsonl",
     "read_jsonl",
