@@ -264,3 +264,34 @@ def test_a_call_that_times_out_leaves_its_answer_to_the_cache(
     assert isinstance(error, ModelTimeoutError)
     assert again.completion == answer("slow")
     assert fake.submitted_count() == 1 and fake.plain_calls == 0
+
+
+def test_jobs_are_closed_at_the_byte_bound_and_a_larger_request_is_sent_alone(
+    fake: OpenAIBatchFake, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelport_openai._batch import OpenAIBatch
+
+    from modelport import ChatMessageUser
+    from modelport.batch import request_bytes
+
+    prompts = [f"question {i}" for i in range(7)]
+    config = GenerateConfig(batch=FAST)
+    probe = model_at(server)
+    body = probe.api.request_body(  # type: ignore[attr-defined]
+        [ChatMessageUser(content=prompts[0])], [], "auto", config
+    )
+    one = request_bytes(body)
+    limit = 3 * one + 10  # three requests a job, not four
+    monkeypatch.setattr(OpenAIBatch, "batch_max_bytes", limit)
+    huge = "x" * limit  # alone larger than a job may be
+
+    async def main() -> list[Any]:
+        async with model_at(server) as model:
+            return await run_all(model, [*prompts, huge], config)
+
+    outputs = asyncio.run(main())
+    assert [o.completion for o in outputs] == [answer(p) for p in [*prompts, huge]]
+    files = [multipart_file(r)[1] for r in server.requests if r.path == "/v1/files"]
+    assert sorted(len(f.splitlines()) for f in files) == [1, 3, 3]  # 7 calls: 3 + 3 + 1
+    assert all(len(f) <= limit for f in files)
+    assert fake.submitted_count() == 3 and fake.plain_calls == 1  # the huge one, alone

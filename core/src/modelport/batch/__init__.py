@@ -21,7 +21,9 @@ from ._batcher import (
     DEFAULT_SEND_DELAY,
     DEFAULT_SIZE,
     DEFAULT_TICK,
+    LINE_OVERHEAD,
     Settings,
+    request_bytes,
     resolve,
 )
 from ._journal import (
@@ -42,6 +44,7 @@ __all__ = [
     "DEFAULT_SIZE",
     "DEFAULT_TICK",
     "JOURNAL_FOLDER",
+    "LINE_OVERHEAD",
     "BatchAPI",
     "BatchRequest",
     "BatchResult",
@@ -57,6 +60,7 @@ __all__ = [
     "journal_path",
     "jsonl",
     "read_jsonl",
+    "request_bytes",
     "resolve",
     "upload_form",
 ]

@@ -79,7 +79,13 @@ class BatchResult:
 class BatchAPI(Protocol):
     """What a provider implements to honour `GenerateConfig.batch` (with `batch` among the
     config fields it declares). All methods do I/O through the provider's own HTTP client and
-    raise `modelport.errors` exceptions; a transient one (`retryable`) is retried by core."""
+    raise `modelport.errors` exceptions; a transient one (`retryable`) is retried by core.
+
+    A provider whose jobs are bounded in bytes also sets `batch_max_bytes` (an int: the most
+    bytes of requests in one job, its input file or its request body; absent or None: no
+    bound). Core counts each request as its body's JSON and a margin for what the provider
+    wraps it in (`modelport.batch.LINE_OVERHEAD`), closes a job before it would pass the
+    bound, and sends a single request larger than the bound as a plain call."""
 
     batch_max_size: int
     """The most requests the provider takes in one job."""

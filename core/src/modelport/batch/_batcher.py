@@ -13,6 +13,11 @@ The rule for a request that did not succeed inside a job:
   overflow is an output with `stop_reason="model_length"`);
 - **canceled**: `BatchError` (code "cancelled"), not sent again: someone cancelled the job.
 
+A job holds at most the provider's `batch_max_size` requests and `batch_max_bytes` bytes (each
+request counted as its body's JSON and `LINE_OVERHEAD`): a call that would make the job it
+joins larger sends that job and opens the next; a single request larger than a whole job may
+be is sent as a normal request, at the normal price.
+
 A job that fails as a whole gives `BatchError` to every call it holds.
 """
 
@@ -54,6 +59,10 @@ DEFAULT_MAX_BATCHES = 50
 SUBMIT_ATTEMPTS = 5
 """Attempts at sending a job when the provider fails transiently (looking for the job by its
 tag before each new attempt)."""
+
+LINE_OVERHEAD = 256
+"""Bytes counted for each request on top of its body's JSON: what a provider wraps it in (its
+`custom_id`, method, URL, the separators), an upper bound."""
 
 POLL_FAILURES = 10
 """Transient failures in a row while polling (or reading results) after which the calls of
@@ -132,6 +141,8 @@ class Batcher:
         self.sleep = sleep
         self.settings = resolve(True, api.batch_max_size)
         self._queue: dict[str, Any] = {}  # key -> body, not sent yet
+        self._sizes: dict[str, int] = {}  # key -> its bytes in a job (with a byte bound)
+        self._queued_bytes = 0
         self._waiters: dict[str, list[_Waiter]] = {}
         self._jobs: dict[str, _Job] = {}  # tag -> open job
         self._job_of: dict[str, str] = {}  # key -> tag of the open job holding it
@@ -157,6 +168,12 @@ class Batcher:
         unresolved = self._unresolved.get(key)
         if unresolved is not None:
             return unresolved
+        limit: int | None = getattr(self.api, "batch_max_bytes", None)
+        size = 0
+        if limit is not None and key not in self._job_of and key not in self._queue:
+            size = request_bytes(body)
+            if size > limit:
+                return Retry(f"{size} bytes, more than a batch job takes ({limit})")
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop.create_future(), pending)
         self._waiters.setdefault(key, []).append(waiter)
@@ -164,6 +181,11 @@ class Batcher:
         if tag is not None:
             self._ensure_collecting(self._jobs[tag])
         elif key not in self._queue:
+            if limit is not None:
+                if self._queue and self._queued_bytes + size > limit:
+                    self._flush()  # the job is full by bytes: this call opens the next
+                self._sizes[key] = size
+                self._queued_bytes += size
             self._queue[key] = body
             if len(self._queue) >= settings.size:
                 self._flush()
@@ -179,6 +201,7 @@ class Batcher:
                     del self._waiters[key]
                     if key in self._queue and not self._waiters.get(key):
                         del self._queue[key]  # nobody waits for it: not sent
+                        self._queued_bytes -= self._sizes.pop(key, 0)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -187,8 +210,13 @@ class Batcher:
         return task
 
     def _flush(self) -> None:
-        """Send the queued calls as jobs of at most `size` (the last one maybe smaller)."""
+        """Send the queued calls as jobs of at most `size` (the last one maybe smaller; the
+        queue never holds more bytes than one job takes)."""
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = None
+        self._sizes.clear()
+        self._queued_bytes = 0
         size = self.settings.size
         while self._queue:
             keys = list(self._queue)[:size]
@@ -466,6 +494,14 @@ class Batcher:
             for k in entry.keys:
                 self._job_of.setdefault(k, entry.tag)
             self._ensure_collecting(job)
+
+
+def request_bytes(body: Any) -> int:
+    """The bytes a request takes in a job: its body as compact JSON, and `LINE_OVERHEAD`."""
+    import json
+
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(data.encode("utf-8", "surrogatepass")) + LINE_OVERHEAD
 
 
 def _transient(api: Any, ex: BaseException) -> bool:

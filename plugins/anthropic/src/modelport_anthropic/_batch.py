@@ -34,7 +34,10 @@ class AnthropicBatch(HTTPModelAPI):
     """The batch translation of Anthropic's Messages API (mixed into `AnthropicAPI`)."""
 
     batch_max_size = 100_000
-    """Anthropic takes up to 100,000 requests (and 256 MB) in one batch."""
+    """Anthropic takes up to 100,000 requests in one batch."""
+
+    batch_max_bytes = 256_000_000
+    """... and a batch of up to 256 MB."""
 
     def _batches_url(self, suffix: str = "") -> str:
         return f"{self.base_url}/v1/messages/batches{suffix}"

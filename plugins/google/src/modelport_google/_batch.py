@@ -23,8 +23,11 @@ class GeminiBatch(HTTPModelAPI):
     """The batch translation of the Gemini API (mixed into `GeminiAPI`)."""
 
     batch_max_size = 1_000
-    """Requests sent inline in one batch (the inline form is capped at 20 MB in all: keep
-    batches of long prompts smaller with `BatchConfig.size`)."""
+    """Requests sent inline in one batch."""
+
+    batch_max_bytes = 20_000_000
+    """The inline form is capped at 20 MB in all: more requests are split into batches of
+    at most this many bytes (core closes a batch before it would pass it)."""
 
     def _root(self) -> str:
         """The API's root with its version (`.../v1beta`)."""

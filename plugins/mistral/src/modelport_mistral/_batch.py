@@ -33,7 +33,10 @@ class MistralBatch(HTTPModelAPI):
     """The batch translation of Mistral's chat completions (mixed into `MistralAPI`)."""
 
     batch_max_size = 100_000
-    """Requests in one job (Mistral takes up to a million; a smaller file uploads surely)."""
+    """Requests in one job (Mistral's documented limit)."""
+
+    batch_max_bytes = 512_000_000
+    """Mistral takes a batch file of up to 512 MB."""
 
     def _api_url(self, path: str) -> str:
         return f"{self.base_url}{path}"

@@ -33,7 +33,10 @@ class OpenAIBatch(HTTPModelAPI):
     """The batch translation of OpenAI's chat completions (mixed into `OpenAIAPI`)."""
 
     batch_max_size = 50_000
-    """OpenAI takes up to 50,000 requests (and 200 MB) in one job."""
+    """OpenAI takes up to 50,000 requests in one job."""
+
+    batch_max_bytes = 200_000_000
+    """... and an input file of up to 200 MB."""
 
     batch_window = "24h"
     """The job's `completion_window` (the only one OpenAI offers)."""
