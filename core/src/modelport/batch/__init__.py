@@ -15,7 +15,22 @@ is made, or by a provider that implements `BatchAPI`.
 
 from __future__ import annotations
 
-from ._api import BatchAPI, BatchRequest, BatchResult, BatchStatus, jsonl, read_jsonl, upload_form
+from ._api import (
+    BatchAPI,
+    BatchRequest,
+    BatchResult,
+    BatchStatus,
+    errors_message,
+    file_line_result,
+    get_json,
+    jsonl,
+    post_json,
+    read_files,
+    read_jsonl,
+    tagged,
+    upload_form,
+    upload_jsonl,
+)
 from ._batcher import (
     DEFAULT_MAX_BATCHES,
     DEFAULT_SEND_DELAY,
@@ -55,12 +70,19 @@ __all__ = [
     "JournalSource",
     "JournalStore",
     "Settings",
+    "errors_message",
+    "file_line_result",
+    "get_json",
     "journal_for",
     "journal_name",
     "journal_path",
     "jsonl",
+    "post_json",
+    "read_files",
     "read_jsonl",
     "request_bytes",
     "resolve",
+    "tagged",
     "upload_form",
+    "upload_jsonl",
 ]

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from modelport.batch import BatchRequest, BatchResult, BatchStatus
+from modelport.batch import BatchRequest, BatchResult, BatchStatus, get_json, post_json
 from modelport.http import HTTPModelAPI
 
 __all__ = ["GeminiBatch"]
@@ -48,21 +48,14 @@ class GeminiBatch(HTTPModelAPI):
             }
         }
         url = self.url.replace(":generateContent", ":batchGenerateContent")
-        created = await self.http.request(
-            "POST", url, json_body=body, headers=self.request_headers()
-        )
-        return str(created.json()["name"])
+        return str((await post_json(self, url, body))["name"])
 
     async def batch_find(self, tag: str, since: float, size: int) -> str | None:
         """The batch whose display name is `tag`, among those listed."""
         token: str | None = None
         for _ in range(20):  # at most 2,000 batches back
             query = "?pageSize=100" + (f"&pageToken={token}" if token else "")
-            page = (
-                await self.http.request(
-                    "GET", f"{self._root()}/batches{query}", headers=self.request_headers()
-                )
-            ).json()
+            page = await get_json(self, f"{self._root()}/batches{query}")
             for op in page.get("operations") or []:
                 if (op.get("metadata") or {}).get("displayName") == tag:
                     return str(op["name"])
@@ -74,9 +67,7 @@ class GeminiBatch(HTTPModelAPI):
     async def batch_status(self, job: str) -> BatchStatus:
         """The batch's state: pending and running are running; succeeded, cancelled and
         expired are ended (with the responses there are); failed is failed."""
-        data = (
-            await self.http.request("GET", f"{self._root()}/{job}", headers=self.request_headers())
-        ).json()
+        data = await get_json(self, f"{self._root()}/{job}")
         state = str((data.get("metadata") or {}).get("state") or "")
         if state in _ENDED:
             return BatchStatus(job, "ended", state, data)
