@@ -104,7 +104,7 @@ def test_a_journal_of_many_closed_jobs_is_compacted_keeping_the_open_ones(
 def test_the_file_store_keeps_the_journal_in_its_folder(tmp_path: Path) -> None:
     store = FileStore(tmp_path / "store")
     journal = journal_for(store, "openai", "openai:https://api.openai.com/v1:0123abcd")
-    assert isinstance(store, JournalSource) and isinstance(journal.store, FileJournal)
+    assert not isinstance(store, JournalSource) and isinstance(journal.store, FileJournal)
     asyncio.run(journal.open("t1", "openai/m", KEYS))
     [file] = (tmp_path / "store" / JOURNAL_FOLDER).glob("openai-*.jsonl")
     assert "0123abcd" not in file.name

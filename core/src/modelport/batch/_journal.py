@@ -2,12 +2,12 @@
 and after each step, so that a process stopped at any point is resumed by the next run with
 the same requests (nothing sent twice, every result collected).
 
-The journal lives in the cache store when the store offers one (`JournalSource`: the file
-store keeps it in its folder, the Redis store on its server, shared by every process and
-machine using it); otherwise in the cache folder. One journal per provider account (named
-`<provider>-<hash>`, the hash of the provider, its base URL and a hash of its key: never the
-key). Each event is written (the file store: appended and flushed to disk with `fsync`)
-before the step it records goes on:
+The journal lives in the cache store: the file store's in its folder (`FileJournal`), a store
+that offers one (`JournalSource`: the Redis store's on its server, shared by every process
+and machine using it) there; with any other store, in the cache folder. One journal per
+provider account (named `<provider>-<hash>`, the hash of the provider, its base URL and a hash
+of its key: never the key). Each event is written (the file store: appended and flushed to
+disk with `fsync`) before the step it records goes on:
 
 - `open`: a job is about to be sent, with the calls (their cache keys) it holds;
 - `submitted`: the provider accepted it, with the job's id;
@@ -141,10 +141,14 @@ def journal_path(provider: str, connection: str, root: Path | None = None) -> Pa
 
 def journal_for(store: Any, provider: str, connection: str) -> Journal:
     """The journal of one provider account: in the cache `store` when it keeps one
-    (`JournalSource`), else a file in the cache folder."""
+    (`JournalSource`); a file in its folder for the file store; else a file in the cache
+    folder."""
+    from ..cache import FileStore
+
     if isinstance(store, JournalSource):
         return Journal(store.batch_journal(journal_name(provider, connection)))
-    return Journal(journal_path(provider, connection))
+    root = store.root if isinstance(store, FileStore) else None
+    return Journal(journal_path(provider, connection, root))
 
 
 class FileJournal:
@@ -158,12 +162,15 @@ class FileJournal:
         return f"FileJournal({str(self.path)!r})"
 
     async def append(self, event: dict[str, Any]) -> None:
+        """Append `event` as one line, flushed to disk before returning."""
         self._append(event)
 
     async def events(self) -> list[dict[str, Any]]:
+        """The events of the file's lines, in order (a torn or foreign line skipped)."""
         return [event for _line, event in self._read()]
 
     async def compact(self, tags: set[str]) -> None:
+        """Rewrite the file without the lines of `tags`."""
         self._compact(tags)
 
     def _read(self) -> list[tuple[bytes, dict[str, Any]]]:

@@ -29,7 +29,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 from pydantic import ValidationError
@@ -290,13 +290,6 @@ class FileStore:
     def path(self, model: str, key: str) -> Path:
         """The file of entry `key` of `model`."""
         return Path(self._file(model, key))
-
-    def batch_journal(self, name: str) -> Any:
-        """The batch journal `name` (`modelport.batch.JournalSource`): a file in the folder
-        `.batch` of the cache folder."""
-        from ..batch._journal import JOURNAL_FOLDER, FileJournal
-
-        return FileJournal(self.root / JOURNAL_FOLDER / f"{name}.jsonl")
 
     # -- the CacheStore protocol -------------------------------------------------------------
 

@@ -488,11 +488,13 @@ class RedisJournal:
         return result
 
     async def append(self, event: dict[str, Any]) -> None:
+        """Keep `event` (the field of its job and kind)."""
         field = f"{event['tag']}:{event['event']}"
         data = json.dumps(event, separators=(",", ":"))
         await self._do(lambda client: client.hset(self.key, field, data))
 
     async def events(self) -> list[dict[str, Any]]:
+        """Every event kept, those of one job in the order of its steps."""
         raw = await self._do(lambda client: client.hgetall(self.key))
         events: list[dict[str, Any]] = []
         for value in raw.values():
@@ -506,6 +508,7 @@ class RedisJournal:
         return events
 
     async def compact(self, tags: set[str]) -> None:
+        """Drop the events of the jobs `tags`."""
         fields = [f"{tag}:{kind}" for tag in sorted(tags) for kind in _ORDER]
         for start in range(0, len(fields), 1000):
             chunk = fields[start : start + 1000]
