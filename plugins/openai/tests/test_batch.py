@@ -295,3 +295,29 @@ def test_jobs_are_closed_at_the_byte_bound_and_a_larger_request_is_sent_alone(
     assert sorted(len(f.splitlines()) for f in files) == [1, 3, 3]  # 7 calls: 3 + 3 + 1
     assert all(len(f) <= limit for f in files)
     assert fake.submitted_count() == 3 and fake.plain_calls == 1  # the huge one, alone
+
+
+def test_calls_an_open_job_of_another_batcher_holds_join_it(
+    fake: OpenAIBatchFake, server: LocalServer
+) -> None:
+    # two models of one account share the journal: the second, already running, is asked
+    # for calls the first sent in a job meanwhile; it waits on that job, sending nothing
+    fake.polls = 15
+    prompts = [f"shared {i}" for i in range(4)]
+    config = GenerateConfig(batch=FAST)
+
+    async def main() -> tuple[list[Any], list[Any]]:
+        async with model_at(server) as first, model_at(server) as second:
+            await second.generate("warm up", config=config)  # its journal read: nothing open
+            sent = asyncio.ensure_future(run_all(first, prompts, config))
+            for _ in range(1000):  # until the first model's job is sent
+                if fake.submitted_count() == 2:
+                    break
+                await asyncio.sleep(0.01)
+            joined = await run_all(second, prompts, config)
+            return await sent, joined
+
+    theirs, mine = asyncio.run(main())
+    assert [o.completion for o in mine] == [o.completion for o in theirs]
+    assert [o.completion for o in mine] == [answer(p) for p in prompts]
+    assert fake.submitted_count() == 2 and fake.plain_calls == 0  # "warm up", then one job
