@@ -123,10 +123,8 @@ def _plugin_session(name: str, meta: dict[str, object]) -> None:
         preinstall = list(options.get("preinstall", []))  # type: ignore[call-overload]
         if preinstall:
             session.install(*preinstall)
-        tests = _test_deps(meta)  # a workspace distribution among them is installed from here
-        session.install("pip", *GROUPS["test"], *(t for t in tests if t not in DIST_FOLDER))
-        local = [DIST_FOLDER[t] for t in tests if t in DIST_FOLDER]
-        folders = [*_local_deps(meta), *local, f"plugins/{name}"]
+        session.install("pip", *GROUPS["test"], *_test_deps(meta))
+        folders = [*_local_deps(meta), f"plugins/{name}"]
         # the shared test helpers too (the redis plugin's tests use its redis_kit)
         session.install(*(f"./{f}" for f in folders), SUPPORT)
         session.run("pytest", f"plugins/{name}/tests", *session.posargs)
