@@ -10,7 +10,9 @@
 
 Core's tests (and a plugin's, when it needs them) import the shared helpers of
 `tests/support` (installed as a distribution, in every session that runs tests).
-A plugin's own test dependencies are its `[dependency-groups] test` list; a plugin may ask for
+A plugin's own test dependencies are its `[dependency-groups] test` list (a workspace
+distribution named there, such as `modelport-openai` for a plugin whose tests call a real
+provider, is installed from its folder); a plugin may ask for
 extra packages installed first and for pip instead of uv with
 `[tool.modelport.nox] preinstall = [...]` and `installer = "pip"` (torch from a local file),
 and for packages its benchmarks need with `bench = [...]` (a redis-server for the redis one).
@@ -65,8 +67,26 @@ def _local_deps(meta: dict[str, object], seen: set[str] | None = None) -> list[s
     return folders
 
 
-def _test_deps(meta: dict[str, object]) -> list[str]:
+def _test_group(meta: dict[str, object]) -> list[str]:
     return list(meta.get("dependency-groups", {}).get("test", []))  # type: ignore[union-attr]
+
+
+def _test_deps(meta: dict[str, object]) -> list[str]:
+    """The plugin's test dependencies to install from the index (not the workspace's own)."""
+    return [d for d in _test_group(meta) if d not in DIST_FOLDER]
+
+
+def _test_folders(meta: dict[str, object]) -> list[str]:
+    """Folders of the workspace distributions named in the plugin's test dependencies (e.g.
+    `modelport-openai`, a provider its tests call through), with their own dependencies."""
+    folders: list[str] = []
+    for name in _test_group(meta):
+        if name in DIST_FOLDER:
+            sub = DIST_FOLDER[name]
+            for f in [*_local_deps(PLUGINS[sub.split("/")[1]]), sub]:
+                if f not in folders:
+                    folders.append(f)
+    return folders
 
 
 def _needs_pip() -> bool:
@@ -125,6 +145,7 @@ def _plugin_session(name: str, meta: dict[str, object]) -> None:
             session.install(*preinstall)
         session.install("pip", *GROUPS["test"], *_test_deps(meta))
         folders = [*_local_deps(meta), f"plugins/{name}"]
+        folders += [f for f in _test_folders(meta) if f not in folders]
         # the shared test helpers too (the redis plugin's tests use its redis_kit)
         session.install(*(f"./{f}" for f in folders), SUPPORT)
         session.run("pytest", f"plugins/{name}/tests", *session.posargs)

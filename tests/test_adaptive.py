@@ -239,6 +239,7 @@ def test_a_waiter_is_woken_when_the_wait_is_over() -> None:
     assert asyncio.run(main()) >= 0.04
 
 
+@pytest.mark.providers("openai")
 def test_it_converges_on_a_concurrency_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """From the openai default (32), against a server answering 429 above 6 in flight."""
     monkeypatch.setenv("MODELPORT_LIMITER", "adaptive")
@@ -262,6 +263,7 @@ def test_it_converges_on_a_concurrency_budget(monkeypatch: pytest.MonkeyPatch) -
     assert 2 <= limiter.limit <= 12
 
 
+@pytest.mark.providers("openai")
 def test_it_keeps_to_a_requests_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """600 requests in a 3 s minute (200/s), 10 left at the start: paced by the headers."""
     monkeypatch.setenv("MODELPORT_LIMITER", "adaptive")
@@ -278,6 +280,7 @@ def test_it_keeps_to_a_requests_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     assert server.refused <= 20  # a fixed 32 is refused thousands of times here
 
 
+@pytest.mark.providers("openai")
 def test_a_streamed_call_teaches_it_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELPORT_LIMITER", "adaptive")
     chunk = (

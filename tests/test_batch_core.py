@@ -20,6 +20,7 @@ from modelport import (
     ModelOutput,
     ToolChoice,
     ToolInfo,
+    get_model,
 )
 from modelport.batch import (
     DEFAULT_SEND_DELAY,
@@ -195,3 +196,22 @@ def test_a_job_being_sent_by_a_running_process_is_left_to_it(tmp_path: Path) -> 
     assert entries["mine"].owner_alive()
     entries["mine"].time -= _journal.OTHER_HOST_GRACE + 1
     assert not entries["mine"].owner_alive()
+
+
+@pytest.mark.providers("openai-api")
+def test_a_provider_without_a_batch_api_ignores_the_flag(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A provider with no batch API drops the flag with one warning and answers plainly."""
+    from modelport_test_support.batch_kit import chat_completion
+
+    with LocalServer(default=Reply(json=chat_completion("plain"))) as srv:
+        model = get_model("openai-api/acme/m", base_url=srv.url, api_key="k", memoize=False)
+
+        async def main() -> Any:
+            async with model:
+                return await model.generate("hi", config=GenerateConfig(batch=True))
+
+        output = asyncio.run(main())
+    assert output.completion == "plain"
+    assert any("'batch'" in r.getMessage() for r in caplog.records)

@@ -131,11 +131,14 @@ def test_each_kind_is_sent_or_refused_before_any_request(
     asyncio.run(model.close())
 
 
-@pytest.mark.parametrize("provider", sorted(LOCAL_ONLY))
+@pytest.mark.parametrize(
+    "provider", [pytest.param(p, marks=pytest.mark.providers(p)) for p in sorted(LOCAL_ONLY)]
+)
 def test_local_providers_declare_text_only(provider: str) -> None:
     assert declared(provider) == frozenset({"text"})
 
 
+@pytest.mark.providers("deepseek")
 def test_media_in_a_tool_result_is_checked_too(server: LocalServer) -> None:
     model = build("deepseek", server.url)
     tool = ChatMessageTool(

@@ -192,6 +192,14 @@ def test_all_is_complete() -> None:
 
 
 _INTERNAL = {
+    # the machinery of observers and call records (`_observe`, `_records`)
+    "Watch",
+    "watch",
+    "report",
+    "attempt_record",
+    "scrub_body",
+    "scrub_headers",
+    "scrub_url",
     # building blocks used by core modules and providers, not part of the top-level API
     "ContentBase",
     # the parts of a bulk run (run_requests): its results file, its progress display

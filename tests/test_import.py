@@ -48,6 +48,7 @@ CONTRACTS = {
     "modelport._messages",
     "modelport._output",
     "modelport._tools",
+    "modelport._records",
     "modelport.errors",
 }
 """The modules every other may use, which use nothing but each other."""

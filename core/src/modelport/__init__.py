@@ -49,7 +49,8 @@ if TYPE_CHECKING:
         ChatMessageUser,
     )
     from ._model import Model, get_model
-    from ._modelapi import ModelAPI, ModelCall
+    from ._modelapi import ModelAPI
+    from ._observe import CallInfo, ObserverHandle, observe
     from ._output import (
         ChatCompletionChoice,
         Logprob,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         TopLogprob,
     )
     from ._prices import Price
+    from ._records import CallLog, ModelCall, record_calls
     from ._registry import (
         ProviderEntry,
         ProviderInfo,
@@ -105,6 +107,8 @@ __all__ = [
     "Budget",
     "CONTENT_KINDS",
     "CachePolicy",
+    "CallInfo",
+    "CallLog",
     "ChatCompletionChoice",
     "ChatMessage",
     "ChatMessageAssistant",
@@ -140,6 +144,7 @@ __all__ = [
     "ModelCall",
     "ModelOutput",
     "ModelUsage",
+    "ObserverHandle",
     "Price",
     "ProviderEntry",
     "ProviderInfo",
@@ -184,6 +189,8 @@ __all__ = [
     "hookimpl",
     "make_plugin_manager",
     "modelapi",
+    "observe",
+    "record_calls",
     "run_requests",
     "run_requests_sync",
 ]
@@ -232,7 +239,12 @@ _LAZY = {
     "ToolInfo": "._tools",
     "ToolParams": "._tools",
     "ModelAPI": "._modelapi",
-    "ModelCall": "._modelapi",
+    "ModelCall": "._records",
+    "CallLog": "._records",
+    "record_calls": "._records",
+    "CallInfo": "._observe",
+    "ObserverHandle": "._observe",
+    "observe": "._observe",
     "Model": "._model",
     "Budget": "._budget",
     "budget": "._budget",

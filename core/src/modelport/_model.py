@@ -14,6 +14,7 @@ import attrs
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
+from . import _observe
 from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
@@ -31,6 +32,7 @@ from ._modelapi import ModelAPI
 from ._output import ModelOutput
 from ._prepare import check_content, check_sent, limit_tool_output
 from ._prices import Price, call_cost
+from ._records import LOG, SINK
 from ._registry import Registry, default_registry
 from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._server_tools import refuse_server_tools
@@ -40,6 +42,7 @@ from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
 from .wire import drop_config
 
 if TYPE_CHECKING:
+    from ._observe import Watch
     from .cache import CachePolicy
     from .hookspecs import Limiter
 
@@ -220,6 +223,8 @@ class Model:
         self._content: tuple[frozenset[str] | None] | None = None
         self._closed = False
         self._price_memo: tuple[int, Price | None] | None = None
+        if not _observe.HUB.env_loaded:
+            _observe.HUB.load_env()
 
     def _unsupported_config(self) -> tuple[str, ...]:
         """The config fields the provider declares it does not honour (computed once)."""
@@ -380,48 +385,77 @@ class Model:
         if self._closed:
             raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
+        watch = None
+        if _observe.active or LOG.get() is not None:  # observers, or record_calls()
+            watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
         start = time.monotonic()
-        if cfg.batch:  # through the provider's batch API (`modelport.batch`)
-            from .batch._call import generate_batched
-
-            batched = await generate_batched(self, messages, tool_infos, choice, cfg, cache, start)
-            if batched is not None:
-                return batched
-            cfg = cfg.model_copy(update={"batch": None})
-        pending = None
-        if cache:
-            from .cache import _lookup
-
-            stores = self.registry if self.registry is not None else default_registry()
-            pending, hit = await _lookup.fetch(
-                self._identity, messages, tool_infos, choice, cfg, cache, stores
-            )
-            if hit is not None:
-                return hit
-        budgets = active_budgets.get()
-        ticket = None
-        if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
-            try:
-                ticket = reserve(budgets, str(self), messages, tool_infos, cfg, self.price())
-            except BaseException:
-                if pending is not None and pending.claim is not None:
-                    pending.claim.release()
-                raise
         try:
-            call = self._call(messages, tool_infos, choice, cfg)
-            output = await (call if pending is None else pending.bound(call))
-        except BaseException:
+            if cfg.batch:  # through the provider's batch API (`modelport.batch`)
+                from .batch._call import generate_batched
+
+                batched = await generate_batched(
+                    self, messages, tool_infos, choice, cfg, cache, start
+                )
+                if batched is not None:
+                    if watch is not None:
+                        watch.end(batched, None)
+                    return batched
+                cfg = cfg.model_copy(update={"batch": None})
+            pending = None
+            if cache:
+                from .cache import _lookup
+
+                stores = self.registry if self.registry is not None else default_registry()
+                pending, hit = await _lookup.fetch(
+                    self._identity, messages, tool_infos, choice, cfg, cache, stores
+                )
+                if hit is not None:
+                    if watch is not None:
+                        watch.cache("hit", hit)
+                        watch.end(hit, None)
+                    return hit
+                if watch is not None and pending is not None:
+                    watch.cache("miss", None)
+            budgets = active_budgets.get()
+            ticket = None
+            if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+                try:
+                    ticket = reserve(budgets, str(self), messages, tool_infos, cfg, self.price())
+                except BaseException:
+                    if pending is not None and pending.claim is not None:
+                        pending.claim.release()
+                    raise
+            try:
+                call = self._call(messages, tool_infos, choice, cfg, watch)
+                output = await (call if pending is None else pending.bound(call))
+            except BaseException:
+                if ticket is not None:
+                    ticket.release()
+                raise
+            output.time = time.monotonic() - start
+            if not output.model:
+                output.model = self.name
+            self._cost(output)
             if ticket is not None:
-                ticket.release()
+                ticket.settle(output)
+            if pending is not None:
+                await pending.save(output)
+                if watch is not None and _lookup.cacheable(output):
+                    watch.cache("store", output)
+        except BaseException as ex:
+            if watch is not None:
+                watch.end(None, ex)
             raise
-        output.time = time.monotonic() - start
-        if not output.model:
-            output.model = self.name
-        self._cost(output)
-        if ticket is not None:
-            ticket.settle(output)
-        if pending is not None:
-            await pending.save(output)
+        if watch is not None:
+            if watch.open or watch.records is not None:
+                watch.end(output, None)
+            else:  # the common end, inlined: a method call here costs as much as its work
+                duration = time.monotonic() - watch.start
+                for fn in watch.hooks.call_end:
+                    try:
+                        fn(watch.call, output, None, duration)
+                    except Exception as ex:
+                        _observe.report("observe_call_end", ex)
         return output
 
     def price(self) -> Price | None:
@@ -478,9 +512,11 @@ class Model:
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
+        watch: Watch | None = None,
     ) -> Coroutine[Any, Any, ModelOutput]:
         """The attempts of one call, bounded by `config.timeout` when it is set (a plain
-        function returning the coroutine: one coroutine layer fewer on the hot path)."""
+        function returning the coroutine: one coroutine layer fewer on the hot path);
+        `watch` sees each attempt."""
         api = self.api
         semaphore = self._slots.get(
             api.connection_key(), config.max_connections or api.max_connections()
@@ -488,9 +524,9 @@ class Model:
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
             return self._attempts(
-                semaphore, max_retries, None, messages, tools, tool_choice, config
+                semaphore, max_retries, None, messages, tools, tool_choice, config, watch
             )
-        return self._timed(semaphore, max_retries, messages, tools, tool_choice, config)
+        return self._timed(semaphore, max_retries, messages, tools, tool_choice, config, watch)
 
     def _slots_for(self, config: GenerateConfig) -> Limiter:
         """The concurrency slots of this call's connection key and size, in the running
@@ -508,6 +544,7 @@ class Model:
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
+        watch: Watch | None = None,
     ) -> ModelOutput:
         timeout = config.timeout
         assert timeout is not None
@@ -515,7 +552,7 @@ class Model:
         try:
             async with asyncio.timeout(timeout):
                 return await self._attempts(
-                    semaphore, max_retries, deadline, messages, tools, tool_choice, config
+                    semaphore, max_retries, deadline, messages, tools, tool_choice, config, watch
                 )
         except TimeoutError as ex:
             if isinstance(ex, ModelTimeoutError):
@@ -535,6 +572,7 @@ class Model:
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
+        watch: Watch | None = None,
     ) -> ModelOutput:
         """Call the provider until it answers, retrying rate limits and transient errors.
 
@@ -550,14 +588,46 @@ class Model:
                 if not semaphore.try_take():
                     await semaphore.take()
                 try:
-                    if listen is None:
+                    if listen is None and watch is None:
                         result = await api.generate(messages, tools, tool_choice, config)
                     else:
-                        token = response_listener.set(listen())
+                        token = sink = None
+                        if watch is not None:  # observed: `Watch.attempt_start`, inlined for
+                            # the common case (there, a method call costs as much as its work)
+                            if watch.records is None:
+                                watch.attempts = attempt = watch.attempts + 1
+                                watch.open = True
+                                watch.attempt_started = time.monotonic()
+                                for fn in watch.hooks.attempt_start:
+                                    try:
+                                        fn(watch.call, attempt)
+                                    except Exception as ex:
+                                        _observe.report("observe_attempt_start", ex)
+                            else:
+                                sink = watch.attempt_start()
+                        if listen is not None:
+                            token = response_listener.set(listen())
                         try:
                             result = await api.generate(messages, tools, tool_choice, config)
                         finally:
-                            response_listener.reset(token)
+                            if token is not None:
+                                response_listener.reset(token)
+                            if sink is not None:
+                                SINK.reset(sink)
+                        if watch is None:
+                            pass
+                        elif watch.records is not None or isinstance(result, tuple):
+                            result = watch.result(result)
+                        else:  # the common answer, inlined (as `Watch.result` does it)
+                            watch.open = False
+                            fns = watch.hooks.attempt_end
+                            if fns:
+                                duration = time.monotonic() - watch.attempt_started
+                                for fn in fns:
+                                    try:
+                                        fn(watch.call, watch.attempts, None, None, duration, None)
+                                    except Exception as ex:
+                                        _observe.report("observe_attempt_end", ex)
                 finally:
                     semaphore.give()
                 if isinstance(result, tuple):
@@ -568,11 +638,15 @@ class Model:
                 return result
             except Exception as ex:
                 if self._closed:
+                    if watch is not None:
+                        watch.attempt_end(ex, None)
                     if isinstance(ex, ModelClosedError):
                         raise
                     raise ModelClosedError(f"{self} was closed during the call") from ex
                 retryable = api.is_rate_limit(ex) or is_transient(ex)
                 wait = next_wait(policy, ex, retries, max_retries, retryable, deadline)
+                if watch is not None:
+                    watch.attempt_end(ex, wait)
                 if wait is None:
                     raise
                 logger.info(

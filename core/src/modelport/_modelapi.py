@@ -4,62 +4,16 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import AsyncGenerator, Iterable, Sequence
-from typing import Any, ClassVar
-
-from pydantic import BaseModel, ConfigDict
+from collections.abc import AsyncGenerator
+from typing import ClassVar
 
 from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._output import ModelOutput
+from ._records import SINK, ModelCall
 from ._stream import StreamEvent, events_from_output
 from ._tools import ToolChoice, ToolInfo
-from .errors import ModelInputError, RateLimitError, redact
-
-_SECRET_FIELDS = frozenset(
-    {"authorization", "api_key", "api-key", "x-api-key", "x-goog-api-key", "key", "token"}
-)
-
-
-def _scrub(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: "***" if str(k).lower() in _SECRET_FIELDS else _scrub(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        return redact(value, secrets)
-    return value
-
-
-class ModelCall(BaseModel):
-    """A record of one request to a provider and its response, with API keys redacted."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    request: dict[str, Any]
-    """The request sent (body, and headers where the provider records them)."""
-
-    response: dict[str, Any] | None = None
-    """The response received, when there was one."""
-
-    time: float | None = None
-    """Seconds the request took."""
-
-    @classmethod
-    def create(
-        cls,
-        request: dict[str, Any],
-        response: dict[str, Any] | None,
-        *,
-        time: float | None = None,
-        secrets: Iterable[str | None] = (),
-    ) -> ModelCall:
-        """Build a record, replacing secret header fields and every occurrence of `secrets`."""
-        keys = [s for s in secrets if s]
-        return cls(request=_scrub(request, keys), response=_scrub(response, keys), time=time)
+from .errors import ModelInputError, RateLimitError
 
 
 def check_api_key(api_key: str, provider: str = "") -> None:
@@ -161,7 +115,13 @@ class ModelAPI(abc.ABC):
         with a stream translator).
         """
         result = await self.generate(input, tools, tool_choice, config)
-        output = result[0] if isinstance(result, tuple) else result
+        if isinstance(result, tuple):
+            output, record = result
+            sink = SINK.get()
+            if sink is not None:
+                sink.append(record)
+        else:
+            output = result
         if isinstance(output, BaseException):
             raise output
         for event in events_from_output(output):

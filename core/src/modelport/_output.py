@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._messages import ChatMessageAssistant
+from ._records import ModelCall
 from ._tools import ToolCall
 
 StopReason = Literal[
@@ -149,6 +150,12 @@ class ModelOutput(BaseModel):
 
     error: str | None = None
     """Error message in the case of content moderation refusals or context overflow."""
+
+    calls: list[ModelCall] | None = Field(default=None, exclude=True, repr=False)
+    """The records of this call's attempts, in order (failed attempts first), when the call
+    was made inside `modelport.record_calls()`; None otherwise, for a cache hit, and for a
+    provider that keeps no records (one not on the HTTP shell that returns no `ModelCall`).
+    Never serialised (so never cached)."""
 
     cost: float | None = None
     """Dollars the call cost, when the model's price is known (`register_prices`); set by

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import urllib.parse
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
+from ._records import SINK, ModelCall, attempt_record
 from ._stream import StreamEvent, StreamTranslator
 from ._tools import ToolChoice, ToolInfo
 from .errors import (
@@ -418,6 +420,9 @@ class HTTPModelAPI(ModelAPI):
     ) -> ModelOutput:
         """Post one request and read its answer (one attempt: `Model` retries)."""
         body = self.request_body(input, tools, tool_choice, config)
+        sink = SINK.get()
+        if sink is not None:  # inside `record_calls()`
+            return await self._recorded(body, sink)
         try:
             response = await self.http.post_json(self.url, body, self.request_headers())
         except ModelAPIError as ex:
@@ -426,6 +431,48 @@ class HTTPModelAPI(ModelAPI):
                 raise
             return output
         return self._output(response.json, response.status)
+
+    async def _recorded(self, body: Any, sink: list[ModelCall]) -> ModelOutput:
+        """`generate`'s attempt, its record appended to `sink` however it ends."""
+        url = self.url
+        headers = self.request_headers()
+        start = time.perf_counter()
+        try:
+            response = await self.http.post_json(url, body, headers)
+        except ModelAPIError as ex:
+            sink.append(
+                attempt_record(
+                    url, body, headers, time.perf_counter() - start, self.secrets, error=ex
+                )
+            )
+            output = self.error_output(ex)
+            if output is None:
+                raise
+            return output
+        elapsed = time.perf_counter() - start
+        status = response.status
+        try:
+            output = self._output(response.json, status)
+        except ModelAPIError as ex:
+            sink.append(
+                attempt_record(
+                    url,
+                    body,
+                    headers,
+                    elapsed,
+                    self.secrets,
+                    response=response.json,
+                    status=status,
+                    error=ex,
+                )
+            )
+            raise
+        sink.append(
+            attempt_record(
+                url, body, headers, elapsed, self.secrets, response=response.json, status=status
+            )
+        )
+        return output
 
     def _output(self, body: Any, status: int) -> ModelOutput:
         """`from_wire(body)`, a body of the wrong shape an `InvalidResponseError`."""
@@ -486,17 +533,25 @@ class HTTPModelAPI(ModelAPI):
                 yield item
             return
         body = self.stream_body(self.request_body(input, tools, tool_choice, config))
+        sink = SINK.get()  # inside `record_calls()`: the attempt's record goes there
+        url, headers = self.stream_url(), self.request_headers()
+        start = time.perf_counter()
         try:
-            response = await self.http.post_stream(
-                self.stream_url(), body, self.request_headers(), call_timeout=config.timeout
-            )
+            response = await self.http.post_stream(url, body, headers, call_timeout=config.timeout)
         except ModelAPIError as ex:
+            if sink is not None:
+                sink.append(
+                    attempt_record(
+                        url, body, headers, time.perf_counter() - start, self.secrets, error=ex
+                    )
+                )
             output = self.error_output(ex)
             if output is None:
                 raise
             yield output
             return
         status = response.status
+        final: Any = None
         try:
             async for batch in response.events(self.stream_parser()):
                 for name, data in batch:
@@ -514,9 +569,37 @@ class HTTPModelAPI(ModelAPI):
                 raise
             except _BAD_RESPONSE as ex:
                 raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
+            output = self._output(final, status)
+        except Exception as ex:
+            if sink is not None:
+                sink.append(
+                    attempt_record(
+                        url,
+                        body,
+                        headers,
+                        time.perf_counter() - start,
+                        self.secrets,
+                        response=final,
+                        status=status,
+                        error=ex,
+                    )
+                )
+            raise
         finally:
             await response.close()
-        yield self._output(final, status)
+        if sink is not None:
+            sink.append(
+                attempt_record(
+                    url,
+                    body,
+                    headers,
+                    time.perf_counter() - start,
+                    self.secrets,
+                    response=final,
+                    status=status,
+                )
+            )
+        yield output
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -266,37 +266,55 @@ class Stream:
             await self._events.aclose()
 
     async def _run(self) -> AsyncGenerator[StreamEvent, None]:
+        from . import _observe
         from ._output import ModelOutput as Output
+        from ._records import LOG, SINK
         from ._retry import is_transient, logger, next_wait
         from .errors import InvalidResponseError, ModelClosedError
 
         model = self.model
         api = model.api
         messages, tools, choice, config = self._call
+        watch = None
+        if _observe.active or LOG.get() is not None:  # observers, or record_calls()
+            watch = _observe.watch(model, messages, tools, choice, config, stream=True)
         start = time.monotonic()
         pending = None
-        if self._cache:
-            from ._registry import default_registry
-            from .cache import _lookup
+        try:
+            if self._cache:
+                from ._registry import default_registry
+                from .cache import _lookup
 
-            stores = model.registry if model.registry is not None else default_registry()
-            pending, hit = await _lookup.fetch(
-                model._identity, messages, tools, choice, config, self._cache, stores
-            )
-            if hit is not None:
-                for event in events_from_output(hit):
-                    yield event
-                self.output = hit
-                return
-        budgets = active_budgets.get()
-        ticket = None
-        if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
-            try:
-                ticket = reserve(budgets, str(model), messages, tools, config, model.price())
-            except BaseException:
-                if pending is not None and pending.claim is not None:
-                    pending.claim.release()
-                raise
+                stores = model.registry if model.registry is not None else default_registry()
+                pending, hit = await _lookup.fetch(
+                    model._identity, messages, tools, choice, config, self._cache, stores
+                )
+                if hit is not None:
+                    if watch is not None:
+                        watch.cache("hit", hit)
+                    for event in events_from_output(hit):
+                        if watch is not None:
+                            watch.event(event)
+                        yield event
+                    self.output = hit
+                    if watch is not None:
+                        watch.end(hit, None)
+                    return
+                if watch is not None and pending is not None:
+                    watch.cache("miss", None)
+            budgets = active_budgets.get()
+            ticket = None
+            if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
+                try:
+                    ticket = reserve(budgets, str(model), messages, tools, config, model.price())
+                except BaseException:
+                    if pending is not None and pending.claim is not None:
+                        pending.claim.release()
+                    raise
+        except BaseException as ex:
+            if watch is not None:
+                watch.end(None, ex)
+            raise
         try:
             slots = model._slots_for(config)
             max_retries = 5 if config.max_retries is None else config.max_retries
@@ -306,6 +324,7 @@ class Stream:
                 if not slots.try_take():
                     await slots.take()
                 source = api.stream(messages, tools, choice, config)
+                sink = None if watch is None else watch.attempt_start()
                 listen = getattr(slots, "attempt", None)  # an AdaptiveLimiter learns
                 token = None if listen is None else response_listener.set(listen())
                 try:
@@ -326,6 +345,8 @@ class Stream:
                         raise ModelClosedError(f"{model} was closed during the call") from ex
                     retryable = api.is_rate_limit(ex) or is_transient(ex)
                     wait = next_wait(model.retry, ex, retries, max_retries, retryable, deadline)
+                    if watch is not None:
+                        watch.attempt_end(ex, wait)
                     if wait is None:
                         raise
                     logger.info(
@@ -346,10 +367,14 @@ class Stream:
                 finally:
                     if token is not None:
                         response_listener.reset(token)
+                    if sink is not None:
+                        SINK.reset(sink)
                 break
             try:
                 item: StreamEvent | ModelOutput = first
                 while not isinstance(item, Output):
+                    if watch is not None:
+                        watch.event(item)
                     yield item
                     try:
                         item = await source.__anext__()
@@ -370,12 +395,20 @@ class Stream:
             if ticket is not None:
                 ticket.settle(output)
                 ticket = None
+            if watch is not None:
+                watch.attempt_end(None, None)
             self.output = output
-        except BaseException:
+        except BaseException as ex:
             if ticket is not None:
                 ticket.release()
             if pending is not None and pending.claim is not None:
                 pending.claim.release()  # identical calls waiting for this one go ahead
+            if watch is not None:
+                watch.end(None, ex)
             raise
         if pending is not None:
             await pending.save(output)
+            if watch is not None and _lookup.cacheable(output):
+                watch.cache("store", output)
+        if watch is not None:
+            watch.end(output, None)

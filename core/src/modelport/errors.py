@@ -191,9 +191,12 @@ class ModelAPIError(ModelportError):
         code: The provider's error code or type, when it gave one.
         retry_after: Seconds the server asked the client to wait, when it said.
         retryable: Whether another attempt may succeed.
+        body: The error response's body (secrets scrubbed), when there was one.
     """
 
     default_retryable: bool = False
+
+    body: str | None = None
 
     def __init__(
         self,

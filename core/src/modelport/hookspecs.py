@@ -25,6 +25,10 @@ import pluggy
 
 if TYPE_CHECKING:
     from ._modelapi import ModelAPI
+    from ._observe import CacheAction, CallInfo
+    from ._output import ModelOutput
+    from ._records import ModelCall
+    from ._stream import StreamEvent
 
 __all__ = [
     "AdaptiveLimiter",
@@ -37,6 +41,12 @@ __all__ = [
     "RegisterPrice",
     "hookimpl",
     "hookspec",
+    "observe_attempt_end",
+    "observe_attempt_start",
+    "observe_cache",
+    "observe_call_end",
+    "observe_call_start",
+    "observe_stream_event",
     "register_cache_stores",
     "register_limiters",
     "register_models",
@@ -224,4 +234,98 @@ def register_prices(register: RegisterPrice) -> None:
         register: Call it once per model or pattern (see `RegisterPrice`).
 
     Returns nothing; every implementation is called (no first-result rule).
+    """
+
+
+# -- observers ------------------------------------------------------------------------------
+#
+# An observer (registered with `modelport.observe(obj)`, or named in `MODELPORT_OBSERVERS` from
+# the `modelport.observers` entry-point group) implements any of these. They are called in
+# the calling task, synchronously, in the order below; every implementation is called (no
+# first-result rule) and none may be a wrapper. An implementation may take any subset of the
+# arguments, by name. One that raises is logged (logger `modelport.observers`) and the call
+# goes on. A hook must not block: hand slow work (I/O) to something else.
+
+
+@hookspec
+def observe_call_start(call: CallInfo) -> None:
+    """A call (`Model.generate`, or `Model.stream` when its iteration begins) starts, its input
+    checked and prepared.
+
+    Args:
+        call: The call (the same value is given to every hook of this call).
+    """
+
+
+@hookspec
+def observe_cache(call: CallInfo, action: CacheAction, output: ModelOutput | None) -> None:
+    """The response cache (a call made with `cache=`) found the call (`"hit"`: no attempt is
+    made, `output` is the cached output), did not (`"miss"`, `output` None), or was given its
+    output to keep (`"store"`, after the call).
+
+    Args:
+        call: The call.
+        action: `"hit"`, `"miss"` or `"store"`.
+        output: The output found or stored; None on a miss.
+    """
+
+
+@hookspec
+def observe_attempt_start(call: CallInfo, attempt: int) -> None:
+    """An attempt of the call begins: its concurrency slot is taken and the request is about to
+    be sent.
+
+    Args:
+        call: The call.
+        attempt: The attempt's number (1 for the first).
+    """
+
+
+@hookspec
+def observe_attempt_end(
+    call: CallInfo,
+    attempt: int,
+    error: BaseException | None,
+    wait: float | None,
+    duration: float,
+    record: ModelCall | None,
+) -> None:
+    """An attempt ended: it answered (`error` None), or failed and is retried after `wait`
+    seconds, or failed and ends the call (`wait` None). A streamed attempt ends with its
+    stream.
+
+    Args:
+        call: The call.
+        attempt: The attempt's number.
+        error: The error it failed with (a `modelport.errors` exception), or None.
+        wait: Seconds before the next attempt, when there is one; None when there is not.
+        duration: Seconds the attempt took.
+        record: The attempt's `ModelCall` inside `record_calls()`; None otherwise.
+    """
+
+
+@hookspec
+def observe_stream_event(call: CallInfo, event: StreamEvent) -> None:
+    """A streamed call's event, as it is given to the caller (also for a cache hit streamed
+    back).
+
+    Args:
+        call: The call.
+        event: The event (a frozen value).
+    """
+
+
+@hookspec
+def observe_call_end(
+    call: CallInfo, output: ModelOutput | None, error: BaseException | None, duration: float
+) -> None:
+    """The call ended: with its output (`error` None; also for a cache hit), or with the error
+    it raises (`output` None; a stream left early ends with `GeneratorExit`, a cancelled call
+    with `asyncio.CancelledError`).
+
+    Args:
+        call: The call.
+        output: The output returned (the caller's own value: read it, do not change it).
+        error: The exception the call raises, or None.
+        duration: Seconds from the call's start.
     """

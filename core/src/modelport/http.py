@@ -282,7 +282,7 @@ def error_for_status(
         # AuthenticationError); the page only gives the message
         message = f"non-JSON error page: {excerpt(body)}"
     keys = [k for k in secrets if k]
-    return cls(
+    error = cls(
         message,
         provider=provider,
         model=model,
@@ -292,6 +292,8 @@ def error_for_status(
         retryable=retryable,
         secrets=secrets,
     )
+    error.body = redact(body, keys)
+    return error
 
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024

@@ -14,14 +14,13 @@ import pytest
 from modelport_test_support.batch_kit import (
     OpenAIBatchFake,
     answer,
-    chat_completion,
     multipart_file,
 )
 
 from modelport import BatchConfig, GenerateConfig, Model, get_model
 from modelport.batch import JOURNAL_FOLDER, Journal
 from modelport.errors import BadRequestError, BatchError, ModelTimeoutError
-from modelport.testing import LocalServer, Reply
+from modelport.testing import LocalServer
 
 FAST = BatchConfig(send_delay=0.05, tick=0.01)
 
@@ -227,21 +226,6 @@ def test_a_long_poll_keeps_polling_until_the_job_ends(
     assert output.completion == answer("a")
     polls = [r for r in server.requests if r.method == "GET" and r.path.startswith("/v1/batches/")]
     assert len(polls) == 6
-
-
-def test_a_provider_without_a_batch_api_ignores_the_flag(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with LocalServer(default=Reply(json=chat_completion("plain"))) as srv:
-        model = get_model("openai-api/acme/m", base_url=srv.url, api_key="k", memoize=False)
-
-        async def main() -> Any:
-            async with model:
-                return await model.generate("hi", config=GenerateConfig(batch=True))
-
-        output = asyncio.run(main())
-    assert output.completion == "plain"
-    assert any("'batch'" in r.getMessage() for r in caplog.records)
 
 
 def test_a_call_that_times_out_leaves_its_answer_to_the_cache(
