@@ -11,6 +11,8 @@
 - Resume: a run killed (SIGKILL) once half of its results are written, then run again: the
   requests sent twice, against the calls that were in flight when it was killed (sent, no
   result written). The server (in this process) counts the requests.
+- Resume read: the time to read the ids of a large results file (100,000 results) when
+  resuming, against parsing each of its lines whole with `json.loads`.
 
     python benchmarks/bench_run.py [--quick]
 """
@@ -204,6 +206,46 @@ def resume(folder: Path, quick: bool) -> dict[str, Any]:
     }
 
 
+def resume_read(folder: Path, quick: bool) -> dict[str, Any]:
+    """Reading the ids of a large results file when resuming: `read_results` (each line's id
+    read from its head) against parsing every line whole with `json.loads` (the floor is the
+    full parse: a ratio under 1 is the time saved)."""
+    from modelport import ModelOutput
+    from modelport._bulk import _Run, read_results
+
+    n = 20_000 if quick else 100_000
+    output = ModelOutput.from_content("gpt-4o-mini", "an answer of some length " * 40)
+    path = folder / "big-results.jsonl"
+    with path.open("wb") as f:
+        for i in range(n):
+            f.write(_Run.line(i, output, cached=i % 3 == 0))
+
+    def full() -> None:
+        with path.open("rb") as f:
+            ids = {json.loads(line)["id"] for line in f}
+        assert len(ids) == n
+
+    ours, floor = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        done, _failed = read_results(path)
+        ours.append(time.perf_counter() - start)
+        assert len(done) == n
+        start = time.perf_counter()
+        full()
+        floor.append(time.perf_counter() - start)
+    mine, base = statistics.median(ours), statistics.median(floor)
+    return {
+        "name": f"run: reading the ids of {n:,} results to resume ({path.stat().st_size >> 20} MB)",
+        "value": mine * 1000,
+        "unit": "ms",
+        "floor": "json.loads of every line",
+        "floor_value": base * 1000,
+        "ratio": mine / base,
+        "target": "< 1x",
+    }
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     figures = []
     with tempfile.TemporaryDirectory() as tmp, FakeServer(ANSWER) as server:
@@ -211,6 +253,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         figures.append(overhead(server.url, folder, quick))
         figures.append(memory(server.url, folder, quick))
         figures.append(resume(folder, quick))
+        figures.append(resume_read(folder, quick))
     return figures
 
 

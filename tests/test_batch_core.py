@@ -28,11 +28,16 @@ from modelport.batch import (
     DEFAULT_TICK,
     JOURNAL_FOLDER,
     BatchAPI,
+    FileJournal,
     Journal,
+    JournalEntry,
+    JournalSource,
     _journal,
+    journal_for,
     journal_path,
     resolve,
 )
+from modelport.cache import FileStore
 from modelport.http import WIRE_CONFIG, Endpoint, HTTPModelAPI
 from modelport.testing import LocalServer, Reply
 
@@ -46,44 +51,65 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_journal_records_each_step_and_reads_them_back(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j" / "x.jsonl", clock=lambda: 1000.0)
-    journal.open("t1", "openai/m", KEYS)
-    journal.submitted("t1", "batch_1")
-    journal.open("t2", "openai/m", KEYS[:1])
-    journal.close("t2", "never submitted")
-    entries = Journal(journal.path).load()
+    path = tmp_path / "j" / "x.jsonl"
+    journal = Journal(path, clock=lambda: 1000.0)
+
+    async def main() -> dict[str, JournalEntry]:
+        await journal.open("t1", "openai/m", KEYS)
+        await journal.submitted("t1", "batch_1")
+        await journal.open("t2", "openai/m", KEYS[:1])
+        await journal.close("t2", "never submitted")
+        return await Journal(path).load()
+
+    entries = asyncio.run(main())
     assert entries["t1"].job == "batch_1" and not entries["t1"].closed
     assert entries["t1"].keys == KEYS and entries["t1"].time == 1000.0
     assert entries["t2"].closed and entries["t2"].job is None
-    assert stat.S_IMODE(os.stat(journal.path).st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(journal.path.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
 
 
 def test_a_torn_last_line_and_garbage_are_skipped(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "x.jsonl")
-    journal.open("t1", "openai/m", KEYS)
-    with open(journal.path, "ab") as f:
+    path = tmp_path / "x.jsonl"
+    journal = Journal(path)
+    asyncio.run(journal.open("t1", "openai/m", KEYS))
+    with open(path, "ab") as f:
         f.write(b'not json\n{"v":1,"event":"submitted","tag":"t1","jo')  # killed mid-write
-    [entry] = journal.load().values()
+    [entry] = asyncio.run(journal.load()).values()
     assert entry.job is None and not entry.closed  # resumed as a job never known to be sent
-    journal.submitted("t1", "batch_9")  # appended after the torn line: still read
-    assert journal.load()["t1"].job == "batch_9"
+    asyncio.run(journal.submitted("t1", "batch_9"))  # after the torn line: still read
+    assert asyncio.run(journal.load())["t1"].job == "batch_9"
 
 
 def test_a_journal_of_many_closed_jobs_is_compacted_keeping_the_open_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_journal, "COMPACT_AFTER", 3)
-    journal = Journal(tmp_path / "x.jsonl")
-    for i in range(5):
-        journal.open(f"done{i}", "p/m", KEYS)
-        journal.close(f"done{i}", "collected")
-    journal.open("live", "p/m", KEYS)
-    journal.submitted("live", "batch_live")
-    assert len(journal.load()) == 6  # compacts as it loads
-    entries = journal.load()
+    path = tmp_path / "x.jsonl"
+    journal = Journal(path)
+
+    async def fill() -> None:
+        for i in range(5):
+            await journal.open(f"done{i}", "p/m", KEYS)
+            await journal.close(f"done{i}", "collected")
+        await journal.open("live", "p/m", KEYS)
+        await journal.submitted("live", "batch_live")
+
+    asyncio.run(fill())
+    assert len(asyncio.run(journal.load())) == 6  # compacts as it loads
+    entries = asyncio.run(journal.load())
     assert list(entries) == ["live"] and entries["live"].job == "batch_live"
-    assert len(journal.path.read_text().splitlines()) == 2
+    assert len(path.read_text().splitlines()) == 2
+
+
+def test_the_file_store_keeps_the_journal_in_its_folder(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "store")
+    journal = journal_for(store, "openai", "openai:https://api.openai.com/v1:0123abcd")
+    assert not isinstance(store, JournalSource) and isinstance(journal.store, FileJournal)
+    asyncio.run(journal.open("t1", "openai/m", KEYS))
+    [file] = (tmp_path / "store" / JOURNAL_FOLDER).glob("openai-*.jsonl")
+    assert "0123abcd" not in file.name
+    assert list(asyncio.run(Journal(file).load())) == ["t1"]
 
 
 def test_the_journal_path_is_in_the_cache_folder_and_names_no_key(cache_dir: Path) -> None:
@@ -155,7 +181,7 @@ def test_a_job_being_sent_by_a_running_process_is_left_to_it(tmp_path: Path) -> 
     import sys
 
     journal = Journal(tmp_path / "x.jsonl")
-    mine = journal.open("mine", "p/m", KEYS)
+    mine = asyncio.run(journal.open("mine", "p/m", KEYS))
     assert mine.owner_alive()  # this process: being sent, not abandoned
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -163,10 +189,12 @@ def test_a_job_being_sent_by_a_running_process_is_left_to_it(tmp_path: Path) -> 
         text=True,
         check=True,
     )
-    entries = journal.load()
+    entries = asyncio.run(journal.load())
     entries["mine"].owner = entries["mine"].owner.rpartition(":")[0] + ":" + gone.stdout.strip()
     assert not entries["mine"].owner_alive()  # its process ended: resumed by the next run
-    entries["mine"].owner = "another-host:1"
+    entries["mine"].owner = "another-host:1"  # another machine: taken as alive for a while
+    assert entries["mine"].owner_alive()
+    entries["mine"].time -= _journal.OTHER_HOST_GRACE + 1
     assert not entries["mine"].owner_alive()
 
 

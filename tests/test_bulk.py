@@ -187,6 +187,24 @@ def test_a_torn_last_line_is_cut_away_and_redone(tmp_path: Path, torn: str) -> N
     assert "1 ok" in proc.stderr and "4 done before" in proc.stderr
 
 
+def test_ids_are_read_from_each_line_head_as_a_full_parse_would(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    lines = [
+        {"id": 1, "output": {"completion": "a"}},
+        {"id": 's\\"x\u00e9', "cached": True, "output": {"completion": "b"}},
+        {"id": -7, "error": {"type": "E", "message": "m"}},
+        {"id": "two", "error": {"type": "E", "message": "m"}},
+        {"id": "two", "output": {"completion": "c"}},  # redone: the last line counts
+        {"output": {}, "id": 9},  # another key order: parsed whole
+    ]
+    path.write_text("".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines))
+    with path.open("ab") as f:
+        f.write(b'{"id":5,"output":{"completion":"torn')
+    done, failed = read_results(path)
+    assert done == {1, 's\\"x\u00e9', "two", 9} and failed == {-7}
+    assert path.read_bytes().endswith(b'"id":9}\n')  # the torn line cut away
+
+
 def test_read_results_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
     out = tmp_path / "results.jsonl"
     out.write_text('{"id": 1, "output": {}}\nsome notes\n{"id": 2, "output": {}}\n')
@@ -208,10 +226,12 @@ def test_read_results_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
         (["requests.jsonl", "requests.jsonl", "-m", "mockllm/model"], "is the requests file"),
         (["requests.jsonl", "out.jsonl", "-m", "mockllm/model", "-M", "x"], "key=value"),
         (["requests.jsonl", "no/out.jsonl", "-m", "mockllm/model"], "folder does not exist"),
+        (["requests.jsonl", "outdir", "-m", "mockllm/model"], "outdir is a folder"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     write_requests(tmp_path / "requests.jsonl", [{"id": 1, "input": "x"}])
+    (tmp_path / "outdir").mkdir()
     proc = modelport_run(*args, cwd=tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -322,7 +342,7 @@ def wait_for_lines(out: Path, count: int, within: float = 60.0) -> None:
 
 
 @pytest.mark.providers("openai")
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_a_stopped_run_resumed_sends_again_only_the_calls_in_flight(
     tmp_path: Path, how: signal.Signals
 ) -> None:
@@ -336,9 +356,11 @@ def test_a_stopped_run_resumed_sends_again_only_the_calls_in_flight(
         wait_for_lines(out, total // 3)
         proc.send_signal(how)
         _, stderr = proc.communicate(timeout=30)
-        if how == signal.SIGINT:
-            assert proc.returncode == 130
-            assert "interrupted" in stderr and "resume" in stderr
+        if how in (signal.SIGINT, signal.SIGTERM):
+            word = "interrupted" if how == signal.SIGINT else "terminated"
+            assert proc.returncode == (130 if how == signal.SIGINT else 143)
+            assert f"{word}: the results written are kept" in stderr and "resume" in stderr
+            assert re.search(rf"{word}: \d+ ok \(.*\), 0 failed", stderr), stderr  # the summary
         else:
             assert proc.returncode == -signal.SIGKILL
         time.sleep(0.1)  # the requests the client dropped reach the server's log

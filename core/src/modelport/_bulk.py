@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -120,9 +120,18 @@ def read_results(path: Path) -> tuple[set[Id], set[Id]]:
     failed: set[Id] = set()
     if not path.exists():
         return done, failed
+    if path.is_dir():
+        raise ModelInputError(f"{path} is a folder: name a results file")
     good_end = 0
     with path.open("rb") as f:
         for number, raw in enumerate(f, 1):
+            quick = _quick_result(raw)
+            if quick is not None:
+                key, ok = quick
+                (done if ok else failed).add(key)
+                (failed if ok else done).discard(key)
+                good_end += len(raw)
+                continue
             record: Any = None
             if raw.endswith(b"\n"):
                 try:
@@ -151,6 +160,43 @@ def read_results(path: Path) -> tuple[set[Id], set[Id]]:
         with path.open("r+b") as f:
             f.truncate(good_end)
     return done, failed
+
+
+_HEAD = b'{"id":'
+_OUTPUT = (b',"output":{', b',"cached":true,"output":{')
+_ERROR = b',"error":{'
+_decoder = json.JSONDecoder()
+
+
+def _quick_result(raw: bytes) -> tuple[Id, bool] | None:
+    """(id, whether it is an output) of a whole result line as this module writes them
+    (`{"id":<id>,["cached":true,]"output":{...}}` or `{"id":<id>,"error":{...}}`), read
+    from its head without parsing the output; None for any other line (then parsed whole).
+    A line is whole when it ends with a newline: each is written at once, newline last."""
+    if not (raw.startswith(_HEAD) and raw.endswith(b"}}\n")):
+        return None
+    key: Id
+    if raw[6:7] == b'"':
+        try:
+            key = _decoder.raw_decode(raw[6:1030].decode("ascii"))[0]
+        except ValueError:
+            return None  # an id past 1 KiB, or not as `json.dumps` writes it: parsed whole
+        encoded = json.dumps(key).encode()
+        if not raw.startswith(encoded, 6):
+            return None
+        end = 6 + len(encoded)
+    else:
+        end = raw.find(b",", 6, 40)
+        digits = raw[6:end].removeprefix(b"-")
+        if end < 0 or not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
+            return None
+        key = int(raw[6:end])
+    rest = raw[end : end + 26]
+    if rest.startswith(_OUTPUT[0]) or rest.startswith(_OUTPUT[1]):
+        return key, True
+    if rest.startswith(_ERROR):
+        return key, False
+    return None
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -284,6 +330,8 @@ class _Run:
 def _check_paths(source: Path, target: Path) -> tuple[Path, Path]:
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such file")
+    if target.is_dir():
+        raise ModelInputError(f"{target} is a folder: name a results file")
     if target.exists() and target.resolve() == source.resolve():
         raise ModelInputError(f"{target} is the requests file: write results elsewhere")
     return source, target
@@ -302,6 +350,7 @@ async def run_requests(
     progress: ProgressMode = "auto",
     progress_interval: float = 10.0,
     stream: TextIO | None = None,
+    report: Callable[[RunSummary], None] | None = None,
 ) -> RunSummary:
     """Run every request of a JSON-lines file through `model`, appending each result to
     `results` as its call ends; run again, it resumes.
@@ -337,11 +386,13 @@ async def run_requests(
             (bad lines are reported all the same).
         progress_interval: Seconds between two plain progress lines.
         stream: Where progress and bad lines go (default: standard error).
+        report: Called with the summary when the run ends, also when it is interrupted
+            (cancelled, Ctrl-C) or fails: then the counts so far.
 
     Raises:
         FileNotFoundError: `requests` does not exist.
-        ModelInputError: `results` is the requests file, or holds a line (before its last)
-            that is not a result line.
+        ModelInputError: `results` is a folder or the requests file, or holds a line (before
+            its last) that is not a result line.
     """
     source, target = _check_paths(Path(requests), Path(results))
     own = isinstance(model, str)
@@ -369,9 +420,15 @@ async def run_requests(
             ticker.cancel()
             os.close(run.fd)
             display.close(run.stats)
+            if report is not None:
+                report(_summary(run))
     finally:
         if own:
             await active.close()
+    return _summary(run)
+
+
+def _summary(run: _Run) -> RunSummary:
     stats = run.stats
     return RunSummary(
         requests=stats.total,

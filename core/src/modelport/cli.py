@@ -1,16 +1,19 @@
 """The `modelport` command line: `generate`, `run`, `providers`, `new-provider` (and `cache`).
 
-Exit codes: 0 success, 1 the provider call failed, 2 bad usage or input, 130 interrupted.
+Exit codes: 0 success, 1 the provider call failed, 2 bad usage or input, 130 interrupted
+(143 when `run` is stopped by SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.resources
 import json
 import os
 import re
+import signal
 import string
 import sys
 import typing
@@ -25,7 +28,7 @@ from .errors import ModelAPIError, ModelInputError, ModelportError, ProviderNotF
 
 __all__ = ["Parser", "UsageError", "build_parser", "is_secret_name", "main", "new_provider"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 Subcommand = Callable[[argparse.Namespace], int]
 _extra_subcommands: list[Callable[[Any], None]] = []
@@ -184,7 +187,7 @@ def _add_run(sub: Any) -> None:
         "tools, tool_choice, config) through the model, appending each result to RESULTS as "
         "its call ends. Run the same command again to resume: ids RESULTS holds are skipped. "
         "Exit codes: 0 every call succeeded, 1 some call failed or some line was bad, 2 bad "
-        "usage, 130 interrupted (the results written are kept).",
+        "usage, 130 interrupted, 143 terminated (SIGTERM; the results written are kept).",
     )
     p.add_argument("requests", help="the requests file (JSON lines)")
     p.add_argument("results", help="the results file (JSON lines; created or appended to)")
@@ -246,6 +249,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--progress-interval must be more than 0")
     if not Path(args.requests).is_file():
         raise UsageError(f"{args.requests}: no such file")
+    if Path(args.results).is_dir():
+        raise UsageError(f"{args.results} is a folder: name a results file")
     if not Path(args.results).absolute().parent.is_dir():
         raise UsageError(f"{args.results}: its folder does not exist")
     try:
@@ -255,7 +260,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (TypeError, ModelInputError) as ex:  # an unknown or invalid model arg
         raise UsageError(_one_line(ex)) from None
 
+    reports: list[Any] = []
+    terminated: list[bool] = []
+
     async def go() -> Any:
+        # SIGTERM stops the run as Ctrl-C does: the calls in flight cancelled, the results
+        # written kept, the summary so far printed
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def terminate() -> None:
+            terminated.append(True)
+            task.cancel()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals (Windows)
+            loop.add_signal_handler(signal.SIGTERM, terminate)
         async with model:
             return await run_requests(
                 args.requests,
@@ -265,17 +285,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 retry_failed=args.retry_failed,
                 progress=args.progress,
                 progress_interval=args.progress_interval,
+                report=reports.append,
             )
 
     try:
         summary = asyncio.run(go())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        what = "terminated" if terminated else "interrupted"
+        if reports:
+            print(f"modelport: {what}: {reports[-1].describe()}", file=sys.stderr)
         print(
-            "modelport: interrupted: the results written are kept; run the same command "
+            f"modelport: {what}: the results written are kept; run the same command "
             "again to resume",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except OSError as ex:  # the results file cannot be read or written (disk full, ...)
         print(f"modelport: error: {_one_line(ex)}", file=sys.stderr)
         return EXIT_FAILED

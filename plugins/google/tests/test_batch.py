@@ -130,3 +130,27 @@ def test_killed_at_a_stage_then_resumed(
     code, second = run_client(tmp_path, MODEL, server.url, PROMPTS, batch)
     assert code == 0 and second == [answer(p) for p in PROMPTS]
     assert fake.submitted_count() == 1 and fake.plain_calls == 0
+
+
+def test_inline_batches_are_split_at_the_byte_bound(
+    fake: GeminiBatchFake, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelport_google._batch import GeminiBatch
+
+    from modelport import ChatMessageUser
+    from modelport.batch import request_bytes
+
+    # the 20 MB inline bound, made small: two requests a batch
+    config = GenerateConfig(batch=FAST)
+    probe = get_model(MODEL, base_url=server.url, api_key="g-test", memoize=False)
+    body = probe.api.request_body(  # type: ignore[attr-defined]
+        [ChatMessageUser(content=PROMPTS[0])], [], "auto", config
+    )
+    one = request_bytes(body)
+    monkeypatch.setattr(GeminiBatch, "batch_max_bytes", 2 * one + 100)
+    outputs = run_all(server, PROMPTS, config)
+    assert [o.completion for o in outputs] == [answer(p) for p in PROMPTS]
+    creates = [r for r in server.requests if r.path.endswith(":batchGenerateContent")]
+    sizes = sorted(len(r.json["batch"]["inputConfig"]["requests"]["requests"]) for r in creates)
+    assert sizes == [1, 2, 2] and fake.plain_calls == 0
+    assert all(len(r.body) <= 2 * one + 100 for r in creates)

@@ -83,7 +83,7 @@ def test_calls_are_sent_as_one_job_and_each_gets_its_answer(
     assert create.json["endpoint"] == "/v1/chat/completions"
     # the journal holds the job, closed once its results were stored
     [path] = journal_files(cache_dir)
-    [entry] = Journal(path).load().values()
+    [entry] = asyncio.run(Journal(path).load()).values()
     assert entry.closed and entry.job == fake.submitted[0] and len(entry.keys) == 7
     assert "sk-test" not in path.read_text()
 
@@ -208,7 +208,7 @@ def test_a_failed_job_fails_each_of_its_calls(
     assert all(
         "the input file is malformed" in str(o) and o.job == fake.submitted[0] for o in outputs
     )
-    [entry] = Journal(journal_files(cache_dir)[0]).load().values()
+    [entry] = asyncio.run(Journal(journal_files(cache_dir)[0]).load()).values()
     assert entry.closed  # a dead job is not resumed
     assert fake.plain_calls == 0
 
@@ -248,3 +248,60 @@ def test_a_call_that_times_out_leaves_its_answer_to_the_cache(
     assert isinstance(error, ModelTimeoutError)
     assert again.completion == answer("slow")
     assert fake.submitted_count() == 1 and fake.plain_calls == 0
+
+
+def test_jobs_are_closed_at_the_byte_bound_and_a_larger_request_is_sent_alone(
+    fake: OpenAIBatchFake, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelport_openai._batch import OpenAIBatch
+
+    from modelport import ChatMessageUser
+    from modelport.batch import request_bytes
+
+    prompts = [f"question {i}" for i in range(7)]
+    config = GenerateConfig(batch=FAST)
+    probe = model_at(server)
+    body = probe.api.request_body(  # type: ignore[attr-defined]
+        [ChatMessageUser(content=prompts[0])], [], "auto", config
+    )
+    one = request_bytes(body)
+    limit = 3 * one + 10  # three requests a job, not four
+    monkeypatch.setattr(OpenAIBatch, "batch_max_bytes", limit)
+    huge = "x" * limit  # alone larger than a job may be
+
+    async def main() -> list[Any]:
+        async with model_at(server) as model:
+            return await run_all(model, [*prompts, huge], config)
+
+    outputs = asyncio.run(main())
+    assert [o.completion for o in outputs] == [answer(p) for p in [*prompts, huge]]
+    files = [multipart_file(r)[1] for r in server.requests if r.path == "/v1/files"]
+    assert sorted(len(f.splitlines()) for f in files) == [1, 3, 3]  # 7 calls: 3 + 3 + 1
+    assert all(len(f) <= limit for f in files)
+    assert fake.submitted_count() == 3 and fake.plain_calls == 1  # the huge one, alone
+
+
+def test_calls_an_open_job_of_another_batcher_holds_join_it(
+    fake: OpenAIBatchFake, server: LocalServer
+) -> None:
+    # two models of one account share the journal: the second, already running, is asked
+    # for calls the first sent in a job meanwhile; it waits on that job, sending nothing
+    fake.polls = 15
+    prompts = [f"shared {i}" for i in range(4)]
+    config = GenerateConfig(batch=FAST)
+
+    async def main() -> tuple[list[Any], list[Any]]:
+        async with model_at(server) as first, model_at(server) as second:
+            await second.generate("warm up", config=config)  # its journal read: nothing open
+            sent = asyncio.ensure_future(run_all(first, prompts, config))
+            for _ in range(1000):  # until the first model's job is sent
+                if fake.submitted_count() == 2:
+                    break
+                await asyncio.sleep(0.01)
+            joined = await run_all(second, prompts, config)
+            return await sent, joined
+
+    theirs, mine = asyncio.run(main())
+    assert [o.completion for o in mine] == [o.completion for o in theirs]
+    assert [o.completion for o in mine] == [answer(p) for p in prompts]
+    assert fake.submitted_count() == 2 and fake.plain_calls == 0  # "warm up", then one job

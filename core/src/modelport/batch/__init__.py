@@ -15,16 +15,43 @@ is made, or by a provider that implements `BatchAPI`.
 
 from __future__ import annotations
 
-from ._api import BatchAPI, BatchRequest, BatchResult, BatchStatus, jsonl, read_jsonl, upload_form
+from ._api import (
+    BatchAPI,
+    BatchRequest,
+    BatchResult,
+    BatchStatus,
+    errors_message,
+    file_line_result,
+    get_json,
+    jsonl,
+    post_json,
+    read_files,
+    read_jsonl,
+    tagged,
+    upload_form,
+    upload_jsonl,
+)
 from ._batcher import (
     DEFAULT_MAX_BATCHES,
     DEFAULT_SEND_DELAY,
     DEFAULT_SIZE,
     DEFAULT_TICK,
+    LINE_OVERHEAD,
     Settings,
+    request_bytes,
     resolve,
 )
-from ._journal import JOURNAL_FOLDER, Journal, JournalEntry, journal_path
+from ._journal import (
+    JOURNAL_FOLDER,
+    FileJournal,
+    Journal,
+    JournalEntry,
+    JournalSource,
+    JournalStore,
+    journal_for,
+    journal_name,
+    journal_path,
+)
 
 __all__ = [
     "DEFAULT_MAX_BATCHES",
@@ -32,16 +59,30 @@ __all__ = [
     "DEFAULT_SIZE",
     "DEFAULT_TICK",
     "JOURNAL_FOLDER",
+    "LINE_OVERHEAD",
     "BatchAPI",
     "BatchRequest",
     "BatchResult",
     "BatchStatus",
+    "FileJournal",
     "Journal",
     "JournalEntry",
+    "JournalSource",
+    "JournalStore",
     "Settings",
+    "errors_message",
+    "file_line_result",
+    "get_json",
+    "journal_for",
+    "journal_name",
     "journal_path",
     "jsonl",
+    "post_json",
+    "read_files",
     "read_jsonl",
+    "request_bytes",
     "resolve",
+    "tagged",
     "upload_form",
+    "upload_jsonl",
 ]

@@ -18,9 +18,16 @@ __all__ = [
     "BatchRequest",
     "BatchResult",
     "BatchStatus",
+    "errors_message",
+    "file_line_result",
+    "get_json",
     "jsonl",
+    "post_json",
+    "read_files",
     "read_jsonl",
+    "tagged",
     "upload_form",
+    "upload_jsonl",
 ]
 
 
@@ -79,7 +86,13 @@ class BatchResult:
 class BatchAPI(Protocol):
     """What a provider implements to honour `GenerateConfig.batch` (with `batch` among the
     config fields it declares). All methods do I/O through the provider's own HTTP client and
-    raise `modelport.errors` exceptions; a transient one (`retryable`) is retried by core."""
+    raise `modelport.errors` exceptions; a transient one (`retryable`) is retried by core.
+
+    A provider whose jobs are bounded in bytes also sets `batch_max_bytes` (an int: the most
+    bytes of requests in one job, its input file or its request body; absent or None: no
+    bound). Core counts each request as its body's JSON and a margin for what the provider
+    wraps it in (`modelport.batch.LINE_OVERHEAD`), closes a job before it would pass the
+    bound, and sends a single request larger than the bound as a plain call."""
 
     batch_max_size: int
     """The most requests the provider takes in one job."""
@@ -136,3 +149,71 @@ def upload_form(fields: dict[str, str], name: str, filename: str, content: bytes
         form.add_field(key, value)
     form.add_field(name, content, filename=filename, content_type="application/jsonl")
     return form
+
+
+# -- helpers for providers' job translations (I/O through the provider's own HTTP client) ----
+
+
+async def get_json(api: Any, url: str) -> Any:
+    """`GET url` with the provider's headers (`api` an `HTTPModelAPI`): the JSON body."""
+    return (await api.http.request("GET", url, headers=api.request_headers())).json()
+
+
+async def post_json(api: Any, url: str, body: Any) -> Any:
+    """`POST url` of the JSON `body` with the provider's headers: the JSON body answered."""
+    response = await api.http.request("POST", url, json_body=body, headers=api.request_headers())
+    return response.json()
+
+
+async def upload_jsonl(api: Any, url: str, lines: Sequence[Any], filename: str) -> str:
+    """Upload `lines` as a JSON Lines file with purpose `batch` to a Files API (`POST url`,
+    multipart, as OpenAI's and Mistral's take a job's input file); the file's id."""
+    form = upload_form({"purpose": "batch"}, "file", filename, jsonl(lines))
+    response = await api.http.request("POST", url, data=form, headers=api.request_headers())
+    return str(response.json()["id"])
+
+
+async def read_files(api: Any, data: Any, fields: Sequence[str], url: str) -> list[Any]:
+    """The JSON lines of the files a job's status `data` names under `fields` (file ids, each
+    read from `url` with `{id}` replaced: a Files API's content), in that order."""
+    lines: list[Any] = []
+    for field in fields:
+        file_id = (data or {}).get(field)
+        if file_id:
+            content = await api.http.request(
+                "GET", url.replace("{id}", str(file_id)), headers=api.request_headers()
+            )
+            lines.extend(read_jsonl(content.body))
+    return lines
+
+
+def tagged(jobs: Sequence[Any], field: str, tag: str) -> str | None:
+    """The `id` of the job among `jobs` whose `metadata[field]` is `tag`, or None."""
+    for job in jobs:
+        if (job.get("metadata") or {}).get(field) == tag:
+            return str(job["id"])
+    return None
+
+
+def errors_message(errors: Any, fallback: str) -> str:
+    """A failed job's `errors` (a list of objects with a `message`) as one line, or
+    `fallback` when there are none."""
+    return "; ".join(str(e.get("message", e)) for e in errors or []) or fallback
+
+
+def file_line_result(custom_id: str, code: int, body: Any, error: Any = None) -> BatchResult:
+    """The result of one line of a job's output or error file, as OpenAI and Mistral write
+    them: succeeded for a 2xx with a body; else errored with the status (0: unknown) and the
+    body, or the line's `error` as an error body, as text."""
+    if 200 <= code < 300 and body is not None:
+        return BatchResult(custom_id, "succeeded", body=body)
+    if body is None and error is not None:
+        body = {"error": error} if not isinstance(error, str) else {"message": error}
+    text = body if isinstance(body, str) else _dumps(body)
+    return BatchResult(custom_id, "errored", status=code or None, error=text)
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value)

@@ -13,6 +13,11 @@ The rule for a request that did not succeed inside a job:
   overflow is an output with `stop_reason="model_length"`);
 - **canceled**: `BatchError` (code "cancelled"), not sent again: someone cancelled the job.
 
+A job holds at most the provider's `batch_max_size` requests and `batch_max_bytes` bytes (each
+request counted as its body's JSON and `LINE_OVERHEAD`): a call that would make the job it
+joins larger sends that job and opens the next; a single request larger than a whole job may
+be is sent as a normal request, at the normal price.
+
 A job that fails as a whole gives `BatchError` to every call it holds.
 """
 
@@ -32,7 +37,7 @@ from .._output import ModelOutput
 from .._retry import is_transient
 from ..errors import BatchError, ModelAPIError
 from ._api import BatchAPI, BatchRequest, BatchResult, BatchStatus
-from ._journal import Journal, JournalEntry, journal_path
+from ._journal import Journal, JournalEntry, journal_for
 
 if TYPE_CHECKING:
     from ..cache._lookup import Pending
@@ -54,6 +59,10 @@ DEFAULT_MAX_BATCHES = 50
 SUBMIT_ATTEMPTS = 5
 """Attempts at sending a job when the provider fails transiently (looking for the job by its
 tag before each new attempt)."""
+
+LINE_OVERHEAD = 256
+"""Bytes counted for each request on top of its body's JSON: what a provider wraps it in (its
+`custom_id`, method, URL, the separators), an upper bound."""
 
 POLL_FAILURES = 10
 """Transient failures in a row while polling (or reading results) after which the calls of
@@ -132,6 +141,8 @@ class Batcher:
         self.sleep = sleep
         self.settings = resolve(True, api.batch_max_size)
         self._queue: dict[str, Any] = {}  # key -> body, not sent yet
+        self._sizes: dict[str, int] = {}  # key -> its bytes in a job (with a byte bound)
+        self._queued_bytes = 0
         self._waiters: dict[str, list[_Waiter]] = {}
         self._jobs: dict[str, _Job] = {}  # tag -> open job
         self._job_of: dict[str, str] = {}  # key -> tag of the open job holding it
@@ -157,6 +168,12 @@ class Batcher:
         unresolved = self._unresolved.get(key)
         if unresolved is not None:
             return unresolved
+        limit: int | None = getattr(self.api, "batch_max_bytes", None)
+        size = 0
+        if limit is not None and key not in self._job_of and key not in self._queue:
+            size = request_bytes(body)
+            if size > limit:
+                return Retry(f"{size} bytes, more than a batch job takes ({limit})")
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop.create_future(), pending)
         self._waiters.setdefault(key, []).append(waiter)
@@ -164,6 +181,11 @@ class Batcher:
         if tag is not None:
             self._ensure_collecting(self._jobs[tag])
         elif key not in self._queue:
+            if limit is not None:
+                if self._queue and self._queued_bytes + size > limit:
+                    self._flush()  # the job is full by bytes: this call opens the next
+                self._sizes[key] = size
+                self._queued_bytes += size
             self._queue[key] = body
             if len(self._queue) >= settings.size:
                 self._flush()
@@ -179,6 +201,7 @@ class Batcher:
                     del self._waiters[key]
                     if key in self._queue and not self._waiters.get(key):
                         del self._queue[key]  # nobody waits for it: not sent
+                        self._queued_bytes -= self._sizes.pop(key, 0)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -187,8 +210,13 @@ class Batcher:
         return task
 
     def _flush(self) -> None:
-        """Send the queued calls as jobs of at most `size` (the last one maybe smaller)."""
+        """Send the queued calls as jobs of at most `size` (the last one maybe smaller; the
+        queue never holds more bytes than one job takes)."""
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = None
+        self._sizes.clear()
+        self._queued_bytes = 0
         size = self.settings.size
         while self._queue:
             keys = list(self._queue)[:size]
@@ -207,9 +235,14 @@ class Batcher:
         async with self._slots:
             entry = job.entry
             keys, tag = entry.keys, entry.tag
+            await self._join_others(job, requests)
+            keys = entry.keys
+            if not keys:
+                self._jobs.pop(tag, None)
+                return  # every call is in a job another process sent
             try:
-                entry.time = self.journal.open(tag, self.model, keys).time
-            except OSError as ex:
+                entry.time = (await self.journal.open(tag, self.model, keys)).time
+            except Exception as ex:
                 self._jobs.pop(tag, None)
                 for k in keys:
                     self._job_of.pop(k, None)
@@ -218,12 +251,71 @@ class Batcher:
             try:
                 entry.job = await self._submit(requests, tag, entry.time)
             except Exception as ex:
-                self._forget(job, "not submitted")
+                await self._forget(job, "not submitted")
                 self._fail(keys, ex)
                 return
-            self.journal.submitted(tag, entry.job)
+            try:
+                await self.journal.submitted(tag, entry.job)
+            except Exception as ex:  # found again by its tag when resumed
+                logger.warning("batch journal %s: job %s not recorded: %r", self.journal, tag, ex)
             job.collector = asyncio.current_task()
             await self._collect(job)
+
+    async def _join_others(self, job: _Job, requests: list[BatchRequest]) -> None:
+        """Leave out of `job` the calls that an open job of another process already holds
+        (a journal shared by several processes, as the Redis store's is): they wait on that
+        job instead of being sent twice."""
+        try:
+            entries = await self.journal.load()
+        except Exception as ex:
+            logger.warning("batch journal %s not read: %s", self.journal, ex)
+            return
+        held: dict[str, JournalEntry] = {}
+        for other in entries.values():
+            if other.closed or other.model != self.model or other.tag in self._jobs:
+                continue
+            if other.job is None and not other.owner_alive():
+                continue  # abandoned before it was sent: the calls are sent here
+            for k in other.keys:
+                held.setdefault(k, other)
+        if not held:
+            return
+        entry = job.entry
+        joined = {k for k in entry.keys if k in held}
+        if not joined:
+            return
+        entry.keys = [k for k in entry.keys if k not in joined]
+        requests[:] = [r for r in requests if r.custom_id not in joined]
+        for k in joined:
+            other = held[k]
+            found = self._jobs.get(other.tag)
+            if found is None:
+                found = self._jobs[other.tag] = _Job(other)
+            self._job_of[k] = other.tag
+            if other.job is not None:
+                self._ensure_collecting(found)
+            else:
+                self._spawn(self._await_other(found))
+
+    async def _await_other(self, job: _Job) -> None:
+        """Wait for another process to record the id of a job it is sending (then collect
+        it); its calls are sent here when it never does (`OTHER_HOST_GRACE`)."""
+        entry = job.entry
+        while entry.job is None:
+            await self.sleep(self.settings.tick)
+            try:
+                now = (await self.journal.load()).get(entry.tag)
+            except Exception:
+                continue
+            if now is None or (now.job is None and (now.closed or not now.owner_alive())):
+                self._jobs.pop(entry.tag, None)
+                keys = [k for k in entry.keys if self._job_of.get(k) == entry.tag]
+                for k in keys:
+                    del self._job_of[k]
+                self._fail(keys, Retry("the job another process was sending was not sent"))
+                return
+            entry.job = now.job  # collected here too when it closed meanwhile (no cost)
+        self._ensure_collecting(job)
 
     async def _submit(self, requests: list[BatchRequest], tag: str, since: float) -> str:
         api: BatchAPI = self.api
@@ -260,7 +352,7 @@ class Batcher:
                     await self.sleep(self.settings.tick)
                     continue
                 if status.state == "failed":
-                    self._forget(job, "failed")
+                    await self._forget(job, "failed")
                     self._fail(
                         entry.keys,
                         BatchError(
@@ -297,7 +389,7 @@ class Batcher:
             outcome = outcomes.setdefault(key, Retry("missing from the job's results"))
             if isinstance(outcome, ModelOutput):
                 await self._save(key, outcome)
-        self._forget(job, "collected")
+        await self._forget(job, "collected")
         for key, outcome in outcomes.items():
             for waiter in self._waiters.get(key, ()):
                 if not waiter.future.done():
@@ -342,19 +434,19 @@ class Batcher:
             output.model = self.api.wire_model
         await pending.cache.save(pending.model, key, output, pending.policy)
 
-    def _forget(self, job: _Job, why: str) -> None:
+    async def _forget(self, job: _Job, why: str) -> None:
         """Close the job in the journal and here (its calls no longer wait on it)."""
         entry = job.entry
         try:
-            self.journal.close(entry.tag, why)
-        except OSError as ex:
+            await self.journal.close(entry.tag, why)
+        except Exception as ex:
             logger.warning("batch journal %s: job %s not closed: %s", self.journal, entry.tag, ex)
         self._jobs.pop(entry.tag, None)
         for k in entry.keys:
             if self._job_of.get(k) == entry.tag:
                 del self._job_of[k]
 
-    def _fail(self, keys: Sequence[str], error: BaseException) -> None:
+    def _fail(self, keys: Sequence[str], error: BaseException | Retry) -> None:
         for key in keys:
             for waiter in self._waiters.get(key, ()):
                 if not waiter.future.done():
@@ -366,8 +458,8 @@ class Batcher:
         """Take up the jobs the journal holds open for this model: poll those with an id,
         look for the others at the provider (closed when not found: never sent)."""
         try:
-            entries = self.journal.load()
-        except OSError as ex:
+            entries = await self.journal.load()
+        except Exception as ex:
             logger.warning("batch journal %s not read: %s", self.journal, ex)
             return
         self._unresolved.clear()
@@ -393,15 +485,23 @@ class Batcher:
                     self._recovered = None
                     continue
                 if found is None:
-                    self.journal.close(entry.tag, "never submitted")
+                    await self.journal.close(entry.tag, "never submitted")
                     continue
                 entry.job = found
-                self.journal.submitted(entry.tag, found)
+                await self.journal.submitted(entry.tag, found)
             job = _Job(entry)
             self._jobs[entry.tag] = job
             for k in entry.keys:
                 self._job_of.setdefault(k, entry.tag)
             self._ensure_collecting(job)
+
+
+def request_bytes(body: Any) -> int:
+    """The bytes a request takes in a job: its body as compact JSON, and `LINE_OVERHEAD`."""
+    import json
+
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(data.encode("utf-8", "surrogatepass")) + LINE_OVERHEAD
 
 
 def _transient(api: Any, ex: BaseException) -> bool:
@@ -413,14 +513,15 @@ _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Batche
 )
 
 
-def batcher_for(api: Any, model: str) -> Batcher:
-    """The batcher of `api` in the running loop (made on first use)."""
+def batcher_for(api: Any, model: str, store: Any = None) -> Batcher:
+    """The batcher of `api` in the running loop (made on first use), journaling in the cache
+    `store` when it keeps a journal (`JournalSource`)."""
     loop = asyncio.get_running_loop()
     per_loop = _batchers.get(loop)
     if per_loop is None:
         per_loop = _batchers[loop] = {}
     batcher = per_loop.get(id(api))
     if batcher is None or batcher.api is not api:
-        journal = Journal(journal_path(api.provider, api.connection_key()))
+        journal = journal_for(store, api.provider, api.connection_key())
         batcher = per_loop[id(api)] = Batcher(api, model, journal)
     return batcher

@@ -98,7 +98,7 @@ async def _send(
     plain = config.model_copy(update={"batch": None})
     body = api.request_body(messages, tools, tool_choice, config)  # type: ignore[attr-defined]
     settings = resolve(config.batch, api.batch_max_size)
-    batcher = batcher_for(api, model._identity.name)
+    batcher = batcher_for(api, model._identity.name, pending.cache.store)
     outcome = await pending.bound(batcher.call(pending.key, body, settings, pending))
     if isinstance(outcome, Retry):
         logger.info("%s: a batched request is sent again as a normal one (%s)", model, outcome.why)

@@ -11,30 +11,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from modelport.batch import BatchRequest, BatchResult, BatchStatus, read_jsonl
+from modelport.batch import BatchRequest, BatchResult, BatchStatus, get_json, post_json, read_jsonl
 from modelport.http import HTTPModelAPI
 
-__all__ = ["AnthropicBatch"]
+from ._events import ERROR_STATUS
 
-ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-}
-"""The HTTP status a plain call would have had, by the error's type."""
+__all__ = ["AnthropicBatch"]
 
 
 class AnthropicBatch(HTTPModelAPI):
     """The batch translation of Anthropic's Messages API (mixed into `AnthropicAPI`)."""
 
     batch_max_size = 100_000
-    """Anthropic takes up to 100,000 requests (and 256 MB) in one batch."""
+    """Anthropic takes up to 100,000 requests in one batch."""
+
+    batch_max_bytes = 256_000_000
+    """... and a batch of up to 256 MB."""
 
     def _batches_url(self, suffix: str = "") -> str:
         return f"{self.base_url}/v1/messages/batches{suffix}"
@@ -42,10 +34,7 @@ class AnthropicBatch(HTTPModelAPI):
     async def batch_submit(self, requests: Sequence[BatchRequest], tag: str) -> str:
         """Create the batch (the API keeps no label: `batch_find` matches by time and size)."""
         body = {"requests": [{"custom_id": r.custom_id, "params": r.body} for r in requests]}
-        created = await self.http.request(
-            "POST", self._batches_url(), json_body=body, headers=self.request_headers()
-        )
-        return str(created.json()["id"])
+        return str((await post_json(self, self._batches_url(), body))["id"])
 
     async def batch_find(self, tag: str, since: float, size: int) -> str | None:
         """The one batch created since `since` (less a minute of clock skew) holding `size`
@@ -54,11 +43,7 @@ class AnthropicBatch(HTTPModelAPI):
         after: str | None = None
         while True:
             query = "?limit=100" + (f"&after_id={after}" if after else "")
-            page = (
-                await self.http.request(
-                    "GET", self._batches_url(query), headers=self.request_headers()
-                )
-            ).json()
+            page = await get_json(self, self._batches_url(query))
             data = page.get("data") or []
             older = False
             for batch in data:
@@ -75,11 +60,7 @@ class AnthropicBatch(HTTPModelAPI):
 
     async def batch_status(self, job: str) -> BatchStatus:
         """`processing_status`: in_progress and canceling are running, ended is ended."""
-        data = (
-            await self.http.request(
-                "GET", self._batches_url(f"/{job}"), headers=self.request_headers()
-            )
-        ).json()
+        data = await get_json(self, self._batches_url(f"/{job}"))
         status = data["processing_status"]
         return BatchStatus(job, "ended" if status == "ended" else "running", status, data)
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from modelport.batch import BatchRequest, BatchResult, BatchStatus
+from modelport.batch import BatchRequest, BatchResult, BatchStatus, get_json, post_json
 from modelport.http import HTTPModelAPI
 
 __all__ = ["GeminiBatch"]
@@ -23,8 +23,11 @@ class GeminiBatch(HTTPModelAPI):
     """The batch translation of the Gemini API (mixed into `GeminiAPI`)."""
 
     batch_max_size = 1_000
-    """Requests sent inline in one batch (the inline form is capped at 20 MB in all: keep
-    batches of long prompts smaller with `BatchConfig.size`)."""
+    """Requests sent inline in one batch."""
+
+    batch_max_bytes = 20_000_000
+    """The inline form is capped at 20 MB in all: more requests are split into batches of
+    at most this many bytes (core closes a batch before it would pass it)."""
 
     def _root(self) -> str:
         """The API's root with its version (`.../v1beta`)."""
@@ -45,21 +48,14 @@ class GeminiBatch(HTTPModelAPI):
             }
         }
         url = self.url.replace(":generateContent", ":batchGenerateContent")
-        created = await self.http.request(
-            "POST", url, json_body=body, headers=self.request_headers()
-        )
-        return str(created.json()["name"])
+        return str((await post_json(self, url, body))["name"])
 
     async def batch_find(self, tag: str, since: float, size: int) -> str | None:
         """The batch whose display name is `tag`, among those listed."""
         token: str | None = None
         for _ in range(20):  # at most 2,000 batches back
             query = "?pageSize=100" + (f"&pageToken={token}" if token else "")
-            page = (
-                await self.http.request(
-                    "GET", f"{self._root()}/batches{query}", headers=self.request_headers()
-                )
-            ).json()
+            page = await get_json(self, f"{self._root()}/batches{query}")
             for op in page.get("operations") or []:
                 if (op.get("metadata") or {}).get("displayName") == tag:
                     return str(op["name"])
@@ -71,9 +67,7 @@ class GeminiBatch(HTTPModelAPI):
     async def batch_status(self, job: str) -> BatchStatus:
         """The batch's state: pending and running are running; succeeded, cancelled and
         expired are ended (with the responses there are); failed is failed."""
-        data = (
-            await self.http.request("GET", f"{self._root()}/{job}", headers=self.request_headers())
-        ).json()
+        data = await get_json(self, f"{self._root()}/{job}")
         state = str((data.get("metadata") or {}).get("state") or "")
         if state in _ENDED:
             return BatchStatus(job, "ended", state, data)

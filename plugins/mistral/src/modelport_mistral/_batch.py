@@ -6,18 +6,11 @@ a job is created on it (`POST /v1/batch/jobs`, the tag in its metadata), polled
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from modelport.batch import (
-    BatchRequest,
-    BatchResult,
-    BatchStatus,
-    jsonl,
-    read_jsonl,
-    upload_form,
-)
+from modelport import batch
+from modelport.batch import BatchRequest, BatchResult, BatchStatus
 from modelport.http import HTTPModelAPI
 
 __all__ = ["MistralBatch"]
@@ -33,7 +26,10 @@ class MistralBatch(HTTPModelAPI):
     """The batch translation of Mistral's chat completions (mixed into `MistralAPI`)."""
 
     batch_max_size = 100_000
-    """Requests in one job (Mistral takes up to a million; a smaller file uploads surely)."""
+    """Requests in one job (Mistral's documented limit)."""
+
+    batch_max_bytes = 512_000_000
+    """Mistral takes a batch file of up to 512 MB."""
 
     def _api_url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -44,56 +40,41 @@ class MistralBatch(HTTPModelAPI):
             {"custom_id": r.custom_id, "body": {k: v for k, v in r.body.items() if k != "model"}}
             for r in requests
         ]
-        form = upload_form({"purpose": "batch"}, "file", f"{tag}.jsonl", jsonl(lines))
-        headers = self.request_headers()
-        uploaded = await self.http.request(
-            "POST", self._api_url("/files"), data=form, headers=headers
-        )
-        created = await self.http.request(
-            "POST",
+        file_id = await batch.upload_jsonl(self, self._api_url("/files"), lines, f"{tag}.jsonl")
+        created = await batch.post_json(
+            self,
             self._api_url("/batch/jobs"),
-            json_body={
-                "input_files": [uploaded.json()["id"]],
+            {
+                "input_files": [file_id],
                 "model": self.wire_model,
                 "endpoint": "/v1/chat/completions",
                 "metadata": {TAG_FIELD: tag},
             },
-            headers=headers,
         )
-        return str(created.json()["id"])
+        return str(created["id"])
 
     async def batch_find(self, tag: str, since: float, size: int) -> str | None:
         """The job whose metadata holds `tag`, among those created since `since`."""
         for page in range(20):
             query = f"?page={page}&page_size=100&created_after={int(since) - 60}"
-            listed = (
-                await self.http.request(
-                    "GET", self._api_url("/batch/jobs" + query), headers=self.request_headers()
-                )
-            ).json()
+            listed = await batch.get_json(self, self._api_url("/batch/jobs" + query))
             data = listed.get("data") or []
-            for job in data:
-                if (job.get("metadata") or {}).get(TAG_FIELD) == tag:
-                    return str(job["id"])
-            if len(data) < 100:
-                break
+            found = batch.tagged(data, TAG_FIELD, tag)
+            if found is not None or len(data) < 100:
+                return found
         return None
 
     async def batch_status(self, job: str) -> BatchStatus:
         """The job's status: queued and running are running; success, timeout exceeded and
         cancelled are ended (with the results there are); failed is failed."""
-        data = (
-            await self.http.request(
-                "GET", self._api_url(f"/batch/jobs/{job}"), headers=self.request_headers()
-            )
-        ).json()
+        data = await batch.get_json(self, self._api_url(f"/batch/jobs/{job}"))
         status = str(data["status"])
         if status in _RUNNING:
             return BatchStatus(job, "running", status, data)
         if status == "FAILED":
-            errors = data.get("errors") or []
-            message = "; ".join(str(e.get("message", e)) for e in errors) or status
-            return BatchStatus(job, "failed", message, data)
+            return BatchStatus(
+                job, "failed", batch.errors_message(data.get("errors"), status), data
+            )
         return BatchStatus(job, "ended", status, data)
 
     async def batch_results(
@@ -101,15 +82,11 @@ class MistralBatch(HTTPModelAPI):
     ) -> list[BatchResult]:
         """The lines of the output and error files; in a job that timed out or was cancelled,
         the requests without a line are expired or canceled."""
-        results: list[BatchResult] = []
-        for field in ("output_file", "error_file"):
-            file_id = status.data.get(field)
-            if not file_id:
-                continue
-            content = await self.http.request(
-                "GET", self._api_url(f"/files/{file_id}/content"), headers=self.request_headers()
-            )
-            results.extend(_result(line) for line in read_jsonl(content.body))
+        fields = ("output_file", "error_file")
+        lines = await batch.read_files(
+            self, status.data, fields, self._api_url("/files/{id}/content")
+        )
+        results = [_result(line) for line in lines]
         unfinished: Any = _UNFINISHED.get(status.message)
         if unfinished is not None:
             answered = {r.custom_id for r in results}
@@ -118,14 +95,8 @@ class MistralBatch(HTTPModelAPI):
 
 
 def _result(line: dict[str, Any]) -> BatchResult:
-    custom_id = str(line["custom_id"])
     response = line.get("response") or {}
     code = int(response.get("status_code") or 0)
-    body = response.get("body")
-    if 200 <= code < 300 and body is not None:
-        return BatchResult(custom_id, "succeeded", body=body)
-    error = line.get("error")
-    if body is None and error is not None:
-        body = {"error": error} if not isinstance(error, str) else {"message": error}
-    text = body if isinstance(body, str) else json.dumps(body)
-    return BatchResult(custom_id, "errored", status=code or None, error=text)
+    return batch.file_line_result(
+        str(line["custom_id"]), code, response.get("body"), line.get("error")
+    )

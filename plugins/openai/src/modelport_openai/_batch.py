@@ -13,9 +13,13 @@ from modelport.batch import (
     BatchRequest,
     BatchResult,
     BatchStatus,
-    jsonl,
-    read_jsonl,
-    upload_form,
+    errors_message,
+    file_line_result,
+    get_json,
+    post_json,
+    read_files,
+    tagged,
+    upload_jsonl,
 )
 from modelport.http import HTTPModelAPI
 
@@ -33,7 +37,10 @@ class OpenAIBatch(HTTPModelAPI):
     """The batch translation of OpenAI's chat completions (mixed into `OpenAIAPI`)."""
 
     batch_max_size = 50_000
-    """OpenAI takes up to 50,000 requests (and 200 MB) in one job."""
+    """OpenAI takes up to 50,000 requests in one job."""
+
+    batch_max_bytes = 200_000_000
+    """... and an input file of up to 200 MB."""
 
     batch_window = "24h"
     """The job's `completion_window` (the only one OpenAI offers)."""
@@ -52,39 +59,29 @@ class OpenAIBatch(HTTPModelAPI):
             {"custom_id": r.custom_id, "method": "POST", "url": url, "body": r.body}
             for r in requests
         ]
-        form = upload_form({"purpose": "batch"}, "file", f"{tag}.jsonl", jsonl(lines))
-        headers = self.request_headers()
-        uploaded = await self.http.request(
-            "POST", self._api_url("/files"), data=form, headers=headers
-        )
-        file_id = uploaded.json()["id"]
-        created = await self.http.request(
-            "POST",
+        file_id = await upload_jsonl(self, self._api_url("/files"), lines, f"{tag}.jsonl")
+        created = await post_json(
+            self,
             self._api_url("/batches"),
-            json_body={
+            {
                 "input_file_id": file_id,
                 "endpoint": url,
                 "completion_window": self.batch_window,
                 "metadata": {TAG_FIELD: tag},
             },
-            headers=headers,
         )
-        return str(created.json()["id"])
+        return str(created["id"])
 
     async def batch_find(self, tag: str, since: float, size: int) -> str | None:
         """The job whose metadata holds `tag`, among those listed back to `since`."""
         after: str | None = None
         while True:
             query = "?limit=100" + (f"&after={after}" if after else "")
-            page = (
-                await self.http.request(
-                    "GET", self._api_url("/batches" + query), headers=self.request_headers()
-                )
-            ).json()
+            page = await get_json(self, self._api_url("/batches" + query))
             data = page.get("data") or []
-            for job in data:
-                if (job.get("metadata") or {}).get(TAG_FIELD) == tag:
-                    return str(job["id"])
+            found = tagged(data, TAG_FIELD, tag)
+            if found is not None:
+                return found
             older = [j for j in data if (j.get("created_at") or 0) < since - 60]
             if not page.get("has_more") or not data or older:
                 return None
@@ -92,34 +89,22 @@ class OpenAIBatch(HTTPModelAPI):
 
     async def batch_status(self, job: str) -> BatchStatus:
         """The job's `status`: running, ended (completed, expired, cancelled) or failed."""
-        data = (
-            await self.http.request(
-                "GET", self._api_url(f"/batches/{job}"), headers=self.request_headers()
-            )
-        ).json()
+        data = await get_json(self, self._api_url(f"/batches/{job}"))
         status = data["status"]
         if status in _RUNNING:
             return BatchStatus(job, "running", status, data)
         if status in _ENDED:
             return BatchStatus(job, "ended", status, data)
-        errors = (data.get("errors") or {}).get("data") or []
-        message = "; ".join(str(e.get("message", e)) for e in errors) or status
+        message = errors_message((data.get("errors") or {}).get("data"), status)
         return BatchStatus(job, "failed", message, data)
 
     async def batch_results(
         self, status: BatchStatus, custom_ids: Sequence[str]
     ) -> list[BatchResult]:
         """The lines of the output file and of the error file."""
-        results: list[BatchResult] = []
-        for field in ("output_file_id", "error_file_id"):
-            file_id = status.data.get(field)
-            if not file_id:
-                continue
-            content = await self.http.request(
-                "GET", self._api_url(f"/files/{file_id}/content"), headers=self.request_headers()
-            )
-            results.extend(_result(line) for line in read_jsonl(content.body))
-        return results
+        fields = ("output_file_id", "error_file_id")
+        lines = await read_files(self, status.data, fields, self._api_url("/files/{id}/content"))
+        return [_result(line) for line in lines]
 
 
 def _result(line: dict[str, Any]) -> BatchResult:
@@ -133,9 +118,4 @@ def _result(line: dict[str, Any]) -> BatchResult:
             return BatchResult(custom_id, "canceled", error=str(error.get("message", "")))
         return BatchResult(custom_id, "errored", status=None, error=json.dumps({"error": error}))
     response = line["response"]
-    code = int(response.get("status_code") or 0)
-    body = response.get("body")
-    if 200 <= code < 300:
-        return BatchResult(custom_id, "succeeded", body=body)
-    text = body if isinstance(body, str) else json.dumps(body)
-    return BatchResult(custom_id, "errored", status=code or None, error=text)
+    return file_line_result(custom_id, int(response.get("status_code") or 0), response.get("body"))

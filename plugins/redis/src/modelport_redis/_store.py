@@ -5,6 +5,8 @@ Keys (`<prefix>` is `MODELPORT_REDIS_PREFIX`, default `modelport`):
 
 - `<prefix>:cache:<provider>/<model>:<key>`: an entry, the `CacheRecord` as JSON (as the file
   store writes it), with a Redis TTL from the record's expiry;
+- `<prefix>:batch:<provider>-<hash>`: the batch journal of one provider account (a hash of
+  events by job; `modelport.batch`), so that a batch job sent by one process is resumed by any;
 - `<prefix>:lease:<key>`: the lease of a call in flight (a random token, renewed by its
   holder while the call runs), and the channel `<prefix>:done:<key>` that wakes the waiters
   when it ends.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -345,6 +348,13 @@ class RedisStore:
             if listener is not None:
                 await listener.close()
 
+    # -- the batch journal (modelport.batch.JournalSource) -----------------------------------
+
+    def batch_journal(self, name: str) -> RedisJournal:
+        """The batch journal `name`, on the server (`RedisJournal`): a job sent by one process
+        is resumed, and never sent again, by any process using the server."""
+        return RedisJournal(self, name)
+
     # -- ManagedStore ----------------------------------------------------------------------
 
     def describe(self) -> str:
@@ -440,3 +450,70 @@ def _inflight(loop: asyncio.AbstractEventLoop) -> dict[str, asyncio.Future[None]
         with _inflights_lock:
             found = _inflights.setdefault(loop, {})
     return found
+
+
+_ORDER = {"open": 0, "submitted": 1, "closed": 2}
+
+
+class RedisJournal:
+    """A batch journal (`modelport.batch.JournalStore`) on the Redis server: the hash
+    `<prefix>:batch:<name>`, one field per event (`<tag>:<event>`, the event as JSON), shared
+    by every process and machine using the server. A write is done when the server has it
+    (as durable as the server is configured to be). An unreachable server is an `OSError`:
+    the calls of a job that cannot be journaled fail rather than risk being paid twice."""
+
+    def __init__(self, store: RedisStore, name: str) -> None:
+        self.store = store
+        self.key = f"{store.settings.prefix}:batch:{name}"
+
+    def __repr__(self) -> str:
+        return f"RedisJournal({self.key!r} on {self.store.describe()!r})"
+
+    def _state(self) -> LoopState:
+        conn = self.store.connection
+        if not conn.health.usable():
+            raise OSError(f"the Redis server at {conn.where} is unavailable")
+        return conn.state()
+
+    async def _do(self, action: Callable[[Any], Awaitable[Any]]) -> Any:
+        state = self._state()
+        try:
+            result = await action(state.client)
+        except UNAVAILABLE as ex:
+            self.store.connection.failed(ex, state)
+            raise OSError(f"batch journal {self.key}: {short(ex)}") from ex
+        except RedisError as ex:
+            raise OSError(f"batch journal {self.key}: {short(ex)}") from ex
+        self.store.connection.health.worked()
+        return result
+
+    async def append(self, event: dict[str, Any]) -> None:
+        """Keep `event` (the field of its job and kind)."""
+        field = f"{event['tag']}:{event['event']}"
+        data = json.dumps(event, separators=(",", ":"))
+        await self._do(lambda client: client.hset(self.key, field, data))
+
+    async def events(self) -> list[dict[str, Any]]:
+        """Every event kept, those of one job in the order of its steps."""
+        raw = await self._do(lambda client: client.hgetall(self.key))
+        events: list[dict[str, Any]] = []
+        for value in raw.values():
+            try:
+                event = json.loads(value)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and isinstance(event.get("tag"), str):
+                events.append(event)
+        events.sort(key=lambda e: (e["tag"], _ORDER.get(str(e.get("event")), 3)))
+        return events
+
+    async def compact(self, tags: set[str]) -> None:
+        """Drop the events of the jobs `tags`."""
+        fields = [f"{tag}:{kind}" for tag in sorted(tags) for kind in _ORDER]
+        for start in range(0, len(fields), 1000):
+            chunk = fields[start : start + 1000]
+
+            def drop(client: Any, chunk: list[str] = chunk) -> Awaitable[Any]:
+                return client.hdel(self.key, *chunk)  # type: ignore[no-any-return]
+
+            await self._do(drop)
