@@ -506,11 +506,13 @@ class Model:
         self._price_memo = (registry.prices_version, found)
         return found
 
-    def _cost(self, output: ModelOutput) -> None:
-        """Fill `output.cost` when the price is known."""
+    def _cost(self, output: ModelOutput, batched: bool = False) -> None:
+        """Fill `output.cost` when the price is known (for a call answered through the
+        provider's batch API, at its batch multiplier)."""
         price = self.price()
         if price is not None:
-            output.cost = call_cost(output.usage, price)
+            multiplier = price.batch_multiplier(self.api.provider) if batched else 1.0
+            output.cost = call_cost(output.usage, price, multiplier)
 
     def stream(
         self,

@@ -294,39 +294,6 @@ def report(hook: str, ex: Exception) -> None:
     logger.exception("observer hook %s raised %s: ignored", hook, type(ex).__name__)
 
 
-def begin(
-    model: Model,
-    messages: list[ChatMessage],
-    tools: list[ToolInfo],
-    tool_choice: ToolChoice,
-    config: GenerateConfig,
-    stream: bool,
-    hooks: _Hooks,
-) -> CallInfo:
-    """The `CallInfo` of a new call, the observers' `observe_call_start` told."""
-    api = model.api
-    call: CallInfo = _new_tuple(
-        CallInfo,
-        (
-            next(ids),
-            api.provider,
-            api.model_name,
-            api.base_url,
-            stream,
-            tuple(messages),
-            tuple(tools) if tools else (),
-            tool_choice,
-            config,
-        ),
-    )
-    for fn in hooks.call_start:
-        try:
-            fn(call)
-        except Exception as ex:
-            report("observe_call_start", ex)
-    return call
-
-
 def cache_event(
     hooks: _Hooks, call: CallInfo, action: CacheAction, output: ModelOutput | None
 ) -> None:
@@ -376,8 +343,8 @@ def call_end(
 class Watch:
     """One call seen by the observers and, inside `record_calls()`, recorded: what a stream
     drives when either is on, and `Model.generate` inside `record_calls()` (an observed call
-    outside it keeps its state in the local variables of `Model`'s attempt loop: `begin`,
-    `attempt_end`, `call_end`)."""
+    outside it keeps its state in local variables of `Model.generate` and its attempt loop,
+    with `cache_event`, `attempt_end` and `call_end` for the less common steps)."""
 
     __slots__ = (
         "_attempt_records",
