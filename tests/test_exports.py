@@ -217,6 +217,7 @@ _INTERNAL = {
     "normalize_input",
     "collapse_messages",
     "connection_semaphore",
+    "check_limiter",
     "CallIdentity",
     "LastSlots",
     "Slots",

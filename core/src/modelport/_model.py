@@ -19,7 +19,7 @@ from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
-from ._limits import LastSlots, response_listener
+from ._limits import LastSlots, check_limiter, response_listener
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_RETRIES = 5
 MODEL_ENV_VAR = "MODELPORT_MODEL"
+LIMITER_ARG = "limiter"
+"""The model arg naming the kind of concurrency limiter, for every provider:
+`get_model("openai/gpt-4o", limiter="adaptive")`."""
 
 _message_adapter: TypeAdapter[ChatMessage] | None = None
 _models: LRUCache[tuple[Any, ...], Model] = LRUCache(maxsize=256)
@@ -195,6 +198,7 @@ class Model:
         retry: RetryPolicy | None = None,
         registry: Registry | None = None,
         identity: CallIdentity | None = None,
+        limiter: str | None = None,
     ) -> None:
         """Create a model.
 
@@ -206,6 +210,9 @@ class Model:
                 cached calls); None for the default registry.
             identity: What identifies the model's calls to the cache (`get_model` builds it;
                 by default the api's provider, model name and base URL, and no model args).
+            limiter: The kind of concurrency limiter of this model's calls: `"local"` (the
+                in-process default), `"adaptive"` (the limit follows the provider's answers)
+                or a plugin's (`"redis"`); None: the one `MODELPORT_LIMITER` names.
         """
         self.api = api
         self.config = config
@@ -218,7 +225,7 @@ class Model:
             else CallIdentity(api.provider, api.model_name, api.base_url)
         )
         self._memo_key: tuple[Any, ...] | None = None
-        self._slots = LastSlots()
+        self._slots = LastSlots(limiter)
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
@@ -285,6 +292,12 @@ class Model:
     def closed(self) -> bool:
         """Whether `close()` was called."""
         return self._closed
+
+    @property
+    def limiter(self) -> str | None:
+        """The kind of concurrency limiter this model asked for (`get_model(...,
+        limiter=...)`); None: the one `MODELPORT_LIMITER` names, else `"local"`."""
+        return self._slots.limiter
 
     def prepare(
         self,
@@ -794,10 +807,14 @@ def get_model(
         memoize: Use/store a cached version of the model based on the parameters.
         registry: Where to find the provider (and the cache stores the model's cached calls
             use); `default_registry()` when None. Models are memoized per registry.
-        **model_args: Additional args to pass to model constructor.
+        **model_args: Additional args to pass to model constructor; `limiter` is core's,
+            for every provider: the kind of concurrency limiter of the model's calls
+            (`"local"`, `"adaptive"`, or a plugin's such as `"redis"`; default: the one
+            `MODELPORT_LIMITER` names, else `"local"`).
 
     Raises:
-        ModelInputError: no model was named, or the name has no provider prefix.
+        ModelInputError: no model was named, the name has no provider prefix, or `limiter`
+            names no registered limiter.
         modelport.errors.ProviderNotFoundError: no installed provider has that prefix.
         modelport.errors.PluginLoadError: the provider's distribution failed to load.
     """
@@ -849,6 +866,9 @@ def _build(
         fallback: Model = build(name, config, base_url, api_key, model_args, registry)
         return fallback
     entry = registry.get(provider)
+    limiter = model_args.pop(LIMITER_ARG, None)  # core's, for every provider (not the api's)
+    if limiter is not None:
+        check_limiter(limiter, registry)
     api = entry.factory(
         model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args
     )
@@ -856,4 +876,4 @@ def _build(
         raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
     api.provider = provider
     identity = CallIdentity(provider, api.model_name, api.base_url, model_args)
-    return Model(api, config, registry=registry, identity=identity)
+    return Model(api, config, registry=registry, identity=identity, limiter=limiter)
