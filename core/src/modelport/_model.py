@@ -401,9 +401,9 @@ class Model:
             raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
         watch = call = hooks = None
-        if _observe.active or LOG.get() is not None:  # observers, or record_calls()
+        if _observe.active:
             if LOG.get() is None:  # observers alone: the call's state in local variables
-                hooks = _observe.hooks  # (`_observe.begin`, inlined)
+                hooks = _observe.hooks
                 api = self.api
                 call = _new_call_info(
                     CallInfo,
@@ -424,8 +424,10 @@ class Model:
                         fn(call)
                     except Exception as ex:
                         _observe.report("observe_call_start", ex)
-            else:
+            else:  # and record_calls(): the `Watch` keeps the records
                 watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
+        elif LOG.get() is not None:  # record_calls() alone
+            watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
         start = time.monotonic()
         try:
             if cfg.batch:  # through the provider's batch API (`modelport.batch`)
