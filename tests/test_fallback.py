@@ -361,3 +361,22 @@ def test_a_stream_failing_after_its_first_event_raises_and_opens_the_circuit(
     assert len(anthropic.requests) == 0, "events had reached the caller: no other model"
     assert run(fallback).completion == "from claude"
     assert len(openai.requests) == 1
+
+
+def test_a_stream_whose_timeout_passes_raises_a_timeout(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    openai, anthropic = servers
+    openai.default = Reply(hang=True)
+    anthropic.default = claude()
+    fallback = chain(CHAIN)
+
+    async def main() -> None:
+        async with fallback.stream("hi", config=GenerateConfig(timeout=0.5)) as stream:
+            async for _event in stream:
+                pass
+
+    with pytest.raises(ModelTimeoutError) as info:
+        asyncio.run(main())
+    assert not isinstance(info.value, FallbackError)
+    assert len(anthropic.requests) == 0
