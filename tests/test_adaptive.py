@@ -1,4 +1,5 @@
-"""The adaptive limiter (`MODELPORT_LIMITER=adaptive`): it reads the providers' rate-limit
+"""The adaptive limiter (`MODELPORT_LIMITER=adaptive`, or `get_model(..., limiter="adaptive")`
+for one model): it reads the providers' rate-limit
 headers and Retry-After, backs off on 429 and grows on success, and converges against a real
 local server that enforces a concurrency or a requests-per-minute budget."""
 
@@ -11,10 +12,11 @@ from collections.abc import Mapping
 import pytest
 from modelport_test_support.rate_server import RateLimitedServer, go_duration
 
-from modelport import get_model
+from modelport import GenerateConfig, Model, get_model
 from modelport._adaptive import Adaptive
 from modelport._limits import Slots, connection_semaphore
 from modelport._retry import RetryPolicy
+from modelport.errors import ModelInputError
 from modelport.hookspecs import AdaptiveLimiter, Limiter
 from modelport.http import parse_duration, parse_reset
 from modelport.testing import LocalServer, Reply
@@ -309,3 +311,69 @@ def test_a_streamed_call_teaches_it_too(monkeypatch: pytest.MonkeyPatch) -> None
         # the first call is heard (200), so the 429 of the second one cuts the limit
         limiter = asyncio.run(main(server.url))
     assert limiter.cuts == 1
+
+
+# -- per model: get_model(..., limiter="adaptive") -------------------------------------------
+
+
+@pytest.mark.providers("openai")
+def test_one_model_adapts_while_another_on_the_same_key_keeps_fixed_slots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`limiter="adaptive"` on one model, no environment variable: that model converges on
+    the server's concurrency budget; a model of the same provider without it keeps `Slots`."""
+    monkeypatch.delenv("MODELPORT_LIMITER", raising=False)
+
+    async def main(url: str) -> tuple[Limiter, Limiter]:
+        adaptive = get_model(
+            "openai/gpt-4o-mini", base_url=url, api_key=KEY, memoize=False, limiter="adaptive"
+        )
+        plain = get_model("openai/gpt-4o-mini", base_url=url, api_key=KEY, memoize=False)
+        async with adaptive, plain:
+            outputs = await asyncio.gather(*(adaptive.generate("hi") for _ in range(150)))
+            assert all(o.completion == "ok" for o in outputs)
+            await plain.generate("hi")
+            config = GenerateConfig()
+            return adaptive._slots_for(config), plain._slots_for(config)
+
+    server = RateLimitedServer(10**9, concurrency=6, latency=0.05)
+    with server:
+        adaptive, plain = asyncio.run(main(server.url))
+    assert isinstance(adaptive, Adaptive) and isinstance(plain, Slots)
+    assert server.ok == 151
+    later = server.statuses[60:]
+    assert later.count(429) <= len(later) // 10
+    assert adaptive.cuts >= 1 and 2 <= adaptive.limit <= 12
+
+
+def test_the_limiter_model_arg_works_for_any_provider_and_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELPORT_LIMITER", "adaptive")
+    adaptive = get_model("mockllm/model", memoize=False)
+    local = get_model("mockllm/model", memoize=False, limiter="local")
+    assert (adaptive.limiter, local.limiter) == (None, "local")
+    assert local._identity == adaptive._identity, "the limiter does not change the cache key"
+
+    async def main() -> tuple[Limiter, Limiter]:
+        await adaptive.generate("hi")
+        await local.generate("hi")
+        return adaptive._slots_for(GenerateConfig()), local._slots_for(GenerateConfig())
+
+    from_env, from_arg = asyncio.run(main())
+    assert isinstance(from_env, Adaptive) and isinstance(from_arg, Slots)
+    monkeypatch.delenv("MODELPORT_LIMITER")
+    model = get_model("mockllm/model", memoize=False, limiter="adaptive")
+    assert model.limiter == "adaptive"
+    assert isinstance(asyncio.run(_limiter_of(model)), Adaptive)
+
+
+async def _limiter_of(model: Model) -> Limiter:
+    await model.generate("hi")
+    return model._slots_for(GenerateConfig())
+
+
+@pytest.mark.parametrize("name", ["adaptiv", "", 3])
+def test_an_unknown_limiter_is_refused_by_get_model(name: object) -> None:
+    with pytest.raises(ModelInputError, match="limiter"):
+        get_model("mockllm/model", memoize=False, limiter=name)

@@ -417,5 +417,88 @@ def test_batched_calls_carry_the_budget_too(
     refused = [o for o in outputs if isinstance(o, BudgetExceededError)]
     assert (len(answered), len(refused)) == (3, 2)
     assert spent.used_tokens == 3 * 8 and spent.reserved_tokens == 0
-    assert all(o.cost == pytest.approx((5 * 1000 + 3 * 2000) / 1e6) for o in answered)
+    # OpenAI's batch price: half the price of a plain call
+    assert all(o.cost == pytest.approx(0.5 * (5 * 1000 + 3 * 2000) / 1e6) for o in answered)
     assert fake.submitted_count() == 1
+
+
+def _batched_calls(
+    registry: Registry, n: int, expire: bool = False, **limits: Any
+) -> tuple[Budget, list[Any], Any]:
+    """`n` batched calls of MODEL ("question i": 7 input tokens estimated, max_tokens 20)
+    against a fake of OpenAI's batch API, inside a budget of `limits`."""
+    from modelport_test_support.batch_kit import OpenAIBatchFake
+
+    from modelport import BatchConfig
+
+    fake = OpenAIBatchFake()
+    if expire:  # every request of the job expires: each is sent again as a plain request
+        fake.outcome = lambda custom_id, text: ("expired", None)
+    config = GenerateConfig(max_tokens=20, batch=BatchConfig(send_delay=0.05, tick=0.01))
+
+    async def main(url: str) -> tuple[Budget, list[Any]]:
+        model = get_model(
+            MODEL, base_url=url + "/v1", api_key=KEY, memoize=False, registry=registry
+        )
+        with budget(**limits) as spent:
+            outputs = await asyncio.gather(
+                *(model.generate(f"question {i}", config=config) for i in range(n)),
+                return_exceptions=True,
+            )
+        await model.close()
+        return spent, outputs
+
+    with LocalServer(handler=fake) as srv:
+        spent, outputs = asyncio.run(main(srv.url))
+    return spent, outputs, fake
+
+
+def test_a_dollar_budget_reserves_batched_calls_at_the_batch_price(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each call reserves (7 * 1000 + 20 * 2000) / 1e6 = $0.047 at the plain price, half
+    that batched: $0.05 lets two batched calls in, where one plain call would fit."""
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path / "cache"))
+    registry.register_price(MODEL, input=1000.0, output=2000.0)
+    spent, outputs, _ = _batched_calls(registry, 4, dollars=0.05)
+    answered = [o for o in outputs if isinstance(o, ModelOutput)]
+    refused = [o for o in outputs if isinstance(o, BudgetExceededError)]
+    assert (len(answered), len(refused)) == (2, 2)
+    assert spent.used_dollars == pytest.approx(2 * 0.5 * (5 * 1000 + 3 * 2000) / 1e6)
+    assert spent.reserved_dollars == pytest.approx(0.0)
+
+
+def test_a_price_may_set_its_own_batch_multiplier(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path / "cache"))
+    registry.register_price(MODEL, input=1000.0, output=2000.0, batch=0.25)
+    _, outputs, _ = _batched_calls(registry, 2)
+    assert [o.cost for o in outputs] == [pytest.approx(0.25 * (5 * 1000 + 3 * 2000) / 1e6)] * 2
+
+
+def test_a_batched_call_sent_again_as_a_plain_request_pays_the_plain_price(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path / "cache"))
+    registry.register_price(MODEL, input=1000.0, output=2000.0)
+    _, outputs, fake = _batched_calls(registry, 2, expire=True)
+    assert fake.plain_calls == 2
+    assert all(isinstance(o, ModelOutput) for o in outputs), outputs
+    assert [o.cost for o in outputs] == [pytest.approx((5 * 1000 + 3 * 2000) / 1e6)] * 2
+
+
+def test_batch_multipliers_default_to_each_providers_documented_discount(
+    registry: Registry,
+) -> None:
+    price = Price(input=2.0, output=8.0)
+    assert [price.batch_multiplier(p) for p in ("openai", "anthropic", "google", "mistral")] == [
+        0.5
+    ] * 4
+    assert price.batch_multiplier("ollama") == 1.0
+    assert Price(2.0, 8.0, batch=0.3).batch_multiplier("openai") == 0.3
+    usage = ModelUsage(input_tokens=1000, output_tokens=100, total_tokens=1100)
+    assert call_cost(usage, price, 0.5) == pytest.approx(0.5 * call_cost(usage, price))  # type: ignore[operator]
+    for bad in (1.5, -0.1, float("nan"), "half"):
+        with pytest.raises(ModelInputError):
+            registry.register_price(MODEL, input=1.0, output=2.0, batch=bad)  # type: ignore[arg-type]

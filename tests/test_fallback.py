@@ -5,6 +5,7 @@ when one fails, and skipping a failing one for a cooling period."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ import pytest
 from modelport_test_support.rig import completion, error
 
 from modelport import Fallback, GenerateConfig, Model, get_model
-from modelport.errors import FallbackError, ModelInputError, RateLimitError, ServerError
+from modelport.errors import (
+    FallbackError,
+    InvalidResponseError,
+    ModelInputError,
+    ModelTimeoutError,
+    RateLimitError,
+    ServerError,
+)
 from modelport.testing import LocalServer, Reply, no_wait_policy
 
 pytestmark = pytest.mark.providers("openai", "anthropic")
@@ -293,3 +301,82 @@ def test_a_fallback_needs_models() -> None:
         Fallback([])
     with pytest.raises(ModelInputError):
         Fallback("openai/gpt-4o")
+
+
+def test_when_the_timeout_passes_the_error_is_a_timeout(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    openai, anthropic = servers
+    openai.default = Reply(hang=True)
+    anthropic.default = claude()
+    fallback = chain(Fallback(["openai/gpt-4o", "anthropic/claude-sonnet-4-5"]))
+    start = time.monotonic()
+    with pytest.raises(ModelTimeoutError) as info:
+        run(fallback, config=GenerateConfig(timeout=0.5))
+    assert time.monotonic() - start < 3
+    assert not isinstance(info.value, FallbackError)
+    assert info.value.provider == "fallback" and "openai/gpt-4o" in str(info.value)
+    assert len(anthropic.requests) == 0, "no time was left for the next model"
+
+
+def test_a_model_failing_before_the_timeout_still_passes_to_the_next(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    openai, anthropic = servers
+    openai.default = error(500, "down")
+    anthropic.enqueue(claude())
+    fallback = chain(CHAIN)
+    out = run(fallback, config=GenerateConfig(timeout=5, max_retries=0))
+    assert out.metadata["fallback"]["index"] == 1
+
+
+def test_a_stream_failing_after_its_first_event_raises_and_opens_the_circuit(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    openai, anthropic = servers
+    chunk = (
+        '{"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":'
+        '[{"index":0,"delta":{"role":"assistant","content":"half"},"finish_reason":null}]}'
+    )
+    # the stream breaks off after one event (no finish_reason, no [DONE])
+    openai.enqueue(
+        Reply(chunks=(f"data: {chunk}\n\n",), headers={"content-type": "text/event-stream"})
+    )
+    anthropic.default = claude()
+    clock = Clock()
+    fallback = chain(
+        Fallback(["openai/gpt-4o", "anthropic/claude-sonnet-4-5"], cooldown=60, clock=clock)
+    )
+
+    async def main() -> list[str]:
+        texts: list[str] = []
+        async with fallback.stream("hi", config=GenerateConfig(max_retries=0)) as stream:
+            async for event in stream:
+                texts.append(getattr(event, "text", ""))
+        return texts
+
+    with pytest.raises(InvalidResponseError):
+        asyncio.run(main())
+    assert fallback.is_open(0), "the failure mid-stream counts toward the circuit breaker"
+    assert len(anthropic.requests) == 0, "events had reached the caller: no other model"
+    assert run(fallback).completion == "from claude"
+    assert len(openai.requests) == 1
+
+
+def test_a_stream_whose_timeout_passes_raises_a_timeout(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    openai, anthropic = servers
+    openai.default = Reply(hang=True)
+    anthropic.default = claude()
+    fallback = chain(CHAIN)
+
+    async def main() -> None:
+        async with fallback.stream("hi", config=GenerateConfig(timeout=0.5)) as stream:
+            async for _event in stream:
+                pass
+
+    with pytest.raises(ModelTimeoutError) as info:
+        asyncio.run(main())
+    assert not isinstance(info.value, FallbackError)
+    assert len(anthropic.requests) == 0

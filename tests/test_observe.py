@@ -33,7 +33,7 @@ from modelport import (
     observe,
     record_calls,
 )
-from modelport.errors import BadRequestError, ServerError
+from modelport.errors import BadRequestError, ModelTimeoutError, ServerError
 from modelport.testing import LocalServer, Reply, no_wait_policy, text_output
 
 uses_openai = pytest.mark.providers("openai")
@@ -427,3 +427,110 @@ def test_an_observed_call_still_goes_through_the_batch_api(
     assert sorted(o.completion for o in recorder.outputs if o is not None) == sorted(
         answer(p) for p in "ab"
     )
+
+
+@uses_openai
+def test_an_observed_call_that_times_out_ends_its_attempt_with_the_timeout() -> None:
+    recorder = Recorder()
+    with LocalServer() as server, observe(recorder):
+        server.enqueue(Reply(hang=True))
+        model = openai_model(server)
+        with pytest.raises(ModelTimeoutError):
+            run(model, model.generate("hello", config=GenerateConfig(timeout=0.3)))
+    call_id = recorder.calls[0].id
+    assert recorder.seen == [
+        ("call_start", call_id),
+        ("attempt_start", 1),
+        ("attempt_end", 1, "ModelTimeoutError", None),
+        ("call_end", call_id, "ModelTimeoutError"),
+    ]
+
+
+@uses_openai
+def test_a_cancelled_observed_call_ends_its_open_attempt() -> None:
+    class Starts(Recorder):
+        started = asyncio.Event()
+
+        @hookimpl
+        def observe_attempt_start(self, call: CallInfo, attempt: int) -> None:
+            super().observe_attempt_start(call, attempt)
+            self.started.set()
+
+    recorder = Starts()
+    with LocalServer() as server, observe(recorder):
+        server.enqueue(Reply(hang=True))
+        model = openai_model(server)
+
+        async def cancelled() -> None:
+            task = asyncio.ensure_future(model.generate("hello"))
+            await recorder.started.wait()
+            await asyncio.sleep(0.05)  # the request is under way
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        run(model, cancelled())
+    call_id = recorder.calls[0].id
+    assert recorder.seen == [
+        ("call_start", call_id),
+        ("attempt_start", 1),
+        ("attempt_end", 1, "CancelledError", None),
+        ("call_end", call_id, "CancelledError"),
+    ]
+
+
+@uses_openai
+def test_observed_calls_under_the_adaptive_limiter_see_each_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELPORT_LIMITER", "adaptive")
+    recorder = Recorder()
+    with LocalServer() as server, observe(recorder):
+        server.enqueue(error(500), Reply(json=completion("hi")))
+        model = openai_model(server)
+        run(model, model.generate("hello"))
+    waits: list[float] = model.retry.sleep.waits  # type: ignore[attr-defined]
+    call_id = recorder.calls[0].id
+    assert recorder.seen == [
+        ("call_start", call_id),
+        ("attempt_start", 1),
+        ("attempt_end", 1, "ServerError", waits[0]),
+        ("attempt_start", 2),
+        ("attempt_end", 2, None, None),
+        ("call_end", call_id, None),
+    ]
+
+
+class _CountedWatch(_observe.Watch):
+    """A `Watch` that counts the ones built."""
+
+    built = 0
+
+    def __init__(self, *args: Any) -> None:
+        type(self).built += 1
+        super().__init__(*args)
+
+
+def test_an_observed_generate_builds_no_watch_outside_record_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The observed call keeps its state in local variables (what keeps an observer's cost
+    under 2 µs a call); only `record_calls()` needs the `Watch`."""
+    monkeypatch.setattr(_observe, "Watch", _CountedWatch)
+    recorder = Recorder()
+    model = get_model("mockllm/model", memoize=False)
+
+    async def calls() -> None:
+        for _ in range(3):
+            await model.generate("hi")
+        assert _CountedWatch.built == 0
+        with record_calls():
+            await model.generate("hi")
+        assert _CountedWatch.built == 1
+
+    with observe(recorder):
+        run(model, calls())
+    assert [s[0] for s in recorder.seen].count("call_end") == 4
+    assert [s for s in recorder.seen if s[0] == "attempt_end"] == [
+        ("attempt_end", 1, None, None)
+    ] * 4

@@ -272,3 +272,65 @@ def test_a_provider_returning_its_own_record_is_kept() -> None:
         out: ModelOutput = asyncio.run(model.generate("hi"))
     assert out.calls is not None and [c.request for c in out.calls] == [{"n": 1}, {"n": 2}]
     assert log.calls == out.calls
+
+
+LOGPROBS = {
+    "content": [
+        {
+            "token": "Hello",
+            "logprob": -0.01,
+            "bytes": [72, 101, 108, 108, 111],
+            "top_logprobs": [
+                {"token": "Hello", "logprob": -0.01, "bytes": [72, 101, 108, 108, 111]},
+                {"token": "Hi", "logprob": -4.6, "bytes": [72, 105]},
+            ],
+        }
+    ]
+}
+BEARER = "tok-canary-7c3e51aa"
+
+
+def test_a_record_keeps_logprobs_tokens_and_fields_named_key_but_no_secret() -> None:
+    """Body fields are data: only headers and query parameters are masked by name; the key
+    and the header secrets are scrubbed wherever they appear."""
+    response = {
+        "choices": [{"message": {"content": f"echo {KEY} {BEARER}"}, "logprobs": LOGPROBS}],
+        "token": "a field named token",
+    }
+    record = ModelCall.create(
+        {"input": "Hello", "key": "sort-by-date", "metadata": {"token": "t1"}},
+        response,
+        time=0.5,
+        secrets=[KEY, None],
+        url=f"https://api.example.test/v1/chat?key={QUERY_KEY}&alt=json",
+        headers={"Authorization": f"Bearer {BEARER}", "x-request-id": "r-12345678"},
+    )
+    assert record.request == {"input": "Hello", "key": "sort-by-date", "metadata": {"token": "t1"}}
+    assert record.response is not None
+    choice = record.response["choices"][0]
+    assert choice["logprobs"] == LOGPROBS
+    assert choice["message"]["content"] == "echo *** ***"
+    assert record.response["token"] == "a field named token"
+    assert record.url == "https://api.example.test/v1/chat?key=***&alt=json"
+    assert record.headers == {"Authorization": "***", "x-request-id": "r-12345678"}
+    text = record.model_dump_json() + repr(record)
+    for secret in (KEY, BEARER, QUERY_KEY):
+        assert secret not in text
+
+
+def test_a_recorded_openai_call_keeps_its_logprobs() -> None:
+    body = completion("Hello")
+    body["choices"][0]["logprobs"] = LOGPROBS
+    with LocalServer() as server:
+        server.enqueue(Reply(json=body))
+        model = openai_model(server)
+        with record_calls() as log:
+            out: ModelOutput = run(
+                model, model.generate("hi", config=GenerateConfig(logprobs=True, top_logprobs=2))
+            )
+    (record,) = log.calls
+    assert record.response is not None
+    assert record.response["choices"][0]["logprobs"] == LOGPROBS
+    assert out.choices[0].logprobs is not None
+    assert [t.token for t in out.choices[0].logprobs.content] == ["Hello"]
+    assert KEY not in record.model_dump_json()

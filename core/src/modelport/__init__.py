@@ -60,7 +60,7 @@ if TYPE_CHECKING:
         StopReason,
         TopLogprob,
     )
-    from ._prices import Price
+    from ._prices import BATCH_DISCOUNTS, Price
     from ._records import CallLog, ModelCall, record_calls
     from ._registry import (
         ProviderEntry,
@@ -103,6 +103,7 @@ __version__ = "0.1.0"
 version), and the HTTP user agent and `modelport --version` report it."""
 
 __all__ = [
+    "BATCH_DISCOUNTS",
     "BatchConfig",
     "Budget",
     "CONTENT_KINDS",
@@ -249,6 +250,7 @@ _LAZY = {
     "Budget": "._budget",
     "budget": "._budget",
     "Price": "._prices",
+    "BATCH_DISCOUNTS": "._prices",
     "Fallback": "._fallback",
     "get_model": "._model",
     "modelapi": "._registry",

@@ -262,6 +262,8 @@ def reserve(
     dollars = 0.0
     if price is not None:
         dollars = (input_tokens * price.input + output_tokens * price.output) / 1e6
+        if config.batch:  # through the provider's batch API: at its batch price
+            dollars *= price.batch_multiplier(model.partition("/")[0])
     elif any(b.dollars is not None for b in budgets):
         _warn_unpriced(model)
     reserved = (input_tokens + output_tokens, dollars)

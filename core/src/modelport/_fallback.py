@@ -25,7 +25,13 @@ from ._output import ModelOutput
 from ._retry import retry_after_cap
 from ._stream import Stream, StreamEvent
 from ._tools import ToolChoice, ToolInfo
-from .errors import FallbackError, ModelAPIError, ModelClosedError, ModelInputError
+from .errors import (
+    FallbackError,
+    ModelAPIError,
+    ModelClosedError,
+    ModelInputError,
+    ModelTimeoutError,
+)
 
 if TYPE_CHECKING:
     from ._registry import Registry
@@ -81,7 +87,10 @@ class Fallback(Model):
     program): its cache, concurrency limit and retries work as they do alone. The output is
     the answering model's, with `metadata["fallback"]` saying which model answered
     (`model`, `provider`, `index`) and what the ones before it raised (`errors`). When all
-    fail, `FallbackError` lists each model's error.
+    fail, `FallbackError` lists each model's error; when the call's `timeout` passes first,
+    `ModelTimeoutError` is raised (its message lists the errors so far). A streamed call that
+    fails after its first event raises that error (the caller has events), and the failure
+    counts toward the model's circuit as any other.
 
     Args:
         models: The models, in order: `Model`s or names (`"<provider>/<model>"`, built with
@@ -181,6 +190,17 @@ class Fallback(Model):
         }
         return output.model_copy(update={"metadata": metadata})
 
+    def _timed_out(
+        self, config: GenerateConfig, errors: list[tuple[str, ModelAPIError]]
+    ) -> ModelTimeoutError:
+        """The error of a call whose `timeout` passed before any model answered."""
+        tried = "; ".join(f"{name}: {ex}" for name, ex in errors)
+        return ModelTimeoutError(
+            f"no answer within the timeout of {config.timeout}s (tried {tried})",
+            provider=PROVIDER,
+            model=",".join(name for name, _ in errors),
+        )
+
     def _merged(self, config: GenerateConfig) -> GenerateConfig:
         if type(config) is GenerateConfig and not config.model_fields_set:
             return self.config
@@ -198,6 +218,7 @@ class Fallback(Model):
 
         Raises:
             ModelInputError: the input is invalid (before any request is sent).
+            ModelTimeoutError: the call's `timeout` passed before a model answered.
             FallbackError: every model tried failed (each one's error in `errors`).
         """
         if self._closed:
@@ -217,7 +238,7 @@ class Fallback(Model):
                 self._failed(index)
                 errors.append((str(model), ex))
                 if deadline is not None and self.clock() >= deadline:
-                    break
+                    raise self._timed_out(cfg, errors) from ex
                 continue
             finally:
                 retry_after_cap.reset(token)
@@ -278,7 +299,7 @@ class _FallbackStream(Stream):
                 owner._failed(index)
                 errors.append((str(model), ex))
                 if deadline is not None and owner.clock() >= deadline:
-                    break
+                    raise owner._timed_out(cfg, errors) from ex
                 continue
             finally:
                 retry_after_cap.reset(token)
@@ -287,6 +308,9 @@ class _FallbackStream(Stream):
                     yield first
                     async for event in events:
                         yield event
+            except ModelAPIError:  # failed mid-stream: raised (events reached the caller),
+                owner._failed(index)  # and counted against the model's circuit
+                raise
             finally:
                 await inner.aclose()
             owner._answered(index)

@@ -1,9 +1,10 @@
 """Per-provider concurrency limits: one limiter per connection key and event loop.
 
-The default limiter is `Slots`, in-process. `MODELPORT_LIMITER` names another, registered
-through the `register_limiters` hook: `adaptive` (modelport's own, `_adaptive.Adaptive`: the
-limit follows the provider's answers) or a plugin's (e.g. `redis`, one limit across
-processes).
+The default limiter is `Slots`, in-process. Another, registered through the
+`register_limiters` hook (`adaptive`, modelport's own `_adaptive.Adaptive`: the limit follows
+the provider's answers; or a plugin's, e.g. `redis`, one limit across processes), is named for
+one model by `get_model(..., limiter="adaptive")`, or for every model without one by the
+`MODELPORT_LIMITER` environment variable.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._registry import Registry
     from .hookspecs import Limiter
 
 ResponseListener = Callable[[int, Mapping[str, str]], None]
@@ -96,31 +98,57 @@ _semaphores: weakref.WeakKeyDictionary[
 
 
 def connection_semaphore(
-    key: str, size: int, loop: asyncio.AbstractEventLoop | None = None
+    key: str,
+    size: int,
+    loop: asyncio.AbstractEventLoop | None = None,
+    limiter: str | None = None,
 ) -> Limiter:
-    """The limiter shared by every call with this connection key and size in this loop
-    (`loop`, or the running one).
+    """The limiter of kind `limiter` shared by every call with this connection key and size
+    in this loop (`loop`, or the running one).
 
     Limiters are bound to an event loop, so each loop gets its own: a program may call
-    `asyncio.run` many times and the limit still holds within each run. The kind is read from
-    `MODELPORT_LIMITER` when a limiter is made (a `Model` keeps the one it first used in a
-    loop).
+    `asyncio.run` many times and the limit still holds within each run. Without `limiter`,
+    the kind is read from `MODELPORT_LIMITER` when a limiter is made (a `Model` keeps the one
+    it first used in a loop). Models naming different kinds for one connection key get one
+    limiter of each kind.
 
     Raises:
-        ModelInputError: `MODELPORT_LIMITER` names no registered limiter, or its factory
-            failed.
+        ModelInputError: the kind names no registered limiter, or its factory failed.
     """
     if loop is None:
         loop = asyncio.get_running_loop()
     per_loop = _semaphores.get(loop)
     if per_loop is None:
         per_loop = _semaphores[loop] = {}
-    name = os.environ.get(LIMITER_ENV) or DEFAULT_LIMITER
+    name = limiter or os.environ.get(LIMITER_ENV) or DEFAULT_LIMITER
     sem = per_loop.get((name, key, size))
     if sem is None:
         sem = Slots(size) if name == DEFAULT_LIMITER else _plugin_limiter(name, key, size)
         per_loop[(name, key, size)] = sem
     return sem
+
+
+def check_limiter(name: str, registry: Registry | None = None) -> None:
+    """Refuse a limiter name no registered limiter has (`ModelInputError`, before any call):
+    what `get_model(..., limiter=name)` checks."""
+    from ._registry import default_registry
+    from .errors import ModelInputError, PluginLoadError
+
+    if not isinstance(name, str) or not name:
+        raise ModelInputError(f"limiter must be the name of a limiter, not {name!r}")
+    if name == DEFAULT_LIMITER:
+        return
+    registry = registry if registry is not None else default_registry()
+    try:
+        found = registry.limiter(name)
+    except PluginLoadError as ex:
+        raise ModelInputError(f"limiter {name!r} failed to load: {ex}") from ex
+    if found is None:
+        known = ", ".join([DEFAULT_LIMITER, *registry.limiter_names()])
+        raise ModelInputError(
+            f"no limiter named {name!r} is registered (registered limiters: {known}); "
+            f"install the plugin that provides it"
+        )
 
 
 def _plugin_limiter(name: str, key: str, size: int) -> Limiter:
@@ -134,10 +162,10 @@ def _plugin_limiter(name: str, key: str, size: int) -> Limiter:
     except PluginLoadError as ex:
         raise ModelInputError(f"limiter {name!r} failed to load: {ex}") from ex
     if factory is None:
-        known = ", ".join(registry.limiter_names()) or "none"
+        known = ", ".join([DEFAULT_LIMITER, *registry.limiter_names()])
         raise ModelInputError(
-            f"no limiter named {name!r} (from {LIMITER_ENV}) is registered (registered "
-            f"limiters: {known}); install the plugin that provides it"
+            f"no limiter named {name!r} (from the model's limiter= or {LIMITER_ENV}) is "
+            f"registered (registered limiters: {known}); install the plugin that provides it"
         )
     try:
         limiter = factory(key, size)
@@ -156,17 +184,20 @@ class LastSlots:
     holder calling again in the same loop gets it without a lookup in the shared table (nor a
     read of `MODELPORT_LIMITER`: the default path costs nothing more per call)."""
 
-    __slots__ = ("_last",)
+    __slots__ = ("_last", "limiter")
 
-    def __init__(self) -> None:
+    def __init__(self, limiter: str | None = None) -> None:
         self._last: tuple[asyncio.AbstractEventLoop, str, int, Limiter] | None = None
+        self.limiter = limiter
+        """The kind of limiter the holder asked for (None: `MODELPORT_LIMITER`'s)."""
 
     def get(self, key: str, size: int) -> Limiter:
-        """The limiter of `connection_semaphore(key, size)` in the running loop."""
+        """The limiter of `connection_semaphore(key, size, limiter=...)` in the running
+        loop."""
         loop = asyncio.get_running_loop()
         last = self._last
         if last is not None and last[0] is loop and last[1] == key and last[2] == size:
             return last[3]
-        slots = connection_semaphore(key, size, loop)
+        slots = connection_semaphore(key, size, loop, self.limiter)
         self._last = (loop, key, size, slots)
         return slots

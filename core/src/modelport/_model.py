@@ -19,7 +19,7 @@ from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
-from ._limits import LastSlots, response_listener
+from ._limits import LastSlots, check_limiter, response_listener
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -29,6 +29,7 @@ from ._messages import (
     ChatMessageUser,
 )
 from ._modelapi import ModelAPI
+from ._observe import CallInfo
 from ._output import ModelOutput
 from ._prepare import check_content, check_sent, limit_tool_output
 from ._prices import Price, call_cost
@@ -42,15 +43,19 @@ from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
 from .wire import drop_config
 
 if TYPE_CHECKING:
-    from ._observe import Watch
+    from ._observe import Watch, _Hooks
     from .cache import CachePolicy
     from .hookspecs import Limiter
 
 DEFAULT_MAX_RETRIES = 5
 MODEL_ENV_VAR = "MODELPORT_MODEL"
+LIMITER_ARG = "limiter"
+"""The model arg naming the kind of concurrency limiter, for every provider:
+`get_model("openai/gpt-4o", limiter="adaptive")`."""
 
 _message_adapter: TypeAdapter[ChatMessage] | None = None
 _models: LRUCache[tuple[Any, ...], Model] = LRUCache(maxsize=256)
+_new_call_info = tuple.__new__  # builds a `CallInfo` without its Python-level `__new__`
 
 
 def _as_message(value: Any, index: int) -> ChatMessageBase:
@@ -193,6 +198,7 @@ class Model:
         retry: RetryPolicy | None = None,
         registry: Registry | None = None,
         identity: CallIdentity | None = None,
+        limiter: str | None = None,
     ) -> None:
         """Create a model.
 
@@ -204,6 +210,9 @@ class Model:
                 cached calls); None for the default registry.
             identity: What identifies the model's calls to the cache (`get_model` builds it;
                 by default the api's provider, model name and base URL, and no model args).
+            limiter: The kind of concurrency limiter of this model's calls: `"local"` (the
+                in-process default), `"adaptive"` (the limit follows the provider's answers)
+                or a plugin's (`"redis"`); None: the one `MODELPORT_LIMITER` names.
         """
         self.api = api
         self.config = config
@@ -216,7 +225,7 @@ class Model:
             else CallIdentity(api.provider, api.model_name, api.base_url)
         )
         self._memo_key: tuple[Any, ...] | None = None
-        self._slots = LastSlots()
+        self._slots = LastSlots(limiter)
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
         self._collapse: tuple[bool, bool] | None = None
@@ -283,6 +292,12 @@ class Model:
     def closed(self) -> bool:
         """Whether `close()` was called."""
         return self._closed
+
+    @property
+    def limiter(self) -> str | None:
+        """The kind of concurrency limiter this model asked for (`get_model(...,
+        limiter=...)`); None: the one `MODELPORT_LIMITER` names, else `"local"`."""
+        return self._slots.limiter
 
     def prepare(
         self,
@@ -385,8 +400,33 @@ class Model:
         if self._closed:
             raise ModelClosedError(f"{self} is closed: get a new model with get_model()")
         messages, tool_infos, choice, cfg = self.prepare(input, tools, tool_choice, config)
-        watch = None
-        if _observe.active or LOG.get() is not None:  # observers, or record_calls()
+        watch = call = hooks = None
+        if _observe.active:
+            if LOG.get() is None:  # observers alone: the call's state in local variables
+                hooks = _observe.hooks
+                api = self.api
+                call = _new_call_info(
+                    CallInfo,
+                    (
+                        next(_observe.ids),
+                        api.provider,
+                        api.model_name,
+                        api.base_url,
+                        False,
+                        tuple(messages),
+                        tuple(tool_infos) if tool_infos else (),
+                        choice,
+                        cfg,
+                    ),
+                )
+                for fn in hooks.call_start:
+                    try:
+                        fn(call)
+                    except Exception as ex:
+                        _observe.report("observe_call_start", ex)
+            else:  # and record_calls(): the `Watch` keeps the records
+                watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
+        elif LOG.get() is not None:  # record_calls() alone
             watch = _observe.Watch(self, messages, tool_infos, choice, cfg, False)
         start = time.monotonic()
         try:
@@ -399,6 +439,8 @@ class Model:
                 if batched is not None:
                     if watch is not None:
                         watch.end(batched, None)
+                    elif call is not None:
+                        _observe.call_end(hooks, call, batched, None, start)  # type: ignore[arg-type]
                     return batched
                 cfg = cfg.model_copy(update={"batch": None})
             pending = None
@@ -413,9 +455,15 @@ class Model:
                     if watch is not None:
                         watch.cache("hit", hit)
                         watch.end(hit, None)
+                    elif call is not None:
+                        _observe.cache_event(hooks, call, "hit", hit)  # type: ignore[arg-type]
+                        _observe.call_end(hooks, call, hit, None, start)  # type: ignore[arg-type]
                     return hit
-                if watch is not None and pending is not None:
-                    watch.cache("miss", None)
+                if pending is not None:
+                    if watch is not None:
+                        watch.cache("miss", None)
+                    elif call is not None:
+                        _observe.cache_event(hooks, call, "miss", None)  # type: ignore[arg-type]
             budgets = active_budgets.get()
             ticket = None
             if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
@@ -426,8 +474,8 @@ class Model:
                         pending.claim.release()
                     raise
             try:
-                call = self._call(messages, tool_infos, choice, cfg, watch)
-                output = await (call if pending is None else pending.bound(call))
+                coro = self._call(messages, tool_infos, choice, cfg, watch, call, hooks)
+                output = await (coro if pending is None else pending.bound(coro))
             except BaseException:
                 if ticket is not None:
                     ticket.release()
@@ -440,22 +488,26 @@ class Model:
                 ticket.settle(output)
             if pending is not None:
                 await pending.save(output)
-                if watch is not None and _lookup.cacheable(output):
-                    watch.cache("store", output)
+                if _lookup.cacheable(output):
+                    if watch is not None:
+                        watch.cache("store", output)
+                    elif call is not None:
+                        _observe.cache_event(hooks, call, "store", output)  # type: ignore[arg-type]
         except BaseException as ex:
             if watch is not None:
                 watch.end(None, ex)
+            elif call is not None:
+                _observe.call_end(hooks, call, None, ex, start)  # type: ignore[arg-type]
             raise
-        if watch is not None:
-            if watch.open or watch.records is not None:
-                watch.end(output, None)
-            else:  # the common end, inlined: a method call here costs as much as its work
-                duration = time.monotonic() - watch.start
-                for fn in watch.hooks.call_end:
-                    try:
-                        fn(watch.call, output, None, duration)
-                    except Exception as ex:
-                        _observe.report("observe_call_end", ex)
+        if call is not None:  # `_observe.call_end`, inlined: a call here costs as much as its work
+            duration = output.time if pending is None else time.monotonic() - start
+            for fn in hooks.call_end:  # type: ignore[union-attr]
+                try:
+                    fn(call, output, None, duration)
+                except Exception as ex:
+                    _observe.report("observe_call_end", ex)
+        elif watch is not None:
+            watch.end(output, None)
         return output
 
     def price(self) -> Price | None:
@@ -469,11 +521,13 @@ class Model:
         self._price_memo = (registry.prices_version, found)
         return found
 
-    def _cost(self, output: ModelOutput) -> None:
-        """Fill `output.cost` when the price is known."""
+    def _cost(self, output: ModelOutput, batched: bool = False) -> None:
+        """Fill `output.cost` when the price is known (for a call answered through the
+        provider's batch API, at its batch multiplier)."""
         price = self.price()
         if price is not None:
-            output.cost = call_cost(output.usage, price)
+            multiplier = price.batch_multiplier(self.api.provider) if batched else 1.0
+            output.cost = call_cost(output.usage, price, multiplier)
 
     def stream(
         self,
@@ -513,10 +567,13 @@ class Model:
         tool_choice: ToolChoice,
         config: GenerateConfig,
         watch: Watch | None = None,
+        call: CallInfo | None = None,
+        hooks: _Hooks | None = None,
     ) -> Coroutine[Any, Any, ModelOutput]:
         """The attempts of one call, bounded by `config.timeout` when it is set (a plain
-        function returning the coroutine: one coroutine layer fewer on the hot path);
-        `watch` sees each attempt."""
+        function returning the coroutine: one coroutine layer fewer on the hot path).
+        Inside `record_calls()`, `watch` sees and records each attempt; else, with observers,
+        `hooks` are told of each attempt of `call`."""
         api = self.api
         semaphore = self._slots.get(
             api.connection_key(), config.max_connections or api.max_connections()
@@ -524,9 +581,12 @@ class Model:
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
             return self._attempts(
-                semaphore, max_retries, None, messages, tools, tool_choice, config, watch
-            )
-        return self._timed(semaphore, max_retries, messages, tools, tool_choice, config, watch)
+                semaphore, max_retries, None, messages, tools, tool_choice, config, watch, call,
+                hooks,
+            )  # fmt: skip
+        return self._timed(
+            semaphore, max_retries, messages, tools, tool_choice, config, watch, call, hooks
+        )
 
     def _slots_for(self, config: GenerateConfig) -> Limiter:
         """The concurrency slots of this call's connection key and size, in the running
@@ -545,6 +605,8 @@ class Model:
         tool_choice: ToolChoice,
         config: GenerateConfig,
         watch: Watch | None = None,
+        call: CallInfo | None = None,
+        hooks: _Hooks | None = None,
     ) -> ModelOutput:
         timeout = config.timeout
         assert timeout is not None
@@ -552,8 +614,9 @@ class Model:
         try:
             async with asyncio.timeout(timeout):
                 return await self._attempts(
-                    semaphore, max_retries, deadline, messages, tools, tool_choice, config, watch
-                )
+                    semaphore, max_retries, deadline, messages, tools, tool_choice, config,
+                    watch, call, hooks,
+                )  # fmt: skip
         except TimeoutError as ex:
             if isinstance(ex, ModelTimeoutError):
                 raise
@@ -573,15 +636,19 @@ class Model:
         tool_choice: ToolChoice,
         config: GenerateConfig,
         watch: Watch | None = None,
+        call: CallInfo | None = None,
+        hooks: _Hooks | None = None,
     ) -> ModelOutput:
         """Call the provider until it answers, retrying rate limits and transient errors.
 
         A slot of `semaphore` is held during each attempt, never during a wait. Cancellation
-        is never retried (it is not an `Exception`).
+        is never retried (it is not an `Exception`). An observed call (`call` and its `hooks`)
+        keeps its attempt's state here, in local variables: nothing is allocated for it.
         """
         api = self.api
         policy = self.retry
         retries = 0
+        started: float | None = None  # when the observed attempt under way began
         listen = getattr(semaphore, "attempt", None)  # an AdaptiveLimiter learns from answers
         while True:
             try:
@@ -589,22 +656,38 @@ class Model:
                     await semaphore.take()
                 try:
                     if listen is None and watch is None:
-                        result = await api.generate(messages, tools, tool_choice, config)
+                        if call is None:
+                            result = await api.generate(messages, tools, tool_choice, config)
+                        else:  # observed: `observe_attempt_start` and `_end`, inlined
+                            started = time.monotonic()
+                            for fn in hooks.attempt_start:  # type: ignore[union-attr]
+                                try:
+                                    fn(call, retries + 1)
+                                except Exception as ex:
+                                    _observe.report("observe_attempt_start", ex)
+                            result = await api.generate(messages, tools, tool_choice, config)
+                            if isinstance(result, tuple):
+                                result = _answer(result)
+                            fns = hooks.attempt_end  # type: ignore[union-attr]
+                            if fns:
+                                duration = time.monotonic() - started
+                                for fn in fns:
+                                    try:
+                                        fn(call, retries + 1, None, None, duration, None)
+                                    except Exception as ex:
+                                        _observe.report("observe_attempt_end", ex)
+                            started = None
                     else:
                         token = sink = None
-                        if watch is not None:  # observed: `Watch.attempt_start`, inlined for
-                            # the common case (there, a method call costs as much as its work)
-                            if watch.records is None:
-                                watch.attempts = attempt = watch.attempts + 1
-                                watch.open = True
-                                watch.attempt_started = time.monotonic()
-                                for fn in watch.hooks.attempt_start:
-                                    try:
-                                        fn(watch.call, attempt)
-                                    except Exception as ex:
-                                        _observe.report("observe_attempt_start", ex)
-                            else:
-                                sink = watch.attempt_start()
+                        if call is not None:
+                            started = time.monotonic()
+                            for fn in hooks.attempt_start:  # type: ignore[union-attr]
+                                try:
+                                    fn(call, retries + 1)
+                                except Exception as ex:
+                                    _observe.report("observe_attempt_start", ex)
+                        elif watch is not None:
+                            sink = watch.attempt_start()
                         if listen is not None:
                             token = response_listener.set(listen())
                         try:
@@ -614,20 +697,13 @@ class Model:
                                 response_listener.reset(token)
                             if sink is not None:
                                 SINK.reset(sink)
-                        if watch is None:
-                            pass
-                        elif watch.records is not None or isinstance(result, tuple):
+                        if call is not None:
+                            if isinstance(result, tuple):
+                                result = _answer(result)
+                            _observe.attempt_end(hooks, call, retries + 1, None, None, started)  # type: ignore[arg-type]
+                            started = None
+                        elif watch is not None:
                             result = watch.result(result)
-                        else:  # the common answer, inlined (as `Watch.result` does it)
-                            watch.open = False
-                            fns = watch.hooks.attempt_end
-                            if fns:
-                                duration = time.monotonic() - watch.attempt_started
-                                for fn in fns:
-                                    try:
-                                        fn(watch.call, watch.attempts, None, None, duration, None)
-                                    except Exception as ex:
-                                        _observe.report("observe_attempt_end", ex)
                 finally:
                     semaphore.give()
                 if isinstance(result, tuple):
@@ -640,6 +716,8 @@ class Model:
                 if self._closed:
                     if watch is not None:
                         watch.attempt_end(ex, None)
+                    elif call is not None and started is not None:
+                        _observe.attempt_end(hooks, call, retries + 1, ex, None, started)  # type: ignore[arg-type]
                     if isinstance(ex, ModelClosedError):
                         raise
                     raise ModelClosedError(f"{self} was closed during the call") from ex
@@ -647,6 +725,9 @@ class Model:
                 wait = next_wait(policy, ex, retries, max_retries, retryable, deadline)
                 if watch is not None:
                     watch.attempt_end(ex, wait)
+                elif call is not None and started is not None:
+                    _observe.attempt_end(hooks, call, retries + 1, ex, wait, started)  # type: ignore[arg-type]
+                    started = None
                 if wait is None:
                     raise
                 logger.info(
@@ -658,6 +739,26 @@ class Model:
                 )
                 retries += 1
                 await policy.sleep(wait)
+            except BaseException as ex:  # cancelled: the open attempt ends with it
+                if call is not None and started is not None:
+                    error: BaseException = ex
+                    if deadline is not None and policy.clock() >= deadline:  # the timeout
+                        error = ModelTimeoutError(
+                            f"no answer within the timeout of {config.timeout}s",
+                            provider=api.provider,
+                            model=api.model_name,
+                        )
+                    _observe.attempt_end(hooks, call, retries + 1, error, None, started)  # type: ignore[arg-type]
+                raise
+
+
+def _answer(result: tuple[ModelOutput | Exception, Any]) -> ModelOutput:
+    """The output of an `(output or error, record)` answer, outside `record_calls()` (no
+    record is kept); its error raised."""
+    output = result[0]
+    if isinstance(output, BaseException):
+        raise output
+    return output
 
 
 def _memo_key(
@@ -708,10 +809,14 @@ def get_model(
         memoize: Use/store a cached version of the model based on the parameters.
         registry: Where to find the provider (and the cache stores the model's cached calls
             use); `default_registry()` when None. Models are memoized per registry.
-        **model_args: Additional args to pass to model constructor.
+        **model_args: Additional args to pass to model constructor; `limiter` is core's,
+            for every provider: the kind of concurrency limiter of the model's calls
+            (`"local"`, `"adaptive"`, or a plugin's such as `"redis"`; default: the one
+            `MODELPORT_LIMITER` names, else `"local"`).
 
     Raises:
-        ModelInputError: no model was named, or the name has no provider prefix.
+        ModelInputError: no model was named, the name has no provider prefix, or `limiter`
+            names no registered limiter.
         modelport.errors.ProviderNotFoundError: no installed provider has that prefix.
         modelport.errors.PluginLoadError: the provider's distribution failed to load.
     """
@@ -763,6 +868,9 @@ def _build(
         fallback: Model = build(name, config, base_url, api_key, model_args, registry)
         return fallback
     entry = registry.get(provider)
+    limiter = model_args.pop(LIMITER_ARG, None)  # core's, for every provider (not the api's)
+    if limiter is not None:
+        check_limiter(limiter, registry)
     api = entry.factory(
         model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args
     )
@@ -770,4 +878,4 @@ def _build(
         raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
     api.provider = provider
     identity = CallIdentity(provider, api.model_name, api.base_url, model_args)
-    return Model(api, config, registry=registry, identity=identity)
+    return Model(api, config, registry=registry, identity=identity, limiter=limiter)

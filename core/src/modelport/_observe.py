@@ -65,7 +65,8 @@ CacheAction = Literal["hit", "miss", "store"]
 """What the response cache did for a call: found it (`hit`), did not (`miss`), or was given its
 output to keep (`store`)."""
 
-_ids = itertools.count(1)
+ids = itertools.count(1)
+"""The numbers of calls (`CallInfo.id`)."""
 _new_tuple = tuple.__new__  # builds a `CallInfo` without its Python-level `__new__`
 
 
@@ -293,9 +294,57 @@ def report(hook: str, ex: Exception) -> None:
     logger.exception("observer hook %s raised %s: ignored", hook, type(ex).__name__)
 
 
+def cache_event(
+    hooks: _Hooks, call: CallInfo, action: CacheAction, output: ModelOutput | None
+) -> None:
+    """Tell the observers what the cache did for `call`."""
+    for fn in hooks.cache:
+        try:
+            fn(call, action, output)
+        except Exception as ex:
+            report("observe_cache", ex)
+
+
+def attempt_end(
+    hooks: _Hooks,
+    call: CallInfo,
+    attempt: int,
+    error: BaseException | None,
+    wait: float | None,
+    started: float,
+) -> None:
+    """Tell the observers that attempt `attempt` of `call` (begun at `started`) ended."""
+    fns = hooks.attempt_end
+    if fns:
+        duration = time.monotonic() - started
+        for fn in fns:
+            try:
+                fn(call, attempt, error, wait, duration, None)
+            except Exception as ex:
+                report("observe_attempt_end", ex)
+
+
+def call_end(
+    hooks: _Hooks,
+    call: CallInfo,
+    output: ModelOutput | None,
+    error: BaseException | None,
+    start: float,
+) -> None:
+    """Tell the observers that `call` (begun at `start`) ended with `output` or `error`."""
+    duration = time.monotonic() - start
+    for fn in hooks.call_end:
+        try:
+            fn(call, output, error, duration)
+        except Exception as ex:
+            report("observe_call_end", ex)
+
+
 class Watch:
-    """One call seen by the observers and, inside `record_calls()`, recorded: what `Model`
-    drives when either is on (it builds none otherwise)."""
+    """One call seen by the observers and, inside `record_calls()`, recorded: what a stream
+    drives when either is on, and `Model.generate` inside `record_calls()` (an observed call
+    outside it keeps its state in local variables of `Model.generate` and its attempt loop,
+    with `cache_event`, `attempt_end` and `call_end` for the less common steps)."""
 
     __slots__ = (
         "_attempt_records",
@@ -322,7 +371,7 @@ class Watch:
         self.call = call = _new_tuple(
             CallInfo,
             (
-                next(_ids),
+                next(ids),
                 api.provider,
                 api.model_name,
                 api.base_url,

@@ -28,10 +28,6 @@ from .errors import redact
 
 __all__ = ["CallLog", "ModelCall", "record_calls"]
 
-_SECRET_FIELDS = frozenset(
-    {"authorization", "api_key", "api-key", "x-api-key", "x-goog-api-key", "key", "token"}
-)
-
 SECRET_NAME = re.compile(
     r"auth|key|token|secret|cookie|signature|password|credential|session|sig$|^code$",
     re.IGNORECASE,
@@ -39,19 +35,6 @@ SECRET_NAME = re.compile(
 """Header and query-parameter names whose values are never recorded."""
 
 MASK = "***"
-
-
-def _scrub(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: MASK if str(k).lower() in _SECRET_FIELDS else _scrub(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        return redact(value, secrets)
-    return value
 
 
 def _redact_deep(value: Any, secrets: Sequence[str]) -> Any:
@@ -84,6 +67,23 @@ def scrub_headers(headers: Mapping[str, str], secrets: Sequence[str]) -> dict[st
     secret scrubbed from the others."""
     keys = [s for s in secrets if s]
     return {k: MASK if SECRET_NAME.search(k) else redact(v, keys) for k, v in headers.items()}
+
+
+def header_secrets(headers: Mapping[str, str] | None) -> list[str]:
+    """The values of the secret-looking headers (`SECRET_NAME`) in `headers`, and the
+    credential of each `<scheme> <credential>` value (a bearer token): what must not appear
+    anywhere in a record. Values shorter than 8 characters are left out (a `session: 1`
+    header must not mask every `1`)."""
+    found: list[str] = []
+    for name, value in (headers or {}).items():
+        if not SECRET_NAME.search(name) or not isinstance(value, str):
+            continue
+        value = value.strip()
+        scheme, _, credential = value.partition(" ")
+        for candidate in (value, credential.strip() if scheme and credential else ""):
+            if len(candidate) >= 8 and candidate not in found:
+                found.append(candidate)
+    return found
 
 
 def scrub_url(url: str, secrets: Sequence[str]) -> str:
@@ -143,11 +143,34 @@ class ModelCall(BaseModel):
         *,
         time: float | None = None,
         secrets: Iterable[str | None] = (),
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> ModelCall:
-        """Build a record, replacing secret fields (`authorization`, `api_key`, `key`,
-        `token`, ...) and every occurrence of `secrets`."""
+        """Build a record with every secret scrubbed.
+
+        Masked by name (value replaced by `***`): only headers and query parameters with a
+        secret-looking name (`authorization`, `x-api-key`, `key`, `token`, ...). Replaced
+        wherever they appear (bodies, keys, URL, headers): each of `secrets` (the API key)
+        and the values of those secret headers (a bearer token). Body fields are never masked
+        by name: a logprobs entry's `token` or a field named `key` is data.
+
+        Args:
+            request: The request body sent.
+            response: The response body received (None when there was none).
+            time: Seconds the attempt took.
+            secrets: Values that must not appear (the API key).
+            url: The URL posted to.
+            headers: The request headers sent.
+        """
         keys = [s for s in secrets if s]
-        return cls(request=_scrub(request, keys), response=_scrub(response, keys), time=time)
+        keys.extend(s for s in header_secrets(headers) if s not in keys)
+        return cls(
+            request=scrub_body(request, keys),
+            response=None if response is None else scrub_body(response, keys),
+            time=time,
+            url=None if url is None else scrub_url(url, keys),
+            headers=None if headers is None else scrub_headers(headers, keys),
+        )
 
 
 class CallLog:

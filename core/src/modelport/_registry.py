@@ -310,6 +310,7 @@ class Registry:
         output: float,
         cache_read: float | None = None,
         cache_write: float | None = None,
+        batch: float | None = None,
     ) -> None:
         """Register the price of `model` in this process, in dollars per million tokens (see
         `hookspecs.RegisterPrice`); it wins over a plugin's price for the same name.
@@ -320,7 +321,12 @@ class Registry:
         with self._lock:
             self._own_prices.discard(model)
             self._register_price(
-                model, input=input, output=output, cache_read=cache_read, cache_write=cache_write
+                model,
+                input=input,
+                output=output,
+                cache_read=cache_read,
+                cache_write=cache_write,
+                batch=batch,
             )
             self._own_prices.add(model)
 
@@ -417,6 +423,7 @@ class Registry:
         output: float,
         cache_read: float | None = None,
         cache_write: float | None = None,
+        batch: float | None = None,
     ) -> None:
         from ._prices import Price
         from .errors import ModelInputError
@@ -424,7 +431,7 @@ class Registry:
         if not isinstance(model, str) or "/" not in model:
             raise ModelInputError(f"a price is for '<provider>/<model>', not {model!r}")
         try:
-            price = Price(input, output, cache_read, cache_write)
+            price = Price(input, output, cache_read, cache_write, batch)
         except (TypeError, ValueError) as ex:
             raise ModelInputError(f"the price of {model}: {ex}") from None
         if model in self._own_prices:

@@ -160,12 +160,16 @@ class RegisterPrice(Protocol):
         output: float,
         cache_read: float | None = None,
         cache_write: float | None = None,
+        batch: float | None = None,
     ) -> None:
         """Register the price of `model` (`"<provider>/<model>"`, or a pattern with `*` such
         as `"openai/gpt-4o-2024-*"`), in dollars per million tokens: `input` (not from the
         prompt cache), `output`, and the prompt cache's `cache_read` and `cache_write` (None:
-        the input price). A later registration of the same name replaces the earlier one.
-        Raises `ValueError` or `TypeError` for a price that is not a finite number >= 0."""
+        the input price); `batch`, the multiplier of all of them for a call sent through the
+        provider's batch API (None: the provider's documented discount, 0.5 for OpenAI,
+        Anthropic, Google and Mistral, else 1). A later registration of the same name
+        replaces the earlier one. Raises `ValueError` or `TypeError` for a price that is not
+        a finite number >= 0, or a multiplier outside 0 to 1."""
 
 
 @hookspec(historic=True)

@@ -77,7 +77,8 @@ async def generate_batched(
         if ticket is not None:
             ticket.release()
         raise
-    model._cost(output)
+    if output.cost is None:  # answered by the batch job (a plain request has its cost)
+        model._cost(output, batched=True)
     if ticket is not None:
         ticket.settle(output)
     return output
@@ -103,6 +104,7 @@ async def _send(
     if isinstance(outcome, Retry):
         logger.info("%s: a batched request is sent again as a normal one (%s)", model, outcome.why)
         output = await pending.bound(model._call(messages, tools, tool_choice, plain))
+        model._cost(output)  # a plain request: the plain price
         output.time = time.monotonic() - start
         if not output.model:
             output.model = model.name
