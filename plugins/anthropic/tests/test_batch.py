@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 from modelport_test_support.batch_kit import AnthropicBatchFake, answer, run_client
 
-from modelport import BatchConfig, GenerateConfig, get_model
+from modelport import (
+    BatchConfig,
+    ChatMessageUser,
+    CodeExecution,
+    ContentDocument,
+    ContentText,
+    GenerateConfig,
+    get_model,
+)
 from modelport.errors import BadRequestError, BatchError
 from modelport.testing import LocalServer, RecordedRequest
 
@@ -64,6 +72,44 @@ def test_calls_are_sent_as_one_batch(fake: AnthropicBatchFake, server: LocalServ
     assert "stream" not in params
     results = [r for r in server.requests if r.path.endswith("/results")]
     assert len(results) == 1
+
+
+def test_the_batch_names_every_beta_its_requests_need(
+    fake: AnthropicBatchFake, server: LocalServer
+) -> None:
+    """A batch is one request: its `anthropic-beta` names the betas of all the calls it
+    holds (code execution for one, the files beta for another), each once."""
+    file_doc = ChatMessageUser(
+        content=[
+            ContentText(text="sum up"),
+            ContentDocument(document="file_011CNha8iCJcU1wXNR6q4V8w"),
+        ]
+    )
+
+    async def main() -> list[Any]:
+        async with get_model(
+            MODEL, base_url=server.url, api_key="sk-ant-test", memoize=False
+        ) as model:
+            config = GenerateConfig(batch=FAST, max_tokens=100)
+            return list(
+                await asyncio.gather(
+                    model.generate("run it", tools=[CodeExecution()], config=config),
+                    model.generate("again", tools=[CodeExecution()], config=config),
+                    model.generate([file_doc], config=config),
+                    model.generate("plain", config=config),
+                )
+            )
+
+    outputs = asyncio.run(main())
+    assert len(outputs) == 4 and fake.submitted_count() == 1
+    create = next(r for r in server.requests if r.method == "POST")
+    assert create.headers["anthropic-beta"] == "code-execution-2025-08-25,files-api-2025-04-14"
+
+
+def test_a_batch_needing_no_beta_sends_none(fake: AnthropicBatchFake, server: LocalServer) -> None:
+    run_all(server, PROMPTS[:2], GenerateConfig(batch=FAST, max_tokens=100))
+    create = next(r for r in server.requests if r.method == "POST")
+    assert "anthropic-beta" not in create.headers
 
 
 def test_failure_rule(fake: AnthropicBatchFake, server: LocalServer) -> None:

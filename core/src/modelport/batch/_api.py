@@ -8,7 +8,7 @@ results out to the calls are core's (`modelport.batch`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -159,9 +159,13 @@ async def get_json(api: Any, url: str) -> Any:
     return (await api.http.request("GET", url, headers=api.request_headers())).json()
 
 
-async def post_json(api: Any, url: str, body: Any) -> Any:
-    """`POST url` of the JSON `body` with the provider's headers: the JSON body answered."""
-    response = await api.http.request("POST", url, json_body=body, headers=api.request_headers())
+async def post_json(api: Any, url: str, body: Any, headers: Mapping[str, str] | None = None) -> Any:
+    """`POST url` of the JSON `body` with the provider's headers (and `headers` over them):
+    the JSON body answered."""
+    sent = api.request_headers()
+    if headers:
+        sent = {**sent, **headers}
+    response = await api.http.request("POST", url, json_body=body, headers=sent)
     return response.json()
 
 

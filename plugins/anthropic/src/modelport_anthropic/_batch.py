@@ -34,7 +34,17 @@ class AnthropicBatch(HTTPModelAPI):
     async def batch_submit(self, requests: Sequence[BatchRequest], tag: str) -> str:
         """Create the batch (the API keeps no label: `batch_find` matches by time and size)."""
         body = {"requests": [{"custom_id": r.custom_id, "params": r.body} for r in requests]}
-        return str((await post_json(self, self._batches_url(), body))["id"])
+        return str((await post_json(self, self._batches_url(), body, self._betas(requests)))["id"])
+
+    def _betas(self, requests: Sequence[BatchRequest]) -> dict[str, str] | None:
+        """`anthropic-beta` naming every beta some request of the batch needs (each request's
+        own, from `body_headers`, in first-seen order); None when none needs one."""
+        betas: list[str] = []
+        for r in requests:
+            extra = self.body_headers(r.body)
+            value = extra.get("anthropic-beta", "") if extra else ""
+            betas.extend(b for b in value.split(",") if b and b not in betas)
+        return {"anthropic-beta": ",".join(betas)} if betas else None
 
     async def batch_find(self, tag: str, since: float, size: int) -> str | None:
         """The one batch created since `since` (less a minute of clock skew) holding `size`
