@@ -64,6 +64,7 @@ __all__ = [
     "sent_back",
     "server_tools_enabled",
     "usage",
+    "usage_fields",
 ]
 
 _logger = logging.getLogger("modelport")
@@ -129,8 +130,12 @@ def json_schema_format(schema: ResponseSchema) -> dict[str, Any]:
 def config_values(config: GenerateConfig, names: Mapping[str, str]) -> dict[str, Any]:
     """The `GenerateConfig` fields among `names` that `config` sets (not None), each under its
     name on the wire (`names` maps field to wire name), in the order of `names`."""
-    values = ((wire, getattr(config, field)) for field, wire in names.items())
-    return {wire: value for wire, value in values if value is not None}
+    found: dict[str, Any] = {}
+    for field, wire in names.items():  # a plain loop: this runs on every call
+        value = getattr(config, field)
+        if value is not None:
+            found[wire] = value
+    return found
 
 
 def sent_back(
@@ -211,14 +216,29 @@ def usage(
     **fields: int | None,
 ) -> ModelUsage:
     """A `ModelUsage`; `total_tokens` defaults to input + output when not given (or zero)."""
+    return ModelUsage(**usage_fields(input_tokens, output_tokens, total_tokens, **fields))
+
+
+def usage_fields(
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    total_tokens: int | None = None,
+    **fields: int | None,
+) -> dict[str, Any]:
+    """The fields of `usage(...)` as a dict (the counts given, None ones left out), for a
+    translation that validates its whole output at once: `ModelOutput.model_validate` of a
+    dict holding it costs less than building the `ModelUsage` first."""
     inp = int(input_tokens or 0)
     out = int(output_tokens or 0)
-    return ModelUsage(
-        input_tokens=inp,
-        output_tokens=out,
-        total_tokens=int(total_tokens or 0) or inp + out,
-        **fields,
-    )
+    found: dict[str, Any] = {
+        "input_tokens": inp,
+        "output_tokens": out,
+        "total_tokens": int(total_tokens or 0) or inp + out,
+    }
+    for name, value in fields.items():
+        if value is not None:
+            found[name] = value
+    return found
 
 
 def merge_deep(target: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

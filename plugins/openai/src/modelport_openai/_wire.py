@@ -35,11 +35,10 @@ from modelport.wire import (
     chat_tool_choice,
     config_values,
     content_kind,
-    count,
     document_filename,
     json_schema_format,
     media_source,
-    usage,
+    usage_fields,
 )
 
 from ._service import Quirks
@@ -375,7 +374,7 @@ def from_wire(body: Any, quirks: Quirks = Quirks(), model: str = "") -> ModelOut
             output["error"] = "the response has no choices"
         usage = body.get("usage")
         if isinstance(usage, dict):
-            output["usage"] = _usage(usage, quirks)
+            output["usage"] = _usage_fields(usage, quirks)
         # one validation of the whole output: the type of every field is checked here
         return ModelOutput.model_validate(output)
     except WireError:
@@ -463,6 +462,11 @@ def _tool_call(raw: Any, choice: int, position: int) -> dict[str, Any]:
 
 
 def _usage(raw: dict[str, Any], quirks: Quirks) -> ModelUsage:
+    return ModelUsage(**_usage_fields(raw, quirks))
+
+
+def _usage_fields(raw: dict[str, Any], quirks: Quirks) -> dict[str, Any]:
+    """The `ModelUsage` fields of a response's `usage` (validated with the whole output)."""
     prompt = raw.get("prompt_tokens_details")
     prompt = prompt if isinstance(prompt, dict) else {}
     cached = prompt.get("cached_tokens")
@@ -473,11 +477,13 @@ def _usage(raw: dict[str, Any], quirks: Quirks) -> ModelUsage:
     output_tokens = int(raw.get("completion_tokens") or 0)
     if reasoning is not None and quirks.reasoning_tokens_excluded:
         output_tokens += int(reasoning)
-    return usage(
-        raw.get("prompt_tokens"),
-        output_tokens,
-        raw.get("total_tokens"),
-        input_tokens_cache_write=count(prompt.get("cache_write_tokens")),
-        input_tokens_cache_read=count(cached),
-        reasoning_tokens=count(reasoning),
-    )
+    fields = usage_fields(raw.get("prompt_tokens"), output_tokens, raw.get("total_tokens"))
+    # the optional counts as given (validated as ints with the whole output)
+    write = prompt.get("cache_write_tokens")
+    if write is not None:
+        fields["input_tokens_cache_write"] = write
+    if cached is not None:
+        fields["input_tokens_cache_read"] = cached
+    if reasoning is not None:
+        fields["reasoning_tokens"] = reasoning
+    return fields
