@@ -130,9 +130,10 @@ def json_schema_format(schema: ResponseSchema) -> dict[str, Any]:
 def config_values(config: GenerateConfig, names: Mapping[str, str]) -> dict[str, Any]:
     """The `GenerateConfig` fields among `names` that `config` sets (not None), each under its
     name on the wire (`names` maps field to wire name), in the order of `names`."""
+    values = config.__dict__  # a plain loop over the fields' dict: this runs on every call
     found: dict[str, Any] = {}
-    for field, wire in names.items():  # a plain loop: this runs on every call
-        value = getattr(config, field)
+    for field, wire in names.items():
+        value = values[field]
         if value is not None:
             found[wire] = value
     return found

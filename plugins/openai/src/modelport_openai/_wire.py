@@ -178,7 +178,10 @@ def _config_fields(
         body["logit_bias"] = {
             str(k): int(v) if float(v).is_integer() else v for k, v in config.logit_bias.items()
         }
-    body.update(config_values(config, {"logprobs": "logprobs", "top_logprobs": "top_logprobs"}))
+    if config.logprobs is not None:
+        body["logprobs"] = config.logprobs
+    if config.top_logprobs is not None:
+        body["top_logprobs"] = config.top_logprobs
     if quirks.reasoning_param == "reasoning":
         if config.reasoning_effort is not None:
             body["reasoning"] = {"effort": config.reasoning_effort}
