@@ -34,7 +34,7 @@ from ._config import GenerateConfig
 from ._messages import ChatMessage
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
-from ._records import SINK, ModelCall, attempt_record
+from ._records import SECRET_NAME, SINK, ModelCall, attempt_record
 from ._stream import StreamEvent, StreamTranslator
 from ._tools import ToolChoice, ToolInfo
 from .errors import (
@@ -77,10 +77,6 @@ WIRE_CONFIG = frozenset(GenerateConfig.model_fields) - CORE_CONFIG - {"batch"}
 _BAD_RESPONSE = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 """What a translation raises on a body that is JSON but not the API's shape (pydantic's
 `ValidationError` is a `ValueError`)."""
-
-_SECRET_HEADER = re.compile(
-    r"auth|key|token|secret|cookie|signature|password|credential|session", re.IGNORECASE
-)
 
 
 @attrs.frozen
@@ -306,7 +302,7 @@ class HTTPModelAPI(ModelAPI):
             headers[endpoint.auth_header.lower()] = scheme + self.api_key
         extra: dict[str, str] = self.args.get("headers") or {}
         headers.update(extra)
-        self._header_secrets = [v for k, v in extra.items() if _SECRET_HEADER.search(k)]
+        self._header_secrets = [v for k, v in extra.items() if SECRET_NAME.search(k)]
         self.headers = headers
         """Headers sent with every request (the key among them)."""
         digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16] if self.api_key else "-"
