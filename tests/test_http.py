@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from modelport.errors import (
     InvalidResponseError,
     ModelAPIError,
     ModelConnectionError,
+    ModelInputError,
     ModelTimeoutError,
     NotFoundError,
     PermissionDeniedError,
@@ -49,13 +51,71 @@ def test_post_json_round_trip() -> None:
         assert wait_for(lambda: server.open_connections() == 0), "client left a connection open"
 
 
-def test_post_json_sends_compact_ascii_json() -> None:
-    """Compact separators; non-ASCII text escaped (the faster encoder), same meaning."""
+def test_post_json_sends_compact_utf8_json() -> None:
+    """Compact separators, UTF-8 text as it is (RFC 8259's encoding), the same meaning."""
     with LocalServer() as server:
         server.enqueue(Reply(json={"ok": True}))
         post(server.url)
-        assert server.requests[0].body == b'{"q":"\\u00e9"}'
+        assert server.requests[0].body == '{"q":"é"}'.encode()
         assert server.requests[0].json == {"q": "é"}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_body_with_nan_or_infinity_is_refused_before_sending(bad: float) -> None:
+    """NaN and the infinities have no JSON form: a typed error, and nothing is sent."""
+
+    async def go() -> None:
+        client = HTTPClient(provider="p", model="m")
+        try:
+            await client.post_json(f"{server.url}/v1/x", {"q": [1.0, {"t": bad}]})
+        finally:
+            await client.close()
+
+    with LocalServer() as server:
+        with pytest.raises(ModelInputError, match="not valid JSON"):
+            asyncio.run(go())
+        assert server.requests == []
+
+
+def test_text_naming_nan_or_infinity_is_sent_as_text() -> None:
+    """The words NaN and Infinity inside a text are only text: sent, not refused."""
+    body = {"q": "NaN, Infinity and -Infinity", "n": 1.5}
+
+    async def go() -> None:
+        client = HTTPClient(provider="p", model="m")
+        try:
+            await client.post_json(f"{server.url}/v1/x", body)
+        finally:
+            await client.close()
+
+    with LocalServer() as server:
+        server.enqueue(Reply(json={"ok": True}))
+        asyncio.run(go())
+        assert server.requests[0].json == body
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (b'{"a": [1, 2.5, "\\u00e9", null, true], "b": {"c": 12345678901234567890123}}', None),
+        ('{"t": "é"}'.encode("utf-16"), {"t": "é"}),  # another encoding, with its BOM
+        (b'{"s": "\\ud800"}', {"s": "\ud800"}),  # a lone surrogate escape
+    ],
+)
+def test_answers_read_as_the_standard_library_reads_them(raw: bytes, value: object) -> None:
+    """A body is read to the value `json.loads` gives, whichever parser reads it."""
+    with LocalServer() as server:
+        server.enqueue(Reply(body=raw, headers={"content-type": "application/json"}))
+
+        async def go() -> object:
+            client = HTTPClient(provider="p", model="m")
+            try:
+                return (await client.post_json(f"{server.url}/v1/x", {})).json
+            finally:
+                await client.close()
+
+        expected = json.loads(raw) if value is None else value
+        assert asyncio.run(go()) == expected
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 2.0) -> bool:

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 import aiohttp
 import attrs
 import yarl
+from pydantic_core import from_json as _from_json
+from pydantic_core import to_json as _to_json
 
 from . import __version__
 from ._limits import response_listener
@@ -81,6 +83,8 @@ __all__ = [
     "StreamingResponse",
     "Translation",
     "error_for_status",
+    "decode_json",
+    "encode_json",
     "excerpt",
     "is_token",
     "parse_duration",
@@ -116,9 +120,42 @@ USER_AGENT = f"modelport/{__version__}"
 string is `modelport.__version__`)."""
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-"""Compact JSON for request bodies, ASCII with `\\u` escapes (one encoder: `json.dumps` with
-options builds one per call). CPython's ASCII string encoder is about 40% faster than its
-UTF-8 one on long prompts; non-ASCII text costs a few more bytes on the wire."""
+"""The standard library's strict encoder: `encode_json`'s referee for a body that may hold
+NaN or an infinity, which JSON cannot carry."""
+
+
+def encode_json(body: Any) -> bytes:
+    """`body` as compact UTF-8 JSON, the way request bodies are sent.
+
+    pydantic-core's encoder does the work (several times faster than `json.dumps`, and
+    already a dependency); a body whose encoding shows `NaN` or `Infinity` anywhere, a text
+    that merely contains the word included, is encoded again by the standard library's
+    strict encoder, which refuses a real NaN or infinity.
+
+    Raises:
+        ValueError: `body` holds NaN, an infinity, or a value JSON has no form for.
+    """
+    data = _to_json(body, inf_nan_mode="constants")
+    if b"NaN" in data or b"Infinity" in data:
+        data = _ENCODER.encode(body).encode("ascii")
+    return data
+
+
+def decode_json(raw: bytes) -> Any:
+    """The JSON value of a response body: pydantic-core's parser (several times faster than
+    `json.loads`), and `json.loads` for any body it refuses (another encoding, a byte-order
+    mark, a lone surrogate escape), so the standard library has the last word on what is
+    JSON.
+
+    Raises:
+        ValueError: the body is not JSON.
+        RecursionError: the body nests deeper than `json.loads` can follow.
+    """
+    try:
+        return _from_json(raw)
+    except ValueError:
+        return json.loads(raw)
+
 
 _STATUS_ERRORS: dict[int, type[ModelAPIError]] = {
     400: BadRequestError,
@@ -329,6 +366,9 @@ _MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
 
 
+_NEVER = math.inf
+
+
 @attrs.define
 class _LoopSession:
     session: aiohttp.ClientSession
@@ -336,21 +376,28 @@ class _LoopSession:
     """Closes the session when the loop ends; started on first use (so the loop knows of
     it), and held here: a started async generator that is collected closes the session."""
     started: bool = False
-    deadlines: dict[asyncio.Task[Any], float] = attrs.field(factory=dict)
-    """Attempts in flight in this loop and when each must end (`attempt_timeout`)."""
-    overdue: set[asyncio.Task[Any]] = attrs.field(factory=set)
-    """Attempts the watchdog cancelled for running past their deadline."""
+    deadlines: dict[asyncio.Task[Any], tuple[float, float]] = attrs.field(factory=dict)
+    """Attempts in flight in this loop, each with when it must end (`attempt_timeout`) and
+    when its answer must have started (`read_timeout`; `_NEVER` once it has)."""
+    overdue: dict[asyncio.Task[Any], str] = attrs.field(factory=dict)
+    """Attempts the watchdog cancelled, and which bound they passed ("read" or "attempt")."""
     watchdog: asyncio.TimerHandle | None = None
 
 
 def _watch(loop: asyncio.AbstractEventLoop, entry: _LoopSession, every: float) -> None:
-    """Cancel the attempts past their deadline; look again in `every` seconds while any is
-    in flight. One timer per loop, however many calls: a timer per call (`asyncio.timeout`)
-    costs several microseconds a call under load."""
+    """Cancel the attempts past a deadline; look again in `every` seconds while any is in
+    flight. One timer per loop, however many calls: a timer per call (`asyncio.timeout`, or
+    aiohttp's own `sock_read` and `total` timers) costs several microseconds a call."""
     now = loop.time()
-    for task, deadline in list(entry.deadlines.items()):
-        if deadline <= now and task not in entry.overdue:
-            entry.overdue.add(task)
+    overdue = entry.overdue
+    for task, (end, first_byte) in list(entry.deadlines.items()):
+        if task in overdue:
+            continue
+        if first_byte <= now and first_byte < end:
+            overdue[task] = "read"
+            task.cancel()
+        elif end <= now:
+            overdue[task] = "attempt"
             task.cancel()
     entry.watchdog = loop.call_later(every, _watch, loop, entry, every) if entry.deadlines else None
 
@@ -372,7 +419,10 @@ class HTTPClient:
         model: Model name, for errors.
         secrets: Values scrubbed from every error message (the API key).
         max_connections: Size of the connection pool (0: no cap; `Model` bounds concurrency).
-        read_timeout: Seconds an attempt may wait for data before it fails (retryably).
+        read_timeout: Seconds an attempt may wait for data before it fails (retryably):
+            for its answer to start, then for each piece of a body still arriving.
+            Watched by one timer per loop, which looks every tenth of the bound (at
+            most every second), so no timer is set per request.
         connect_timeout: Seconds to establish a connection.
         attempt_timeout: Seconds one attempt may take in all (default 600; None: no bound).
         max_response_bytes: The largest (decoded) response body read (default 64 MiB).
@@ -407,6 +457,15 @@ class HTTPClient:
             weakref.WeakKeyDictionary()
         )
         self._last: tuple[asyncio.AbstractEventLoop, _LoopSession] | None = None
+        bounds = [b for b in (attempt_timeout, read_timeout) if b]
+        self._every = min(1.0, min(bounds) / 10) if bounds else None
+        """How often the loop's watchdog looks at the attempts in flight (None: no bound)."""
+        self._request_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        """aiohttp's own timeouts, for the requests the watchdog does not watch (streams,
+        `request`): the session's leaves `sock_read` to the watchdog, so a `post_json` sets
+        no timer of its own."""
 
     def __repr__(self) -> str:
         return f"<HTTPClient {self.provider}/{self.model}>"
@@ -427,7 +486,7 @@ class HTTPClient:
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
+                    total=None, sock_connect=self.connect_timeout, sock_read=None
                 ),
                 headers={"user-agent": USER_AGENT},
             )
@@ -492,7 +551,7 @@ class HTTPClient:
                 `ModelConnectionError` or `ModelTimeoutError` (see above).
         """
         try:
-            data = _ENCODER.encode(body).encode("ascii")
+            data = encode_json(body)
         except ValueError as ex:  # NaN or Infinity: not JSON
             raise ModelInputError(f"{self.provider}: the request is not valid JSON: {ex}") from None
         hdrs = {"content-type": "application/json"}
@@ -510,11 +569,15 @@ class HTTPClient:
                 async with session.post(
                     url, data=data, headers=hdrs, allow_redirects=False
                 ) as resp:
+                    if task is not None:  # the answer has started: `read_timeout` is met
+                        entry.deadlines[task] = (entry.deadlines[task][0], _NEVER)
                     status = resp.status
                     if status in _REDIRECTS:
                         url = self._redirect_target(resp)
                         continue
                     rheaders: Mapping[str, str] = resp.headers
+                    if not resp.content.is_eof():
+                        self._time_reads(resp)
                     length = resp.content_length
                     if length is not None and length <= cap and "content-encoding" not in rheaders:
                         raw = await resp.read()  # the common case: a known, allowed length
@@ -526,11 +589,15 @@ class HTTPClient:
                     InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
                 )
         except asyncio.CancelledError:
-            if task is None or task not in entry.overdue:
-                raise
-            entry.overdue.discard(task)
-            if task.uncancel() > 0:  # cancelled by someone else too
-                raise
+            bound = entry.overdue.pop(task, None) if task is not None else None
+            if bound is None or task.uncancel() > 0:  # type: ignore[union-attr]
+                raise  # not the watchdog's, or cancelled by someone else too
+            if bound == "read":
+                raise self._error(
+                    ModelTimeoutError,
+                    f"no data from the server within {self.read_timeout}s (read_timeout)",
+                    retryable=True,
+                ) from None
             raise self._error(
                 ModelTimeoutError,
                 f"the attempt took longer than attempt_timeout={self.attempt_timeout}s",
@@ -566,7 +633,7 @@ class HTTPClient:
         if status >= 300:
             raise self._status_error(status, raw, rheaders)
         try:
-            parsed = json.loads(raw)
+            parsed = decode_json(raw)
         except (ValueError, RecursionError) as ex:
             text = redact(raw.decode("utf-8", errors="replace"), self.secrets)
             raise self._error(
@@ -577,17 +644,33 @@ class HTTPClient:
         return HTTPResponse(status=status, headers=rheaders, json=parsed)
 
     def _start_attempt(self, entry: _LoopSession) -> asyncio.Task[Any] | None:
-        """Put the running task under the loop's watchdog until `attempt_timeout` is up."""
-        bound = self.attempt_timeout
+        """Put the running task under the loop's watchdog: it must end within
+        `attempt_timeout`, and its answer must start within `read_timeout`."""
+        every = self._every
         task = asyncio.current_task()
-        if bound is None or task is None:
+        if every is None or task is None:
             return None
         loop = task.get_loop()
-        entry.deadlines[task] = loop.time() + bound
+        now = loop.time()
+        attempt, read = self.attempt_timeout, self.read_timeout
+        entry.deadlines[task] = (
+            now + attempt if attempt else _NEVER,
+            now + read if read else _NEVER,
+        )
         if entry.watchdog is None:
-            every = min(1.0, bound / 10)
             entry.watchdog = loop.call_later(every, _watch, loop, entry, every)
         return task
+
+    def _time_reads(self, resp: aiohttp.ClientResponse) -> None:
+        """A body still arriving after its headers: each read must then get data within
+        `read_timeout` (aiohttp's own per-read timer, set only for such a body; a small
+        answer arrives whole with its headers)."""
+        read = self.read_timeout
+        connection = resp.connection
+        protocol = connection.protocol if connection is not None else None
+        if read and protocol is not None:
+            protocol.read_timeout = read
+            protocol.start_timeout()
 
     async def post_stream(
         self,
@@ -603,7 +686,7 @@ class HTTPClient:
         `GenerateConfig.timeout`); `attempt_timeout` is checked as each chunk arrives.
         """
         try:
-            data = _ENCODER.encode(body).encode("ascii")
+            data = encode_json(body)
         except ValueError as ex:
             raise ModelInputError(f"{self.provider}: the request is not valid JSON: {ex}") from None
         hdrs = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -620,18 +703,13 @@ class HTTPClient:
                 sock_read=self.read_timeout,
             )
             if call_timeout is not None
-            else None
+            else self._request_timeout
         )
         try:
             for _ in range(_MAX_REDIRECTS + 1):
-                if request_timeout is None:
-                    resp = await entry.session.post(
-                        url, data=data, headers=hdrs, allow_redirects=False
-                    )
-                else:
-                    resp = await entry.session.post(
-                        url, data=data, headers=hdrs, allow_redirects=False, timeout=request_timeout
-                    )
+                resp = await entry.session.post(
+                    url, data=data, headers=hdrs, allow_redirects=False, timeout=request_timeout
+                )
                 status = resp.status
                 if status in _REDIRECTS:
                     try:
@@ -789,7 +867,7 @@ class HTTPClient:
         payload = data
         if json_body is not None:
             try:
-                payload = _ENCODER.encode(json_body).encode("ascii")
+                payload = encode_json(json_body)
             except ValueError as ex:
                 raise ModelInputError(
                     f"{self.provider}: the request is not valid JSON: {ex}"
@@ -803,7 +881,12 @@ class HTTPClient:
             await entry.closer.__anext__()
         try:
             async with entry.session.request(
-                method, url, data=payload, headers=hdrs, allow_redirects=False
+                method,
+                url,
+                data=payload,
+                headers=hdrs,
+                allow_redirects=False,
+                timeout=self._request_timeout,
             ) as resp:
                 status = resp.status
                 rheaders: Mapping[str, str] = resp.headers
@@ -829,7 +912,7 @@ class RawResponse:
 
     def json(self) -> Any:
         """The body parsed as JSON (a `ValueError` when it is not JSON)."""
-        return json.loads(self.body)
+        return decode_json(self.body)
 
     def text(self) -> str:
         """The body decoded as UTF-8 (invalid bytes replaced)."""

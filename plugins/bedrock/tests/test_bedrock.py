@@ -362,7 +362,7 @@ def test_each_request_is_signed_over_the_bytes_sent() -> None:
     for request in requests:
         verify(request, creds)
         assert request.path == f"/model/{MODEL}/converse"
-        assert request.body == b'{"messages":[{"role":"user","content":[{"text":"Hi \\u00e9"}]}]}'
+        assert request.body == '{"messages":[{"role":"user","content":[{"text":"Hi é"}]}]}'.encode()
         assert SECRET not in json.dumps(dict(request.headers))
         assert request.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={KEY_ID}/")
 

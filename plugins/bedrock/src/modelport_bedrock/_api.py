@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -18,7 +17,15 @@ import yarl
 
 from modelport import ChatMessage, GenerateConfig, ToolChoice, ToolInfo
 from modelport.errors import ModelAPIError, ModelInputError
-from modelport.http import WIRE_CONFIG, Endpoint, HTTPClient, HTTPModelAPI, ModelArg, Translation
+from modelport.http import (
+    WIRE_CONFIG,
+    Endpoint,
+    HTTPClient,
+    HTTPModelAPI,
+    ModelArg,
+    Translation,
+    encode_json,
+)
 
 from . import _wire
 from ._chunks import ConverseEvents, EventStreamParser
@@ -134,8 +141,6 @@ _STREAMING: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 """Whether the request about to be signed is a streamed one (`/converse-stream`)."""
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-
 
 def _stream_path(url: str) -> str:
     head, sep, query = url.partition("?")
@@ -143,10 +148,9 @@ def _stream_path(url: str) -> str:
 
 
 def encode_body(body: Any) -> bytes:
-    """A request body as the HTTP client sends it: compact JSON, ASCII with `\\u` escapes
-    (the bytes signed must be the bytes sent; a test checks them against what a server
-    receives)."""
-    return _ENCODER.encode(body).encode("ascii")
+    """A request body as the HTTP client sends it (`modelport.http.encode_json`: the bytes
+    signed must be the bytes sent; a test checks them against what a server receives)."""
+    return encode_json(body)
 
 
 class _BedrockHTTPClient(HTTPClient):
