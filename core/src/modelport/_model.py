@@ -131,6 +131,34 @@ def normalize_input(input: str | Sequence[Any]) -> list[ChatMessageBase]:
     return messages
 
 
+def _plain_messages(input: Any) -> list[ChatMessageBase] | None:
+    """A copy of `input` when each message is plain text from the system, the user or the
+    assistant (no tool calls, reasoning, media or tool ids), its text checked as
+    `normalize_input` checks it; else None.
+
+    The common call: nothing in such messages is for `check_sent`, `check_content` or
+    `limit_tool_output` to look at, so `Model.prepare` skips their passes over the messages.
+    """
+    if type(input) is not list or not input:
+        return None
+    for i, m in enumerate(input):
+        cls = type(m)
+        if cls is ChatMessageUser:
+            if m.tool_call_id:
+                return None
+        elif cls is ChatMessageAssistant:
+            if m.tool_calls or m.reasoning is not None:
+                return None
+        elif cls is not ChatMessageSystem:
+            return None
+        text = m.content
+        if type(text) is not str:
+            return None
+        if not text.isascii():
+            _check_text(text, i, m.role)
+    return input.copy()
+
+
 def _merge_content(a: str | list[Content], b: str | list[Content]) -> str | list[Content]:
     if isinstance(a, str) and isinstance(b, str):
         return f"{a}\n{b}"
@@ -307,8 +335,13 @@ class Model:
         config: GenerateConfig | None = None,
     ) -> tuple[list[ChatMessage], list[ToolInfo], ToolChoice, GenerateConfig]:
         """Check and normalise a call's arguments as `generate` does, without calling."""
-        messages = normalize_input(input)
-        if config is None or (type(config) is GenerateConfig and not config.model_fields_set):
+        messages = _plain_messages(input)
+        plain = messages is not None
+        if messages is None:
+            messages = normalize_input(input)
+        if config is None or (
+            type(config) is GenerateConfig and not config.__pydantic_fields_set__
+        ):
             cfg = self._base_config()
         else:
             cfg = self._resolve_config(self.config.merge(config))
@@ -342,6 +375,9 @@ class Model:
             raise ModelInputError(
                 f"tool_choice must be 'auto', 'any', 'none' or a ToolFunction, not {tool_choice!r}"
             )
+        if plain:  # text alone: only the tools and the config are left to check
+            check_sent((), tool_infos, cfg)
+            return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
         messages = limit_tool_output(messages, cfg.max_tool_output)
         check_sent(messages, tool_infos, cfg)
         content = self._content
