@@ -124,6 +124,11 @@ INVALID_INPUTS: list[tuple[str, Any, str]] = [
         [ChatMessageSystem(content=NOT_UTF8), ChatMessageUser(content="hi")],
         "message 0 (system)",
     ),
+    (
+        "non-UTF-8 assistant text in the history",
+        [ChatMessageUser(content="hi"), ChatMessageAssistant(content=NOT_UTF8)],
+        "message 1 (assistant)",
+    ),
     ("raw bytes as input", b"caf\xe9", "bytes"),
     ("non-UTF-8 bytes in a message dict", [{"role": "user", "content": b"\xff\xfe"}], "message 0"),
 ]
