@@ -26,6 +26,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import AsyncGenerator, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import attrs
@@ -391,12 +392,20 @@ class HTTPModelAPI(ModelAPI):
         bearer = self.bearer
         if bearer is None:
             return self.headers
-        token = self.check_token(bearer() if callable(bearer) else bearer)
+        token = bearer() if callable(bearer) else bearer
+        last: tuple[Any, Mapping[str, str], Mapping[str, str]] | None = self.__dict__.get(
+            "_bearer_headers"
+        )
+        if last is not None and last[0] is token and last[1] is self.headers:
+            return last[2]  # the same token as the last request: the same headers
+        token = self.check_token(token)
         seen: list[str] = self.__dict__.setdefault("_bearer_seen", [])
         if token not in seen:
             seen.append(token)
             self.http.secrets.append(token)
-        return {**self.headers, "authorization": f"Bearer {token}"}
+        headers = MappingProxyType({**self.headers, "authorization": f"Bearer {token}"})
+        self.__dict__["_bearer_headers"] = (token, self.headers, headers)
+        return headers
 
     def body_headers(self, body: Any) -> Mapping[str, str] | None:
         """Headers that one request's body calls for, added to `request_headers` (default
@@ -456,8 +465,10 @@ class HTTPModelAPI(ModelAPI):
         sink = SINK.get()
         if sink is not None:  # inside `record_calls()`
             return await self._recorded(body, sink)
+        sending = self.http.post_json(self.url, body, self._headers_for(body))
+        del body  # not held while the answer is awaited: fewer objects for the collector
         try:
-            response = await self.http.post_json(self.url, body, self._headers_for(body))
+            response = await sending
         except ModelAPIError as ex:
             output = self.error_output(ex)
             if output is None:

@@ -27,6 +27,7 @@ import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 import aiohttp
@@ -457,6 +458,9 @@ class HTTPClient:
             weakref.WeakKeyDictionary()
         )
         self._last: tuple[asyncio.AbstractEventLoop, _LoopSession] | None = None
+        self._last_headers: tuple[Mapping[str, str] | None, dict[str, str]] | None = None
+        """The read-only headers (a `MappingProxyType`, as the shell's are) of a recent
+        `post_json`, and those merged with its own, sent as they are (aiohttp copies them)."""
         bounds = [b for b in (attempt_timeout, read_timeout) if b]
         self._every = min(1.0, min(bounds) / 10) if bounds else None
         """How often the loop's watchdog looks at the attempts in flight (None: no bound)."""
@@ -554,9 +558,16 @@ class HTTPClient:
             data = encode_json(body)
         except ValueError as ex:  # NaN or Infinity: not JSON
             raise ModelInputError(f"{self.provider}: the request is not valid JSON: {ex}") from None
-        hdrs = {"content-type": "application/json"}
-        if headers:
-            hdrs.update(headers)
+        del body  # sent as `data`: not held while the answer is awaited
+        last = self._last_headers
+        if last is not None and last[0] is headers:
+            hdrs = last[1]  # the same read-only headers as the last call: merged then
+        else:
+            hdrs = {"content-type": "application/json"}
+            if headers:
+                hdrs.update(headers)
+            if type(headers) is MappingProxyType:  # read-only: taken as unchanging
+                self._last_headers = (headers, hdrs)
         entry = self._loop_session()
         if not entry.started:  # start it, so that the loop knows to close it
             entry.started = True
