@@ -516,7 +516,11 @@ class Model:
                 if ticket is not None:
                     ticket.release()
                 raise
-            output.time = time.monotonic() - start
+            if type(output) is ModelOutput:  # `BaseModel.__setattr__`'s work, without its dispatch
+                output.__dict__["time"] = time.monotonic() - start
+                output.__pydantic_fields_set__.add("time")
+            else:
+                output.time = time.monotonic() - start
             if not output.model:
                 output.model = self.name
             self._cost(output)

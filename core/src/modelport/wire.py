@@ -33,7 +33,7 @@ from ._content import (
     content_kind,
 )
 from ._messages import ChatMessage, ChatMessageAssistant
-from ._output import ModelUsage
+from ._output import ModelOutput, ModelUsage
 from ._server_tools import check_server_tools, server_tools_enabled
 from ._tools import ToolCall, ToolChoice, ToolFunction
 from .errors import ModelInputError
@@ -57,6 +57,7 @@ __all__ = [
     "inline_files",
     "json_schema_format",
     "merge_deep",
+    "output_from",
     "parse_arguments",
     "media_source",
     "parse_tool_call",
@@ -218,6 +219,21 @@ def usage(
 ) -> ModelUsage:
     """A `ModelUsage`; `total_tokens` defaults to input + output when not given (or zero)."""
     return ModelUsage(**usage_fields(input_tokens, output_tokens, total_tokens, **fields))
+
+
+_validate_output: Callable[[Any], ModelOutput] | None = None
+
+
+def output_from(fields: dict[str, Any]) -> ModelOutput:
+    """`ModelOutput.model_validate(fields)`, through pydantic-core's validator directly: the
+    way a translation that builds its whole output as one dict validates it, once (the type of
+    every field is checked; a field of the wrong type is a `pydantic.ValidationError`, which
+    the shell turns into an `InvalidResponseError`)."""
+    global _validate_output
+    if _validate_output is None:
+        ModelOutput.model_rebuild()  # built on first use (`defer_build`)
+        _validate_output = ModelOutput.__pydantic_validator__.validate_python
+    return _validate_output(fields)
 
 
 def usage_fields(

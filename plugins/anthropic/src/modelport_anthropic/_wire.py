@@ -50,6 +50,7 @@ from modelport.wire import (
     decoded_tool_call,
     document_mime,
     media_source,
+    output_from,
     results_first,
     usage,
 )
@@ -535,7 +536,7 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             metadata[key] = body[key]
     if other:
         metadata["content_blocks"] = other
-    return ModelOutput.model_validate(
+    return output_from(
         {
             "model": name,
             "choices": [{"message": message, "stop_reason": stop_reason}],

@@ -49,7 +49,15 @@ from modelport.errors import (
     ServerError,
 )
 from modelport.http import ErrorDetail, excerpt, parse_error_body
-from modelport.wire import add_turn, assistant_parts, count, decoded_tool_call, results_first, usage
+from modelport.wire import (
+    add_turn,
+    assistant_parts,
+    count,
+    decoded_tool_call,
+    output_from,
+    results_first,
+    usage,
+)
 
 from ._server_tools import ServerBlocks, server_blocks, system_tools
 
@@ -513,7 +521,7 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             metadata[key] = value
     if other:
         metadata["content_blocks"] = other
-    return ModelOutput.model_validate(
+    return output_from(
         {
             "model": model,
             "choices": [

@@ -49,6 +49,7 @@ from modelport.wire import (
     document_filename,
     json_schema_format,
     media_source,
+    output_from,
     parse_tool_call,
     usage,
 )
@@ -492,7 +493,7 @@ def responses_from_wire(body: Any, model: str = "") -> ModelOutput:
     if isinstance(usage, dict):
         output["usage"] = responses_usage(usage)
     try:
-        return ModelOutput.model_validate(output)
+        return output_from(output)
     except (TypeError, ValueError) as ex:
         raise WireError(f"unexpected response shape: {str(ex)[:300]}") from None
 

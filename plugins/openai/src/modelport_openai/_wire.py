@@ -38,6 +38,7 @@ from modelport.wire import (
     document_filename,
     json_schema_format,
     media_source,
+    output_from,
     usage_fields,
 )
 
@@ -379,7 +380,7 @@ def from_wire(body: Any, quirks: Quirks = Quirks(), model: str = "") -> ModelOut
         if isinstance(usage, dict):
             output["usage"] = _usage_fields(usage, quirks)
         # one validation of the whole output: the type of every field is checked here
-        return ModelOutput.model_validate(output)
+        return output_from(output)
     except WireError:
         raise
     except (TypeError, ValueError, AttributeError) as ex:
