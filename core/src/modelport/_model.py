@@ -19,7 +19,7 @@ from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
-from ._limits import LastSlots, check_limiter, response_listener
+from ._limits import LastSlots, Slots, check_limiter, response_listener
 from ._messages import (
     ChatMessage,
     ChatMessageAssistant,
@@ -256,6 +256,9 @@ class Model:
         self._slots = LastSlots(limiter)
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
+        self._checked: GenerateConfig | None = None
+        """The config `check_sent` last passed (the HTTP layer refuses NaN and text that is
+        not UTF-8 again, as it encodes, should a config change in place)."""
         self._collapse: tuple[bool, bool] | None = None
         self._content: tuple[frozenset[str] | None] | None = None
         self._closed = False
@@ -376,7 +379,9 @@ class Model:
                 f"tool_choice must be 'auto', 'any', 'none' or a ToolFunction, not {tool_choice!r}"
             )
         if plain:  # text alone: only the tools and the config are left to check
-            check_sent((), tool_infos, cfg)
+            if tool_infos or cfg is not self._checked:
+                check_sent((), tool_infos, cfg)
+                self._checked = cfg  # the model's own config, checked once while it stays
             return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
         messages = limit_tool_output(messages, cfg.max_tool_output)
         check_sent(messages, tool_infos, cfg)
@@ -510,8 +515,36 @@ class Model:
                         pending.claim.release()
                     raise
             try:
-                coro = self._call(messages, tool_infos, choice, cfg, watch, call, hooks)
-                output = await (coro if pending is None else pending.bound(coro))
+                api = self.api
+                slots = self._slots.get(
+                    api.connection_key(), cfg.max_connections or api.max_connections()
+                )
+                if (
+                    pending is None
+                    and watch is None
+                    and call is None
+                    and cfg.timeout is None
+                    and type(slots) is Slots
+                    and slots.try_take()
+                ):  # the common call: its first attempt here, one coroutine layer fewer
+                    failed = None
+                    try:
+                        result = await api.generate(messages, tool_infos, choice, cfg)
+                        output = _answer(result) if isinstance(result, tuple) else result
+                    except Exception as ex:
+                        failed = ex
+                    finally:
+                        slots.give()
+                    if failed is not None:  # the retries, as `_attempts` makes them
+                        max_retries = cfg.max_retries
+                        output = await self._attempts(
+                            slots,
+                            DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+                            None, messages, tool_infos, choice, cfg, failed=failed,
+                        )  # fmt: skip
+                else:
+                    coro = self._call(messages, tool_infos, choice, cfg, watch, call, hooks)
+                    output = await (coro if pending is None else pending.bound(coro))
             except BaseException:
                 if ticket is not None:
                     ticket.release()
@@ -678,6 +711,7 @@ class Model:
         watch: Watch | None = None,
         call: CallInfo | None = None,
         hooks: _Hooks | None = None,
+        failed: Exception | None = None,
     ) -> ModelOutput:
         """Call the provider until it answers, retrying rate limits and transient errors.
 
@@ -692,6 +726,9 @@ class Model:
         listen = getattr(semaphore, "attempt", None)  # an AdaptiveLimiter learns from answers
         while True:
             try:
+                if failed is not None:  # a first attempt `generate` made: handled as one here
+                    first, failed = failed, None
+                    raise first
                 if not semaphore.try_take():
                     await semaphore.take()
                 try:
