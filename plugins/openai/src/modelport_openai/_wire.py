@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelport import (
@@ -130,10 +130,12 @@ def to_wire(
     tool_choice: ToolChoice,
     config: GenerateConfig,
     quirks: Quirks = Quirks(),
+    fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `/chat/completions` request body for one call (no `stream`: one JSON answer).
 
     `config.extra_body` is not applied here: the shell merges it into every provider's body.
+    `fields`, when given, are `config_fields(...)` of this call's config, computed earlier.
 
     Raises:
         ModelInputError: content the service cannot take (video).
@@ -148,7 +150,7 @@ def to_wire(
         body["tool_choice"] = chat_tool_choice(tool_choice, TOOL_CHOICES)
         if config.parallel_tool_calls is not None and quirks.parallel_tool_calls:
             body["parallel_tool_calls"] = config.parallel_tool_calls
-    _config_fields(body, config, quirks, reasoning)
+    body.update(config_fields(config, quirks, reasoning) if fields is None else fields)
     return body
 
 
@@ -165,9 +167,10 @@ _FIELDS = {
 `logprobs` and `top_logprobs`)."""
 
 
-def _config_fields(
-    body: dict[str, Any], config: GenerateConfig, quirks: Quirks, reasoning: bool
-) -> None:
+def config_fields(config: GenerateConfig, quirks: Quirks, reasoning: bool) -> dict[str, Any]:
+    """The body fields that `config` sets, for a model that `reasoning` says is (or is not) a
+    reasoning model."""
+    body: dict[str, Any] = {}
     if config.max_tokens is not None:
         key = (
             "max_completion_tokens" if reasoning and quirks.max_completion_tokens else "max_tokens"
@@ -202,6 +205,7 @@ def _config_fields(
             body["top_k"] = config.top_k
         if "best_of" in quirks.extra_params and config.best_of is not None:
             body["best_of"] = config.best_of
+    return body
 
 
 def _tool(tool: ToolInfo) -> dict[str, Any]:
