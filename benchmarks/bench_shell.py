@@ -6,7 +6,7 @@ through a bare aiohttp client (one session, the same JSON bodies encoded with `j
 answers parsed with `json.loads`) against a fake server in its own process, interleaved.
 Figure: client CPU per call (`time.process_time()` in this process), as the ratio to the bare
 client; each scenario is run three times and the median ratio reported, since single runs move
-with garbage-collection timing.
+with garbage-collection timing (each run makes thousands of calls for the same reason).
 
 Time to a first call: a fresh interpreter doing `import modelport`, `get_model("openai/...")`
 and building its HTTP session, against one doing `import pydantic, aiohttp` (median of many;
@@ -112,9 +112,12 @@ def _body(prompt: str, concurrency: int) -> dict[str, Any]:
 
 
 def _calls(concurrency: int, size: int, quick: bool) -> int:
-    n = 1500 if size <= 10_000 else 600
+    """Calls per run: enough that each run sees several of the garbage collector's full
+    collections (a few tens of milliseconds each in a process this size), so a run's figure
+    is their average cost rather than whether one happened to land in it."""
+    n = 6000 if size <= 10_000 else 2000
     n = max(n, concurrency * 2)
-    return n // 4 if quick else n
+    return n // 8 if quick else n
 
 
 def measure_scenario(url: str, concurrency: int, size: int, quick: bool) -> dict[str, Any]:
