@@ -218,6 +218,41 @@ def test_stalled_body_is_a_retryable_timeout() -> None:
     assert info.value.retryable
 
 
+def test_an_answer_that_never_starts_is_a_retryable_timeout_within_read_timeout() -> None:
+    """No headers at all: the loop's watchdog ends the attempt soon after `read_timeout`
+    (it looks every tenth of the bound), naming the bound."""
+    with LocalServer() as server:
+        server.enqueue(Reply(hang=True))
+        start = time.monotonic()
+        with pytest.raises(ModelTimeoutError, match="read_timeout") as info:
+            post(server.url, read_timeout=0.3)
+        took = time.monotonic() - start
+    assert info.value.retryable
+    assert 0.3 <= took < 1.5
+
+
+def test_a_drip_that_keeps_coming_is_read_to_the_end() -> None:
+    """Each piece arriving within `read_timeout` keeps the attempt going, however long the
+    whole body takes (`attempt_timeout` bounds that)."""
+    with LocalServer() as server:
+        server.enqueue(Reply(chunks=(b'{"a":', b" 1", b"}"), chunk_delay=0.15))
+        assert post(server.url, read_timeout=0.25) == {"a": 1}
+
+
+def test_the_session_keeps_read_timeout_for_requests_made_on_it_directly() -> None:
+    """A provider that uses `HTTPClient.session()` itself still gets `read_timeout` per read."""
+
+    async def go() -> object:
+        client = HTTPClient(provider="p", model="m", read_timeout=7.0, connect_timeout=3.0)
+        try:
+            return client.session().timeout
+        finally:
+            await client.close()
+
+    timeout = asyncio.run(go())
+    assert timeout.sock_read == 7.0 and timeout.sock_connect == 3.0  # type: ignore[attr-defined]
+
+
 def test_internet_is_blocked_in_tests() -> None:
     with pytest.raises(ModelConnectionError):
         post("https://api.example.com")

@@ -464,12 +464,12 @@ class HTTPClient:
         bounds = [b for b in (attempt_timeout, read_timeout) if b]
         self._every = min(1.0, min(bounds) / 10) if bounds else None
         """How often the loop's watchdog looks at the attempts in flight (None: no bound)."""
-        self._request_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        self._watched = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=None
         )
-        """aiohttp's own timeouts, for the requests the watchdog does not watch (streams,
-        `request`): the session's leaves `sock_read` to the watchdog, so a `post_json` sets
-        no timer of its own."""
+        """The timeouts of a `post_json`, whose `read_timeout` the loop's watchdog keeps until
+        its answer starts (aiohttp's own per-read timer costs several microseconds a call);
+        every other request has the session's, `sock_read` included."""
 
     def __repr__(self) -> str:
         return f"<HTTPClient {self.provider}/{self.model}>"
@@ -490,7 +490,7 @@ class HTTPClient:
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.connect_timeout, sock_read=None
+                    total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
                 ),
                 headers={"user-agent": USER_AGENT},
             )
@@ -578,7 +578,7 @@ class HTTPClient:
         try:
             for _ in range(_MAX_REDIRECTS + 1):
                 async with session.post(
-                    url, data=data, headers=hdrs, allow_redirects=False
+                    url, data=data, headers=hdrs, allow_redirects=False, timeout=self._watched
                 ) as resp:
                     if task is not None:  # the answer has started: `read_timeout` is met
                         entry.deadlines[task] = (entry.deadlines[task][0], _NEVER)
@@ -714,13 +714,18 @@ class HTTPClient:
                 sock_read=self.read_timeout,
             )
             if call_timeout is not None
-            else self._request_timeout
+            else None
         )
         try:
             for _ in range(_MAX_REDIRECTS + 1):
-                resp = await entry.session.post(
-                    url, data=data, headers=hdrs, allow_redirects=False, timeout=request_timeout
-                )
+                if request_timeout is None:
+                    resp = await entry.session.post(
+                        url, data=data, headers=hdrs, allow_redirects=False
+                    )
+                else:
+                    resp = await entry.session.post(
+                        url, data=data, headers=hdrs, allow_redirects=False, timeout=request_timeout
+                    )
                 status = resp.status
                 if status in _REDIRECTS:
                     try:
@@ -897,7 +902,6 @@ class HTTPClient:
                 data=payload,
                 headers=hdrs,
                 allow_redirects=False,
-                timeout=self._request_timeout,
             ) as resp:
                 status = resp.status
                 rheaders: Mapping[str, str] = resp.headers
