@@ -361,7 +361,7 @@ class Model:
             messages = collapse_messages(messages, "user")
         if collapse[1]:
             messages = collapse_messages(messages, "assistant")
-        tool_infos = [_as_tool(t) for t in tools]
+        tool_infos = [_as_tool(t) for t in tools] if tools else []
         if tool_infos and "internal_tools" in self._unsupported_config():
             # the field itself is dropped for such a provider: read it as the caller set it
             given = config.internal_tools if config is not None else None
