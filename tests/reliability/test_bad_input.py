@@ -3,6 +3,8 @@ for a bad API key, does not echo it). The server is up, answering 200, and must 
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from collections.abc import Iterator
 from typing import Any
 
@@ -256,6 +258,57 @@ def test_text_that_is_not_utf8_or_numbers_json_lacks_anywhere_sent(
         err = rig.fails(ModelInputError, input, **kw)
         assert named in str(err), str(err)
         assert "UTF-8" in str(err) or "NaN" in str(err)
+        assert rig.attempts == 0
+
+
+NOT_JSON: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "bytes in extra_body",
+        {"config": GenerateConfig(extra_body={"x": b"raw"})},
+        "['x'] is a bytes",
+    ),
+    (
+        "a Decimal deep in extra_body",
+        {"config": GenerateConfig(extra_body={"a": [{"t": decimal.Decimal("0.5")}]})},
+        "extra_body['a'][0]['t'] is a Decimal",
+    ),
+    ("a set in extra_body", {"config": GenerateConfig(extra_body={"s": {1, 2}})}, "is a set"),
+    (
+        "a date in tool call arguments",
+        {
+            "input": [
+                ChatMessageUser(content="go"),
+                ChatMessageAssistant(
+                    content="",
+                    tool_calls=[
+                        ToolCall(id="c", function="f", arguments={"on": datetime.date(2026, 1, 2)})
+                    ],
+                ),
+                ChatMessageTool(content="done", tool_call_id="c", function="f"),
+            ]
+        },
+        "tool call 0 arguments['on'] is a date",
+    ),
+    ("an object in extra_body", {"config": GenerateConfig(extra_body={"o": object()})}, "object"),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "named"), [(c, n) for _, c, n in NOT_JSON], ids=[i for i, _, _ in NOT_JSON]
+)
+def test_values_json_has_no_form_for_are_refused_before_sending(
+    call: dict[str, Any], named: str
+) -> None:
+    """Caller: puts bytes, a Decimal, a set, a date or any object where the body takes JSON
+    (`extra_body`, tool call arguments). Sees: `ModelInputError` naming where and the type.
+    Server: no request (a faster encoder would otherwise send bytes or a Decimal as a string,
+    a set as a list)."""
+    kw = dict(call)
+    input = kw.pop("input", "Hello")
+    with serving() as rig:
+        err = rig.fails(ModelInputError, input, **kw)
+        assert named in str(err), str(err)
+        assert "JSON has no form for" in str(err)
         assert rig.attempts == 0
 
 

@@ -49,8 +49,9 @@ def _bad_text(text: str) -> int | None:
 
 
 def _problem(value: Any) -> bool:
-    """Whether JSON-like `value` holds a string that is not UTF-8 or a NaN/infinite float
-    anywhere (keys included). Iterative, so any depth is fine."""
+    """Whether JSON-like `value` holds a string that is not UTF-8, a NaN/infinite float, or
+    a value JSON has no form for (bytes, a date, a set, a Decimal, any object), anywhere (keys
+    included). Iterative, so any depth is fine."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -65,6 +66,8 @@ def _problem(value: Any) -> bool:
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
+        elif item is not None and not isinstance(item, int):  # bool is an int
+            return True
     return False
 
 
@@ -102,6 +105,11 @@ def _locate(value: Any, where: Where) -> ModelInputError:
         elif isinstance(item, (list, tuple)):
             for i in reversed(range(len(item))):
                 stack.append((item[i], f"{path}[{i}]"))
+        elif item is not None and not isinstance(item, int):
+            return ModelInputError(
+                f"{path} is a {type(item).__name__}, which JSON has no form for: give a str, "
+                f"a number, a bool, None, a list or a dict"
+            )
     return ModelInputError(f"{_place(where)} cannot be sent")  # pragma: no cover
 
 
