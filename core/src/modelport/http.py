@@ -462,8 +462,9 @@ class HTTPClient:
         """The read-only headers (a `MappingProxyType`, as the shell's are) of a recent
         `post_json`, and those merged with its own, sent as they are (aiohttp copies them)."""
         bounds = [b for b in (attempt_timeout, read_timeout) if b]
-        self._every = min(1.0, min(bounds) / 10) if bounds else None
-        """How often the loop's watchdog looks at the attempts in flight (None: no bound)."""
+        self._every = max(0.01, min(1.0, min(bounds) / 10)) if bounds else None
+        """How often the loop's watchdog looks at the attempts in flight: a tenth of the
+        smaller bound, between 10 ms and 1 s (None: no bound)."""
         self._watched = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=None
         )
