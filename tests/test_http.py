@@ -231,6 +231,18 @@ def test_an_answer_that_never_starts_is_a_retryable_timeout_within_read_timeout(
     assert 0.3 <= took < 1.5
 
 
+def test_read_timeout_applies_again_to_the_answer_after_a_redirect() -> None:
+    """A same-origin 307 is followed; an answer to the new request that never starts still
+    ends within `read_timeout`, not at `attempt_timeout`."""
+    with LocalServer() as server:
+        server.enqueue(Reply(status=307, headers={"location": "/v1/moved"}), Reply(hang=True))
+        start = time.monotonic()
+        with pytest.raises(ModelTimeoutError, match="read_timeout"):
+            post(server.url, read_timeout=0.3, attempt_timeout=30)
+        assert time.monotonic() - start < 1.5
+        assert [r.path for r in server.requests] == ["/v1/x", "/v1/moved"]
+
+
 def test_a_drip_that_keeps_coming_is_read_to_the_end() -> None:
     """Each piece arriving within `read_timeout` keeps the attempt going, however long the
     whole body takes (`attempt_timeout` bounds that)."""

@@ -423,7 +423,7 @@ class HTTPClient:
         read_timeout: Seconds an attempt may wait for data before it fails (retryably):
             for its answer to start, then for each piece of a body still arriving.
             Watched by one timer per loop, which looks every tenth of the bound (at
-            most every second), so no timer is set per request.
+            least once a second, at most every 10 ms), so no timer is set per request.
         connect_timeout: Seconds to establish a connection.
         attempt_timeout: Seconds one attempt may take in all (default 600; None: no bound).
         max_response_bytes: The largest (decoded) response body read (default 64 MiB).
@@ -586,6 +586,11 @@ class HTTPClient:
                     status = resp.status
                     if status in _REDIRECTS:
                         url = self._redirect_target(resp)
+                        if task is not None and self.read_timeout:  # the next answer's start
+                            entry.deadlines[task] = (
+                                entry.deadlines[task][0],
+                                task.get_loop().time() + self.read_timeout,
+                            )
                         continue
                     rheaders: Mapping[str, str] = resp.headers
                     if not resp.content.is_eof():
