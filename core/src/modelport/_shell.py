@@ -414,6 +414,8 @@ class HTTPModelAPI(ModelAPI):
 
     def _headers_for(self, body: Any) -> Mapping[str, str]:
         headers = self.request_headers()
+        if type(self).body_headers is HTTPModelAPI.body_headers:
+            return headers  # no headers from the body: the default hook gives none
         extra = self.body_headers(body)
         return {**headers, **extra} if extra else headers
 

@@ -101,15 +101,11 @@ class OpenAICompatibleAPI(HTTPModelAPI):
             # the bodies share them, and nothing changes a body's values in place
             if not any(isinstance(v, dict) for v in fields.values()):
                 self._fields_memo = (given, fields)
-        return to_wire(
-            self.wire_model,
-            inline_files(input),
-            tools,
-            tool_choice,
-            config,
-            self.quirks,
-            fields,
-        )
+        for m in input:  # files to read only where some content is not plain text
+            if type(m.content) is not str:
+                input = inline_files(input)
+                break
+        return to_wire(self.wire_model, input, tools, tool_choice, config, self.quirks, fields)
 
     def from_wire(self, body: Any) -> ModelOutput:
         """The output of a chat completion; a 2xx that carries an error object (some gateways

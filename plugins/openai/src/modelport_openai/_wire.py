@@ -39,7 +39,6 @@ from modelport.wire import (
     json_schema_format,
     media_source,
     output_from,
-    usage_fields,
 )
 
 from ._service import Quirks
@@ -485,7 +484,12 @@ def _usage_fields(raw: dict[str, Any], quirks: Quirks) -> dict[str, Any]:
     output_tokens = int(raw.get("completion_tokens") or 0)
     if reasoning is not None and quirks.reasoning_tokens_excluded:
         output_tokens += int(reasoning)
-    fields = usage_fields(raw.get("prompt_tokens"), output_tokens, raw.get("total_tokens"))
+    input_tokens = int(raw.get("prompt_tokens") or 0)  # `usage_fields`, inline: every call
+    fields: dict[str, Any] = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": int(raw.get("total_tokens") or 0) or input_tokens + output_tokens,
+    }
     # the optional counts as given (validated as ints with the whole output)
     write = prompt.get("cache_write_tokens")
     if write is not None:
