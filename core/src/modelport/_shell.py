@@ -396,15 +396,15 @@ class HTTPModelAPI(ModelAPI):
         last: tuple[Any, Mapping[str, str], Mapping[str, str]] | None = self.__dict__.get(
             "_bearer_headers"
         )
-        if last is not None and last[0] is token and last[1] is self.headers:
-            return last[2]  # the same token as the last request: the same headers
+        if last is not None and last[0] is token and last[1] == self.headers:
+            return last[2]  # the same token and headers as the last request
         token = self.check_token(token)
         seen: list[str] = self.__dict__.setdefault("_bearer_seen", [])
         if token not in seen:
             seen.append(token)
             self.http.secrets.append(token)
         headers = MappingProxyType({**self.headers, "authorization": f"Bearer {token}"})
-        self.__dict__["_bearer_headers"] = (token, self.headers, headers)
+        self.__dict__["_bearer_headers"] = (token, dict(self.headers), headers)
         return headers
 
     def body_headers(self, body: Any) -> Mapping[str, str] | None:

@@ -365,6 +365,32 @@ def test_vertex_token_function_is_called_for_each_request_and_redacted() -> None
     assert "ya29.second-token" not in str(err) and "***" in str(err)
 
 
+def test_vertex_headers_changed_between_calls_are_sent_with_the_next_call() -> None:
+    """The bearer's headers are built once per token and reused; a header changed in place on
+    the provider still reaches the very next request."""
+    token = "ya29.same-token"
+    with LocalServer(default=OK) as server:
+        built = get_model(
+            "google/vertex/gemini-2.5-flash",
+            base_url=server.url,
+            project="p",
+            access_token=lambda: token,
+            headers={"x-title": "first"},
+            memoize=False,
+        )
+
+        async def go() -> None:
+            async with built:
+                await built.generate("one")
+                await built.generate("two")
+                built.api.headers["x-title"] = "second"  # type: ignore[attr-defined]
+                await built.generate("three")
+
+        run(go())
+    assert [r.headers["x-title"] for r in server.requests] == ["first", "first", "second"]
+    assert all(r.headers["authorization"] == f"Bearer {token}" for r in server.requests)
+
+
 def test_the_factory_picks_the_endpoint_by_the_model_name() -> None:
     gemini = get_model("google/models/gemini-2.5-flash", api_key=KEY, memoize=False)
     vertex = get_model("google/vertex/gemini-2.5-flash", api_key=KEY, memoize=False)

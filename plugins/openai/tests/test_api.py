@@ -129,6 +129,31 @@ def test_headers_and_key_reach_the_server_and_no_log_line(caplog: pytest.LogCapt
     assert all(KEY not in r.getMessage() for r in caplog.records)
 
 
+def test_headers_changed_between_calls_are_sent_with_the_next_call() -> None:
+    """The headers a request sends are built once and reused while they stay the same; a
+    header changed in place on the provider reaches the very next request."""
+    with LocalServer(default=Reply(json=completion_body(text_output("hi"), "gpt-4o"))) as server:
+        model = get_model(
+            "openai/gpt-4o",
+            base_url=server.url,
+            api_key=KEY,
+            headers={"X-Title": "first"},
+            memoize=False,
+        )
+
+        async def go() -> None:
+            async with model:
+                await model.generate("one")
+                await model.generate("two")
+                model.api.headers["X-Title"] = "second"  # type: ignore[attr-defined]
+                await model.generate("three")
+
+        asyncio.run(go())
+    titles = [r.headers["x-title"] for r in server.requests]
+    assert titles == ["first", "first", "second"]
+    assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in server.requests)
+
+
 def test_a_compatible_service_without_a_key_sends_none() -> None:
     local = Service(name="local", base_url="http://127.0.0.1:1/v1", key_required=False)
 
