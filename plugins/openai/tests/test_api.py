@@ -154,6 +154,28 @@ def test_headers_changed_between_calls_are_sent_with_the_next_call() -> None:
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in server.requests)
 
 
+def test_a_config_value_changed_in_place_is_sent_with_the_next_call() -> None:
+    """Nothing the translation keeps between calls hides a change made to the model's config
+    in place."""
+    with LocalServer(default=Reply(json=completion_body(text_output("hi"), "gpt-4o"))) as server:
+        model = get_model(
+            "openai/gpt-4o",
+            base_url=server.url,
+            api_key=KEY,
+            config=GenerateConfig(temperature=0.1),
+            memoize=False,
+        )
+
+        async def go() -> None:
+            async with model:
+                await model.generate("one")
+                model.config.temperature = 0.7
+                await model.generate("two")
+
+        asyncio.run(go())
+    assert [r.json["temperature"] for r in server.requests] == [0.1, 0.7]
+
+
 def test_a_compatible_service_without_a_key_sends_none() -> None:
     local = Service(name="local", base_url="http://127.0.0.1:1/v1", key_required=False)
 

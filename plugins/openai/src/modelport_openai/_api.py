@@ -68,7 +68,6 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         super().__init__(model_name, base_url, api_key, config, **model_args)
         self.service: Service = self.endpoint  # type: ignore[misc, assignment]
         self.quirks = self.service.quirks
-        self._fields_memo: tuple[GenerateConfig, dict[str, Any]] | None = None
 
     def resolve_endpoint(self, model_name: str) -> tuple[Endpoint, str]:
         """The class's service and the name unchanged (`openai-api` reads the service from the
@@ -87,20 +86,10 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         config: GenerateConfig,
     ) -> dict[str, Any]:
         """The chat-completions body (local image and audio files read into data URLs)."""
-        memo = self._fields_memo
-        if memo is not None and memo[0] is config:
-            fields = memo[1]  # the same config as the last call: the same fields
-        else:
-            given = config
-            limit = self.quirks.max_choices
-            if limit is not None and config.num_choices is not None and config.num_choices > limit:
-                config = drop_config(config, ("num_choices",), self.provider)
-            reasoning = is_reasoning_model(self.wire_model)
-            fields = config_fields(config, self.quirks, reasoning)
-            # kept for the next call when every value is a scalar or a list the config holds:
-            # the bodies share them, and nothing changes a body's values in place
-            if not any(isinstance(v, dict) for v in fields.values()):
-                self._fields_memo = (given, fields)
+        limit = self.quirks.max_choices
+        if limit is not None and config.num_choices is not None and config.num_choices > limit:
+            config = drop_config(config, ("num_choices",), self.provider)
+        fields = config_fields(config, self.quirks, is_reasoning_model(self.wire_model))
         for m in input:  # files to read only where some content is not plain text
             if type(m.content) is not str:
                 input = inline_files(input)
