@@ -312,6 +312,18 @@ def test_values_json_has_no_form_for_are_refused_before_sending(
         assert rig.attempts == 0
 
 
+def test_a_model_config_changed_in_place_is_checked_again() -> None:
+    """Caller: a call succeeds, then puts bytes into the model's own config in place. Sees:
+    `ModelInputError` on the next call; the server got only the first request."""
+    with serving(ok()) as rig:
+        rig.model.config.extra_body = {"ok": 1}
+        assert rig.generate("Hello").completion
+        rig.model.config.extra_body = {"x": b"raw"}
+        err = rig.fails(ModelInputError, "Hello")
+        assert "JSON has no form for" in str(err)
+        assert rig.attempts == 1
+
+
 def test_tool_choice_naming_no_tool() -> None:
     """Caller: forces a tool that is not among the tools. Sees: `ModelInputError` naming it."""
     with serving() as rig:

@@ -256,9 +256,6 @@ class Model:
         self._slots = LastSlots(limiter)
         self._unsupported: tuple[str, ...] | None = None
         self._base: tuple[GenerateConfig, GenerateConfig] | None = None
-        self._checked: GenerateConfig | None = None
-        """The config `check_sent` last passed (the HTTP layer refuses NaN and text that is
-        not UTF-8 again, as it encodes, should a config change in place)."""
         self._collapse: tuple[bool, bool] | None = None
         self._content: tuple[frozenset[str] | None] | None = None
         self._closed = False
@@ -379,9 +376,7 @@ class Model:
                 f"tool_choice must be 'auto', 'any', 'none' or a ToolFunction, not {tool_choice!r}"
             )
         if plain:  # text alone: only the tools and the config are left to check
-            if tool_infos or cfg is not self._checked:
-                check_sent((), tool_infos, cfg)
-                self._checked = cfg  # the model's own config, checked once while it stays
+            check_sent((), tool_infos, cfg)
             return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
         messages = limit_tool_output(messages, cfg.max_tool_output)
         check_sent(messages, tool_infos, cfg)
