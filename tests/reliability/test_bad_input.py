@@ -316,10 +316,11 @@ def test_a_model_config_changed_in_place_is_checked_again() -> None:
     """Caller: a call succeeds, then puts bytes into the model's own config in place. Sees:
     `ModelInputError` on the next call; the server got only the first request."""
     with serving(ok()) as rig:
+        messages = [ChatMessageUser(content="Hello")]
         rig.model.config.extra_body = {"ok": 1}
-        assert rig.generate("Hello").completion
+        assert rig.generate(messages).completion
         rig.model.config.extra_body = {"x": b"raw"}
-        err = rig.fails(ModelInputError, "Hello")
+        err = rig.fails(ModelInputError, messages)
         assert "JSON has no form for" in str(err)
         assert rig.attempts == 1
 

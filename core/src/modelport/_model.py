@@ -335,10 +335,9 @@ class Model:
         config: GenerateConfig | None = None,
     ) -> tuple[list[ChatMessage], list[ToolInfo], ToolChoice, GenerateConfig]:
         """Check and normalise a call's arguments as `generate` does, without calling."""
-        messages = _plain_messages(input)
-        plain = messages is not None
-        if messages is None:
-            messages = normalize_input(input)
+        plain_list = None if type(input) is str else _plain_messages(input)
+        plain = plain_list is not None or type(input) is str  # a text alone is one user message
+        messages = plain_list if plain_list is not None else normalize_input(input)
         if config is None or (
             type(config) is GenerateConfig and not config.__pydantic_fields_set__
         ):
