@@ -374,8 +374,15 @@ class Model:
             raise ModelInputError(
                 f"tool_choice must be 'auto', 'any', 'none' or a ToolFunction, not {tool_choice!r}"
             )
-        if plain:  # text alone: only the tools and the config are left to check
-            check_sent((), tool_infos, cfg)
+        if plain:  # text alone: only the tools and the config's own values are left to check
+            if (
+                tool_infos
+                or cfg.system_message is not None
+                or cfg.stop_seqs
+                or cfg.extra_body
+                or cfg.response_schema is not None
+            ):
+                check_sent((), tool_infos, cfg)
             return messages, tool_infos, tool_choice, cfg  # type: ignore[return-value]
         messages = limit_tool_output(messages, cfg.max_tool_output)
         check_sent(messages, tool_infos, cfg)

@@ -462,6 +462,11 @@ class HTTPClient:
         """The read-only headers (a `MappingProxyType`, as the shell's are) of a recent
         `post_json`, and those merged with its own, sent as they are (aiohttp copies them)."""
         bounds = [b for b in (attempt_timeout, read_timeout) if b]
+        self._read_first = bool(read_timeout) and not (
+            attempt_timeout and attempt_timeout <= read_timeout  # type: ignore[operator]
+        )
+        """Whether the watchdog must see an answer start within `read_timeout` (not when
+        `attempt_timeout` ends the attempt first anyway)."""
         self._every = max(0.01, min(1.0, min(bounds) / 10)) if bounds else None
         """How often the loop's watchdog looks at the attempts in flight: a tenth of the
         smaller bound, between 10 ms and 1 s (None: no bound)."""
@@ -581,15 +586,15 @@ class HTTPClient:
                 async with session.post(
                     url, data=data, headers=hdrs, allow_redirects=False, timeout=self._watched
                 ) as resp:
-                    if task is not None:  # the answer has started: `read_timeout` is met
+                    if task is not None and self._read_first:  # the answer has started
                         entry.deadlines[task] = (entry.deadlines[task][0], _NEVER)
                     status = resp.status
                     if status in _REDIRECTS:
                         url = self._redirect_target(resp)
-                        if task is not None and self.read_timeout:  # the next answer's start
+                        if task is not None and self._read_first:  # the next answer's start
                             entry.deadlines[task] = (
                                 entry.deadlines[task][0],
-                                task.get_loop().time() + self.read_timeout,
+                                task.get_loop().time() + self.read_timeout,  # type: ignore[operator]
                             )
                         continue
                     rheaders: Mapping[str, str] = resp.headers
@@ -672,7 +677,7 @@ class HTTPClient:
         attempt, read = self.attempt_timeout, self.read_timeout
         entry.deadlines[task] = (
             now + attempt if attempt else _NEVER,
-            now + read if read else _NEVER,
+            now + read if self._read_first else _NEVER,  # type: ignore[operator]
         )
         if entry.watchdog is None:
             entry.watchdog = loop.call_later(every, _watch, loop, entry, every)

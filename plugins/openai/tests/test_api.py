@@ -154,26 +154,38 @@ def test_headers_changed_between_calls_are_sent_with_the_next_call() -> None:
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in server.requests)
 
 
-def test_a_config_value_changed_in_place_is_sent_with_the_next_call() -> None:
+@pytest.mark.parametrize("logit_bias", [None, {5: 1.0}])
+def test_a_config_value_changed_in_place_is_sent_with_the_next_call(
+    logit_bias: dict[int, float] | None,
+) -> None:
     """Nothing the translation keeps between calls hides a change made to the model's config
-    in place."""
+    in place: a value replaced, a list or a dict changed (with and without a value the body
+    derives a dict from)."""
     with LocalServer(default=Reply(json=completion_body(text_output("hi"), "gpt-4o"))) as server:
+        config = GenerateConfig(temperature=0.1, stop_seqs=["a"], logit_bias=logit_bias)
         model = get_model(
-            "openai/gpt-4o",
-            base_url=server.url,
-            api_key=KEY,
-            config=GenerateConfig(temperature=0.1),
-            memoize=False,
+            "openai/gpt-4o", base_url=server.url, api_key=KEY, config=config, memoize=False
         )
+        messages = [ChatMessageUser(content="hello")]
 
         async def go() -> None:
             async with model:
-                await model.generate("one")
+                await model.generate(messages)
+                await model.generate(messages)
                 model.config.temperature = 0.7
-                await model.generate("two")
+                await model.generate(messages)
+                model.config.stop_seqs.append("b")  # type: ignore[union-attr]
+                if model.config.logit_bias is not None:
+                    model.config.logit_bias[5] = 2.0
+                await model.generate(messages)
+                await model.generate(messages, config=GenerateConfig(temperature=0.3))
 
         asyncio.run(go())
-    assert [r.json["temperature"] for r in server.requests] == [0.1, 0.7]
+    bodies = [r.json for r in server.requests]
+    assert [b["temperature"] for b in bodies] == [0.1, 0.1, 0.7, 0.7, 0.3]
+    assert [b["stop"] for b in bodies] == [["a"], ["a"], ["a"], ["a", "b"], ["a", "b"]]
+    if logit_bias is not None:
+        assert [b["logit_bias"] for b in bodies] == [{"5": 1}] * 3 + [{"5": 2}] * 2
 
 
 def test_a_compatible_service_without_a_key_sends_none() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from modelport import (
@@ -38,6 +39,28 @@ from ._wire import config_fields, from_wire, is_reasoning_model, refusal_stop_re
 
 __all__ = ["OpenAIAPI", "OpenAICompatibleAPI", "ResponsesMode"]
 
+_CONFIG_READ = itemgetter(
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "stop_seqs",
+    "seed",
+    "num_choices",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_effort",
+    "reasoning_tokens",
+    "response_schema",
+    "response_format",
+    "top_k",
+    "best_of",
+)
+"""The `GenerateConfig` values the chat-completions body's config fields are made from
+(`config_fields`): equal values, equal fields."""
+
 
 class OpenAICompatibleAPI(HTTPModelAPI):
     """A model served over OpenAI's chat-completions API, configured by a `Service`.
@@ -68,6 +91,7 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         super().__init__(model_name, base_url, api_key, config, **model_args)
         self.service: Service = self.endpoint  # type: ignore[misc, assignment]
         self.quirks = self.service.quirks
+        self._fields_memo: tuple[tuple[Any, ...], dict[str, Any]] | None = None
 
     def resolve_endpoint(self, model_name: str) -> tuple[Endpoint, str]:
         """The class's service and the name unchanged (`openai-api` reads the service from the
@@ -86,10 +110,20 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         config: GenerateConfig,
     ) -> dict[str, Any]:
         """The chat-completions body (local image and audio files read into data URLs)."""
-        limit = self.quirks.max_choices
-        if limit is not None and config.num_choices is not None and config.num_choices > limit:
-            config = drop_config(config, ("num_choices",), self.provider)
-        fields = config_fields(config, self.quirks, is_reasoning_model(self.wire_model))
+        values = _CONFIG_READ(config.__dict__)
+        memo = self._fields_memo
+        if memo is not None and memo[0] == values:
+            fields = memo[1]  # the same values as the last call's config: the same fields
+        else:
+            given = config
+            limit = self.quirks.max_choices
+            if limit is not None and config.num_choices is not None and config.num_choices > limit:
+                given = drop_config(config, ("num_choices",), self.provider)
+            fields = config_fields(given, self.quirks, is_reasoning_model(self.wire_model))
+            # kept only when no value is a dict made here, which a change to the config's own
+            # dict (`logit_bias`) would not reach; a list is the config's own object
+            keep = not any(isinstance(v, dict) for v in fields.values())
+            self._fields_memo = (values, fields) if keep else None
         for m in input:  # files to read only where some content is not plain text
             if type(m.content) is not str:
                 input = inline_files(input)
