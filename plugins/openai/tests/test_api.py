@@ -14,6 +14,7 @@ from modelport_openai import OPENAI, OpenAIAPI, OpenAICompatibleAPI, Quirks, Ser
 from modelport_openai.testing import completion_body
 
 from modelport import (
+    ChatMessage,
     ChatMessageUser,
     ContentAudio,
     ContentImage,
@@ -166,7 +167,7 @@ def test_a_config_value_changed_in_place_is_sent_with_the_next_call(
         model = get_model(
             "openai/gpt-4o", base_url=server.url, api_key=KEY, config=config, memoize=False
         )
-        messages = [ChatMessageUser(content="hello")]
+        messages: list[ChatMessage] = [ChatMessageUser(content="hello")]
 
         async def go() -> None:
             async with model:
