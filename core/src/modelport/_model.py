@@ -517,9 +517,7 @@ class Model:
                     raise
             try:
                 api = self.api
-                slots = self._slots.get(
-                    api.connection_key(), cfg.max_connections or api.max_connections()
-                )
+                slots = self._slots_for(cfg)
                 if (
                     pending is None
                     and watch is None
@@ -544,7 +542,7 @@ class Model:
                             None, messages, tool_infos, choice, cfg, failed=failed,
                         )  # fmt: skip
                 else:
-                    coro = self._call(messages, tool_infos, choice, cfg, watch, call, hooks)
+                    coro = self._call(slots, messages, tool_infos, choice, cfg, watch, call, hooks)
                     output = await (coro if pending is None else pending.bound(coro))
             except BaseException:
                 if ticket is not None:
@@ -636,6 +634,7 @@ class Model:
 
     def _call(
         self,
+        semaphore: Limiter,
         messages: list[ChatMessage],
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
@@ -647,11 +646,7 @@ class Model:
         """The attempts of one call, bounded by `config.timeout` when it is set (a plain
         function returning the coroutine: one coroutine layer fewer on the hot path).
         Inside `record_calls()`, `watch` sees and records each attempt; else, with observers,
-        `hooks` are told of each attempt of `call`."""
-        api = self.api
-        semaphore = self._slots.get(
-            api.connection_key(), config.max_connections or api.max_connections()
-        )
+        `hooks` are told of each attempt of `call`; `semaphore` is its `_slots_for(config)`."""
         max_retries = DEFAULT_MAX_RETRIES if config.max_retries is None else config.max_retries
         if config.timeout is None:
             return self._attempts(

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import modelport_openai
 import pytest
@@ -259,3 +260,64 @@ def test_all_is_complete_and_sorted() -> None:
     assert modelport_openai.__all__ == sorted(
         modelport_openai.__all__, key=lambda n: (not n.isupper(), n)
     )
+
+
+SAMPLES: dict[str, Any] = {
+    "max_retries": 2,
+    "timeout": 9.0,
+    "max_connections": 3,
+    "system_message": "be brief",
+    "max_tokens": 7,
+    "top_p": 0.5,
+    "temperature": 0.3,
+    "stop_seqs": ["zz"],
+    "best_of": 2,
+    "frequency_penalty": 0.5,
+    "presence_penalty": 0.5,
+    "logit_bias": {3: 1.0},
+    "seed": 11,
+    "top_k": 4,
+    "num_choices": 2,
+    "logprobs": True,
+    "top_logprobs": 2,
+    "parallel_tool_calls": False,
+    "internal_tools": False,
+    "max_tool_output": 99,
+    "cache_prompt": True,
+    "reasoning_effort": "low",
+    "reasoning_tokens": 50,
+    "reasoning_history": False,
+    "response_schema": {"name": "a", "json_schema": {"type": "object"}},
+    "response_format": "json",
+    "batch": True,
+    "extra_body": {"x": 1},
+}
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [Quirks(), Quirks(reasoning_param="reasoning", extra_params=frozenset({"top_k", "best_of"}))],
+)
+@pytest.mark.parametrize("reasoning", [False, True])
+def test_the_config_fields_depend_only_on_the_values_kept_between_calls(
+    quirks: Quirks, reasoning: bool
+) -> None:
+    """The OpenAI translation keeps a call's config fields while `CONFIG_READ`'s values stay
+    equal: a field outside them that changed the body would be sent stale. Each other field,
+    set, leaves the fields as they are."""
+    from modelport_openai._wire import CONFIG_READ, config_fields
+
+    assert set(SAMPLES) == set(GenerateConfig.model_fields), "a new config field: sample it"
+    read: set[str] = set()
+
+    class Reads(dict[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            read.add(key)
+            return None
+
+    CONFIG_READ(Reads())
+    plain = config_fields(GenerateConfig(), quirks, reasoning)
+    for name, value in SAMPLES.items():
+        fields = config_fields(GenerateConfig.model_validate({name: value}), quirks, reasoning)
+        if name not in read:
+            assert fields == plain, f"{name} changes the body's fields but is not kept"

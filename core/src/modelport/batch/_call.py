@@ -103,7 +103,9 @@ async def _send(
     outcome = await pending.bound(batcher.call(pending.key, body, settings, pending))
     if isinstance(outcome, Retry):
         logger.info("%s: a batched request is sent again as a normal one (%s)", model, outcome.why)
-        output = await pending.bound(model._call(messages, tools, tool_choice, plain))
+        output = await pending.bound(
+            model._call(model._slots_for(plain), messages, tools, tool_choice, plain)
+        )
         model._cost(output)  # a plain request: the plain price
         output.time = time.monotonic() - start
         if not output.model:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Any, ClassVar
 
 from modelport import (
@@ -35,31 +34,16 @@ from ._responses import (
 )
 from ._responses_stream import ResponsesEvents
 from ._service import OPENAI, Service
-from ._wire import config_fields, from_wire, is_reasoning_model, refusal_stop_reason, to_wire
+from ._wire import (
+    CONFIG_READ,
+    config_fields,
+    from_wire,
+    is_reasoning_model,
+    refusal_stop_reason,
+    to_wire,
+)
 
 __all__ = ["OpenAIAPI", "OpenAICompatibleAPI", "ResponsesMode"]
-
-_CONFIG_READ = itemgetter(
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "stop_seqs",
-    "seed",
-    "num_choices",
-    "frequency_penalty",
-    "presence_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "reasoning_effort",
-    "reasoning_tokens",
-    "response_schema",
-    "response_format",
-    "top_k",
-    "best_of",
-)
-"""The `GenerateConfig` values the chat-completions body's config fields are made from
-(`config_fields`): equal values, equal fields."""
 
 
 class OpenAICompatibleAPI(HTTPModelAPI):
@@ -110,7 +94,7 @@ class OpenAICompatibleAPI(HTTPModelAPI):
         config: GenerateConfig,
     ) -> dict[str, Any]:
         """The chat-completions body (local image and audio files read into data URLs)."""
-        values = _CONFIG_READ(config.__dict__)
+        values = CONFIG_READ(config.__dict__)
         memo = self._fields_memo
         if memo is not None and memo[0] == values:
             fields = memo[1]  # the same values as the last call's config: the same fields

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from modelport import (
@@ -164,6 +165,23 @@ _FIELDS = {
 }
 """`GenerateConfig` fields sent as they are, by their name in the body (before `logit_bias`,
 `logprobs` and `top_logprobs`)."""
+
+
+CONFIG_READ = itemgetter(
+    "max_tokens",
+    *_FIELDS,
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_effort",
+    "reasoning_tokens",
+    "response_schema",
+    "response_format",
+    "top_k",
+    "best_of",
+)
+"""The `GenerateConfig` values `config_fields` reads, from the config's fields dict: equal
+values give equal fields (a test changes every other field and sees the same fields)."""
 
 
 def config_fields(config: GenerateConfig, quirks: Quirks, reasoning: bool) -> dict[str, Any]:
