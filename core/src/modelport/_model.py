@@ -15,7 +15,7 @@ from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
 
 from . import _observe
-from ._budget import active_budgets, reserve
+from ._budget import Ticket, active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import Content, ContentText
 from ._identity import CallIdentity
@@ -45,6 +45,7 @@ from .wire import drop_config
 if TYPE_CHECKING:
     from ._observe import Watch, _Hooks
     from .cache import CachePolicy
+    from .cache._lookup import Pending
     from .hookspecs import Limiter
 
 DEFAULT_MAX_RETRIES = 5
@@ -506,15 +507,7 @@ class Model:
                         watch.cache("miss", None)
                     elif call is not None:
                         _observe.cache_event(hooks, call, "miss", None)  # type: ignore[arg-type]
-            budgets = active_budgets.get()
-            ticket = None
-            if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
-                try:
-                    ticket = reserve(budgets, str(self), messages, tool_infos, cfg, self.price())
-                except BaseException:
-                    if pending is not None and pending.claim is not None:
-                        pending.claim.release()
-                    raise
+            ticket = self._reserve(messages, tool_infos, cfg, pending)
             try:
                 api = self.api
                 slots = self._slots_for(cfg)
@@ -656,6 +649,25 @@ class Model:
         return self._timed(
             semaphore, max_retries, messages, tools, tool_choice, config, watch, call, hooks
         )
+
+    def _reserve(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolInfo],
+        config: GenerateConfig,
+        pending: Pending | None,
+    ) -> Ticket | None:
+        """Reserve a call on the active budgets, if any, before it is sent. On
+        `BudgetExceededError` nothing is sent, and the cache claim `pending` holds is released."""
+        budgets = active_budgets.get()
+        if not budgets:
+            return None
+        try:
+            return reserve(budgets, str(self), messages, tools, config, self.price())
+        except BaseException:
+            if pending is not None and pending.claim is not None:
+                pending.claim.release()
+            raise
 
     def _slots_for(self, config: GenerateConfig) -> Limiter:
         """The concurrency slots of this call's connection key and size, in the running

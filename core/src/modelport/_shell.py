@@ -598,6 +598,8 @@ class HTTPModelAPI(ModelAPI):
             return
         status = response.status
         final: Any = None
+        result: ModelOutput | None = None
+        error: Exception | None = None
         try:
             async for batch in response.events(self.stream_parser()):
                 for name, data in batch:
@@ -615,37 +617,27 @@ class HTTPModelAPI(ModelAPI):
                 raise
             except _BAD_RESPONSE as ex:
                 raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
-            output = self._output(final, status)
+            result = self._output(final, status)
         except Exception as ex:
-            if sink is not None:
+            error = ex
+            raise
+        finally:
+            await response.close()
+            if sink is not None and (result is not None or error is not None):  # not cancelled
+                elapsed = time.perf_counter() - start
                 sink.append(
                     attempt_record(
                         url,
                         body,
                         headers,
-                        time.perf_counter() - start,
+                        elapsed,
                         self.secrets,
                         response=final,
                         status=status,
-                        error=ex,
+                        error=error,
                     )
                 )
-            raise
-        finally:
-            await response.close()
-        if sink is not None:
-            sink.append(
-                attempt_record(
-                    url,
-                    body,
-                    headers,
-                    time.perf_counter() - start,
-                    self.secrets,
-                    response=final,
-                    status=status,
-                )
-            )
-        yield output
+        yield result
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from ._budget import active_budgets, reserve
 from ._config import GenerateConfig
 from ._content import ContentReasoning, ContentText
 from ._limits import response_listener
@@ -302,15 +301,7 @@ class Stream:
                     return
                 if watch is not None and pending is not None:
                     watch.cache("miss", None)
-            budgets = active_budgets.get()
-            ticket = None
-            if budgets:  # reserve before sending (BudgetExceededError: nothing is sent)
-                try:
-                    ticket = reserve(budgets, str(model), messages, tools, config, model.price())
-                except BaseException:
-                    if pending is not None and pending.claim is not None:
-                        pending.claim.release()
-                    raise
+            ticket = model._reserve(messages, tools, config, pending)
         except BaseException as ex:
             if watch is not None:
                 watch.end(None, ex)
