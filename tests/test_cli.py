@@ -113,6 +113,34 @@ def test_bad_model_args_are_one_line_usage_errors(args: list[str], message: str)
     assert proc.stderr.count("\n") == 1, proc.stderr
 
 
+def _a_model_of_each_installed_provider() -> list[str]:
+    import importlib.metadata
+
+    names = {ep.name for ep in importlib.metadata.entry_points(group="modelport")}
+    # hf passes its other model args to transformers' `from_pretrained`, which reads them
+    # against the model's own config once it is loaded: it has no list to refuse from.
+    models = [f"{p}/zq/m" if p == "openai-api" else f"{p}/m" for p in sorted(names - {"hf"})]
+    return models + (["google/vertex/m"] if "google" in names else [])
+
+
+@pytest.mark.parametrize("name", _a_model_of_each_installed_provider())
+def test_an_unknown_model_arg_is_named_first_for_every_installed_provider(name: str) -> None:
+    """With no key, base URL or credentials set, an unknown `-M` key is what is reported:
+    exit 2 and one line naming it and the provider."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "SYSTEMROOT", "PYTHONPATH")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelport", "generate", "x", "-m", name, "-M", "zq_nosuch=1"],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": os.devnull},
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("modelport: error: "), proc.stderr
+    assert "unknown model args: zq_nosuch" in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+
+
 class ArgsSeen(ModelAPI):
     seen: ClassVar[dict[str, Any]] = {}
 

@@ -203,6 +203,19 @@ class Endpoint:
         """Every environment variable the provider reads."""
         return self.api_key_vars + ((self.base_url_var,) if self.base_url_var else ())
 
+    def refuse_unknown_args(self, given: Mapping[str, Any]) -> None:
+        """Raise `ModelInputError` naming the provider and listing the args it takes when
+        `given` has a name it does not. `HTTPModelAPI.__init__` calls it; a provider that
+        reads its model args before calling that (credentials, say) calls it first, so that a
+        misspelt arg is named before anything else is said."""
+        specs = self.model_args.keys() | STANDARD_MODEL_ARGS.keys()
+        unknown = sorted(given.keys() - specs)
+        if unknown:
+            raise ModelInputError(
+                f"{self.name} got unknown model args: {', '.join(unknown)} "
+                f"(it takes {', '.join(sorted(specs))})"
+            )
+
 
 def _check_base_url(provider: str, url: str) -> str:
     parts = urllib.parse.urlsplit(url)
@@ -666,13 +679,8 @@ class HTTPModelAPI(ModelAPI):
 
 
 def _check_model_args(endpoint: Endpoint, given: Mapping[str, Any]) -> dict[str, Any]:
+    endpoint.refuse_unknown_args(given)
     specs = {**STANDARD_MODEL_ARGS, **endpoint.model_args}
-    unknown = sorted(set(given) - set(specs))
-    if unknown:
-        raise ModelInputError(
-            f"{endpoint.name} got unknown model args: {', '.join(unknown)} "
-            f"(it takes {', '.join(sorted(specs))})"
-        )
     args: dict[str, Any] = {}
     for arg, spec in specs.items():
         if arg not in given:

@@ -14,13 +14,26 @@ import pytest
 from modelport_hf.testing import make_tiny_model
 
 from modelport import get_model
-from modelport.errors import ModelInputError, NotFoundError
+from modelport.errors import ModelInputError, NotFoundError, PluginLoadError
 from modelport.testing import WEATHER_TOOL, run
 
 NO_TOOLS_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
+
+
+def test_a_missing_torch_is_a_plugin_load_error_naming_the_distribution(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modelport_hf
+
+    for name in ("_load", "_engine"):  # imported again, with torch unimportable
+        monkeypatch.delitem(sys.modules, f"modelport_hf.{name}", raising=False)
+        monkeypatch.delattr(modelport_hf, name, raising=False)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(PluginLoadError, match=r"modelport-hf.*torch"):
+        get_model(f"hf/{tiny_dir}", memoize=False)
 
 
 def test_importing_the_plugin_loads_neither_torch_nor_transformers() -> None:

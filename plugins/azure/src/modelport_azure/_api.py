@@ -143,6 +143,7 @@ class AzureOpenAIAPI(ResponsesMode):
         config: GenerateConfig = GenerateConfig(),
         **model_args: Any,
     ) -> None:
+        AZURE.refuse_unknown_args(model_args)
         token = model_args.get("azure_ad_token")
         if token is not None:
             api_key = None  # the token authenticates (as in OpenAI's SDK)

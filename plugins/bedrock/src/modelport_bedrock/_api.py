@@ -218,6 +218,7 @@ class BedrockAPI(HTTPModelAPI):
         config: GenerateConfig = GenerateConfig(),
         **model_args: Any,
     ) -> None:
+        BEDROCK.refuse_unknown_args(model_args)
         env = os.environ
         explicit = model_args.get("aws_credentials") is not None or model_args.get("profile")
         bearer = api_key is not None or (not explicit and bool(env.get(BEARER_VAR)))

@@ -140,6 +140,7 @@ class VertexAPI(GoogleAPI):
         config: GenerateConfig = GenerateConfig(),
         **model_args: Any,
     ) -> None:
+        VERTEX.refuse_unknown_args(model_args)
         env = os.environ
         model_args["project"] = model_args.get("project") or env.get(PROJECT_VAR) or None
         model_args["location"] = model_args.get("location") or env.get(LOCATION_VAR) or "global"

@@ -25,7 +25,7 @@ from modelport import (
     ToolInfo,
     events_from_output,
 )
-from modelport.errors import ModelAPIError, ModelInputError, ModelportError
+from modelport.errors import ModelAPIError, ModelInputError, ModelportError, PluginLoadError
 
 from ._batcher import Batcher
 from ._chat import template_takes_tools, to_template_messages, to_template_tools
@@ -133,8 +133,11 @@ class HuggingFaceAPI(ModelAPI):
         if torch_dtype is None and "dtype" in model_args:
             torch_dtype = model_args.pop("dtype")
 
-        from . import _load  # torch and transformers load here, not at plugin import
-        from ._engine import Engine
+        try:  # torch and transformers load here, not at plugin import
+            from . import _load
+            from ._engine import Engine
+        except ImportError as ex:
+            raise PluginLoadError("hf", "modelport-hf", ex) from ex
 
         target = device or _load.best_device()
         placement = str(model_args.get("device_map", target))
