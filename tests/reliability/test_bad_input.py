@@ -385,3 +385,79 @@ def test_api_key_variable_with_a_trailing_newline(
     with pytest.raises(ModelInputError) as info:
         get_model(f"{provider}/m", base_url=server.url, memoize=False)
     _secret_free(info.value, CANARY + "\n")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("temperature", 7.0), ("max_tokens", -5), ("stop_seqs", [""]), ("top_p", float("nan"))],
+)
+def test_a_config_field_assigned_out_of_range_is_refused_at_once(field: str, value: Any) -> None:
+    """Caller: assigns an out-of-range value to a config field in place. Sees:
+    `pydantic.ValidationError` naming the field at the assignment, as when building it; the
+    config keeps its value. Server: nothing."""
+    config = GenerateConfig(temperature=0.5)
+    with pytest.raises(pydantic.ValidationError, match=field):
+        setattr(config, field, value)
+    assert config.temperature == 0.5 and getattr(config, field) in (None, 0.5)
+
+
+def test_get_model_takes_a_config_dict_and_refuses_other_types(server: LocalServer) -> None:
+    """Caller: `get_model(config={...})`, as `generate` takes one. Sees: the model's config
+    built from it (validated); any other type is a `ModelInputError` at once."""
+    model = get_model("openai/gpt-4o", config={"temperature": 0.3}, base_url=server.url,
+                      api_key=CANARY, memoize=False)  # fmt: skip
+    assert model.config == GenerateConfig(temperature=0.3)
+    with pytest.raises(ModelInputError, match="config must be a GenerateConfig"):
+        get_model("openai/gpt-4o", config=[("temperature", 0.3)], api_key=CANARY)  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError, match="temperature"):
+        get_model("openai/gpt-4o", config={"temperature": 9}, api_key=CANARY)
+
+
+@pytest.mark.parametrize("key", [b"sk-bytes-key", 12345678, ["sk-in-a-list"]])
+def test_an_api_key_that_is_not_a_string_is_refused(server: LocalServer, key: Any) -> None:
+    """Caller: passes the key as bytes, a number or a list. Sees: `ModelInputError` naming the
+    type, without the key. Server: no request."""
+    with pytest.raises(ModelInputError, match="must be a string") as info:
+        get_model("openai/gpt-4o", base_url=server.url, api_key=key, memoize=False)
+    assert "sk-" not in str(info.value) and "12345678" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"X-Token": "abc\x01def"}, "control character"),
+        ({"X-Token": "abc\x7fdef"}, "control character"),
+        ({"X Token": "v"}, "not a header name"),
+        ({"X-Token:": "v"}, "not a header name"),
+        ({"": "v"}, "not a header name"),
+    ],
+)
+def test_a_header_model_arg_http_cannot_carry_is_refused(
+    server: LocalServer, headers: dict[str, str], named: str
+) -> None:
+    """Caller: `headers=` with a control character in a value or a name HTTP does not allow.
+    Sees: `ModelInputError` from `get_model` (not aiohttp's `ValueError` at the first call),
+    without the value."""
+    with pytest.raises(ModelInputError, match=named) as info:
+        get_model("openai/gpt-4o", base_url=server.url, api_key=CANARY, memoize=False,
+                  headers=headers)  # fmt: skip
+    assert "abc" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("names", "named"),
+    [
+        (["get weather"], "whitespace or control"),
+        (["get_weather\n"], "whitespace or control"),
+        (["get_weather", "get_weather"], "given twice"),
+    ],
+)
+def test_tool_names_no_provider_takes_are_refused(names: list[str], named: str) -> None:
+    """Caller: tools with a name holding whitespace, or two tools of one name (every
+    provider refuses them; an empty name is refused by `ToolInfo` itself). Sees:
+    `ModelInputError` before any request."""
+    tools = [ToolInfo(name=n, description="d", parameters=ToolParams()) for n in names]
+    with serving() as rig:
+        err = rig.fails(ModelInputError, "hi", tools=tools)
+        assert named in str(err)
+        assert rig.attempts == 0

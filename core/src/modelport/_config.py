@@ -91,10 +91,11 @@ class GenerateConfig(BaseModel):
     """Model generation options.
 
     Every field defaults to None, meaning "the provider's or model's default". Out-of-range
-    values and unknown fields are rejected with a `pydantic.ValidationError` naming the field.
+    values and unknown fields are rejected with a `pydantic.ValidationError` naming the field,
+    when the config is built and when a field is assigned.
     """
 
-    model_config = ConfigDict(defer_build=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid", validate_assignment=True)
 
     max_retries: int | None = Field(default=None, ge=0)
     """Maximum number of times to retry request (defaults to 5)."""

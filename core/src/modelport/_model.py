@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from . import _observe
 from ._budget import Ticket, active_budgets, reserve
-from ._config import GenerateConfig
+from ._config import GenerateConfig, GenerateConfigArgs
 from ._content import Content, ContentText
 from ._identity import CallIdentity
 from ._limits import LastSlots, Slots, check_limiter, response_listener
@@ -28,7 +28,7 @@ from ._messages import (
     ChatMessageTool,
     ChatMessageUser,
 )
-from ._modelapi import ModelAPI
+from ._modelapi import ModelAPI, check_api_key
 from ._observe import CallInfo
 from ._output import ModelOutput
 from ._prepare import check_content, check_sent, limit_tool_output
@@ -39,7 +39,7 @@ from ._retry import RetryPolicy, is_transient, logger, next_wait
 from ._server_tools import refuse_server_tools
 from ._stream import Stream
 from ._tools import ToolChoice, ToolFunction, ToolInfo
-from .errors import ModelClosedError, ModelInputError, ModelTimeoutError
+from .errors import ModelClosedError, ModelInputError, ModelTimeoutError, scrub_chain
 from .wire import drop_config
 
 if TYPE_CHECKING:
@@ -552,7 +552,7 @@ class Model:
             if ticket is not None:
                 ticket.settle(output)
             if pending is not None:
-                await pending.save(output)
+                await pending.save(output, self.api.secrets)
                 if _lookup.cacheable(output):
                     if watch is not None:
                         watch.cache("store", output)
@@ -798,6 +798,7 @@ class Model:
                     return output
                 return result
             except Exception as ex:
+                scrub_chain(ex, api.secrets)  # a provider's own error may quote its key
                 if self._closed:
                     if watch is not None:
                         watch.attempt_end(ex, None)
@@ -871,7 +872,7 @@ def _memo_key(
 
 def get_model(
     model: str | Model | None = None,
-    config: GenerateConfig = GenerateConfig(),
+    config: GenerateConfig | GenerateConfigArgs = GenerateConfig(),
     base_url: str | None = None,
     api_key: str | None = None,
     memoize: bool = True,
@@ -888,7 +889,7 @@ def get_model(
     Args:
         model: "<provider>/<model>"; a `Model` is returned unchanged; None means the model
             named by the `MODELPORT_MODEL` environment variable.
-        config: Configuration for model.
+        config: Configuration for model (a `GenerateConfig`, or a dict of its fields).
         base_url: Optional. Alternate base URL for model.
         api_key: Optional. API key for model.
         memoize: Use/store a cached version of the model based on the parameters.
@@ -913,6 +914,19 @@ def get_model(
             raise ModelInputError(
                 f"no model given and {MODEL_ENV_VAR} is not set: pass a name like 'mockllm/model'"
             )
+    if not isinstance(model, str):
+        raise ModelInputError(
+            f"model must be a name like 'mockllm/model', not {type(model).__name__}"
+        )
+    if api_key is not None:
+        check_api_key(api_key)
+    if not isinstance(config, GenerateConfig):
+        if not isinstance(config, dict):
+            raise ModelInputError(
+                f"config must be a GenerateConfig (or a dict of its fields), not "
+                f"{type(config).__name__}"
+            )
+        config = GenerateConfig.model_validate(config)
     if registry is None:
         registry = default_registry()
     key = None

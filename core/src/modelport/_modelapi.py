@@ -17,9 +17,12 @@ from .errors import ModelInputError, RateLimitError
 
 
 def check_api_key(api_key: str, provider: str = "") -> None:
-    """Raise `ModelInputError` (not echoing the key) when it has whitespace or control chars."""
+    """Raise `ModelInputError` (not echoing the key) when it is not a string, or has
+    whitespace or control characters."""
+    where = f" for provider {provider!r}" if provider else ""
+    if not isinstance(api_key, str):
+        raise ModelInputError(f"the API key{where} must be a string, not {type(api_key).__name__}")
     if not api_key or any(c.isspace() or not c.isprintable() for c in api_key):
-        where = f" for provider {provider!r}" if provider else ""
         raise ModelInputError(
             f"the API key{where} is empty or contains whitespace or control characters "
             f"(length {len(api_key)}); check the variable or argument that sets it"

@@ -173,9 +173,18 @@ def check_sent(
     """
     for i, m in enumerate(messages):
         _check_message(m, i)
+    names: set[str] = set()
     for i, tool in enumerate(tools):
         name = f" ({tool.name!r})" if tool.name.isascii() else ""
         _check_str(tool.name, ("tool ", i, " name"))
+        if not tool.name or any(c.isspace() or not c.isprintable() for c in tool.name):
+            raise ModelInputError(
+                f"tool {i} name {tool.name!r} is empty or has whitespace or control characters "
+                "(providers take letters, digits, '_' and '-')"
+            )
+        if tool.name in names:
+            raise ModelInputError(f"tool {i} name {tool.name!r} is given twice: names are unique")
+        names.add(tool.name)
         _check_str(tool.description, ("tool ", i, name, " description"))
         params = tool.parameters
         _check(params.properties, ("tool ", i, name, " parameters properties"))

@@ -111,9 +111,15 @@ def _headers(value: Any) -> dict[str, str] | None:
     ):
         raise TypeError("must map header names (str) to values (str)")
     for k, v in value.items():
-        if any(c in k + v for c in "\r\n\0"):
-            raise ValueError(f"header {k!r} contains a line break or NUL")
+        if not k or any(c.isspace() or not c.isprintable() or c in _SEPARATORS for c in k):
+            raise ValueError(f"{k!r} is not a header name")
+        if any(not c.isprintable() and c != "\t" for c in v):  # the value is not shown
+            raise ValueError(f"the value of header {k!r} contains a control character")
     return {k.lower(): v for k, v in value.items()}
+
+
+_SEPARATORS = frozenset('()<>@,;:\\"/[]?={}')
+"""Characters HTTP does not allow in a header name (RFC 9110's token)."""
 
 
 def _bytes(value: Any) -> int:
@@ -218,14 +224,32 @@ class Endpoint:
 
 
 def _check_base_url(provider: str, url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """`url` without a trailing slash, when it is an http(s) URL with a host and nothing a
+    URL should not carry to a provider (a query, a fragment, whitespace, a user name or
+    password); else `ModelInputError` showing no more than its scheme, host and path, since a
+    refused URL's query or user part may hold a key."""
+    if not isinstance(url, str):
+        raise ModelInputError(f"{provider}: base URL must be a string, not {type(url).__name__}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
         raise ModelInputError(
-            f"{provider}: base URL {url!r} must be an http:// or https:// URL with a host"
+            f"{provider}: base URL is not a valid URL (a malformed host or port)"
+        ) from None
+    shown = f"{parts.scheme}://{host or ''}{parts.path}"
+    if parts.scheme not in ("http", "https") or not host:
+        raise ModelInputError(
+            f"{provider}: base URL {shown!r} must be an http:// or https:// URL with a host"
         )
     if parts.query or parts.fragment or any(c.isspace() or ord(c) < 32 for c in url):
         raise ModelInputError(
-            f"{provider}: base URL {url!r} must not have a query, a fragment or whitespace"
+            f"{provider}: base URL {shown!r} must not have a query, a fragment or whitespace"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ModelInputError(
+            f"{provider}: base URL {shown!r} must not hold a user name or password: pass the "
+            "key with api_key= or headers="
         )
     return url.rstrip("/")
 
@@ -316,7 +340,13 @@ class HTTPModelAPI(ModelAPI):
             headers[endpoint.auth_header.lower()] = scheme + self.api_key
         extra: dict[str, str] = self.args.get("headers") or {}
         headers.update(extra)
-        self._header_secrets = [v for k, v in extra.items() if SECRET_NAME.search(k)]
+        self._header_secrets = [
+            part
+            for k, v in extra.items()
+            if SECRET_NAME.search(k)
+            for part in (v, v.partition(" ")[2].strip())  # and the credential after a scheme
+            if part
+        ]
         self.headers = headers
         """Headers sent with every request (the key among them)."""
         digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16] if self.api_key else "-"

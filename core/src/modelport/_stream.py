@@ -269,7 +269,7 @@ class Stream:
         from ._output import ModelOutput as Output
         from ._records import LOG, SINK
         from ._retry import is_transient, logger, next_wait
-        from .errors import InvalidResponseError, ModelClosedError
+        from .errors import InvalidResponseError, ModelClosedError, scrub_chain
 
         model = self.model
         api = model.api
@@ -328,6 +328,7 @@ class Stream:
                         model=api.model_name,
                     ) from None
                 except Exception as ex:
+                    scrub_chain(ex, api.secrets)  # a provider's own error may quote its key
                     slots.give()
                     await source.aclose()
                     if model.closed:
@@ -390,6 +391,8 @@ class Stream:
                 watch.attempt_end(None, None)
             self.output = output
         except BaseException as ex:
+            if isinstance(ex, Exception):
+                scrub_chain(ex, model.api.secrets)  # mid-stream errors too
             if ticket is not None:
                 ticket.release()
             if pending is not None and pending.claim is not None:
@@ -398,7 +401,7 @@ class Stream:
                 watch.end(None, ex)
             raise
         if pending is not None:
-            await pending.save(output)
+            await pending.save(output, model.api.secrets)
             if watch is not None and _lookup.cacheable(output):
                 watch.cache("store", output)
         if watch is not None:

@@ -31,6 +31,9 @@ No message or repr built here contains an API key: providers pass the keys they 
 
 from __future__ import annotations
 
+import functools
+import json
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -59,13 +62,32 @@ __all__ = [
     "UnsupportedContentError",
     "redact",
     "scrub_cause",
+    "scrub_chain",
 ]
+
+
+@functools.lru_cache(maxsize=64)
+def _spellings(secret: str) -> frozenset[str]:
+    """`secret` as a server may echo it: itself, JSON-escaped (`\\/`, `\\uXXXX`, quotes and
+    backslashes), and percent-encoded."""
+    escaped = json.dumps(secret)[1:-1]
+    return frozenset(
+        {
+            secret,
+            escaped,
+            escaped.replace("/", "\\/"),
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+            urllib.parse.quote(secret, safe=""),
+            urllib.parse.quote_plus(secret, safe=""),
+        }
+    )
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Return `text` with every occurrence of each non-empty secret, of any length, replaced
-    by `***` (longest first, so a secret that contains another is replaced whole)."""
-    found = [s for s in secrets if s and s in text]
+    by `***` (longest first, so a secret that contains another is replaced whole). A secret
+    is also found JSON-escaped or percent-encoded, as an error body may quote it."""
+    found = {v for s in secrets if s for v in _spellings(s) if v in text}
     for secret in sorted(found, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
@@ -78,6 +100,7 @@ class ScrubbedError(Exception):
 def scrub_cause(ex: BaseException, secrets: Iterable[str | None]) -> BaseException:
     """`ex` itself when no secret appears in its text, else a `ScrubbedError` with the text
     scrubbed; for keeping an original error as `__cause__` without leaking a key."""
+    secrets = list(secrets)
     text = str(ex)
     clean = redact(text, secrets)
     if clean == text and redact(repr(ex), secrets) == repr(ex):
@@ -85,8 +108,52 @@ def scrub_cause(ex: BaseException, secrets: Iterable[str | None]) -> BaseExcepti
     return ScrubbedError(f"{type(ex).__name__}: {clean}")
 
 
+def scrub_chain(ex: BaseException, secrets: Iterable[str | None]) -> BaseException:
+    """Scrub `ex` in place and return it: a `ModelAPIError`'s text and body, any other's
+    notes, and every exception it links to as `__cause__` or `__context__` (replaced by a
+    `ScrubbedError` where its text or repr holds a secret). `raise ... from` inside an
+    `except` block still keeps the handled error as `__context__`: this is what reaches it."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return ex
+    todo, seen = [ex], set()
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ModelAPIError):
+            node.scrub(secrets)
+        notes = getattr(node, "__notes__", None)
+        if isinstance(notes, list):
+            notes[:] = [redact(n, secrets) if isinstance(n, str) else n for n in notes]
+        for attr in ("__cause__", "__context__"):
+            link = getattr(node, attr)
+            if link is None:
+                continue
+            if not isinstance(link, ModelAPIError):
+                clean = scrub_cause(link, secrets)
+                if clean is not link:
+                    setattr(node, attr, clean)
+                    continue
+            todo.append(link)
+    return ex
+
+
+def _restore(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class ModelportError(Exception):
     """Base class of every error raised by modelport."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its args and attributes, without calling `__init__` again (whose
+        parameters differ from `args` in several subclasses): errors cross process pools."""
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
 class ProviderNotFoundError(ModelportError, LookupError):
@@ -218,6 +285,18 @@ class ModelAPIError(ModelportError):
         self.retry_after = retry_after
         self.retryable = self.default_retryable if retryable is None else retryable
         super().__init__(self.message)
+
+    def scrub(self, secrets: Iterable[str | None]) -> ModelAPIError:
+        """Redact `secrets` from this error's message, code, body and args, in place (for an
+        error built without them, a translation's say); returns the error."""
+        secrets = list(secrets)
+        self.message = redact(self.message, secrets)
+        if self.code:
+            self.code = redact(self.code, secrets)
+        if self.body:
+            self.body = redact(self.body, secrets)
+        self.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in self.args)
+        return self
 
     def __str__(self) -> str:
         where = "/".join(p for p in (self.provider, self.model) if p)

@@ -325,6 +325,8 @@ def error_for_status(
     `x-should-retry: true|false` overrides whether the error is retryable. Secrets are
     scrubbed from the message and the code.
     """
+    keys = [k for k in secrets if k]
+    body = redact(body, keys)  # first: an excerpt may cut an echoed key in two
     detail = detail or parse_error_body(body)
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
@@ -340,7 +342,6 @@ def error_for_status(
         # a proxy's error page: the status still decides the class (a 401 stays an
         # AuthenticationError); the page only gives the message
         message = f"non-JSON error page: {excerpt(body)}"
-    keys = [k for k in secrets if k]
     error = cls(
         message,
         provider=provider,
@@ -349,9 +350,9 @@ def error_for_status(
         code=redact(detail.code, keys) if detail.code else None,
         retry_after=_first(parse_retry_after(headers), detail.retry_after),
         retryable=retryable,
-        secrets=secrets,
+        secrets=keys,
     )
-    error.body = redact(body, keys)
+    error.body = body
     return error
 
 

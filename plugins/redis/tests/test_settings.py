@@ -75,3 +75,34 @@ def test_bad_settings_fail_the_store_and_the_limiter_clearly(
     monkeypatch.setenv("MODELPORT_LIMITER", "redis")
     with pytest.raises(ModelInputError, match="MODELPORT_REDIS_LEASE_TTL"):
         asyncio.run(model.generate("hi", config=GenerateConfig(max_retries=0)))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:S3cretPrefix#rest@127.0.0.1:6399/0",  # '#' starts a fragment
+        "redis://:S3cret/Prefix@127.0.0.1:6399/0",  # '/' ends the host
+        "http://127.0.0.1:6379/0",
+    ],
+)
+def test_a_url_redis_cannot_parse_is_refused_without_its_password(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """A password with an unencoded '#' or '/' makes a URL redis-py cannot read (its error
+    quotes the start of the password). The settings refuse it at once, naming the variable
+    and not the password; the limiter and the store fail clearly instead of hanging."""
+    with pytest.raises(ValueError, match="MODELPORT_REDIS_URL is not a Redis URL") as info:
+        Settings.from_env({"MODELPORT_REDIS_URL": url})
+    assert "S3cret" not in str(info.value)
+    monkeypatch.setenv("MODELPORT_REDIS_URL", url)
+    monkeypatch.setenv("MODELPORT_LIMITER", "redis")
+    model = get_model("redisecho/model", base_url="http://127.0.0.1:9", memoize=False)
+    with pytest.raises(ModelInputError, match="MODELPORT_REDIS_URL") as error:
+        asyncio.run(
+            asyncio.wait_for(model.generate("hi", config=GenerateConfig(max_retries=0)), 10)
+        )
+    assert "S3cret" not in str(error.value) and "S3cret" not in repr(error.value.__cause__)
+    monkeypatch.delenv("MODELPORT_LIMITER")
+    monkeypatch.setenv("MODELPORT_CACHE_STORE", "redis")
+    with pytest.raises(CacheError, match="MODELPORT_REDIS_URL"):
+        asyncio.run(asyncio.wait_for(model.generate("hi", cache=True), 10))

@@ -432,7 +432,7 @@ class Batcher:
             return
         if not output.model:
             output.model = self.api.wire_model
-        await pending.cache.save(pending.model, key, output, pending.policy)
+        await pending.cache.save(pending.model, key, output, pending.policy, self.api.secrets)
 
     async def _forget(self, job: _Job, why: str) -> None:
         """Close the job in the journal and here (its calls no longer wait on it)."""

@@ -110,7 +110,7 @@ async def _send(
         output.time = time.monotonic() - start
         if not output.model:
             output.model = model.name
-        await pending.save(output)
+        await pending.save(output, api.secrets)
         return output
     if pending.claim is not None:
         pending.claim.release()

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from .._config import GenerateConfig
 from .._messages import ChatMessageBase
+from .._records import MASK, SECRET_NAME
 from .._tools import ToolChoice, ToolInfo
 from ..errors import CacheError
 
@@ -176,6 +177,20 @@ def _dump_message(message: ChatMessageBase) -> dict[str, Any]:
     return data
 
 
+def _keyed_args(model_args: Mapping[str, Any]) -> dict[str, Any]:
+    """The model args as key material: a credential (an arg, or a header, whose name says
+    key, token, secret...) by its presence alone, like the API key, so that a refreshed
+    token still finds the answers it cached."""
+    keyed = {}
+    for name, value in model_args.items():
+        if value is not None and SECRET_NAME.search(name):
+            value = MASK
+        elif name == "headers" and isinstance(value, Mapping):
+            value = {k: MASK if SECRET_NAME.search(str(k)) else v for k, v in value.items()}
+        keyed[name] = value
+    return keyed
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: equal data gives equal text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -200,7 +215,7 @@ def key_material(
         "provider": provider,
         "model": model,
         "base_url": base_url,
-        "model_args": _jsonable(dict(model_args), "model arg"),
+        "model_args": _jsonable(_keyed_args(model_args), "model arg"),
         "messages": [_dump_message(m) for m in messages],
         "tools": [t.model_dump(mode="json", exclude_none=True) for t in tools],
         "tool_choice": _jsonable(tool_choice, "tool_choice"),
@@ -228,8 +243,10 @@ def cache_key(
     Ingredients: provider and model name, base_url, model_args, the messages (without `id` and
     `source`; a local image, audio, video or document file by its content, not its path), tools,
     tool_choice, every config field that can change the output, the epoch (None unless the
-    policy is per epoch) and the policy's scopes. The API key is never an ingredient. A model
-    arg that is a function, method or class is keyed by `callable_identity`.
+    policy is per epoch) and the policy's scopes. The API key is never an ingredient, nor is the
+    value of a model arg or header whose name says it is a credential (`access_token`,
+    `azure_ad_token`, an `Authorization` header...): only that one is given. A model arg that
+    is a function, method or class is keyed by `callable_identity`.
 
     Raises:
         CacheError: a model arg or scope value has no canonical JSON form (an object that is

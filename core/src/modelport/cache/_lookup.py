@@ -25,7 +25,7 @@ from .._identity import CallIdentity
 from .._messages import ChatMessageBase
 from .._output import ModelOutput
 from .._tools import ToolChoice, ToolInfo
-from ..errors import CacheError, ModelportError, ModelTimeoutError
+from ..errors import CacheError, ModelportError, ModelTimeoutError, redact
 from ._file import CACHE_DIR_ENV
 from ._inflight import Claim, InFlightStore, claim_call
 from ._key import cache_key
@@ -107,18 +107,31 @@ class ResponseCache:
         except Exception as ex:
             logger.warning("cache store %r failed to remove an entry: %r", self.store, ex)
 
-    async def save(self, model: str, key: str, output: ModelOutput, policy: CachePolicy) -> None:
+    async def save(
+        self,
+        model: str,
+        key: str,
+        output: ModelOutput,
+        policy: CachePolicy,
+        secrets: Sequence[str] = (),
+    ) -> None:
         """Store `output` for `key` (if `cacheable`); a failure is logged, never raised.
 
         An output that cannot be read back (nested deeper than the JSON parser allows) is not
-        stored, so it never becomes an entry that fails every later lookup.
+        stored, so it never becomes an entry that fails every later lookup; nor is one that
+        holds one of `secrets` (the model's key, echoed by the answer), so no key is ever
+        written to a cache.
         """
         if not cacheable(output):
             return
         try:
             now = self.store.clock()
             expires = None if policy.expiry is None else now + policy.expiry
-            data = output.model_dump_json().encode("utf-8")
+            text = output.model_dump_json()
+            if secrets and redact(text, secrets) != text:
+                logger.warning("output of %s not cached: it holds the API key", model)
+                return
+            data = text.encode("utf-8")
             record = CacheRecord(
                 key=key,
                 model=model,
@@ -232,17 +245,17 @@ class Pending:
                 self.claim.release()
             raise
 
-    async def save(self, output: ModelOutput) -> None:
-        """Store the call's output (if it may be cached), then release the claim. Within the
-        whole-call timeout: a store that does not finish in time is abandoned (logged), and
-        the call still returns its output."""
+    async def save(self, output: ModelOutput, secrets: Sequence[str] = ()) -> None:
+        """Store the call's output (if it may be cached, and holds none of `secrets`), then
+        release the claim. Within the whole-call timeout: a store that does not finish in time
+        is abandoned (logged), and the call still returns its output."""
         try:
             if self.deadline is None:
-                await self.cache.save(self.model, self.key, output, self.policy)
+                await self.cache.save(self.model, self.key, output, self.policy, secrets)
                 return
             try:
                 async with asyncio.timeout_at(self.deadline):
-                    await self.cache.save(self.model, self.key, output, self.policy)
+                    await self.cache.save(self.model, self.key, output, self.policy, secrets)
             except TimeoutError:
                 logger.warning(
                     "cache store %r did not store the output of %s within the timeout of %ss: "

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
@@ -652,7 +653,8 @@ class ProviderContract(ModelContract):
 
     def test_malformed_response(self) -> None:
         valid = self._reply_json(self.reply_for(text_output("fine")))
-        bodies: list[Any] = [{"unexpected": True}, [], "text", None, 42]
+        echo = {"unexpected": f"echo of the key: {self.api_key}"}  # and no key in the error
+        bodies: list[Any] = [{"unexpected": True}, [], "text", None, 42, echo]
         if valid is not None:
             bodies += [{"response": valid}, [valid], _mangled(valid)]
         replies = [
@@ -680,6 +682,8 @@ class ProviderContract(ModelContract):
                 f"a 200 with {shown} raised {type(result).__name__}: {result}, "
                 f"not InvalidResponseError"
             )
+            for text in _error_texts(result):
+                assert self.api_key not in text, f"the key is in the error a 200 gave: {text}"
 
     # -- errors, retries, connections, timeouts, keys -----------------------------------------
 
@@ -852,11 +856,27 @@ class ProviderContract(ModelContract):
             root.removeHandler(handler)
             root.setLevel(old_level)
         assert isinstance(err, AuthenticationError)
-        for text in (str(err), repr(err), *(r.getMessage() for r in records)):
-            assert self.api_key not in text
+        for text in (*_error_texts(err), *(r.getMessage() for r in records)):
+            assert self.api_key not in text, f"the key is in an error or a log line: {text}"
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _error_texts(err: BaseException) -> list[str]:
+    """Everything an error shows: its text and repr, its traceback with every `__cause__` and
+    `__context__`, their reprs, and a `ModelAPIError`'s body."""
+    texts = [str(err), repr(err), "".join(traceback.format_exception(err))]
+    seen: set[int] = set()
+    todo = [err]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        texts += [repr(node), repr(node.args), str(getattr(node, "body", "") or "")]
+        todo += [e for e in (node.__cause__, node.__context__) if e is not None]
+    return texts
 
 
 class _Missing:

@@ -72,10 +72,14 @@ def as_credentials(value: Any) -> Credentials:
     for what in (found.access_key_id, found.secret_access_key, found.session_token):
         if what is None:
             continue
-        if not isinstance(what, str) or not what or any(c.isspace() for c in what):
+        if (
+            not isinstance(what, str)
+            or not what
+            or any(not c.isprintable() or c.isspace() for c in what)
+        ):
             raise ModelInputError(
                 "bedrock: an AWS access key id, secret access key or session token is empty, "
-                "not a string, or contains whitespace"
+                "not a string, or contains whitespace or control characters"
             )
     return found
 

@@ -168,7 +168,7 @@ class RedisLimiter:
                     granted, wait_ms = await state.run(
                         "limit_acquire", [self.name], [self.size, self.ttl_ms, *tokens]
                     )
-                except (RedisError, OSError) as ex:
+                except Exception as ex:  # unreachable, or unusable: the fallback takes over
                     conn.failed(ex, state)
                     self._fail_waiters()
                     return
@@ -180,12 +180,15 @@ class RedisLimiter:
                 if listener is None or listener.broken:
                     try:
                         listener = await state.subscriber.listen(self.channel)
-                    except (RedisError, OSError) as ex:
+                    except Exception as ex:
                         conn.failed(ex, state)
                         self._fail_waiters()
                         return
                     continue  # ask again, now that no wake-up can be missed
                 await listener.wait(min(max(int(wait_ms), 1) / 1000, MAX_POLL))
+        except Exception as ex:  # never leave a waiter waiting on a pump that died
+            conn.failed(ex)
+            self._fail_waiters()
         finally:
             self._pump = None  # a waiter coming from now on starts another
             if listener is not None:

@@ -7,6 +7,8 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from redis.connection import parse_url
+
 URL_ENV = "MODELPORT_REDIS_URL"
 PREFIX_ENV = "MODELPORT_REDIS_PREFIX"
 LEASE_TTL_ENV = "MODELPORT_REDIS_LEASE_TTL"
@@ -53,6 +55,15 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.url.strip():
             raise ValueError(f"{URL_ENV} is empty: give a redis:// URL")
+        try:
+            parse_url(self.url)
+        except ValueError:  # its text may quote part of the password: not shown
+            raise ValueError(
+                f"{URL_ENV} is not a Redis URL ({redact_url(self.url)}): give "
+                "redis://[[user]:password@]host[:port][/db], rediss://... or unix:///path, "
+                "with any '#', '/', '?' or '@' in the password percent-encoded (%23, %2F, "
+                "%3F, %40)"
+            ) from None
         if not self.prefix or any(c.isspace() for c in self.prefix):
             raise ValueError(f"{PREFIX_ENV} must be a word without spaces, not {self.prefix!r}")
         for name, value in (

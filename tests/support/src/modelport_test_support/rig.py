@@ -69,12 +69,23 @@ def error(status: int, message: str, code: str | None = None, **headers: str) ->
     return Reply(status=status, json=body, headers=headers)
 
 
-def assert_secret_free(ex: BaseException) -> None:
-    """The canary is in neither the message, the repr, nor the formatted traceback (with its
-    chained exceptions)."""
-    shown = "".join(traceback.format_exception(ex))
-    for text in (str(ex), repr(ex), shown):
-        assert CANARY not in text, text
+def assert_secret_free(ex: BaseException, secret: str = CANARY) -> None:
+    """`secret` is in neither the message, the repr, the args, a `ModelAPIError`'s body, nor
+    the formatted traceback; nor in any exception linked as `__cause__` or `__context__` (a
+    `raise ... from` inside an `except` keeps the handled one as the context, unshown by the
+    traceback but reachable), nor in any attribute they keep."""
+    texts = ["".join(traceback.format_exception(ex))]
+    todo, seen = [ex], set()
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        texts += [str(node), repr(node), repr(node.args), str(getattr(node, "body", None))]
+        texts += [repr(vars(node))]
+        todo += [e for e in (node.__cause__, node.__context__) if e is not None]
+    for text in texts:
+        assert secret not in text, text
 
 
 @attrs.define
