@@ -56,7 +56,7 @@ class Settings:
         if not self.url.strip():
             raise ValueError(f"{URL_ENV} is empty: give a redis:// URL")
         try:
-            parse_url(self.url)
+            parse_url(self.url)  # type: ignore[no-untyped-call]
         except ValueError:  # its text may quote part of the password: not shown
             raise ValueError(
                 f"{URL_ENV} is not a Redis URL ({redact_url(self.url)}): give "
