@@ -29,6 +29,19 @@ GOOD = textwrap.dedent(
 
 BROKEN = "raise RuntimeError('this plugin is broken on purpose')\n"
 
+EMPTY = textwrap.dedent(  # the class is there, the hook that registers it is not
+    """
+    from modelport import ModelAPI, ModelOutput
+
+    class Empty(ModelAPI):
+        async def generate(self, input, tools, tool_choice, config):
+            return ModelOutput.from_content(self.model_name, "never")
+
+    def register_models(register):  # no @hookimpl: pluggy does not see it
+        register("tpempty", Empty)
+    """
+)
+
 STORE = textwrap.dedent(
     """
     import time
@@ -80,6 +93,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"tpbeta": "tp_beta"},
         ),
         build_wheel(build, "modelport-tpbroken", "tp_broken", BROKEN, {"tpbroken": "tp_broken"}),
+        build_wheel(build, "modelport-tpempty", "tp_empty", EMPTY, {"tpempty": "tp_empty"}),
         build_wheel(  # a name that does not follow the modelport-<name> convention
             build,
             "acme-llm-tools",
@@ -174,6 +188,57 @@ def test_broken_plugin_gives_a_clear_error_and_others_work(site: Path) -> None:
     assert "modelport-tpbroken" in str(result["error"])
     assert "broken on purpose" in str(result["error"])
     assert result["beta"] == "beta says hi"
+
+
+def test_a_load_error_shows_the_plugins_own_traceback(site: Path) -> None:
+    """The author of a plugin that fails at import sees where: the original error is the
+    `PluginLoadError`'s cause, with its file and line in the printed traceback."""
+    result = run_python(
+        site,
+        """
+        import json, traceback
+        from modelport import get_model
+        try:
+            get_model("tpbroken/x")
+        except Exception as ex:
+            shown = "".join(traceback.format_exception(ex))
+            print(json.dumps({"cause": type(ex.__cause__).__name__, "shown": shown}))
+        """,
+    )
+    assert result["cause"] == "RuntimeError"
+    assert "tp_broken" in result["shown"] and "line 1" in result["shown"]
+
+
+def test_an_entry_point_that_registers_nothing_is_a_load_error_saying_so(site: Path) -> None:
+    """A plugin whose module loads but registers no provider of its entry point's name (a
+    forgotten `@hookimpl`): `PluginLoadError` saying what is missing, not 'no provider named
+    ... is installed' with the name among the installed ones; `modelport providers` lists it
+    as failed."""
+    result = run_python(
+        site,
+        """
+        import json
+        from modelport import get_model
+        from modelport.errors import PluginLoadError
+        try:
+            get_model("tpempty/x")
+        except PluginLoadError as ex:
+            print(json.dumps({"error": str(ex), "dist": ex.distribution}))
+        """,
+    )
+    assert result["dist"] == "modelport-tpempty"
+    assert "registered no provider named 'tpempty'" in result["error"]
+    assert "@hookimpl" in result["error"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelport", "providers", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert "registered no provider" in rows["tpempty"]["error"]
 
 
 def test_unknown_provider_lists_installed_ones(site: Path) -> None:

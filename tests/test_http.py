@@ -7,9 +7,11 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from modelport import ModelOutput
 from modelport.errors import (
     AuthenticationError,
     BadRequestError,
@@ -337,7 +339,6 @@ def test_retry_delay_from_the_error_body_when_no_header_says() -> None:
 def test_post_for_output_parses_converts_and_raises() -> None:
     """The provider shell in one call: the parsed output; an error `on_error` turns into an
     output; a body of the wrong shape as `InvalidResponseError`; other errors raised as is."""
-    from modelport import ModelOutput
 
     def parse(data: object) -> ModelOutput:
         if not isinstance(data, dict) or "text" not in data:
@@ -371,3 +372,32 @@ def test_post_for_output_parses_converts_and_raises() -> None:
         assert info.value.status == 200
         with pytest.raises(AuthenticationError):
             asyncio.run(call(server.url))
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda body: body["reply"],  # KeyError
+        lambda body: body[0],  # KeyError on a dict, TypeError on None
+        lambda body: body["choices"][3],  # IndexError
+        lambda body: body.strip(),  # AttributeError
+        lambda body: int(body["n"]),  # ValueError
+    ],
+)
+def test_post_for_output_turns_any_misread_into_an_invalid_response(read: Any) -> None:
+    """A provider's parser (the old way: `HTTPClient` without the shell) that trips on a body
+    of the wrong shape, whatever it raises, gives the caller `InvalidResponseError` with the
+    status and the original as the cause, scrubbed of the key."""
+
+    async def call(url: str) -> ModelOutput:
+        client = HTTPClient(provider="p", model="m", secrets=[SECRET])
+        try:
+            return await client.post_for_output(f"{url}/x", {}, read)
+        finally:
+            await client.close()
+
+    reply = Reply(json={"choices": [], "n": f"x{SECRET}"})
+    with LocalServer(default=reply) as server, pytest.raises(InvalidResponseError) as info:
+        asyncio.run(call(server.url))
+    assert info.value.status == 200 and info.value.__cause__ is not None
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value.__cause__)

@@ -524,3 +524,53 @@ def test_a_provider_may_return_its_output_with_a_call_record() -> None:
     out = asyncio.run(model.generate("hi"))
     assert out.completion == "recorded" and results == []
     assert model.retry.sleep.waits and len(model.retry.sleep.waits) == 1  # type: ignore[attr-defined]
+
+
+class Declares(Recorder):
+    """A provider subclassing `ModelAPI` directly that declares only the wire fields it
+    sends (`honoured_config`), not the ones `Model` applies itself."""
+
+    honoured_config = frozenset({"temperature"})
+
+
+REGISTRY.register("declares", Declares, description="declares its config fields")
+
+
+def test_model_never_drops_the_config_fields_it_applies_itself(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A provider that declares its honoured fields without `CORE_CONFIG` still gets the
+    system message, and `Model` still applies timeout, retries, connections and extra_body
+    itself: only the undeclared wire fields (here `seed`) are dropped, with a warning."""
+    m = get_model("declares/m", registry=REGISTRY, memoize=False)
+    m.retry = RetryPolicy(sleep=Sleeps())
+    failures = iter([ServerError("down", retryable=True)])
+
+    def flaky(rec: Recorder, input: list[ChatMessage]) -> Any:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return None
+
+    api(m).behaviour = flaky
+    config = GenerateConfig(
+        system_message="zq-system", timeout=30, max_retries=1, max_connections=3, seed=7,
+        max_tool_output=100, extra_body={"k": 1}, temperature=0.2,
+    )  # fmt: skip
+    assert gen(m, "hi", config=config).completion == "ok"
+    messages, _, _, sent = api(m).calls[-1]
+    assert isinstance(messages[0], ChatMessageSystem) and messages[0].text == "zq-system"
+    assert len(api(m).calls) == 2  # max_retries=1 honoured: one retry
+    assert (sent.timeout, sent.max_connections, sent.temperature) == (30, 3, 0.2)
+    assert sent.extra_body == {"k": 1} and sent.seed is None
+    dropped = [r.getMessage() for r in caplog.records if "does not support" in r.getMessage()]
+    assert dropped == ["declares does not support the config field 'seed': it is not sent"]
+
+
+def test_an_unknown_model_arg_of_a_provider_without_model_args_is_an_input_error() -> None:
+    """A provider whose `__init__` takes no `**model_args` (the old way): a misspelt arg is a
+    `ModelInputError` naming the provider and the arg, not Python's `TypeError`."""
+    with pytest.raises(ModelInputError, match="recorder got unknown model args: colour"):
+        get_model("recorder/r1", registry=REGISTRY, memoize=False, colour="red")
+    with pytest.raises(ModelInputError, match="API key for provider 'recorder'"):
+        get_model("recorder/r1", registry=REGISTRY, memoize=False, api_key="two words")

@@ -10,6 +10,7 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from modelport_test_support.wheelmaker import _record_line, pip_install
@@ -104,3 +105,30 @@ def test_the_guide_shows_exactly_what_the_template_writes(tmp_path: Path) -> Non
     ):
         written = (project / rel).read_text().rstrip("\n")
         assert written in shown, f"{rel} is not shown in the guide as written"
+
+
+def test_a_folder_that_cannot_be_written_is_one_error_line_and_nothing_half_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--dir` under a file (or anywhere not writable): exit 1 with one `modelport: error:`
+    line, no traceback; and a write that fails midway leaves no partial folder behind."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert _exit_code(["new-provider", "acme", "--dir", str(blocker / "sub")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("modelport: error: cannot write into") and err.count("\n") == 1
+
+    real_write = Path.write_text
+    written: list[Path] = []
+
+    def fail_on_the_third(self: Path, *args: Any, **kw: Any) -> int:
+        written.append(self)
+        if len(written) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "write_text", fail_on_the_third)
+        assert _exit_code(["new-provider", "acme", "--dir", str(tmp_path / "out")]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert list((tmp_path / "out").iterdir()) == []

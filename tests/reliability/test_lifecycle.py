@@ -17,10 +17,10 @@ pytestmark = pytest.mark.providers("openai")
 
 
 def test_closing_with_calls_in_flight_sends_nothing_twice() -> None:
-    """Server: answers each of 20 calls after 0.5 s. Caller: closes the model 0.1 s in.
-    Sees: every call ends with `ModelClosedError` (none is retried), and a later call says the
-    model is closed. Not repeated: the server receives exactly 20 requests, not 40."""
-    with LocalServer(default=ok("late", delay=0.5)) as server:
+    """Server: answers each of 20 calls after 5 s. Caller: closes the model once all 20 have
+    arrived. Sees: every call ends with `ModelClosedError` (none is retried), and a later call
+    says the model is closed. Not repeated: the server receives exactly 20 requests, not 40."""
+    with LocalServer(default=ok("late", delay=5)) as server:
         model = get_model(
             "openai/gpt-4o", base_url=f"{server.url}/v1", api_key=CANARY, memoize=False
         )
@@ -28,7 +28,10 @@ def test_closing_with_calls_in_flight_sends_nothing_twice() -> None:
 
         async def go() -> list[BaseException | object]:
             calls = [asyncio.ensure_future(model.generate("hi")) for _ in range(20)]
-            await asyncio.sleep(0.1)
+            for _ in range(500):  # all 20 in flight (on a loaded host, not within a set time)
+                if len(server.requests) == 20:
+                    break
+                await asyncio.sleep(0.01)
             await model.close()
             return await asyncio.gather(*calls, return_exceptions=True)
 

@@ -239,3 +239,10 @@ class GenerateConfig(BaseModel):
         if not update:
             return self
         return self.model_copy(update=update)
+
+
+CORE_CONFIG = frozenset(
+    {"max_retries", "timeout", "max_connections", "system_message", "extra_body", "max_tool_output"}
+)
+"""`GenerateConfig` fields `Model` acts on itself, for every provider: never dropped, whatever
+a provider declares it honours."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import time
 from collections.abc import Coroutine, Sequence
 from types import TracebackType
@@ -16,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from . import _observe
 from ._budget import Ticket, active_budgets, reserve
-from ._config import GenerateConfig, GenerateConfigArgs
+from ._config import CORE_CONFIG, GenerateConfig, GenerateConfigArgs
 from ._content import Content, ContentText
 from ._identity import CallIdentity
 from ._limits import LastSlots, Slots, check_limiter, response_listener
@@ -271,7 +272,11 @@ class Model:
             self._unsupported = (
                 ()
                 if supported is None
-                else tuple(n for n in GenerateConfig.model_fields if n not in supported)
+                else tuple(
+                    n
+                    for n in GenerateConfig.model_fields
+                    if n not in supported and n not in CORE_CONFIG
+                )
             )
         return self._unsupported
 
@@ -847,6 +852,9 @@ def _answer(result: tuple[ModelOutput | Exception, Any]) -> ModelOutput:
     return output
 
 
+_UNEXPECTED = re.compile(r"got an unexpected keyword argument '([^']+)'")
+
+
 def _memo_key(
     registry: Registry,
     model: str,
@@ -919,7 +927,7 @@ def get_model(
             f"model must be a name like 'mockllm/model', not {type(model).__name__}"
         )
     if api_key is not None:
-        check_api_key(api_key)
+        check_api_key(api_key, model.partition("/")[0])
     if not isinstance(config, GenerateConfig):
         if not isinstance(config, dict):
             raise ModelInputError(
@@ -970,9 +978,20 @@ def _build(
     limiter = model_args.pop(LIMITER_ARG, None)  # core's, for every provider (not the api's)
     if limiter is not None:
         check_limiter(limiter, registry)
-    api = entry.factory(
-        model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args
-    )
+    if api_key is not None:
+        check_api_key(api_key, provider)
+    try:
+        api = entry.factory(
+            model_name=name, base_url=base_url, api_key=api_key, config=config, **model_args
+        )
+    except TypeError as ex:  # a provider's own __init__ without **model_args
+        unknown = _UNEXPECTED.search(str(ex))
+        if unknown is None or unknown.group(1) not in model_args:
+            raise
+        raise ModelInputError(
+            f"{provider} got unknown model args: {unknown.group(1)} (see its documentation "
+            f"for the model args it takes)"
+        ) from None
     if not isinstance(api, ModelAPI):
         raise TypeError(f"provider {provider!r} returned {type(api).__name__}, not a ModelAPI")
     api.provider = provider

@@ -550,6 +550,14 @@ class Registry:
             plugin = ep.load()
             if not self.pm.is_registered(plugin):  # a module behind entry points of both groups
                 self.pm.register(plugin, name=plugin_name)
+            if group == ENTRY_POINT_GROUP and not any(
+                ep.name in names for names in (self._providers, self._stores, self._limiters)
+            ):
+                raise LookupError(
+                    f"its entry point ({ep.value}) loaded, but registered no provider named "
+                    f"{ep.name!r}: the module it names needs a `register_models` hook "
+                    f"(`@hookimpl`) or a `@modelapi({ep.name!r})` class imported by it"
+                )
         except (Exception, SystemExit) as ex:  # a plugin calling sys.exit is a failed load
             for added in set(self._providers) - providers:
                 del self._providers[added]

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._config import GenerateConfig
+from ._config import CORE_CONFIG, GenerateConfig
 from ._messages import ChatMessage
 from ._modelapi import ModelAPI
 from ._output import ModelOutput
@@ -46,6 +46,7 @@ from .errors import (
     scrub_cause,
 )
 from .http import (
+    BAD_RESPONSE,
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
     ErrorDetail,
@@ -66,18 +67,10 @@ __all__ = [
     "Translation",
 ]
 
-CORE_CONFIG = frozenset(
-    {"max_retries", "timeout", "max_connections", "system_message", "extra_body", "max_tool_output"}
-)
-"""`GenerateConfig` fields `Model` acts on itself, for every provider."""
 
 WIRE_CONFIG = frozenset(GenerateConfig.model_fields) - CORE_CONFIG - {"batch"}
 """`GenerateConfig` fields a provider's translation must honour (or declare it does not).
 `batch` is not among them: a provider honours it by declaring it, with a batch API."""
-
-_BAD_RESPONSE = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
-"""What a translation raises on a body that is JSON but not the API's shape (pydantic's
-`ValidationError` is a `ValueError`)."""
 
 
 @attrs.frozen
@@ -569,7 +562,7 @@ class HTTPModelAPI(ModelAPI):
             output = self.from_wire(body)
         except ModelAPIError:
             raise
-        except _BAD_RESPONSE as ex:
+        except BAD_RESPONSE as ex:
             raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
         if not isinstance(output, ModelOutput):
             raise TypeError(f"{type(self).__name__}.from_wire returned {type(output).__name__}")
@@ -650,7 +643,7 @@ class HTTPModelAPI(ModelAPI):
                         events = translator.feed(name, data)
                     except ModelAPIError:
                         raise
-                    except _BAD_RESPONSE as ex:
+                    except BAD_RESPONSE as ex:
                         raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
                     for event in events:
                         yield event
@@ -658,7 +651,7 @@ class HTTPModelAPI(ModelAPI):
                 final = translator.finish()
             except ModelAPIError:
                 raise
-            except _BAD_RESPONSE as ex:
+            except BAD_RESPONSE as ex:
                 raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
             result = self._output(final, status)
         except Exception as ex:

@@ -13,9 +13,11 @@ import importlib.resources
 import json
 import os
 import re
+import shutil
 import signal
 import string
 import sys
+import tempfile
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -413,12 +415,24 @@ def new_provider(name: str, directory: str | os.PathLike[str]) -> Path:
                 files.append((path, child.read_text(encoding="utf-8")))
 
     walk(template, "")
-    for rel, text in files:
-        out = target / rel.replace("modelport_NAME", values["module"]).removesuffix(".tmpl")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if rel.endswith(".tmpl"):
-            text = string.Template(text).substitute(values)
-        out.write_text(text, encoding="utf-8")
+    # written beside the target, then renamed: a failure (a full disk, a folder not writable)
+    # leaves nothing half-written
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{values['dist']}-", dir=target.parent))
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # as a folder made by hand (mkdtemp's is private)
+        for rel, text in files:
+            out = staging / rel.replace("modelport_NAME", values["module"]).removesuffix(".tmpl")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if rel.endswith(".tmpl"):
+                text = string.Template(text).substitute(values)
+            out.write_text(text, encoding="utf-8")
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return target
 
 
@@ -435,7 +449,13 @@ def _add_new_provider(sub: Any) -> None:
 
 
 def _cmd_new_provider(args: argparse.Namespace) -> int:
-    target = new_provider(args.name, args.dir)
+    try:
+        target = new_provider(args.name, args.dir)
+    except OSError as ex:
+        print(
+            f"modelport: error: cannot write into {args.dir}: {ex.strerror or ex}", file=sys.stderr
+        )
+        return EXIT_FAILED
     print(f"wrote {target}")
     print(f"next: cd {target} && python -m pip install -e . pytest && python -m pytest tests")
     return EXIT_OK

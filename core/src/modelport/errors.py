@@ -182,6 +182,7 @@ class PluginLoadError(ModelportError, ImportError):
         self.provider = provider
         self.distribution = distribution
         self.cause = cause
+        self.__cause__ = cause  # its traceback shown with this error's: the file and line
         dist = distribution or "unknown distribution"
         super().__init__(
             f"provider {provider!r} from {dist} failed to load: {type(cause).__name__}: {cause}"

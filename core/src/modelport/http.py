@@ -356,6 +356,11 @@ def error_for_status(
     return error
 
 
+BAD_RESPONSE = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
+"""What a translation raises on a body that is JSON but not the API's shape (pydantic's
+`ValidationError` is a `ValueError`): each becomes an `InvalidResponseError`."""
+
+
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """The largest response body read (decoded), by default: 64 MiB."""
 
@@ -860,8 +865,10 @@ class HTTPClient:
         """POST `body` and read the answer with `parse` (a provider's `from_wire`).
 
         An error for which `on_error` returns an output (a context overflow, say) becomes that
-        output; other errors are raised. A `ValueError` from `parse` (a body that is JSON but
-        not the API's shape) becomes an `InvalidResponseError` with the status.
+        output; other errors are raised. What `parse` raises on a body that is JSON but not
+        the API's shape (`ValueError`, pydantic's `ValidationError` among them, `KeyError`,
+        `TypeError`, `IndexError`, `AttributeError`, `RecursionError`) becomes an
+        `InvalidResponseError` with the status, the original kept as its cause (scrubbed).
         """
         try:
             response = await self.post_json(url, body, headers)
@@ -872,8 +879,14 @@ class HTTPClient:
             return output
         try:
             return parse(response.json)
-        except ValueError as ex:
-            raise self._error(InvalidResponseError, str(ex), status=response.status) from None
+        except ModelAPIError:
+            raise
+        except BAD_RESPONSE as ex:
+            raise self._error(
+                InvalidResponseError,
+                f"the response is not a valid answer: {type(ex).__name__}: {ex}",
+                status=response.status,
+            ) from scrub_cause(ex, self.secrets)
 
     async def request(
         self,

@@ -429,11 +429,20 @@ class FixedModelName(LumenAPI):
 
 
 class UncheckedAnswer(LumenAPI):
-    """Reads the answer without looking at its shape."""
+    """Reads the answer without looking at its shape, outside `post_for_output` (which would
+    turn its `KeyError` into `InvalidResponseError`)."""
 
-    def read_answer(self, data: Any) -> ModelOutput:
-        text = data["turn"]["says"]
-        return ModelOutput.from_content(data["engine"] or self.model_name, text)
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        body = self.body(input, tools, tool_choice, config)
+        headers = {"x-lumen-key": self.api_key} if self.api_key else {}
+        data = (await self.http.post_json(self.url, body, headers)).json
+        return ModelOutput.from_content(data["engine"] or self.model_name, data["turn"]["says"])
 
 
 class CloseDoesNothing(LumenAPI):
