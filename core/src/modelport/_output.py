@@ -80,26 +80,27 @@ class ChatCompletionChoice(BaseModel):
 
 
 class ModelUsage(BaseModel):
-    """Token usage for completion. Usages add up with `+` (and with `sum`)."""
+    """Token usage for completion. Usages add up with `+` (and with `sum`). Every count is
+    zero or more (a provider's negative count is an invalid answer, never a credit)."""
 
     model_config = ConfigDict(defer_build=True)
 
-    input_tokens: int = 0
+    input_tokens: int = Field(default=0, ge=0)
     """Total input tokens used."""
 
-    output_tokens: int = 0
+    output_tokens: int = Field(default=0, ge=0)
     """Total output tokens used."""
 
-    total_tokens: int = 0
+    total_tokens: int = Field(default=0, ge=0)
     """Total tokens used."""
 
-    input_tokens_cache_write: int | None = None
+    input_tokens_cache_write: int | None = Field(default=None, ge=0)
     """Number of tokens written to the cache."""
 
-    input_tokens_cache_read: int | None = None
+    input_tokens_cache_read: int | None = Field(default=None, ge=0)
     """Number of tokens retrieved from the cache."""
 
-    reasoning_tokens: int | None = None
+    reasoning_tokens: int | None = Field(default=None, ge=0)
     """Number of tokens spent on reasoning (included in `output_tokens`)."""
 
     def __add__(self, other: ModelUsage) -> ModelUsage:

@@ -16,10 +16,11 @@ non-streamed call would have returned; that body goes through the provider's own
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
@@ -29,6 +30,8 @@ from ._limits import response_listener
 from ._messages import ChatMessage
 from ._output import ModelOutput, ModelUsage, StopReason
 from ._tools import ToolCall, ToolChoice, ToolInfo
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from ._model import Model
@@ -142,21 +145,35 @@ class SSEParser:
     complete events, as `(event name or None, data)` pairs; comments and `id:`/`retry:`
     fields are skipped, multi-line data joined with newlines."""
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_buffer", "_parts")
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._parts: list[bytes] = []
+        """Chunks with no line break, after `_buffer`: joined once one ends a line (a large
+        event arriving in many reads is not copied again with each one)."""
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
         """The events completed by `chunk`."""
-        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            if chunk:
+                self._parts.append(chunk)
+            return []
+        if self._parts:
+            buffer = b"".join((self._buffer, *self._parts, chunk))
+            self._parts.clear()
+        else:
+            buffer = self._buffer + chunk if self._buffer else chunk
+        held = b""
         if b"\r" in buffer:
+            if buffer.endswith(b"\r"):  # perhaps the first half of a CRLF: wait for the next
+                buffer, held = buffer[:-1], b"\r"
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = buffer.rfind(b"\n\n")
         if end < 0:
-            self._buffer = buffer
+            self._buffer = buffer + held
             return []
-        self._buffer = buffer[end + 2 :]
+        self._buffer = buffer[end + 2 :] + held
         events: list[tuple[str | None, str]] = []
         for block in buffer[:end].split(b"\n\n"):
             if not block:
@@ -171,7 +188,28 @@ class SSEParser:
 
     def pending(self) -> bytes:
         """What is buffered after the last complete event (a stream cut short)."""
-        return self._buffer
+        return b"".join((self._buffer, *self._parts))
+
+
+async def _within(step: Awaitable[_T], until: float | None, seconds: float | None, api: Any) -> _T:
+    """`await step`, within the call's timeout of `seconds` (`until`, in loop time): the whole call,
+    retries and the wait for a slot included, as `generate` is bounded; each step is bounded
+    alone, so the time the caller spends between events is not interrupted."""
+    if until is None:
+        return await step
+    try:
+        async with asyncio.timeout_at(until):
+            return await step
+    except TimeoutError as ex:
+        from .errors import ModelTimeoutError
+
+        if isinstance(ex, ModelTimeoutError):
+            raise
+        raise ModelTimeoutError(
+            f"no answer within the timeout of {seconds}s",
+            provider=api.provider,
+            model=api.model_name,
+        ) from None
 
 
 def _parse_block(block: bytes) -> tuple[str | None, str] | None:
@@ -278,6 +316,8 @@ class Stream:
         if _observe.active or LOG.get() is not None:  # observers, or record_calls()
             watch = _observe.watch(model, messages, tools, choice, config, stream=True)
         start = time.monotonic()
+        timeout = config.timeout
+        until = None if timeout is None else asyncio.get_running_loop().time() + timeout
         pending = None
         try:
             if self._cache:
@@ -313,13 +353,13 @@ class Stream:
             retries = 0
             while True:  # attempts, until one gives its first item
                 if not slots.try_take():
-                    await slots.take()
+                    await _within(slots.take(), until, timeout, api)
                 source = api.stream(messages, tools, choice, config)
                 sink = None if watch is None else watch.attempt_start()
                 listen = getattr(slots, "attempt", None)  # an AdaptiveLimiter learns
                 token = None if listen is None else response_listener.set(listen())
                 try:
-                    first = await source.__anext__()
+                    first = await _within(source.__anext__(), until, timeout, api)
                 except StopAsyncIteration:
                     slots.give()
                     raise InvalidResponseError(
@@ -369,7 +409,7 @@ class Stream:
                         watch.event(item)
                     yield item
                     try:
-                        item = await source.__anext__()
+                        item = await _within(source.__anext__(), until, timeout, api)
                     except StopAsyncIteration:
                         raise InvalidResponseError(
                             "the stream ended without its output",

@@ -356,9 +356,18 @@ def error_for_status(
     return error
 
 
-BAD_RESPONSE = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
+BAD_RESPONSE = (
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
 """What a translation raises on a body that is JSON but not the API's shape (pydantic's
-`ValidationError` is a `ValueError`): each becomes an `InvalidResponseError`."""
+`ValidationError` is a `ValueError`; `int()` of a count of 1e400, read as infinity, an
+`OverflowError`): each becomes an `InvalidResponseError`."""
 
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -387,8 +396,24 @@ class _LoopSession:
     """Attempts in flight in this loop, each with when it must end (`attempt_timeout`) and
     when its answer must have started (`read_timeout`; `_NEVER` once it has)."""
     overdue: dict[asyncio.Task[Any], str] = attrs.field(factory=dict)
-    """Attempts the watchdog cancelled, and which bound they passed ("read" or "attempt")."""
+    """Attempts the watchdog cancelled, and which bound they passed ("read" or "attempt"),
+    or that `close()` ended ("closed")."""
     watchdog: asyncio.TimerHandle | None = None
+    streams: weakref.WeakSet[StreamingResponse] = attrs.field(factory=weakref.WeakSet)
+    """The streamed answers open in this loop (`close()` ends their reads)."""
+
+    def end_all(self) -> None:
+        """End every call in flight in this loop (run in the loop): an attempt is cancelled
+        and raises `ModelClosedError`; a stream's next read fails, as a closed connection."""
+        current = asyncio.current_task()
+        for task in list(self.deadlines):
+            if task is not current and task not in self.overdue:
+                self.overdue[task] = "closed"
+                task.cancel()
+        for stream in list(self.streams):
+            stream.response.content.set_exception(
+                aiohttp.ClientConnectionError("the client was closed")
+            )
 
 
 def _watch(loop: asyncio.AbstractEventLoop, entry: _LoopSession, every: float) -> None:
@@ -529,6 +554,10 @@ class HTTPClient:
         self._last = None
         running = asyncio.get_running_loop()
         for loop, entry in list(self._sessions.items()):
+            if loop is running:
+                entry.end_all()
+            elif loop.is_running():
+                loop.call_soon_threadsafe(entry.end_all)
             if entry.session.closed:
                 continue
             if loop is running:
@@ -617,20 +646,10 @@ class HTTPClient:
                     InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
                 )
         except asyncio.CancelledError:
-            bound = entry.overdue.pop(task, None) if task is not None else None
-            if bound is None or task.uncancel() > 0:  # type: ignore[union-attr]
-                raise  # not the watchdog's, or cancelled by someone else too
-            if bound == "read":
-                raise self._error(
-                    ModelTimeoutError,
-                    f"no data from the server within {self.read_timeout}s (read_timeout)",
-                    retryable=True,
-                ) from None
-            raise self._error(
-                ModelTimeoutError,
-                f"the attempt took longer than attempt_timeout={self.attempt_timeout}s",
-                retryable=True,
-            ) from None
+            ended = self._ended(entry, task)
+            if ended is None:
+                raise  # not the watchdog's nor `close()`'s, or cancelled by someone else too
+            raise ended from None
         except ModelAPIError:
             raise
         except TimeoutError as ex:
@@ -671,21 +690,41 @@ class HTTPClient:
             ) from None
         return HTTPResponse(status=status, headers=rheaders, json=parsed)
 
+    def _ended(self, entry: _LoopSession, task: asyncio.Task[Any] | None) -> Exception | None:
+        """The error of an attempt the watchdog cancelled (past `read_timeout` or
+        `attempt_timeout`) or `close()` ended; None for a cancellation of anyone else's."""
+        bound = entry.overdue.pop(task, None) if task is not None else None
+        if bound is None or task.uncancel() > 0:  # type: ignore[union-attr]
+            return None
+        if bound == "closed":
+            return self._closed_error()
+        if bound == "read":
+            return self._error(
+                ModelTimeoutError,
+                f"no data from the server within {self.read_timeout}s (read_timeout)",
+                retryable=True,
+            )
+        return self._error(
+            ModelTimeoutError,
+            f"the attempt took longer than attempt_timeout={self.attempt_timeout}s",
+            retryable=True,
+        )
+
     def _start_attempt(self, entry: _LoopSession) -> asyncio.Task[Any] | None:
         """Put the running task under the loop's watchdog: it must end within
         `attempt_timeout`, and its answer must start within `read_timeout`."""
-        every = self._every
         task = asyncio.current_task()
-        if every is None or task is None:
+        if task is None:
             return None
+        every = self._every
         loop = task.get_loop()
         now = loop.time()
         attempt, read = self.attempt_timeout, self.read_timeout
-        entry.deadlines[task] = (
+        entry.deadlines[task] = (  # also how `close()` finds the attempts in flight
             now + attempt if attempt else _NEVER,
             now + read if self._read_first else _NEVER,  # type: ignore[operator]
         )
-        if entry.watchdog is None:
+        if entry.watchdog is None and every is not None:
             entry.watchdog = loop.call_later(every, _watch, loop, entry, every)
         return task
 
@@ -733,6 +772,7 @@ class HTTPClient:
             if call_timeout is not None
             else None
         )
+        task = self._start_attempt(entry)  # until the answer starts: the watchdog's bounds
         try:
             for _ in range(_MAX_REDIRECTS + 1):
                 if request_timeout is None:
@@ -743,12 +783,16 @@ class HTTPClient:
                     resp = await entry.session.post(
                         url, data=data, headers=hdrs, allow_redirects=False, timeout=request_timeout
                     )
+                if task is not None:  # its headers came: the body is read under `events()`
+                    entry.deadlines.pop(task, None)
+                    task = None
                 status = resp.status
                 if status in _REDIRECTS:
                     try:
                         url = self._redirect_target(resp)
                     finally:
                         resp.close()
+                    task = self._start_attempt(entry)  # the next answer is watched again
                     continue
                 listener = response_listener.get()
                 if listener is not None:
@@ -759,14 +803,24 @@ class HTTPClient:
                     finally:
                         resp.release()
                     raise self._status_error(status, raw, resp.headers)
-                return StreamingResponse(self, resp)
+                stream = StreamingResponse(self, resp)
+                entry.streams.add(stream)
+                return stream
             raise self._error(
                 InvalidResponseError, f"more than {_MAX_REDIRECTS} redirects", status=status
             )
+        except asyncio.CancelledError:
+            ended = self._ended(entry, task)
+            if ended is None:
+                raise  # not the watchdog's nor `close()`'s, or cancelled by someone else too
+            raise ended from None
         except (ModelAPIError, ModelInputError):
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as ex:
             raise self._transport_error(ex) from scrub_cause(ex, self.secrets)
+        finally:
+            if task is not None:
+                entry.deadlines.pop(task, None)
 
     def _transport_error(self, ex: BaseException) -> Exception:
         """The typed error for a transport failure (a timeout, a refused or dropped
@@ -866,9 +920,9 @@ class HTTPClient:
 
         An error for which `on_error` returns an output (a context overflow, say) becomes that
         output; other errors are raised. What `parse` raises on a body that is JSON but not
-        the API's shape (`ValueError`, pydantic's `ValidationError` among them, `KeyError`,
-        `TypeError`, `IndexError`, `AttributeError`, `RecursionError`) becomes an
-        `InvalidResponseError` with the status, the original kept as its cause (scrubbed).
+        the API's shape (any of `BAD_RESPONSE`: `ValueError`, pydantic's `ValidationError`
+        among them, `KeyError`, `TypeError`, ...) becomes an `InvalidResponseError` with the
+        status, the original kept as its cause (scrubbed).
         """
         try:
             response = await self.post_json(url, body, headers)
@@ -1014,7 +1068,10 @@ class StreamingResponse:
                         f"the stream took longer than attempt_timeout={bound}s",
                         retryable=True,
                     )
-                batch = parser.feed(chunk)
+                try:
+                    batch = parser.feed(chunk)
+                except BAD_RESPONSE as ex:  # not the framing the API promises
+                    raise self._unreadable(ex) from scrub_cause(ex, client.secrets)
                 if batch:
                     yield batch
         except ModelAPIError:
@@ -1022,9 +1079,19 @@ class StreamingResponse:
         except (TimeoutError, aiohttp.ClientError, OSError) as ex:
             raise client._transport_error(ex) from scrub_cause(ex, client.secrets)
         if parser.pending().strip():
-            last = parser.feed(b"\n\n")
+            try:
+                last = parser.feed(b"\n\n")
+            except BAD_RESPONSE as ex:
+                raise self._unreadable(ex) from scrub_cause(ex, client.secrets)
             if last:
                 yield last
+
+    def _unreadable(self, ex: BaseException) -> ModelAPIError:
+        return self.client._error(
+            InvalidResponseError,
+            f"the stream cannot be read: {type(ex).__name__}: {ex}",
+            status=self.status,
+        )
 
     async def close(self) -> None:
         """Drop the connection (the body may be unread)."""

@@ -612,3 +612,44 @@ def test_a_200_body_of_the_wrong_shape_is_an_invalid_response(body: Any) -> None
     assert isinstance(err, InvalidResponseError), err
     assert (err.provider, err.model, err.status) == ("google", "gemini-2.5-flash", 200)
     assert len(server.requests) == 1  # not retried
+
+
+def test_an_error_chunk_in_a_stream_is_a_typed_error_retried_before_the_first_event() -> None:
+    """Server: a 200 stream whose first chunk is Gemini's error object (503 UNAVAILABLE, as
+    gateways report a failure that comes after the status), then an answer. Caller: the
+    answer, after one retry; an error chunk after text has arrived is a `ServerError` with the
+    status and message, not 'no finishReason'."""
+    error = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    text = {"candidates": [{"content": {"role": "model", "parts": [{"text": "fine"}]}}]}
+    done = {"candidates": [{"content": {"parts": []}, "finishReason": "STOP"}]}
+    sse = {"content-type": "text/event-stream"}
+
+    async def stream(model: Model) -> str:
+        async with model, model.stream("Hello") as events:
+            async for _ in events:
+                pass
+        assert events.output is not None
+        return events.output.completion
+
+    with LocalServer() as server:
+        server.enqueue(
+            Reply(sse=(json.dumps(error),), headers=sse),
+            Reply(sse=(json.dumps(text), json.dumps(done)), headers=sse),
+        )
+        built = get_model(
+            "google/gemini-2.5-flash", base_url=server.url, api_key=KEY, memoize=False
+        )
+        model = Model(built.api, built.config, retry=no_wait_policy())
+        assert run(stream(model)) == "fine"
+        assert len(server.requests) == 2
+
+    with LocalServer(
+        default=Reply(sse=(json.dumps(text), json.dumps(error)), headers=sse)
+    ) as server:
+        built = get_model(
+            "google/gemini-2.5-flash", base_url=server.url, api_key=KEY, memoize=False
+        )
+        model = Model(built.api, built.config, retry=no_wait_policy())
+        with pytest.raises(ServerError, match="overloaded") as info:
+            run(stream(model))
+        assert info.value.status == 503

@@ -741,9 +741,13 @@ def test_a_json_array_stream_is_read_whatever_the_chunk_boundaries() -> None:
     and escaped quotes kept."""
     from modelport_google._chunks import StreamFraming
 
-    elements = [{"text": 'a {brace} and a "quote" \\ here'}, {"n": [1, {"deep": "}"}]}]
-    body = ("[" + ",\n".join(json.dumps(e) for e in elements) + "]").encode()
-    for size in (1, 2, 7, len(body)):
+    elements = [
+        {"text": 'a {brace} and a "quote" \\ here'},
+        {"n": [1, {"deep": "}"}]},
+        {"text": "日本語 🎉 café"},  # characters a cut may split between two reads
+    ]
+    body = ("[" + ",\n".join(json.dumps(e, ensure_ascii=False) for e in elements) + "]").encode()
+    for size in (1, 2, 3, 5, 7, len(body)):
         framing = StreamFraming()
         got = [
             json.loads(data)

@@ -62,7 +62,7 @@ class GoogleAPI(HTTPModelAPI):
 
     def stream_translator(self) -> ContentChunks:
         """`streamGenerateContent` chunks to events, merged into one response."""
-        return ContentChunks(self.wire_model)
+        return ContentChunks(self.wire_model, self.provider)
 
     def stream_body(self, body: Any) -> Any:
         """The same body: the URL says a stream is wanted."""

@@ -7,6 +7,7 @@ on. Pure: no I/O.
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any
 
@@ -20,8 +21,9 @@ from modelport import (
     ToolCallStart,
     UsageUpdate,
 )
+from modelport.http import error_for_status
 
-from ._wire import _tool_call, _usage, from_wire
+from ._wire import _tool_call, _usage, error_detail, from_wire
 
 __all__ = ["ContentChunks", "StreamFraming"]
 
@@ -31,8 +33,9 @@ _KEPT = ("usageMetadata", "modelVersion", "responseId", "promptFeedback")
 class ContentChunks:
     """One streamed call's chunks: `feed` each, then `finish` for the merged response."""
 
-    def __init__(self, model: str = "") -> None:
+    def __init__(self, model: str = "", provider: str = "google") -> None:
         self.model = model
+        self.provider = provider
         self.head: dict[str, Any] = {}
         self.candidates: dict[int, dict[str, Any]] = {}
         self.calls: dict[int, int] = {}  # candidate -> tool calls so far
@@ -42,6 +45,18 @@ class ContentChunks:
         chunk = json.loads(data)
         if not isinstance(chunk, dict):
             raise ValueError(f"a chunk is a JSON {type(chunk).__name__}, not an object")
+        if "error" in chunk and "candidates" not in chunk:  # a failure inside the 200 stream
+            err = chunk["error"]
+            code = err.get("code") if isinstance(err, dict) else None
+            status = code if isinstance(code, int) and 400 <= code < 600 else 500
+            raise error_for_status(
+                status,
+                data,
+                {},
+                provider=self.provider,
+                model=self.model,
+                detail=error_detail(data),
+            )
         events: list[StreamEvent] = []
         for key in _KEPT:
             if key in chunk:
@@ -132,6 +147,8 @@ class StreamFraming:
 
         self._sse = SSEParser()
         self._array: bool | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        """Text from bytes across reads: a character cut between two is decoded whole."""
         self._buffer = ""
         self._depth = 0
         self._in_string = False
@@ -147,7 +164,7 @@ class StreamFraming:
             self._array = head.startswith(b"[")
         if not self._array:
             return self._sse.feed(chunk)
-        return self._objects(chunk.decode("utf-8", "replace"))
+        return self._objects(self._decoder.decode(chunk))
 
     def _objects(self, text: str) -> list[tuple[str | None, str]]:
         found: list[tuple[str | None, str]] = []
