@@ -14,6 +14,8 @@ class TestLumenContract(LumenContract):
     """The sample provider, without bugs, passes every check."""
 
 
+CONFIG, TOGETHER = "test_config_values_sent", "test_config_values_sent_together"
+
 # variant, the contract tests it must fail, what their assertion says
 BUGS: list[tuple[str, list[str], str]] = [
     # messages in the wrong order
@@ -35,11 +37,17 @@ BUGS: list[tuple[str, list[str], str]] = [
     ("none-is-auto", ["test_tool_choice_expressed"], "'auto' and 'none' gave the same"),
     ("any-is-auto", ["test_tool_choice_expressed"], "'auto' and 'any' gave the same"),
     ("named-is-any", ["test_tool_choice_expressed"], "'any' and 'ToolFunction' gave the same"),
-    # config values not sent
-    ("no-stop-seqs", ["test_config_values_sent"], r"stop_seqs=\['zq-stop-7'\] is not"),
+    # config values not sent, or not as given
+    ("no-stop-seqs", ["test_config_values_sent"], r"\['zq-stop-7', 'zq-halt-9'\] not in the"),
     ("no-temperature", ["test_config_values_sent"], "temperature=0.37 is not"),
     ("no-max-tokens", ["test_config_values_sent"], "max_tokens=1234 is not"),
     ("no-top-p", ["test_config_values_sent"], "top_p=0.83 is not"),
+    ("no-seed", [CONFIG, TOGETHER], r"seed=(918273|6178) is not in the request"),
+    ("first-stop-only", [CONFIG, TOGETHER], r"\['zq-halt-9'\] not in the request"),
+    ("stop-as-string", [CONFIG, TOGETHER], "not sent as a string of its own"),
+    ("temperature-as-top-p", [TOGETHER], "in one call, temperature=0.42 is not in the request"),
+    ("sampling-mixed-up", [TOGETHER], "temperature and top_p exchanged their values"),
+    ("falsy-temperature", ["test_zero_temperature_sent"], "temperature=0 is not in the request"),
     # the wrong model name sent
     ("fixed-model-name", ["test_model_name_sent"], "the model name 'lumen-zq-7b'"),
     # a malformed 200 read with KeyError/TypeError
@@ -74,8 +82,28 @@ def test_a_field_declared_unsupported_is_not_checked() -> None:
 
 
 def test_no_field_left_to_check_is_a_skip() -> None:
-    with pytest.raises(pytest.skip.Exception, match="supports none of"):
-        contract_for("declares-no-sampling-fields").test_config_values_sent()
+    for test in (CONFIG, TOGETHER, "test_zero_temperature_sent"):
+        with pytest.raises(pytest.skip.Exception, match="supports none of"):
+            getattr(contract_for("declares-no-sampling-fields"), test)()
+
+
+def test_zero_temperature_is_not_checked_when_temperature_is_declared_unsupported() -> None:
+    with pytest.raises(pytest.skip.Exception, match="does not honour temperature"):
+        contract_for("declares-fewer-fields").test_zero_temperature_sent()
+    contract_for("declares-fewer-fields").test_config_values_sent_together()
+
+
+def test_a_provider_declaring_no_fields_is_checked_for_config_fields() -> None:
+    """By default stop_seqs, temperature, max_tokens and top_p; what `config_fields` says."""
+    contract_for("undeclared-no-seed").test_config_values_sent()
+    contract_for("undeclared-no-seed").test_config_values_sent_together()
+    basic = ProviderContract.config_fields
+    contract = contract_for("undeclared-no-seed", config_fields=(*basic, "seed"))
+    with pytest.raises(AssertionError, match="seed=918273 is not in the request"):
+        contract.test_config_values_sent()
+    for test in (CONFIG, TOGETHER, "test_zero_temperature_sent"):
+        with pytest.raises(pytest.skip.Exception, match="config_fields is empty"):
+            getattr(contract_for("undeclared-no-seed", config_fields=()), test)()
 
 
 def test_config_fields_the_contract_cannot_check_are_refused() -> None:

@@ -147,17 +147,44 @@ _NOWHERE = "http://127.0.0.1:9"
 HISTORY_CALL_ID = "zq81tc7k2"
 REPLY_CALL_IDS = ("zq55rp3m1", "zq66kd8w2")
 
-_CONFIG_PROBES: dict[str, tuple[Any, str]] = {
-    "stop_seqs": (["zq-stop-7"], "zq-stop-7"),
-    "temperature": (0.37, "0.37"),
-    "max_tokens": (1234, "1234"),
-    "top_p": (0.83, "0.83"),
-    "top_k": (41, "41"),
-    "seed": (80417, "80417"),
-    "frequency_penalty": (0.61, "0.61"),
-    "presence_penalty": (0.29, "0.29"),
+STOP_SEQS = ["zq-stop-7", "zq-halt-9"]
+"""The stop sequences the config checks send: two, each to reach the request as a string of
+its own, in this order."""
+
+_CONFIG_PROBES: dict[str, Any] = {
+    "stop_seqs": STOP_SEQS,
+    "temperature": 0.37,
+    "max_tokens": 1234,
+    "top_p": 0.83,
+    "top_k": 37,
+    "seed": 918273,
+    "frequency_penalty": 0.61,
+    "presence_penalty": 0.29,
 }
-"""Config fields the contract can check: a distinctive value, and the text it shows as."""
+"""The `GenerateConfig` fields the contract can check (those with a distinctive scalar form,
+or a list of distinctive strings), with the value each is probed with alone."""
+
+_CONFIG_TOGETHER: dict[str, Any] = {
+    "stop_seqs": STOP_SEQS,
+    "temperature": 0.42,
+    "max_tokens": 2345,
+    "top_p": 0.71,
+    "top_k": 73,
+    "seed": 6178,
+    "frequency_penalty": 0.56,
+    "presence_penalty": 0.18,
+}
+"""The values of the fields probed all at once: each differs from every other, and the
+values of one group of `_EXCHANGEABLE` are valid for every field of the group."""
+
+_EXCHANGEABLE: tuple[tuple[str, ...], ...] = (
+    ("temperature", "top_p", "frequency_penalty", "presence_penalty"),
+    ("max_tokens", "top_k", "seed"),
+)
+"""Groups of fields that can take each other's values (numbers from 0 to 1; counts)."""
+
+_BASIC_CONFIG = ("stop_seqs", "temperature", "max_tokens", "top_p")
+"""The fields checked for a provider that does not declare the ones it honours."""
 
 
 def text_output(
@@ -342,7 +369,8 @@ class ProviderContract(ModelContract):
     Implement `reply_for` (encode an output in the provider's wire format), `error_reply`
     (the provider's error body) and `build_model` (a model pointed at the server, from
     `get_model`). Requests are checked by looking for distinctive values in what the server
-    received (body and URL), so nothing about the wire format is needed beyond `reply_for`.
+    received (body and URL), and by comparing requests made with inputs that differ in one
+    respect, so nothing about the wire format is needed beyond `reply_for`.
 
     Attributes:
         api_key: A canary key: it must reach the server and appear in no error or log.
@@ -350,16 +378,18 @@ class ProviderContract(ModelContract):
         requires_key: Without a key the provider refuses to call (`ModelInputError` or
             `AuthenticationError`, at build or at call) and sends nothing.
         sends_tool_call_ids: The ids of tool calls in the history reach the body.
-        config_fields: `GenerateConfig` fields whose values must reach the body (any of
-            stop_seqs, temperature, max_tokens, top_p, top_k, seed, frequency_penalty,
-            presence_penalty); a field `ModelAPI.supported_config()` leaves out is not checked.
+        config_fields: The `GenerateConfig` fields whose values must reach the request when
+            the provider does not declare the fields it honours (any of stop_seqs,
+            temperature, max_tokens, top_p, top_k, seed, frequency_penalty, presence_penalty).
+            A provider that declares them (`ModelAPI.supported_config()`) is checked for
+            every one of these it declares.
     """
 
     api_key: ClassVar[str] = "sk-canary-3f9b2c71d0e84a56"
     supports_images: ClassVar[bool] = False
     requires_key: ClassVar[bool] = True
     sends_tool_call_ids: ClassVar[bool] = True
-    config_fields: ClassVar[tuple[str, ...]] = ("stop_seqs", "temperature", "max_tokens", "top_p")
+    config_fields: ClassVar[tuple[str, ...]] = _BASIC_CONFIG
 
     def reply_for(self, output: ModelOutput) -> Reply:
         """The server's reply that the provider parses into `output`."""
@@ -565,16 +595,52 @@ class ProviderContract(ModelContract):
                 f"a named tool choice differs from {other!r} without naming the tool: {text}"
             )
 
-    def test_config_values_sent(self) -> None:
+    def _config_fields(self) -> list[str]:
+        """The config fields to check: every field the contract can check that
+        `supported_config()` declares, or, when it declares none, `config_fields`. A skip
+        when there is none."""
         unknown = [f for f in self.config_fields if f not in _CONFIG_PROBES]
         if unknown:
             raise ValueError(f"config_fields names fields the contract cannot check: {unknown}")
         # a model that is never called, only asked what it supports
         declared = self.build_model(_NOWHERE, self.api_key, GenerateConfig()).api.supported_config()
-        fields = [f for f in self.config_fields if declared is None or f in declared]
-        if not fields:
-            pytest.skip(f"the provider supports none of {list(self.config_fields)}")
-        configs = [GenerateConfig.model_validate({f: _CONFIG_PROBES[f][0]}) for f in fields]
+        if declared is None:
+            fields = [f for f in _CONFIG_PROBES if f in self.config_fields]
+            if not fields:
+                pytest.skip("config_fields is empty and the provider declares no fields")
+        else:
+            fields = [f for f in _CONFIG_PROBES if f in declared]
+            if not fields:
+                pytest.skip(
+                    f"the provider supports none of {[*_CONFIG_PROBES]} (supported_config())"
+                )
+        return fields
+
+    def _config_problem(self, field: str, value: Any, request: RecordedRequest) -> str | None:
+        """What is wrong with how `request` carries `field`'s `value` (None: nothing)."""
+        sent = self._places(request)
+        if field != "stop_seqs":
+            pattern = rf"(?<![\w.]){re.escape(json.dumps(value))}(?![\w])"
+            return None if re.search(pattern, sent) else f"{field}={value!r} is not in the request"
+        missing = [seq for seq in value if seq not in sent]
+        if missing:
+            return f"stop_seqs={value!r}: {missing} not in the request"
+        strings = _strings_sent(request)
+        joined = [seq for seq in value if strings is not None and seq not in strings]
+        if joined:
+            return (
+                f"stop_seqs={value!r}: {joined} not sent as a string of its own (the sequences "
+                f"joined into one string?)"
+            )
+        where = [sent.find(seq) for seq in value]
+        if where != sorted(where):
+            return f"stop_seqs={value!r} are not sent in the order given"
+        return None
+
+    def test_config_values_sent(self) -> None:
+        """Each config field the provider honours, set alone, reaches the request."""
+        fields = self._config_fields()
+        configs = [GenerateConfig.model_validate({f: _CONFIG_PROBES[f]}) for f in fields]
 
         def call(config: GenerateConfig) -> Callable[[Model], Awaitable[ModelOutput]]:
             return lambda m: m.generate("Hello", config=config)
@@ -582,10 +648,63 @@ class ProviderContract(ModelContract):
         replies = [self.reply_for(text_output("ok")) for _ in fields]
         requests = self._each(replies, [call(c) for c in configs])
         for field, request in zip(fields, requests, strict=True):
-            value, shown = _CONFIG_PROBES[field]
-            sent = self._places(request)
-            pattern = rf"(?<![\w.]){re.escape(shown)}(?![\w])"
-            assert re.search(pattern, sent), f"{field}={value!r} is not in the request: {sent}"
+            problem = self._config_problem(field, _CONFIG_PROBES[field], request)
+            assert problem is None, f"{problem}: {self._places(request)}"
+
+    def test_config_values_sent_together(self) -> None:
+        """The config fields the provider honours, set in one call with distinct values, all
+        reach the request; and exchanging the values of two of them changes the request (two
+        fields are not sent in one place, or in places that do not tell them apart)."""
+        fields = self._config_fields()
+        values = {f: _CONFIG_TOGETHER[f] for f in fields}
+        pairs = [
+            (a, b)
+            for group in _EXCHANGEABLE
+            for i, a in enumerate(group)
+            for b in group[i + 1 :]
+            if a in values and b in values
+        ]
+        configs = [values, values] + [{**values, a: values[b], b: values[a]} for a, b in pairs]
+
+        def call(config: dict[str, Any]) -> Callable[[Model], Awaitable[ModelOutput]]:
+            cfg = GenerateConfig.model_validate(config)
+            return lambda m: m.generate("Hello", config=cfg)
+
+        replies = [self.reply_for(text_output("ok")) for _ in configs]
+        requests = self._each(replies, [call(c) for c in configs])
+        shown = ", ".join(f"{f}={v!r}" for f, v in values.items())
+        for field, value in values.items():
+            problem = self._config_problem(field, value, requests[0])
+            assert problem is None, (
+                f"with {shown} in one call, {problem}: {self._places(requests[0])}"
+            )
+        data = [_as_data(r) for r in requests]
+        noise = set(_differences(data[0], data[1]))
+        for (a, b), other in zip(pairs, data[2:], strict=True):
+            diff = {k: v for k, v in _differences(data[1], other).items() if k not in noise}
+            assert diff, (
+                f"{a} and {b} exchanged their values ({values[a]!r} and {values[b]!r}) and the "
+                f"request stayed the same: nothing in it tells the two fields apart"
+            )
+
+    def test_zero_temperature_sent(self) -> None:
+        """`temperature=0` (greedy decoding, not the API's default) reaches the request."""
+        if "temperature" not in self._config_fields():
+            pytest.skip("the provider does not honour temperature (supported_config())")
+        calls = [
+            lambda m: m.generate("Hello", config=GenerateConfig(temperature=0.42)),
+            lambda m: m.generate("Hello", config=GenerateConfig(temperature=0.42)),
+            lambda m: m.generate("Hello", config=GenerateConfig(temperature=0)),
+        ]
+        replies = [self.reply_for(text_output("ok")) for _ in calls]
+        base, again, zero = [_as_data(r) for r in self._each(replies, calls)]
+        noise = set(_differences(base, again))
+        diff = {k: v for k, v in _differences(again, zero).items() if k not in noise}
+        sent = [v[1] for v in diff.values() if v[1] is not _MISSING and v[1] is not None]
+        assert sent, (
+            "temperature=0 is not in the request: with it, the request only lacks what "
+            "temperature=0.42 sent (does a check like `if config.temperature:` drop 0?)"
+        )
 
     def test_model_name_sent(self) -> None:
         self._generate([text_output("ok")])
@@ -861,6 +980,28 @@ class ProviderContract(ModelContract):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _strings_sent(request: RecordedRequest) -> set[str] | None:
+    """The strings a request carries (its JSON body's and its query's values); None when the
+    body is not JSON."""
+    try:
+        body = request.json
+    except ValueError:
+        return None
+    return {*(text for _, text in _leaves(body)), *request.query.values()}
+
+
+def _leaves(data: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """The strings in JSON data, each with its path, in document order."""
+    if isinstance(data, str):
+        yield at, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*at, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _leaves(value, (*at, i))
 
 
 def _error_texts(err: BaseException) -> list[str]:

@@ -103,7 +103,8 @@ class LumenAPI(ModelAPI):
     def supported_config(self) -> frozenset[str] | None:
         return frozenset(
             {"max_retries", "timeout", "max_connections", "system_message"}
-            | {"max_tokens", "temperature", "top_p", "stop_seqs"}
+            | {"max_tokens", "temperature", "top_p", "stop_seqs", "seed", "top_k"}
+            | {"frequency_penalty", "presence_penalty"}
         )
 
     async def generate(
@@ -198,6 +199,10 @@ class LumenAPI(ModelAPI):
             "nucleus": config.top_p,
             "budget": config.max_tokens,
             "halt": config.stop_seqs,
+            "dice": config.seed,
+            "shortlist": config.top_k,
+            "repeat_penalty": config.frequency_penalty,
+            "novelty_penalty": config.presence_penalty,
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -423,6 +428,56 @@ class NoTopP(Drops):
     dropped = "nucleus"
 
 
+class NoSeed(Drops):
+    dropped = "dice"
+
+
+class FirstStopOnly(LumenAPI):
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if config.stop_seqs:
+            out["halt"] = config.stop_seqs[:1]
+        return out
+
+
+class StopAsString(LumenAPI):
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if config.stop_seqs:
+            out["halt"] = "\n".join(config.stop_seqs)
+        return out
+
+
+class TemperatureAsTopP(LumenAPI):
+    """Sends temperature under top_p's key, where top_p, when set, overwrites it."""
+
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if "heat" in out:
+            out["nucleus"] = out.pop("heat")
+        if config.top_p is not None:
+            out["nucleus"] = config.top_p
+        return out
+
+
+class SamplingMixedUp(LumenAPI):
+    """Sends the smaller of temperature and top_p as the temperature, the larger as top_p."""
+
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if "heat" in out and "nucleus" in out:
+            out["heat"], out["nucleus"] = sorted((out["heat"], out["nucleus"]))
+        return out
+
+
+class FalsyTemperature(LumenAPI):
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if not config.temperature:
+            out.pop("heat", None)
+        return out
+
+
 class FixedModelName(LumenAPI):
     def engine(self) -> str:
         return "lumen-default"
@@ -490,6 +545,13 @@ class DeclaresFewerFields(NoTemperature):
         return declared - {"temperature"}
 
 
+class UndeclaredNoSeed(NoSeed):
+    """Declares no config fields, and does not send seed."""
+
+    def supported_config(self) -> frozenset[str] | None:
+        return None
+
+
 class DeclaresNoSamplingFields(LumenAPI):
     def supported_config(self) -> frozenset[str] | None:
         return frozenset({"max_retries", "timeout", "max_connections"})
@@ -513,6 +575,12 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "no-temperature": NoTemperature,
     "no-max-tokens": NoMaxTokens,
     "no-top-p": NoTopP,
+    "no-seed": NoSeed,
+    "first-stop-only": FirstStopOnly,
+    "stop-as-string": StopAsString,
+    "temperature-as-top-p": TemperatureAsTopP,
+    "sampling-mixed-up": SamplingMixedUp,
+    "falsy-temperature": FalsyTemperature,
     "fixed-model-name": FixedModelName,
     "unchecked-answer": UncheckedAnswer,
     "close-does-nothing": CloseDoesNothing,
@@ -524,6 +592,7 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "no-model-in-output": NoModelInOutput,
     "declares-fewer-fields": DeclaresFewerFields,
     "declares-no-sampling-fields": DeclaresNoSamplingFields,
+    "undeclared-no-seed": UndeclaredNoSeed,
 }
 """Variants by name; each is registered as provider `lumen-<name>`."""
 
