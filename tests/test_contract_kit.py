@@ -20,6 +20,9 @@ CONFIG, TOGETHER = "test_config_values_sent", "test_config_values_sent_together"
 BUGS: list[tuple[str, list[str], str]] = [
     # messages in the wrong order
     ("reversed-history", ["test_history_order"], "sent in the order"),
+    ("system-last", ["test_history_order"], "system message is sent in the list of turns at"),
+    # every turn sent with one role
+    ("one-role", ["test_roles_sent"], "exchanged roles and the request stayed the same"),
     # a role's content dropped
     ("no-system", ["test_every_role_sent"], "the system message"),
     ("no-assistant-text", ["test_every_role_sent"], "the assistant message"),

@@ -2,10 +2,11 @@
 
 `ModelContract` holds what any provider must do (text, messages of each role, tools, stop
 reasons, usage); `ProviderContract` adds what an HTTP provider must do against a real local
-server: what reaches the request (history in order, tools, tool choice, config, model name,
-images), how the answer is read (tool-call ids, the model, malformed bodies), error mapping,
-retries, connections and timeouts, and keys. A provider tells what it lacks with class-level
-flags; a check it cannot pass is skipped with a reason, never passed silently.
+server: what reaches the request (history in order and with its roles, tools, tool choice,
+config, model name, images), how the answer is read (tool-call ids, the model, malformed
+bodies), error mapping, retries, connections and timeouts, and keys. A provider tells what
+it lacks with class-level flags; a check it cannot pass is skipped with a reason, never
+passed silently.
 Test methods are plain functions that run their own event loop, so no pytest plugin is needed.
 """
 
@@ -529,6 +530,9 @@ class ProviderContract(ModelContract):
             assert m.text in sent, f"the {m.role} message {m.text!r} is not in the request"
 
     def test_history_order(self) -> None:
+        """The turns are sent in order. The system message, which many APIs take in a field
+        of its own (serialised before or after the turns), need only be sent; but where it is
+        sent as an element of the list that holds the turns, it comes before them."""
         messages, sent = self._history_request()
         turns = [m.text for m in messages if not isinstance(m, ChatMessageSystem)]
         where = [sent.find(text) for text in turns]
@@ -542,6 +546,47 @@ class ProviderContract(ModelContract):
                 "the tool call in the history is not sent between the user message before it "
                 "and its result"
             )
+        system = next(m.text for m in messages if isinstance(m, ChatMessageSystem))
+        assert system in sent, f"the system message {system!r} is not in the request"
+        try:
+            body = self.server.requests[-1].json
+        except ValueError:
+            return  # not JSON: where the turns' list is cannot be told
+        late = _after_the_turns(body, system, turns)
+        assert late is None, (
+            f"the system message is sent in the list of turns at {late[0]}, after the turn "
+            f"at {late[1]}: it is the first message"
+        )
+
+    def test_roles_sent(self) -> None:
+        """Each turn's role reaches the request: exchanging the roles of a user turn and an
+        assistant turn (their texts kept in place) changes it."""
+        texts = [
+            "zq-turn-0 Hi.",
+            "zq-turn-1 Hello.",
+            "zq-turn-2 Why?",
+            "zq-turn-3 Ok.",
+            "zq-turn-4",
+        ]
+        roles = ["user", "assistant", "user", "assistant", "user"]
+        exchanged = ["user", "user", "assistant", "assistant", "user"]  # turns 1 and 2
+
+        def call(kinds: list[str]) -> Callable[[Model], Awaitable[ModelOutput]]:
+            messages: list[ChatMessage] = [
+                ChatMessageUser(content=t) if kind == "user" else ChatMessageAssistant(content=t)
+                for kind, t in zip(kinds, texts, strict=True)
+            ]
+            return lambda m: m.generate(messages)
+
+        calls = [call(roles), call(roles), call(exchanged)]
+        replies = [self.reply_for(text_output("ok")) for _ in calls]
+        base, again, other = [_as_data(r) for r in self._each(replies, calls)]
+        noise = set(_differences(base, again))
+        diff = {k: v for k, v in _differences(again, other).items() if k not in noise}
+        assert diff, (
+            f"the user turn {texts[2]!r} and the assistant turn {texts[1]!r} exchanged roles "
+            f"and the request stayed the same: the turns' roles are not sent"
+        )
 
     def test_tool_call_history_sent(self) -> None:
         self._needs_tools()
@@ -1002,6 +1047,35 @@ def _leaves(data: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ..
     elif isinstance(data, list):
         for i, value in enumerate(data):
             yield from _leaves(value, (*at, i))
+
+
+def _after_the_turns(
+    body: Any, system: str, turns: list[str]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """Where the system text is sent as an element of the list that holds the turns, after
+    the first of them: its path and the first turn's (None: it is not, or the list cannot be
+    told)."""
+    paths: dict[str, tuple[Any, ...]] = {}
+    for path, text in _leaves(body):
+        for t in [system, *turns]:
+            if t in text:
+                paths.setdefault(t, path)
+    if len(paths) < len(turns) + 1:
+        return None
+    turn_paths = [paths[t] for t in turns]
+    prefix: tuple[Any, ...] = ()
+    for parts in zip(*turn_paths, strict=False):
+        if any(p != parts[0] for p in parts):
+            break
+        prefix = (*prefix, parts[0])
+    n = len(prefix)
+    if any(len(p) <= n or not isinstance(p[n], int) for p in turn_paths):
+        return None  # the turns are not elements of one list
+    first = min(turn_paths, key=lambda p: p[n])
+    where = paths[system]
+    if where[:n] != prefix or len(where) <= n or not isinstance(where[n], int):
+        return None  # the system text is sent apart from the turns
+    return (where, first) if where[n] > first[n] else None
 
 
 def _error_texts(err: BaseException) -> list[str]:

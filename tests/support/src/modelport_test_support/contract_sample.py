@@ -147,22 +147,32 @@ class LumenAPI(ModelAPI):
 
     def turn(self, m: ChatMessage) -> dict[str, Any]:
         if isinstance(m, ChatMessageSystem):
-            return {"speaker": "brief", "says": m.text}
+            return {"speaker": self.speaker("brief"), "says": m.text}
         if isinstance(m, ChatMessageTool):
-            return {"speaker": "outcome", "ref": self.ref(m.tool_call_id or ""), "says": m.text}
+            return {
+                "speaker": self.speaker("outcome"),
+                "ref": self.ref(m.tool_call_id or ""),
+                "says": m.text,
+            }
         if isinstance(m, ChatMessageAssistant):
-            turn: dict[str, Any] = {"speaker": "engine", "says": self.assistant_text(m)}
+            turn: dict[str, Any] = {
+                "speaker": self.speaker("engine"),
+                "says": self.assistant_text(m),
+            }
             if m.tool_calls:
                 turn["invocations"] = [
                     {"ref": self.ref(c.id), "fn": c.function, "with": c.arguments}
                     for c in m.tool_calls
                 ]
             return turn
-        turn = {"speaker": "human", "says": m.text}
+        turn = {"speaker": self.speaker("human"), "says": m.text}
         pictures = self.pictures(m.content)
         if pictures:
             turn["pictures"] = pictures
         return turn
+
+    def speaker(self, role: str) -> str:
+        return role
 
     def assistant_text(self, m: ChatMessageAssistant) -> str:
         return m.text
@@ -478,6 +488,19 @@ class FalsyTemperature(LumenAPI):
         return out
 
 
+class OneRole(LumenAPI):
+    def speaker(self, role: str) -> str:
+        return "human"
+
+
+class SystemLast(LumenAPI):
+    def dialogue(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        turns = super().dialogue(messages)
+        return [t for t in turns if t["speaker"] != "brief"] + [
+            t for t in turns if t["speaker"] == "brief"
+        ]
+
+
 class FixedModelName(LumenAPI):
     def engine(self) -> str:
         return "lumen-default"
@@ -581,6 +604,8 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "temperature-as-top-p": TemperatureAsTopP,
     "sampling-mixed-up": SamplingMixedUp,
     "falsy-temperature": FalsyTemperature,
+    "one-role": OneRole,
+    "system-last": SystemLast,
     "fixed-model-name": FixedModelName,
     "unchecked-answer": UncheckedAnswer,
     "close-does-nothing": CloseDoesNothing,
