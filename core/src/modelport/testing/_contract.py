@@ -857,6 +857,18 @@ class ProviderContract(ModelContract):
         query = self.server.requests[0].query
         assert any(self.api_key in v for v in list(headers.values()) + list(query.values()))
 
+    def test_no_key_in_repr(self) -> None:
+        """`repr(model)`, `repr(model.api)` and `str(model)` do not show the key."""
+        with self.serving([]):
+            model = self.built
+            shown = {
+                "repr(model)": repr(model),
+                "repr(model.api)": repr(model.api),
+                "str(model)": str(model),
+            }
+        for what, text in shown.items():
+            assert self.api_key not in text, f"the key is in {what}: {text}"
+
     def test_error_mapping(self) -> None:
         for status, cls in [
             (400, BadRequestError),

@@ -501,6 +501,11 @@ class SystemLast(LumenAPI):
         ]
 
 
+class KeyInRepr(LumenAPI):
+    def __repr__(self) -> str:
+        return f"LumenAPI(model_name={self.model_name!r}, api_key={self.api_key!r})"
+
+
 class FixedModelName(LumenAPI):
     def engine(self) -> str:
         return "lumen-default"
@@ -606,6 +611,7 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "falsy-temperature": FalsyTemperature,
     "one-role": OneRole,
     "system-last": SystemLast,
+    "key-in-repr": KeyInRepr,
     "fixed-model-name": FixedModelName,
     "unchecked-answer": UncheckedAnswer,
     "close-does-nothing": CloseDoesNothing,
