@@ -53,6 +53,10 @@ BUGS: list[tuple[str, list[str], str]] = [
     ("falsy-temperature", ["test_zero_temperature_sent"], "temperature=0 is not in the request"),
     # the wrong model name sent
     ("fixed-model-name", ["test_model_name_sent"], "the model name 'lumen-zq-7b'"),
+    # answers misread
+    ("budget-is-done", ["test_stop_reasons"], "stopped for 'max_tokens' was read as .*'stop'"),
+    ("no-usage", ["test_usage"], r"usage \(12 input and 7 output tokens\) was lost"),
+    ("server-error-is-empty", ["test_retry_on_server_error"], "a 500 was read as an answer"),
     # a malformed 200 read with KeyError/TypeError
     ("unchecked-answer", ["test_malformed_response"], "not InvalidResponseError"),
     # close() does nothing
@@ -62,8 +66,8 @@ BUGS: list[tuple[str, list[str], str]] = [
     ("no-read-timeout-arg", ["test_read_timeout"], r"read_timeout=0.3\) failed: TypeError"),
     # a per-call max_connections above the default capped by the pool
     ("pool-from-build-config", ["test_max_connections_above_default"], "saw at most 10 "),
-    # no check for a missing key
-    ("no-key-check", ["test_missing_key_refused"], "the call went ahead"),
+    # no check for a missing key (the variable named once)
+    ("no-key-check", ["test_missing_key_refused"], r"\(and \['LUMEN_API_KEY'\] unset\) the call"),
     # the key shown by repr()
     ("key-in-repr", ["test_no_key_in_repr"], r"the key is in repr\(model.api\)"),
     # images dropped

@@ -352,16 +352,26 @@ class ModelContract:
                 expected = text_output("partial" if reason != "content_filter" else "", reason)
                 kw = {}
             out = self._generate([expected], **kw)
-            assert out.stop_reason == reason, (reason, out.stop_reason)
+            assert out.stop_reason == reason, (
+                f"an answer that stopped for {reason!r} was read as stop_reason {out.stop_reason!r}"
+            )
 
     def test_usage(self) -> None:
         if not self.reports_usage:
             pytest.skip(f"{type(self).__name__} declares no usage (reports_usage)")
         usage = ModelUsage(input_tokens=12, output_tokens=7, total_tokens=19)
         out = self._generate([text_output("ok", usage=usage)])
-        assert out.usage is not None
-        assert (out.usage.input_tokens, out.usage.output_tokens) == (12, 7)
-        assert out.usage.total_tokens == 19
+        assert out.usage is not None, (
+            "the answer's usage (12 input and 7 output tokens) was lost: output.usage is None"
+        )
+        got = (out.usage.input_tokens, out.usage.output_tokens)
+        assert got == (12, 7), (
+            f"the answer's usage of 12 input and 7 output tokens was read as {got[0]} input "
+            f"and {got[1]} output tokens"
+        )
+        assert out.usage.total_tokens == 19, (
+            f"the answer's 12 + 7 tokens were read as total_tokens={out.usage.total_tokens}, not 19"
+        )
 
 
 class ProviderContract(ModelContract):
@@ -855,7 +865,9 @@ class ProviderContract(ModelContract):
         self._generate([text_output("hi")])
         headers = self.server.requests[0].headers
         query = self.server.requests[0].query
-        assert any(self.api_key in v for v in list(headers.values()) + list(query.values()))
+        assert any(self.api_key in v for v in list(headers.values()) + list(query.values())), (
+            "the key is in neither the request's headers nor its query"
+        )
 
     def test_no_key_in_repr(self) -> None:
         """`repr(model)`, `repr(model.api)` and `str(model)` do not show the key."""
@@ -876,10 +888,17 @@ class ProviderContract(ModelContract):
             (404, NotFoundError),
         ]:
             err, _ = self._call([self.error_reply(status, f"refused with {status}")])
-            assert isinstance(err, cls), (status, err)
-            assert err.status == status
-            assert f"refused with {status}" in str(err)
-            assert len(self.server.requests) == 1, "client errors are not retried"
+            assert isinstance(err, cls), (
+                f"a {status} answer gave {_described(err)}, not {cls.__name__}"
+            )
+            assert err.status == status, f"a {status} answer gave an error of status {err.status}"
+            assert f"refused with {status}" in str(err), (
+                f"the error of a {status} answer does not give the API's message: {err}"
+            )
+            sent = len(self.server.requests)
+            assert sent == 1, (
+                f"a {status} answer was retried ({sent} requests): client errors are not"
+            )
 
     def test_retry_on_429(self) -> None:
         replies = [
@@ -887,22 +906,34 @@ class ProviderContract(ModelContract):
             self.reply_for(text_output("after the wait")),
         ]
         out, model = self._call(replies)
-        assert isinstance(out, ModelOutput), out
-        assert out.completion == "after the wait"
-        assert len(self.server.requests) == 2
-        assert model.retry.sleep.waits == [2.0]  # type: ignore[attr-defined]
+        sent = len(self.server.requests)
+        assert isinstance(out, ModelOutput), f"a 429 then an answer gave {_described(out)}"
+        assert (out.completion, sent) == ("after the wait", 2), (
+            f"a 429 then the answer 'after the wait' gave the output {out.completion!r} after "
+            f"{sent} request(s): the 429 was read as an answer, not retried"
+        )
+        waits = model.retry.sleep.waits  # type: ignore[attr-defined]
+        assert waits == [2.0], (
+            f"the retry after a 429 with retry-after: 2 waited {waits}, not [2.0]"
+        )
 
     def test_retry_on_server_error(self) -> None:
         replies = [self.error_reply(500, "oops")] * 3 + [self.reply_for(text_output("fine"))]
         out, _ = self._call(replies)
-        assert isinstance(out, ModelOutput), out
-        assert out.completion == "fine"
-        assert len(self.server.requests) == 4
+        sent = len(self.server.requests)
+        assert isinstance(out, ModelOutput), f"three 500s then an answer gave {_described(out)}"
+        assert (out.completion, sent) == ("fine", 4), (
+            f"three 500s then the answer 'fine' gave the output {out.completion!r} after "
+            f"{sent} request(s): a 500 was read as an answer, not retried"
+        )
 
     def test_retries_exhausted(self) -> None:
         err, _ = self._call([self.error_reply(429, "slow down")] * 3, GenerateConfig(max_retries=2))
-        assert isinstance(err, RateLimitError)
-        assert len(self.server.requests) == 3
+        assert isinstance(err, RateLimitError), (
+            f"three 429s with max_retries=2 gave {_described(err)}, not RateLimitError"
+        )
+        sent = len(self.server.requests)
+        assert sent == 3, f"max_retries=2 made {sent} request(s), not 3"
 
     def test_timeout(self) -> None:
         err, _ = self._call([Reply(hang=True)], GenerateConfig(timeout=0.3))
@@ -996,7 +1027,7 @@ class ProviderContract(ModelContract):
             pytest.skip(f"{type(self).__name__} declares requires_key = False")
         with self.serving([self.reply_for(text_output("answered without a key"))]) as built:
             provider = built.api.provider or type(built.api).__name__
-            names = [*built.api.api_key_vars, *_registered_env_vars(built)]
+            names = list(dict.fromkeys([*built.api.api_key_vars, *_registered_env_vars(built)]))
             err: BaseException | None = None
             with _environ_without(names):
                 try:
@@ -1037,6 +1068,15 @@ class ProviderContract(ModelContract):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _described(result: object) -> str:
+    """An output or an error, in words for a failed check."""
+    if isinstance(result, ModelOutput):
+        return f"an output ({result.completion!r})"
+    if isinstance(result, BaseException):
+        return f"{type(result).__name__}: {result}"
+    return repr(result)
 
 
 def _strings_sent(request: RecordedRequest) -> set[str] | None:

@@ -34,7 +34,7 @@ from modelport import (
     ToolInfo,
     get_model,
 )
-from modelport.errors import ModelInputError
+from modelport.errors import ModelAPIError, ModelInputError
 from modelport.http import ErrorDetail, HTTPClient, excerpt, parse_error_body
 from modelport.testing import ProviderContract, Reply
 
@@ -236,12 +236,15 @@ class LumenAPI(ModelAPI):
         message = ChatMessageAssistant(
             content=says, tool_calls=calls or None, model=model, source="generate"
         )
-        stop = FINISH.get(finish or "", "unknown")
+        stop = self.finish(finish or "")
         return ModelOutput(
             model=model,
             choices=[ChatCompletionChoice(message=message, stop_reason=stop)],
             usage=self.usage(data.get("meter")),
         )
+
+    def finish(self, finish: str) -> StopReason:
+        return FINISH.get(finish, "unknown")
 
     def answer_model(self, engine: str) -> str:
         return engine or self.model_name
@@ -506,6 +509,36 @@ class KeyInRepr(LumenAPI):
         return f"LumenAPI(model_name={self.model_name!r}, api_key={self.api_key!r})"
 
 
+class ServerErrorIsEmpty(LumenAPI):
+    """Reads a 5xx as an empty answer."""
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        try:
+            return await super().generate(input, tools, tool_choice, config)
+        except ModelAPIError as ex:
+            if ex.status is not None and ex.status >= 500:
+                return ModelOutput.from_content(self.model_name, "")
+            raise
+
+
+class NoUsage(LumenAPI):
+    def usage(self, meter: Any) -> ModelUsage | None:
+        return None
+
+
+class BudgetIsDone(LumenAPI):
+    """Maps the API's "budget" finish to "stop"."""
+
+    def finish(self, finish: str) -> StopReason:
+        return "stop" if finish == "budget" else super().finish(finish)
+
+
 class FixedModelName(LumenAPI):
     def engine(self) -> str:
         return "lumen-default"
@@ -612,6 +645,9 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "one-role": OneRole,
     "system-last": SystemLast,
     "key-in-repr": KeyInRepr,
+    "server-error-is-empty": ServerErrorIsEmpty,
+    "no-usage": NoUsage,
+    "budget-is-done": BudgetIsDone,
     "fixed-model-name": FixedModelName,
     "unchecked-answer": UncheckedAnswer,
     "close-does-nothing": CloseDoesNothing,
