@@ -66,6 +66,8 @@ BUGS: list[tuple[str, list[str], str]] = [
     ("no-read-timeout-arg", ["test_read_timeout"], r"read_timeout=0.3\) failed: TypeError"),
     # a per-call max_connections above the default capped by the pool
     ("pool-from-build-config", ["test_max_connections_above_default"], "saw at most 10 "),
+    # the call's timeout defeated (the cancellation swallowed)
+    ("swallows-cancellation", ["test_timeout"], r"still waiting after 5.0s"),
     # no check for a missing key (the variable named once)
     ("no-key-check", ["test_missing_key_refused"], r"\(and \['LUMEN_API_KEY'\] unset\) the call"),
     # the key shown by repr()
@@ -113,6 +115,10 @@ def test_a_provider_declaring_no_fields_is_checked_for_config_fields() -> None:
     for test in (CONFIG, TOGETHER, "test_zero_temperature_sent"):
         with pytest.raises(pytest.skip.Exception, match="config_fields is empty"):
             getattr(contract_for("undeclared-no-seed", config_fields=()), test)()
+
+
+def test_a_model_name_sent_in_a_header_is_found() -> None:
+    contract_for("model-name-in-header").test_model_name_sent()
 
 
 def test_config_fields_the_contract_cannot_check_are_refused() -> None:

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -380,8 +381,9 @@ class ProviderContract(ModelContract):
     Implement `reply_for` (encode an output in the provider's wire format), `error_reply`
     (the provider's error body) and `build_model` (a model pointed at the server, from
     `get_model`). Requests are checked by looking for distinctive values in what the server
-    received (body and URL), and by comparing requests made with inputs that differ in one
-    respect, so nothing about the wire format is needed beyond `reply_for`.
+    received (body and URL; headers too, for the model name), and by comparing requests made
+    with inputs that differ in one respect, so nothing about the wire format is needed beyond
+    `reply_for`.
 
     Attributes:
         api_key: A canary key: it must reach the server and appear in no error or log.
@@ -765,10 +767,11 @@ class ProviderContract(ModelContract):
         self._generate([text_output("ok")])
         request = self.server.requests[-1]
         name = self.built.name
-        places = self._places(request)
+        headers = " ".join(v for v in request.headers.values() if self.api_key not in v)
+        places = f"{self._places(request)} {headers}"
         segments = name.split("/")
         found = [s for i in range(len(segments)) if (s := "/".join(segments[i:])) in places]
-        assert found, f"the model name {name!r} is in neither the body nor the URL path"
+        assert found, f"the model name {name!r} is in neither the body, the URL nor the headers"
 
     def test_images_sent(self) -> None:
         if not self.supports_images:
@@ -936,8 +939,27 @@ class ProviderContract(ModelContract):
         assert sent == 3, f"max_retries=2 made {sent} request(s), not 3"
 
     def test_timeout(self) -> None:
-        err, _ = self._call([Reply(hang=True)], GenerateConfig(timeout=0.3))
-        assert isinstance(err, ModelTimeoutError) and isinstance(err, TimeoutError)
+        """`timeout` bounds the call: an API that never answers fails with a
+        `ModelTimeoutError` soon after it (the check gives up a few seconds later)."""
+        timeout, bound = 0.3, 5.0
+        with self.serving([], GenerateConfig(timeout=timeout)) as model:
+            self.server.default = Reply(hang=True)
+
+            async def go() -> ModelOutput:
+                async with model:
+                    return await model.generate("Hello")
+
+            # in a thread of its own: a provider that swallows the cancellation a timeout
+            # sends must not hang the run (the server stops on leaving the block)
+            finished, result = _run_within(bound, go)
+        assert finished, (
+            f"with timeout={timeout}, the call to a server that never answers was still "
+            f"waiting after {bound}s: the provider does not honour the timeout"
+        )
+        assert isinstance(result, ModelTimeoutError) and isinstance(result, TimeoutError), (
+            f"with timeout={timeout}, a server that never answers gave {_described(result)}, "
+            f"not ModelTimeoutError"
+        )
 
     def test_read_timeout(self) -> None:
         """`read_timeout` is a model arg: an attempt that gets no data for that long fails."""
@@ -1077,6 +1099,25 @@ def _described(result: object) -> str:
     if isinstance(result, BaseException):
         return f"{type(result).__name__}: {result}"
     return repr(result)
+
+
+def _run_within(
+    seconds: float, main: Callable[[], Awaitable[T]]
+) -> tuple[bool, T | BaseException | None]:
+    """Run `main()` in a fresh event loop in a thread of its own, waiting `seconds` at most:
+    whether it finished, and its result or the exception it raised."""
+    box: list[T | BaseException] = []
+
+    def target() -> None:
+        try:
+            box.append(run(main()))
+        except BaseException as ex:  # reported to the caller
+            box.append(ex)
+
+    thread = threading.Thread(target=target, name="modelport-contract-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return (not thread.is_alive(), box[0] if box else None)
 
 
 def _strings_sent(request: RecordedRequest) -> set[str] | None:

@@ -9,6 +9,7 @@ text and `invocations`), a `finish` and a `meter` (tokens). Errors are `{"fault"
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -116,7 +117,12 @@ class LumenAPI(ModelAPI):
     ) -> ModelOutput:
         body = self.body(input, tools, tool_choice, config)
         headers = {"x-lumen-key": self.api_key} if self.api_key else {}
-        return await self.http.post_for_output(self.url, body, self.read_answer, headers)
+        return await self.http.post_for_output(
+            self.url, body, self.read_answer, {**headers, **self.extra_headers()}
+        )
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
 
     async def close(self) -> None:
         await self.http.close()
@@ -504,6 +510,24 @@ class SystemLast(LumenAPI):
         ]
 
 
+class ModelNameInHeader(LumenAPI):
+    """Not a bug: the model name goes in a header, not in the body."""
+
+    def body(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> dict[str, Any]:
+        body = super().body(messages, tools, tool_choice, config)
+        del body["engine"]
+        return body
+
+    def extra_headers(self) -> dict[str, str]:
+        return {"x-lumen-engine": self.model_name}
+
+
 class KeyInRepr(LumenAPI):
     def __repr__(self) -> str:
         return f"LumenAPI(model_name={self.model_name!r}, api_key={self.api_key!r})"
@@ -537,6 +561,25 @@ class BudgetIsDone(LumenAPI):
 
     def finish(self, finish: str) -> StopReason:
         return "stop" if finish == "budget" else super().finish(finish)
+
+
+class SwallowsCancellation(LumenAPI):
+    """Retries a failed request itself, with a bare `except:` that catches the cancellation a
+    timeout sends too."""
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        for _ in range(2):
+            try:
+                return await super().generate(input, tools, tool_choice, config)
+            except:  # noqa: E722 (the bug)
+                await asyncio.sleep(0.01)
+        return await super().generate(input, tools, tool_choice, config)
 
 
 class FixedModelName(LumenAPI):
@@ -644,10 +687,12 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "falsy-temperature": FalsyTemperature,
     "one-role": OneRole,
     "system-last": SystemLast,
+    "model-name-in-header": ModelNameInHeader,
     "key-in-repr": KeyInRepr,
     "server-error-is-empty": ServerErrorIsEmpty,
     "no-usage": NoUsage,
     "budget-is-done": BudgetIsDone,
+    "swallows-cancellation": SwallowsCancellation,
     "fixed-model-name": FixedModelName,
     "unchecked-answer": UncheckedAnswer,
     "close-does-nothing": CloseDoesNothing,
