@@ -14,10 +14,15 @@ class TestLumenContract(LumenContract):
     """The sample provider, without bugs, passes every check."""
 
 
+CONFIG, TOGETHER = "test_config_values_sent", "test_config_values_sent_together"
+
 # variant, the contract tests it must fail, what their assertion says
 BUGS: list[tuple[str, list[str], str]] = [
     # messages in the wrong order
     ("reversed-history", ["test_history_order"], "sent in the order"),
+    ("system-last", ["test_history_order"], "system message is sent in the list of turns at"),
+    # every turn sent with one role
+    ("one-role", ["test_roles_sent"], "exchanged roles and the request stayed the same"),
     # a role's content dropped
     ("no-system", ["test_every_role_sent"], "the system message"),
     ("no-assistant-text", ["test_every_role_sent"], "the assistant message"),
@@ -35,13 +40,23 @@ BUGS: list[tuple[str, list[str], str]] = [
     ("none-is-auto", ["test_tool_choice_expressed"], "'auto' and 'none' gave the same"),
     ("any-is-auto", ["test_tool_choice_expressed"], "'auto' and 'any' gave the same"),
     ("named-is-any", ["test_tool_choice_expressed"], "'any' and 'ToolFunction' gave the same"),
-    # config values not sent
-    ("no-stop-seqs", ["test_config_values_sent"], r"stop_seqs=\['zq-stop-7'\] is not"),
+    # config values not sent, or not as given
+    ("no-stop-seqs", ["test_config_values_sent"], r"\['zq-stop-7', 'zq-halt-9'\] not in the"),
     ("no-temperature", ["test_config_values_sent"], "temperature=0.37 is not"),
     ("no-max-tokens", ["test_config_values_sent"], "max_tokens=1234 is not"),
     ("no-top-p", ["test_config_values_sent"], "top_p=0.83 is not"),
+    ("no-seed", [CONFIG, TOGETHER], r"seed=(918273|6178) is not in the request"),
+    ("first-stop-only", [CONFIG, TOGETHER], r"\['zq-halt-9'\] not in the request"),
+    ("stop-as-string", [CONFIG, TOGETHER], "not sent as a string of its own"),
+    ("temperature-as-top-p", [TOGETHER], "in one call, temperature=0.42 is not in the request"),
+    ("sampling-mixed-up", [TOGETHER], "temperature and top_p exchanged their values"),
+    ("falsy-temperature", ["test_zero_temperature_sent"], "temperature=0 is not in the request"),
     # the wrong model name sent
     ("fixed-model-name", ["test_model_name_sent"], "the model name 'lumen-zq-7b'"),
+    # answers misread
+    ("budget-is-done", ["test_stop_reasons"], "stopped for 'max_tokens' was read as .*'stop'"),
+    ("no-usage", ["test_usage"], r"usage \(12 input and 7 output tokens\) was lost"),
+    ("server-error-is-empty", ["test_retry_on_server_error"], "a 500 was read as an answer"),
     # a malformed 200 read with KeyError/TypeError
     ("unchecked-answer", ["test_malformed_response"], "not InvalidResponseError"),
     # close() does nothing
@@ -51,8 +66,12 @@ BUGS: list[tuple[str, list[str], str]] = [
     ("no-read-timeout-arg", ["test_read_timeout"], r"read_timeout=0.3\) failed: TypeError"),
     # a per-call max_connections above the default capped by the pool
     ("pool-from-build-config", ["test_max_connections_above_default"], "saw at most 10 "),
-    # no check for a missing key
-    ("no-key-check", ["test_missing_key_refused"], "the call went ahead"),
+    # the call's timeout defeated (the cancellation swallowed)
+    ("swallows-cancellation", ["test_timeout"], r"still waiting after 5.0s"),
+    # no check for a missing key (the variable named once)
+    ("no-key-check", ["test_missing_key_refused"], r"\(and \['LUMEN_API_KEY'\] unset\) the call"),
+    # the key shown by repr()
+    ("key-in-repr", ["test_no_key_in_repr"], r"the key is in repr\(model.api\)"),
     # images dropped
     ("no-images", ["test_images_sent"], "the image's data is not in the request"),
     # output.model empty
@@ -74,8 +93,32 @@ def test_a_field_declared_unsupported_is_not_checked() -> None:
 
 
 def test_no_field_left_to_check_is_a_skip() -> None:
-    with pytest.raises(pytest.skip.Exception, match="supports none of"):
-        contract_for("declares-no-sampling-fields").test_config_values_sent()
+    for test in (CONFIG, TOGETHER, "test_zero_temperature_sent"):
+        with pytest.raises(pytest.skip.Exception, match="supports none of"):
+            getattr(contract_for("declares-no-sampling-fields"), test)()
+
+
+def test_zero_temperature_is_not_checked_when_temperature_is_declared_unsupported() -> None:
+    with pytest.raises(pytest.skip.Exception, match="does not honour temperature"):
+        contract_for("declares-fewer-fields").test_zero_temperature_sent()
+    contract_for("declares-fewer-fields").test_config_values_sent_together()
+
+
+def test_a_provider_declaring_no_fields_is_checked_for_config_fields() -> None:
+    """By default stop_seqs, temperature, max_tokens and top_p; what `config_fields` says."""
+    contract_for("undeclared-no-seed").test_config_values_sent()
+    contract_for("undeclared-no-seed").test_config_values_sent_together()
+    basic = ProviderContract.config_fields
+    contract = contract_for("undeclared-no-seed", config_fields=(*basic, "seed"))
+    with pytest.raises(AssertionError, match="seed=918273 is not in the request"):
+        contract.test_config_values_sent()
+    for test in (CONFIG, TOGETHER, "test_zero_temperature_sent"):
+        with pytest.raises(pytest.skip.Exception, match="config_fields is empty"):
+            getattr(contract_for("undeclared-no-seed", config_fields=()), test)()
+
+
+def test_a_model_name_sent_in_a_header_is_found() -> None:
+    contract_for("model-name-in-header").test_model_name_sent()
 
 
 def test_config_fields_the_contract_cannot_check_are_refused() -> None:

@@ -51,3 +51,14 @@ def test_the_content_table_says_what_each_provider_declares() -> None:
     by_name = dict(zip(names, cells["media returned by tools"], strict=True))
     assert by_name["anthropic"] == by_name["google"] == "in the result"
     assert by_name["openai"] == "user message" and by_name["deepseek"] == "-"
+
+
+def test_the_provider_guide_names_every_standard_model_arg() -> None:
+    """docs/writing-a-provider.md lists the model args every HTTP provider takes."""
+    from modelport.http import STANDARD_MODEL_ARGS
+
+    guide = (DOCS / "writing-a-provider.md").read_text(encoding="utf-8")
+    line = guide.split("- the model args of every provider (`STANDARD_MODEL_ARGS`):", 1)[1]
+    listed = line.split(";", 1)[0]
+    missing = [name for name in STANDARD_MODEL_ARGS if f"`{name}`" not in listed]
+    assert not missing, f"the guide's list of standard model args lacks {missing}"

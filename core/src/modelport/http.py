@@ -3,7 +3,10 @@
 Importing this module imports aiohttp, so only providers import it (never `import modelport`).
 
 ```python
-client = HTTPClient(provider="acme", model="m1", secrets=[api_key], max_connections=10)
+# max_connections=0: no pool cap, as in the shell (`HTTPModelAPI`). `Model` bounds how many
+# calls run at once, per call (`GenerateConfig.max_connections`, else `max_connections()`);
+# a pool cap would silently hold a call that asks for more down to the cap.
+client = HTTPClient(provider="acme", model="m1", secrets=[api_key], max_connections=0)
 response = await client.post_json(url, body, headers={"authorization": f"Bearer {api_key}"})
 ```
 

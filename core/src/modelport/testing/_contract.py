@@ -2,10 +2,11 @@
 
 `ModelContract` holds what any provider must do (text, messages of each role, tools, stop
 reasons, usage); `ProviderContract` adds what an HTTP provider must do against a real local
-server: what reaches the request (history in order, tools, tool choice, config, model name,
-images), how the answer is read (tool-call ids, the model, malformed bodies), error mapping,
-retries, connections and timeouts, and keys. A provider tells what it lacks with class-level
-flags; a check it cannot pass is skipped with a reason, never passed silently.
+server: what reaches the request (history in order and with its roles, tools, tool choice,
+config, model name, images), how the answer is read (tool-call ids, the model, malformed
+bodies), error mapping, retries, connections and timeouts, and keys. A provider tells what
+it lacks with class-level flags; a check it cannot pass is skipped with a reason, never
+passed silently.
 Test methods are plain functions that run their own event loop, so no pytest plugin is needed.
 """
 
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -147,17 +149,44 @@ _NOWHERE = "http://127.0.0.1:9"
 HISTORY_CALL_ID = "zq81tc7k2"
 REPLY_CALL_IDS = ("zq55rp3m1", "zq66kd8w2")
 
-_CONFIG_PROBES: dict[str, tuple[Any, str]] = {
-    "stop_seqs": (["zq-stop-7"], "zq-stop-7"),
-    "temperature": (0.37, "0.37"),
-    "max_tokens": (1234, "1234"),
-    "top_p": (0.83, "0.83"),
-    "top_k": (41, "41"),
-    "seed": (80417, "80417"),
-    "frequency_penalty": (0.61, "0.61"),
-    "presence_penalty": (0.29, "0.29"),
+STOP_SEQS = ["zq-stop-7", "zq-halt-9"]
+"""The stop sequences the config checks send: two, each to reach the request as a string of
+its own, in this order."""
+
+_CONFIG_PROBES: dict[str, Any] = {
+    "stop_seqs": STOP_SEQS,
+    "temperature": 0.37,
+    "max_tokens": 1234,
+    "top_p": 0.83,
+    "top_k": 37,
+    "seed": 918273,
+    "frequency_penalty": 0.61,
+    "presence_penalty": 0.29,
 }
-"""Config fields the contract can check: a distinctive value, and the text it shows as."""
+"""The `GenerateConfig` fields the contract can check (those with a distinctive scalar form,
+or a list of distinctive strings), with the value each is probed with alone."""
+
+_CONFIG_TOGETHER: dict[str, Any] = {
+    "stop_seqs": STOP_SEQS,
+    "temperature": 0.42,
+    "max_tokens": 2345,
+    "top_p": 0.71,
+    "top_k": 73,
+    "seed": 6178,
+    "frequency_penalty": 0.56,
+    "presence_penalty": 0.18,
+}
+"""The values of the fields probed all at once: each differs from every other, and the
+values of one group of `_EXCHANGEABLE` are valid for every field of the group."""
+
+_EXCHANGEABLE: tuple[tuple[str, ...], ...] = (
+    ("temperature", "top_p", "frequency_penalty", "presence_penalty"),
+    ("max_tokens", "top_k", "seed"),
+)
+"""Groups of fields that can take each other's values (numbers from 0 to 1; counts)."""
+
+_BASIC_CONFIG = ("stop_seqs", "temperature", "max_tokens", "top_p")
+"""The fields checked for a provider that does not declare the ones it honours."""
 
 
 def text_output(
@@ -324,16 +353,26 @@ class ModelContract:
                 expected = text_output("partial" if reason != "content_filter" else "", reason)
                 kw = {}
             out = self._generate([expected], **kw)
-            assert out.stop_reason == reason, (reason, out.stop_reason)
+            assert out.stop_reason == reason, (
+                f"an answer that stopped for {reason!r} was read as stop_reason {out.stop_reason!r}"
+            )
 
     def test_usage(self) -> None:
         if not self.reports_usage:
             pytest.skip(f"{type(self).__name__} declares no usage (reports_usage)")
         usage = ModelUsage(input_tokens=12, output_tokens=7, total_tokens=19)
         out = self._generate([text_output("ok", usage=usage)])
-        assert out.usage is not None
-        assert (out.usage.input_tokens, out.usage.output_tokens) == (12, 7)
-        assert out.usage.total_tokens == 19
+        assert out.usage is not None, (
+            "the answer's usage (12 input and 7 output tokens) was lost: output.usage is None"
+        )
+        got = (out.usage.input_tokens, out.usage.output_tokens)
+        assert got == (12, 7), (
+            f"the answer's usage of 12 input and 7 output tokens was read as {got[0]} input "
+            f"and {got[1]} output tokens"
+        )
+        assert out.usage.total_tokens == 19, (
+            f"the answer's 12 + 7 tokens were read as total_tokens={out.usage.total_tokens}, not 19"
+        )
 
 
 class ProviderContract(ModelContract):
@@ -342,7 +381,9 @@ class ProviderContract(ModelContract):
     Implement `reply_for` (encode an output in the provider's wire format), `error_reply`
     (the provider's error body) and `build_model` (a model pointed at the server, from
     `get_model`). Requests are checked by looking for distinctive values in what the server
-    received (body and URL), so nothing about the wire format is needed beyond `reply_for`.
+    received (body and URL; headers too, for the model name), and by comparing requests made
+    with inputs that differ in one respect, so nothing about the wire format is needed beyond
+    `reply_for`.
 
     Attributes:
         api_key: A canary key: it must reach the server and appear in no error or log.
@@ -350,16 +391,18 @@ class ProviderContract(ModelContract):
         requires_key: Without a key the provider refuses to call (`ModelInputError` or
             `AuthenticationError`, at build or at call) and sends nothing.
         sends_tool_call_ids: The ids of tool calls in the history reach the body.
-        config_fields: `GenerateConfig` fields whose values must reach the body (any of
-            stop_seqs, temperature, max_tokens, top_p, top_k, seed, frequency_penalty,
-            presence_penalty); a field `ModelAPI.supported_config()` leaves out is not checked.
+        config_fields: The `GenerateConfig` fields whose values must reach the request when
+            the provider does not declare the fields it honours (any of stop_seqs,
+            temperature, max_tokens, top_p, top_k, seed, frequency_penalty, presence_penalty).
+            A provider that declares them (`ModelAPI.supported_config()`) is checked for
+            every one of these it declares.
     """
 
     api_key: ClassVar[str] = "sk-canary-3f9b2c71d0e84a56"
     supports_images: ClassVar[bool] = False
     requires_key: ClassVar[bool] = True
     sends_tool_call_ids: ClassVar[bool] = True
-    config_fields: ClassVar[tuple[str, ...]] = ("stop_seqs", "temperature", "max_tokens", "top_p")
+    config_fields: ClassVar[tuple[str, ...]] = _BASIC_CONFIG
 
     def reply_for(self, output: ModelOutput) -> Reply:
         """The server's reply that the provider parses into `output`."""
@@ -499,6 +542,9 @@ class ProviderContract(ModelContract):
             assert m.text in sent, f"the {m.role} message {m.text!r} is not in the request"
 
     def test_history_order(self) -> None:
+        """The turns are sent in order. The system message, which many APIs take in a field
+        of its own (serialised before or after the turns), need only be sent; but where it is
+        sent as an element of the list that holds the turns, it comes before them."""
         messages, sent = self._history_request()
         turns = [m.text for m in messages if not isinstance(m, ChatMessageSystem)]
         where = [sent.find(text) for text in turns]
@@ -512,6 +558,47 @@ class ProviderContract(ModelContract):
                 "the tool call in the history is not sent between the user message before it "
                 "and its result"
             )
+        system = next(m.text for m in messages if isinstance(m, ChatMessageSystem))
+        assert system in sent, f"the system message {system!r} is not in the request"
+        try:
+            body = self.server.requests[-1].json
+        except ValueError:
+            return  # not JSON: where the turns' list is cannot be told
+        late = _after_the_turns(body, system, turns)
+        assert late is None, (
+            f"the system message is sent in the list of turns at {late[0]}, after the turn "
+            f"at {late[1]}: it is the first message"
+        )
+
+    def test_roles_sent(self) -> None:
+        """Each turn's role reaches the request: exchanging the roles of a user turn and an
+        assistant turn (their texts kept in place) changes it."""
+        texts = [
+            "zq-turn-0 Hi.",
+            "zq-turn-1 Hello.",
+            "zq-turn-2 Why?",
+            "zq-turn-3 Ok.",
+            "zq-turn-4",
+        ]
+        roles = ["user", "assistant", "user", "assistant", "user"]
+        exchanged = ["user", "user", "assistant", "assistant", "user"]  # turns 1 and 2
+
+        def call(kinds: list[str]) -> Callable[[Model], Awaitable[ModelOutput]]:
+            messages: list[ChatMessage] = [
+                ChatMessageUser(content=t) if kind == "user" else ChatMessageAssistant(content=t)
+                for kind, t in zip(kinds, texts, strict=True)
+            ]
+            return lambda m: m.generate(messages)
+
+        calls = [call(roles), call(roles), call(exchanged)]
+        replies = [self.reply_for(text_output("ok")) for _ in calls]
+        base, again, other = [_as_data(r) for r in self._each(replies, calls)]
+        noise = set(_differences(base, again))
+        diff = {k: v for k, v in _differences(again, other).items() if k not in noise}
+        assert diff, (
+            f"the user turn {texts[2]!r} and the assistant turn {texts[1]!r} exchanged roles "
+            f"and the request stayed the same: the turns' roles are not sent"
+        )
 
     def test_tool_call_history_sent(self) -> None:
         self._needs_tools()
@@ -565,16 +652,52 @@ class ProviderContract(ModelContract):
                 f"a named tool choice differs from {other!r} without naming the tool: {text}"
             )
 
-    def test_config_values_sent(self) -> None:
+    def _config_fields(self) -> list[str]:
+        """The config fields to check: every field the contract can check that
+        `supported_config()` declares, or, when it declares none, `config_fields`. A skip
+        when there is none."""
         unknown = [f for f in self.config_fields if f not in _CONFIG_PROBES]
         if unknown:
             raise ValueError(f"config_fields names fields the contract cannot check: {unknown}")
         # a model that is never called, only asked what it supports
         declared = self.build_model(_NOWHERE, self.api_key, GenerateConfig()).api.supported_config()
-        fields = [f for f in self.config_fields if declared is None or f in declared]
-        if not fields:
-            pytest.skip(f"the provider supports none of {list(self.config_fields)}")
-        configs = [GenerateConfig.model_validate({f: _CONFIG_PROBES[f][0]}) for f in fields]
+        if declared is None:
+            fields = [f for f in _CONFIG_PROBES if f in self.config_fields]
+            if not fields:
+                pytest.skip("config_fields is empty and the provider declares no fields")
+        else:
+            fields = [f for f in _CONFIG_PROBES if f in declared]
+            if not fields:
+                pytest.skip(
+                    f"the provider supports none of {[*_CONFIG_PROBES]} (supported_config())"
+                )
+        return fields
+
+    def _config_problem(self, field: str, value: Any, request: RecordedRequest) -> str | None:
+        """What is wrong with how `request` carries `field`'s `value` (None: nothing)."""
+        sent = self._places(request)
+        if field != "stop_seqs":
+            pattern = rf"(?<![\w.]){re.escape(json.dumps(value))}(?![\w])"
+            return None if re.search(pattern, sent) else f"{field}={value!r} is not in the request"
+        missing = [seq for seq in value if seq not in sent]
+        if missing:
+            return f"stop_seqs={value!r}: {missing} not in the request"
+        strings = _strings_sent(request)
+        joined = [seq for seq in value if strings is not None and seq not in strings]
+        if joined:
+            return (
+                f"stop_seqs={value!r}: {joined} not sent as a string of its own (the sequences "
+                f"joined into one string?)"
+            )
+        where = [sent.find(seq) for seq in value]
+        if where != sorted(where):
+            return f"stop_seqs={value!r} are not sent in the order given"
+        return None
+
+    def test_config_values_sent(self) -> None:
+        """Each config field the provider honours, set alone, reaches the request."""
+        fields = self._config_fields()
+        configs = [GenerateConfig.model_validate({f: _CONFIG_PROBES[f]}) for f in fields]
 
         def call(config: GenerateConfig) -> Callable[[Model], Awaitable[ModelOutput]]:
             return lambda m: m.generate("Hello", config=config)
@@ -582,19 +705,73 @@ class ProviderContract(ModelContract):
         replies = [self.reply_for(text_output("ok")) for _ in fields]
         requests = self._each(replies, [call(c) for c in configs])
         for field, request in zip(fields, requests, strict=True):
-            value, shown = _CONFIG_PROBES[field]
-            sent = self._places(request)
-            pattern = rf"(?<![\w.]){re.escape(shown)}(?![\w])"
-            assert re.search(pattern, sent), f"{field}={value!r} is not in the request: {sent}"
+            problem = self._config_problem(field, _CONFIG_PROBES[field], request)
+            assert problem is None, f"{problem}: {self._places(request)}"
+
+    def test_config_values_sent_together(self) -> None:
+        """The config fields the provider honours, set in one call with distinct values, all
+        reach the request; and exchanging the values of two of them changes the request (two
+        fields are not sent in one place, or in places that do not tell them apart)."""
+        fields = self._config_fields()
+        values = {f: _CONFIG_TOGETHER[f] for f in fields}
+        pairs = [
+            (a, b)
+            for group in _EXCHANGEABLE
+            for i, a in enumerate(group)
+            for b in group[i + 1 :]
+            if a in values and b in values
+        ]
+        configs = [values, values] + [{**values, a: values[b], b: values[a]} for a, b in pairs]
+
+        def call(config: dict[str, Any]) -> Callable[[Model], Awaitable[ModelOutput]]:
+            cfg = GenerateConfig.model_validate(config)
+            return lambda m: m.generate("Hello", config=cfg)
+
+        replies = [self.reply_for(text_output("ok")) for _ in configs]
+        requests = self._each(replies, [call(c) for c in configs])
+        shown = ", ".join(f"{f}={v!r}" for f, v in values.items())
+        for field, value in values.items():
+            problem = self._config_problem(field, value, requests[0])
+            assert problem is None, (
+                f"with {shown} in one call, {problem}: {self._places(requests[0])}"
+            )
+        data = [_as_data(r) for r in requests]
+        noise = set(_differences(data[0], data[1]))
+        for (a, b), other in zip(pairs, data[2:], strict=True):
+            diff = {k: v for k, v in _differences(data[1], other).items() if k not in noise}
+            assert diff, (
+                f"{a} and {b} exchanged their values ({values[a]!r} and {values[b]!r}) and the "
+                f"request stayed the same: nothing in it tells the two fields apart"
+            )
+
+    def test_zero_temperature_sent(self) -> None:
+        """`temperature=0` (greedy decoding, not the API's default) reaches the request."""
+        if "temperature" not in self._config_fields():
+            pytest.skip("the provider does not honour temperature (supported_config())")
+        calls = [
+            lambda m: m.generate("Hello", config=GenerateConfig(temperature=0.42)),
+            lambda m: m.generate("Hello", config=GenerateConfig(temperature=0.42)),
+            lambda m: m.generate("Hello", config=GenerateConfig(temperature=0)),
+        ]
+        replies = [self.reply_for(text_output("ok")) for _ in calls]
+        base, again, zero = [_as_data(r) for r in self._each(replies, calls)]
+        noise = set(_differences(base, again))
+        diff = {k: v for k, v in _differences(again, zero).items() if k not in noise}
+        sent = [v[1] for v in diff.values() if v[1] is not _MISSING and v[1] is not None]
+        assert sent, (
+            "temperature=0 is not in the request: with it, the request only lacks what "
+            "temperature=0.42 sent (does a check like `if config.temperature:` drop 0?)"
+        )
 
     def test_model_name_sent(self) -> None:
         self._generate([text_output("ok")])
         request = self.server.requests[-1]
         name = self.built.name
-        places = self._places(request)
+        headers = " ".join(v for v in request.headers.values() if self.api_key not in v)
+        places = f"{self._places(request)} {headers}"
         segments = name.split("/")
         found = [s for i in range(len(segments)) if (s := "/".join(segments[i:])) in places]
-        assert found, f"the model name {name!r} is in neither the body nor the URL path"
+        assert found, f"the model name {name!r} is in neither the body, the URL nor the headers"
 
     def test_images_sent(self) -> None:
         if not self.supports_images:
@@ -691,7 +868,21 @@ class ProviderContract(ModelContract):
         self._generate([text_output("hi")])
         headers = self.server.requests[0].headers
         query = self.server.requests[0].query
-        assert any(self.api_key in v for v in list(headers.values()) + list(query.values()))
+        assert any(self.api_key in v for v in list(headers.values()) + list(query.values())), (
+            "the key is in neither the request's headers nor its query"
+        )
+
+    def test_no_key_in_repr(self) -> None:
+        """`repr(model)`, `repr(model.api)` and `str(model)` do not show the key."""
+        with self.serving([]):
+            model = self.built
+            shown = {
+                "repr(model)": repr(model),
+                "repr(model.api)": repr(model.api),
+                "str(model)": str(model),
+            }
+        for what, text in shown.items():
+            assert self.api_key not in text, f"the key is in {what}: {text}"
 
     def test_error_mapping(self) -> None:
         for status, cls in [
@@ -700,10 +891,17 @@ class ProviderContract(ModelContract):
             (404, NotFoundError),
         ]:
             err, _ = self._call([self.error_reply(status, f"refused with {status}")])
-            assert isinstance(err, cls), (status, err)
-            assert err.status == status
-            assert f"refused with {status}" in str(err)
-            assert len(self.server.requests) == 1, "client errors are not retried"
+            assert isinstance(err, cls), (
+                f"a {status} answer gave {_described(err)}, not {cls.__name__}"
+            )
+            assert err.status == status, f"a {status} answer gave an error of status {err.status}"
+            assert f"refused with {status}" in str(err), (
+                f"the error of a {status} answer does not give the API's message: {err}"
+            )
+            sent = len(self.server.requests)
+            assert sent == 1, (
+                f"a {status} answer was retried ({sent} requests): client errors are not"
+            )
 
     def test_retry_on_429(self) -> None:
         replies = [
@@ -711,26 +909,57 @@ class ProviderContract(ModelContract):
             self.reply_for(text_output("after the wait")),
         ]
         out, model = self._call(replies)
-        assert isinstance(out, ModelOutput), out
-        assert out.completion == "after the wait"
-        assert len(self.server.requests) == 2
-        assert model.retry.sleep.waits == [2.0]  # type: ignore[attr-defined]
+        sent = len(self.server.requests)
+        assert isinstance(out, ModelOutput), f"a 429 then an answer gave {_described(out)}"
+        assert (out.completion, sent) == ("after the wait", 2), (
+            f"a 429 then the answer 'after the wait' gave the output {out.completion!r} after "
+            f"{sent} request(s): the 429 was read as an answer, not retried"
+        )
+        waits = model.retry.sleep.waits  # type: ignore[attr-defined]
+        assert waits == [2.0], (
+            f"the retry after a 429 with retry-after: 2 waited {waits}, not [2.0]"
+        )
 
     def test_retry_on_server_error(self) -> None:
         replies = [self.error_reply(500, "oops")] * 3 + [self.reply_for(text_output("fine"))]
         out, _ = self._call(replies)
-        assert isinstance(out, ModelOutput), out
-        assert out.completion == "fine"
-        assert len(self.server.requests) == 4
+        sent = len(self.server.requests)
+        assert isinstance(out, ModelOutput), f"three 500s then an answer gave {_described(out)}"
+        assert (out.completion, sent) == ("fine", 4), (
+            f"three 500s then the answer 'fine' gave the output {out.completion!r} after "
+            f"{sent} request(s): a 500 was read as an answer, not retried"
+        )
 
     def test_retries_exhausted(self) -> None:
         err, _ = self._call([self.error_reply(429, "slow down")] * 3, GenerateConfig(max_retries=2))
-        assert isinstance(err, RateLimitError)
-        assert len(self.server.requests) == 3
+        assert isinstance(err, RateLimitError), (
+            f"three 429s with max_retries=2 gave {_described(err)}, not RateLimitError"
+        )
+        sent = len(self.server.requests)
+        assert sent == 3, f"max_retries=2 made {sent} request(s), not 3"
 
     def test_timeout(self) -> None:
-        err, _ = self._call([Reply(hang=True)], GenerateConfig(timeout=0.3))
-        assert isinstance(err, ModelTimeoutError) and isinstance(err, TimeoutError)
+        """`timeout` bounds the call: an API that never answers fails with a
+        `ModelTimeoutError` soon after it (the check gives up a few seconds later)."""
+        timeout, bound = 0.3, 5.0
+        with self.serving([], GenerateConfig(timeout=timeout)) as model:
+            self.server.default = Reply(hang=True)
+
+            async def go() -> ModelOutput:
+                async with model:
+                    return await model.generate("Hello")
+
+            # in a thread of its own: a provider that swallows the cancellation a timeout
+            # sends must not hang the run (the server stops on leaving the block)
+            finished, result = _run_within(bound, go)
+        assert finished, (
+            f"with timeout={timeout}, the call to a server that never answers was still "
+            f"waiting after {bound}s: the provider does not honour the timeout"
+        )
+        assert isinstance(result, ModelTimeoutError) and isinstance(result, TimeoutError), (
+            f"with timeout={timeout}, a server that never answers gave {_described(result)}, "
+            f"not ModelTimeoutError"
+        )
 
     def test_read_timeout(self) -> None:
         """`read_timeout` is a model arg: an attempt that gets no data for that long fails."""
@@ -820,7 +1049,7 @@ class ProviderContract(ModelContract):
             pytest.skip(f"{type(self).__name__} declares requires_key = False")
         with self.serving([self.reply_for(text_output("answered without a key"))]) as built:
             provider = built.api.provider or type(built.api).__name__
-            names = [*built.api.api_key_vars, *_registered_env_vars(built)]
+            names = list(dict.fromkeys([*built.api.api_key_vars, *_registered_env_vars(built)]))
             err: BaseException | None = None
             with _environ_without(names):
                 try:
@@ -861,6 +1090,85 @@ class ProviderContract(ModelContract):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _described(result: object) -> str:
+    """An output or an error, in words for a failed check."""
+    if isinstance(result, ModelOutput):
+        return f"an output ({result.completion!r})"
+    if isinstance(result, BaseException):
+        return f"{type(result).__name__}: {result}"
+    return repr(result)
+
+
+def _run_within(
+    seconds: float, main: Callable[[], Awaitable[T]]
+) -> tuple[bool, T | BaseException | None]:
+    """Run `main()` in a fresh event loop in a thread of its own, waiting `seconds` at most:
+    whether it finished, and its result or the exception it raised."""
+    box: list[T | BaseException] = []
+
+    def target() -> None:
+        try:
+            box.append(run(main()))
+        except BaseException as ex:  # reported to the caller
+            box.append(ex)
+
+    thread = threading.Thread(target=target, name="modelport-contract-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return (not thread.is_alive(), box[0] if box else None)
+
+
+def _strings_sent(request: RecordedRequest) -> set[str] | None:
+    """The strings a request carries (its JSON body's and its query's values); None when the
+    body is not JSON."""
+    try:
+        body = request.json
+    except ValueError:
+        return None
+    return {*(text for _, text in _leaves(body)), *request.query.values()}
+
+
+def _leaves(data: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """The strings in JSON data, each with its path, in document order."""
+    if isinstance(data, str):
+        yield at, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*at, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _leaves(value, (*at, i))
+
+
+def _after_the_turns(
+    body: Any, system: str, turns: list[str]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """Where the system text is sent as an element of the list that holds the turns, after
+    the first of them: its path and the first turn's (None: it is not, or the list cannot be
+    told)."""
+    paths: dict[str, tuple[Any, ...]] = {}
+    for path, text in _leaves(body):
+        for t in [system, *turns]:
+            if t in text:
+                paths.setdefault(t, path)
+    if len(paths) < len(turns) + 1:
+        return None
+    turn_paths = [paths[t] for t in turns]
+    prefix: tuple[Any, ...] = ()
+    for parts in zip(*turn_paths, strict=False):
+        if any(p != parts[0] for p in parts):
+            break
+        prefix = (*prefix, parts[0])
+    n = len(prefix)
+    if any(len(p) <= n or not isinstance(p[n], int) for p in turn_paths):
+        return None  # the turns are not elements of one list
+    first = min(turn_paths, key=lambda p: p[n])
+    where = paths[system]
+    if where[:n] != prefix or len(where) <= n or not isinstance(where[n], int):
+        return None  # the system text is sent apart from the turns
+    return (where, first) if where[n] > first[n] else None
 
 
 def _error_texts(err: BaseException) -> list[str]:

@@ -9,6 +9,7 @@ text and `invocations`), a `finish` and a `meter` (tokens). Errors are `{"fault"
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -34,7 +35,7 @@ from modelport import (
     ToolInfo,
     get_model,
 )
-from modelport.errors import ModelInputError
+from modelport.errors import ModelAPIError, ModelInputError
 from modelport.http import ErrorDetail, HTTPClient, excerpt, parse_error_body
 from modelport.testing import ProviderContract, Reply
 
@@ -103,7 +104,8 @@ class LumenAPI(ModelAPI):
     def supported_config(self) -> frozenset[str] | None:
         return frozenset(
             {"max_retries", "timeout", "max_connections", "system_message"}
-            | {"max_tokens", "temperature", "top_p", "stop_seqs"}
+            | {"max_tokens", "temperature", "top_p", "stop_seqs", "seed", "top_k"}
+            | {"frequency_penalty", "presence_penalty"}
         )
 
     async def generate(
@@ -115,7 +117,12 @@ class LumenAPI(ModelAPI):
     ) -> ModelOutput:
         body = self.body(input, tools, tool_choice, config)
         headers = {"x-lumen-key": self.api_key} if self.api_key else {}
-        return await self.http.post_for_output(self.url, body, self.read_answer, headers)
+        return await self.http.post_for_output(
+            self.url, body, self.read_answer, {**headers, **self.extra_headers()}
+        )
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
 
     async def close(self) -> None:
         await self.http.close()
@@ -146,22 +153,32 @@ class LumenAPI(ModelAPI):
 
     def turn(self, m: ChatMessage) -> dict[str, Any]:
         if isinstance(m, ChatMessageSystem):
-            return {"speaker": "brief", "says": m.text}
+            return {"speaker": self.speaker("brief"), "says": m.text}
         if isinstance(m, ChatMessageTool):
-            return {"speaker": "outcome", "ref": self.ref(m.tool_call_id or ""), "says": m.text}
+            return {
+                "speaker": self.speaker("outcome"),
+                "ref": self.ref(m.tool_call_id or ""),
+                "says": m.text,
+            }
         if isinstance(m, ChatMessageAssistant):
-            turn: dict[str, Any] = {"speaker": "engine", "says": self.assistant_text(m)}
+            turn: dict[str, Any] = {
+                "speaker": self.speaker("engine"),
+                "says": self.assistant_text(m),
+            }
             if m.tool_calls:
                 turn["invocations"] = [
                     {"ref": self.ref(c.id), "fn": c.function, "with": c.arguments}
                     for c in m.tool_calls
                 ]
             return turn
-        turn = {"speaker": "human", "says": m.text}
+        turn = {"speaker": self.speaker("human"), "says": m.text}
         pictures = self.pictures(m.content)
         if pictures:
             turn["pictures"] = pictures
         return turn
+
+    def speaker(self, role: str) -> str:
+        return role
 
     def assistant_text(self, m: ChatMessageAssistant) -> str:
         return m.text
@@ -198,6 +215,10 @@ class LumenAPI(ModelAPI):
             "nucleus": config.top_p,
             "budget": config.max_tokens,
             "halt": config.stop_seqs,
+            "dice": config.seed,
+            "shortlist": config.top_k,
+            "repeat_penalty": config.frequency_penalty,
+            "novelty_penalty": config.presence_penalty,
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -221,12 +242,15 @@ class LumenAPI(ModelAPI):
         message = ChatMessageAssistant(
             content=says, tool_calls=calls or None, model=model, source="generate"
         )
-        stop = FINISH.get(finish or "", "unknown")
+        stop = self.finish(finish or "")
         return ModelOutput(
             model=model,
             choices=[ChatCompletionChoice(message=message, stop_reason=stop)],
             usage=self.usage(data.get("meter")),
         )
+
+    def finish(self, finish: str) -> StopReason:
+        return FINISH.get(finish, "unknown")
 
     def answer_model(self, engine: str) -> str:
         return engine or self.model_name
@@ -423,6 +447,141 @@ class NoTopP(Drops):
     dropped = "nucleus"
 
 
+class NoSeed(Drops):
+    dropped = "dice"
+
+
+class FirstStopOnly(LumenAPI):
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if config.stop_seqs:
+            out["halt"] = config.stop_seqs[:1]
+        return out
+
+
+class StopAsString(LumenAPI):
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if config.stop_seqs:
+            out["halt"] = "\n".join(config.stop_seqs)
+        return out
+
+
+class TemperatureAsTopP(LumenAPI):
+    """Sends temperature under top_p's key, where top_p, when set, overwrites it."""
+
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if "heat" in out:
+            out["nucleus"] = out.pop("heat")
+        if config.top_p is not None:
+            out["nucleus"] = config.top_p
+        return out
+
+
+class SamplingMixedUp(LumenAPI):
+    """Sends the smaller of temperature and top_p as the temperature, the larger as top_p."""
+
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if "heat" in out and "nucleus" in out:
+            out["heat"], out["nucleus"] = sorted((out["heat"], out["nucleus"]))
+        return out
+
+
+class FalsyTemperature(LumenAPI):
+    def sampling(self, config: GenerateConfig) -> dict[str, Any]:
+        out = super().sampling(config)
+        if not config.temperature:
+            out.pop("heat", None)
+        return out
+
+
+class OneRole(LumenAPI):
+    def speaker(self, role: str) -> str:
+        return "human"
+
+
+class SystemLast(LumenAPI):
+    def dialogue(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        turns = super().dialogue(messages)
+        return [t for t in turns if t["speaker"] != "brief"] + [
+            t for t in turns if t["speaker"] == "brief"
+        ]
+
+
+class ModelNameInHeader(LumenAPI):
+    """Not a bug: the model name goes in a header, not in the body."""
+
+    def body(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> dict[str, Any]:
+        body = super().body(messages, tools, tool_choice, config)
+        del body["engine"]
+        return body
+
+    def extra_headers(self) -> dict[str, str]:
+        return {"x-lumen-engine": self.model_name}
+
+
+class KeyInRepr(LumenAPI):
+    def __repr__(self) -> str:
+        return f"LumenAPI(model_name={self.model_name!r}, api_key={self.api_key!r})"
+
+
+class ServerErrorIsEmpty(LumenAPI):
+    """Reads a 5xx as an empty answer."""
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        try:
+            return await super().generate(input, tools, tool_choice, config)
+        except ModelAPIError as ex:
+            if ex.status is not None and ex.status >= 500:
+                return ModelOutput.from_content(self.model_name, "")
+            raise
+
+
+class NoUsage(LumenAPI):
+    def usage(self, meter: Any) -> ModelUsage | None:
+        return None
+
+
+class BudgetIsDone(LumenAPI):
+    """Maps the API's "budget" finish to "stop"."""
+
+    def finish(self, finish: str) -> StopReason:
+        return "stop" if finish == "budget" else super().finish(finish)
+
+
+class SwallowsCancellation(LumenAPI):
+    """Retries a failed request itself, with a bare `except:` that catches the cancellation a
+    timeout sends too."""
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        for _ in range(2):
+            try:
+                return await super().generate(input, tools, tool_choice, config)
+            except:  # noqa: E722 (the bug)
+                await asyncio.sleep(0.01)
+        return await super().generate(input, tools, tool_choice, config)
+
+
 class FixedModelName(LumenAPI):
     def engine(self) -> str:
         return "lumen-default"
@@ -499,6 +658,13 @@ class DeclaresFewerFields(NoTemperature):
         return declared - {"temperature"}
 
 
+class UndeclaredNoSeed(NoSeed):
+    """Declares no config fields, and does not send seed."""
+
+    def supported_config(self) -> frozenset[str] | None:
+        return None
+
+
 class DeclaresNoSamplingFields(LumenAPI):
     def supported_config(self) -> frozenset[str] | None:
         return frozenset({"max_retries", "timeout", "max_connections"})
@@ -522,6 +688,20 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "no-temperature": NoTemperature,
     "no-max-tokens": NoMaxTokens,
     "no-top-p": NoTopP,
+    "no-seed": NoSeed,
+    "first-stop-only": FirstStopOnly,
+    "stop-as-string": StopAsString,
+    "temperature-as-top-p": TemperatureAsTopP,
+    "sampling-mixed-up": SamplingMixedUp,
+    "falsy-temperature": FalsyTemperature,
+    "one-role": OneRole,
+    "system-last": SystemLast,
+    "model-name-in-header": ModelNameInHeader,
+    "key-in-repr": KeyInRepr,
+    "server-error-is-empty": ServerErrorIsEmpty,
+    "no-usage": NoUsage,
+    "budget-is-done": BudgetIsDone,
+    "swallows-cancellation": SwallowsCancellation,
     "fixed-model-name": FixedModelName,
     "unchecked-answer": UncheckedAnswer,
     "close-does-nothing": CloseDoesNothing,
@@ -533,6 +713,7 @@ VARIANTS: dict[str, type[LumenAPI]] = {
     "no-model-in-output": NoModelInOutput,
     "declares-fewer-fields": DeclaresFewerFields,
     "declares-no-sampling-fields": DeclaresNoSamplingFields,
+    "undeclared-no-seed": UndeclaredNoSeed,
 }
 """Variants by name; each is registered as provider `lumen-<name>`."""
 
