@@ -560,7 +560,9 @@ class HTTPModelAPI(ModelAPI):
         """`from_wire(body)`, a body of the wrong shape an `InvalidResponseError`."""
         try:
             output = self.from_wire(body)
-        except ModelAPIError:
+        except ModelAPIError as ex:  # the translation's own: with the status it came with
+            if ex.status is None:
+                ex.status = status
             raise
         except BAD_RESPONSE as ex:
             raise self._bad_response(ex, status) from scrub_cause(ex, self.secrets)
