@@ -104,6 +104,14 @@ _HANDLED = {
 }
 
 
+COUNTED = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
 def rebuild(record: dict[str, Any]) -> Rebuilt:
     """modelport inputs that should produce the recorded request (`NotRebuildableError` with
     the reason)."""
@@ -465,7 +473,11 @@ def check_output(out: ModelOutput, response: dict[str, Any]) -> None:
     assert out.model == response["model"] and message.model == response["model"]
     assert out.metadata is not None and out.metadata["id"] == response["id"]
 
-    usage = response["usage"]
+    usage = dict(response["usage"])
+    for step in usage.get("iterations") or ():
+        if step.get("type") == "compaction":  # billed, and left out of the top-level counts
+            for key in COUNTED:
+                usage[key] = (usage.get(key) or 0) + (step.get(key) or 0)
     assert out.usage is not None
     assert out.usage.input_tokens == usage["input_tokens"]
     assert out.usage.output_tokens == usage["output_tokens"]
@@ -599,7 +611,11 @@ def _recorded_answer(record: dict[str, Any]) -> dict[str, Any]:
                 calls[event["index"]].append(delta["partial_json"])
         elif kind == "message_delta":
             stop = event["delta"].get("stop_reason") or stop
-            output_tokens = (event.get("usage") or {}).get("output_tokens", output_tokens)
+            usage = event.get("usage") or {}
+            output_tokens = usage.get("output_tokens", output_tokens)
+            for step in usage.get("iterations") or ():  # a compaction's: billed, apart
+                if step.get("type") == "compaction":
+                    output_tokens = (output_tokens or 0) + (step.get("output_tokens") or 0)
     return {
         "text": "\n".join(t for _, t in sorted(texts.items())),
         "deltas": "".join(t for _, t in sorted(texts.items())),

@@ -162,3 +162,57 @@ def test_generate_streams_under_the_hood_past_the_non_streamed_limit() -> None:
         sent = server.requests[0].json
     assert sent["stream"] is True and sent["max_tokens"] == STREAM_ABOVE_MAX_TOKENS + 1
     assert out.stop_reason == "tool_calls" and out.message.tool_calls[0].function == "get_weather"
+
+
+def _served(*payloads: dict[str, Any]) -> tuple[list[StreamEvent], Any]:
+    body = events(*payloads)
+    reply = Reply(body=body, headers={"content-type": "text/event-stream"})
+    with LocalServer(default=reply) as server:
+        return asyncio.run(_collect(_model(server.url)))
+
+
+def test_a_tool_input_cut_short_by_max_tokens_is_a_call_with_its_parse_error() -> None:
+    """The stream ends (`max_tokens`) in the middle of a tool call's input: the call comes
+    with the text received and a `parse_error`, as `generate` reads it, not an error."""
+    cut = [TOOL[0], TOOL[1], {"type": "content_block_stop", "index": 1}]
+    stop = {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {}}
+    got, out = _served(START, *cut, stop, {"type": "message_stop"})
+    (end,) = [e for e in got if isinstance(e, ToolCallEnd)]
+    assert end.call.parse_error and end.call.function == "get_weather"
+    assert out.stop_reason == "max_tokens"
+    (call,) = out.message.tool_calls
+    assert call.parse_error and call.id == "toolu_1"
+
+
+def test_a_compaction_summary_streamed_in_deltas_is_kept_for_the_next_turn() -> None:
+    """A compaction block's summary arrives in `compaction_delta` events: the output keeps it
+    in the block, as a non-streamed answer does, so the next turn sends it back."""
+    summary = ["The user asked for a greeting. ", "Next step: say hello."]
+    compaction: list[dict[str, Any]] = [
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "compaction", "content": None},
+        },
+        *(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "compaction_delta", "content": part},
+            }
+            for part in summary
+        ),
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "text_delta", "text": "Hello!"},
+        },
+        {"type": "content_block_stop", "index": 1},
+    ]
+    stop = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {}}
+    _, out = _served(START, *compaction, stop, {"type": "message_stop"})
+    assert out.completion == "Hello!"
+    kept = [p.data for p in out.message.content if getattr(p, "type", None) == "data"]
+    assert kept == [{"type": "compaction", "content": "".join(summary)}]

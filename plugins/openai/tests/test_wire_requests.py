@@ -436,3 +436,15 @@ def test_openrouter_style_reasoning_object_and_extra_sampling_fields() -> None:
         Quirks(parallel_tool_calls=False),
     )
     assert "parallel_tool_calls" not in dropped
+
+
+def test_a_tool_that_is_not_a_function_is_refused_with_a_value_error() -> None:
+    """Rebuilding inputs from a recorded request with a service's own tool (OpenRouter's
+    `openrouter:advisor`, say): the documented `ValueError` naming it, not a `KeyError`."""
+    request = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "openrouter:advisor"}],
+    }
+    with pytest.raises(ValueError, match="openrouter:advisor"):
+        inputs_from_request(request)

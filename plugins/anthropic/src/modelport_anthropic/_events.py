@@ -121,6 +121,8 @@ class MessageEvents:
             return [ReasoningDelta("", signature=block["signature"])]
         if kind == "citations_delta":
             block.setdefault("citations", []).append(delta.get("citation"))
+        elif kind == "compaction_delta":  # the summary a compaction block carries
+            block["content"] = (block.get("content") or "") + str(delta.get("content") or "")
         return []
 
     def _stop(self, index: int) -> list[StreamEvent]:
@@ -128,7 +130,10 @@ class MessageEvents:
         if block is None or index not in self.partial:
             return []
         text = "".join(self.partial.pop(index))
-        block["input"] = json.loads(text) if text.strip() else block.get("input") or {}
+        try:
+            block["input"] = json.loads(text) if text.strip() else block.get("input") or {}
+        except ValueError:  # cut short (max_tokens): kept as text, read with its parse_error
+            block["input"] = text
         position = self.calls.get(index)
         if position is None:
             return []

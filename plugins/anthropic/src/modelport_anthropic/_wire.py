@@ -547,10 +547,37 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
     )
 
 
+_COUNTED = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+def _billed(raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw` with the tokens of its compaction steps (`iterations` of type `compaction`)
+    added: a compaction is a sampling step of the same model, billed, that the top-level
+    counts leave out (they sum the `message` steps). An advisor's steps (another model, at its
+    own price) stay out, as in the top-level counts."""
+    steps = raw.get("iterations")
+    if not isinstance(steps, list):
+        return raw
+    compactions = [s for s in steps if isinstance(s, dict) and s.get("type") == "compaction"]
+    if not compactions:
+        return raw
+    summed = dict(raw)
+    for key in _COUNTED:
+        summed[key] = int(raw.get(key) or 0) + sum(int(s.get(key) or 0) for s in compactions)
+    return summed
+
+
 def _usage(raw: Any) -> ModelUsage | None:
-    """The usage (its total: input, output and cached tokens, which Anthropic counts apart)."""
+    """The usage (its total: input, output and cached tokens, which Anthropic counts apart;
+    with a compaction, its tokens too)."""
     if not isinstance(raw, dict):
         return None
+    raw = _billed(raw)
     inp, out = int(raw.get("input_tokens") or 0), int(raw.get("output_tokens") or 0)
     write = raw.get("cache_creation_input_tokens")
     read = raw.get("cache_read_input_tokens")

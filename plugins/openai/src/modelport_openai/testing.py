@@ -186,7 +186,7 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
     `stream_options` are dropped (modelport asks for one JSON answer).
 
     Raises:
-        ValueError: a message part modelport cannot express.
+        ValueError: a message part or a tool modelport cannot express.
     """
     config: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -222,7 +222,12 @@ def inputs_from_request(request: dict[str, Any], quirks: Quirks = Quirks()) -> R
             config["response_format"] = "json"
         elif key != "response_format" or value != {"type": "text"}:  # text: the default
             extra[key] = value
-    fns = [t["function"] for t in request.get("tools") or ()]
+    fns = []
+    for tool in request.get("tools") or ():
+        if not isinstance(tool, dict) or not isinstance(tool.get("function"), dict):
+            kind = tool.get("type") if isinstance(tool, dict) else type(tool).__name__
+            raise ValueError(f"a tool modelport cannot express here: {kind!r}, not a function")
+        fns.append(tool["function"])
     tools = [kit.tool_info(f["name"], f.get("description"), f.get("parameters")) for f in fns]
     choice = request.get("tool_choice")
     if isinstance(choice, dict):
