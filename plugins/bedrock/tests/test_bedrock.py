@@ -1054,7 +1054,9 @@ def test_the_recorded_answers_cover_tools_reasoning_caching_and_guardrails() -> 
     outs = [from_wire(json.loads(r["response_body"]), r["model"]) for r in ANSWERS]
     assert len(outs) == 137
     assert sum(o.stop_reason == "tool_calls" for o in outs) == 52
-    assert sum(o.stop_reason == "content_filter" for o in outs) == 2  # guardrail_intervened
+    filtered = [o for o in outs if o.stop_reason == "content_filter"]  # guardrail_intervened
+    assert len(filtered) == 2 and all(o.error and "guardrail" in o.error for o in filtered)
+    assert all(o.error is None for o in outs if o.stop_reason != "content_filter")
     assert sum(o.stop_reason == "max_tokens" for o in outs) == 6
     assert sum(bool(o.message.reasoning) for o in outs) >= 10
     assert sum((o.usage.input_tokens_cache_write or 0) > 0 for o in outs if o.usage) >= 1

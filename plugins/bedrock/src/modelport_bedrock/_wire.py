@@ -539,8 +539,16 @@ def from_wire(body: Any, model: str = "") -> ModelOutput:
             ],
             "usage": _usage(usage),
             "metadata": metadata,
+            "error": _FILTERED.get(raw_stop),
         }
     )
+
+
+_FILTERED = {
+    "guardrail_intervened": "a guardrail intervened (see metadata['trace'] when tracing is on)",
+    "content_filtered": "the content was filtered",
+}
+"""The `error` of an output whose stop reason is `content_filter`, as other providers set it."""
 
 
 def _tool_call(block: Any) -> dict[str, Any]:
