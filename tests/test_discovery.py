@@ -229,16 +229,7 @@ def test_an_entry_point_that_registers_nothing_is_a_load_error_saying_so(site: P
     assert result["dist"] == "modelport-tpempty"
     assert "registered no provider named 'tpempty'" in result["error"]
     assert "@hookimpl" in result["error"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelport", "providers", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = {r["name"]: r for r in json.loads(proc.stdout)}
-    assert "registered no provider" in rows["tpempty"]["error"]
+    assert "registered no provider" in providers_json(site)["tpempty"]["error"]
 
 
 def test_unknown_provider_lists_installed_ones(site: Path) -> None:
@@ -258,8 +249,9 @@ def test_unknown_provider_lists_installed_ones(site: Path) -> None:
     assert "pip install modelport-nosuch" in str(result["error"])
 
 
-def test_providers_command_lists_every_plugin(site: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path]), "TPALPHA_KEY": "x"}
+def providers_json(site: Path, **env: str) -> dict[str, Any]:
+    """`modelport providers --json` with `site` installed, by provider name."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path]), **env}
     proc = subprocess.run(
         [sys.executable, "-m", "modelport", "providers", "--json"],
         env=env,
@@ -267,7 +259,11 @@ def test_providers_command_lists_every_plugin(site: Path) -> None:
         text=True,
         check=True,
     )
-    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    return {r["name"]: r for r in json.loads(proc.stdout)}
+
+
+def test_providers_command_lists_every_plugin(site: Path) -> None:
+    rows = providers_json(site, TPALPHA_KEY="x")
     assert rows["tpalpha"]["distribution"] == "modelport-tpalpha"
     assert rows["tpalpha"]["version"] == "1.0.0"
     assert rows["tpalpha"]["env_vars"] == {"TPALPHA_KEY": True}
