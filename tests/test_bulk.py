@@ -212,9 +212,33 @@ def test_read_results_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
     proc = modelport_run(str(requests), str(out), "-m", "mockllm/model")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"modelport: error: {out}:2: not a result line; is this the results file of a bulk run?"
+        f"modelport: error: {out}:2: not a result line; is this the results file of a bulk "
+        "run? (it is left as it is)"
     ]
     assert out.read_text().count("\n") == 3  # left as it was
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"model": "openai/gpt-4o", "temperature": 0.2}\n',  # a settings file, one line
+        "remember to rotate the key\n",  # a note
+        '{"id": 1, "input": "What is 2+2?"}\n',  # a requests file given as the results
+    ],
+    ids=["settings", "note", "requests"],
+)
+def test_a_whole_last_line_that_is_no_result_refuses_the_file_untouched(
+    tmp_path: Path, text: str
+) -> None:
+    """Only a last line without its newline is a torn result (every line a run writes ends
+    with one): a file whose one line is whole but no result is not a results file. Exit 2,
+    and the file is as it was."""
+    out = tmp_path / "results.jsonl"
+    out.write_text(text)
+    requests = write_requests(tmp_path / "requests.jsonl", [{"id": 1, "input": "x"}])
+    proc = modelport_run(str(requests), str(out), "-m", "mockllm/model")
+    assert proc.returncode == 2 and "not a result line" in proc.stderr
+    assert out.read_text() == text
 
 
 @pytest.mark.parametrize(
@@ -547,3 +571,82 @@ def test_import_modelport_loads_no_bulk_machinery() -> None:
         "assert 'rich' not in sys.modules, 'rich is imported only for a terminal display'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX named pipes")
+def test_results_that_are_not_a_regular_file_are_a_usage_error(tmp_path: Path) -> None:
+    """A named pipe (or a device) as RESULTS: exit 2 at once, before reading it (reading a
+    pipe to resume would wait for a writer forever)."""
+    pipe = tmp_path / "results.fifo"
+    os.mkfifo(pipe)
+    requests = write_requests(tmp_path / "requests.jsonl", [{"id": 1, "input": "x"}])
+    proc = modelport_run(str(requests), str(pipe), "-m", "mockllm/model")
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+
+
+def test_a_misconfigured_cache_store_is_one_usage_error_not_a_failure_per_request(
+    tmp_path: Path,
+) -> None:
+    """`--cache` with `MODELPORT_CACHE_STORE` naming no store: exit 2 with one line, and no
+    result written (each request failing with `CacheError` would count as done)."""
+    requests = write_requests(tmp_path / "requests.jsonl", [{"id": 1, "input": "x"}])
+    out = tmp_path / "results.jsonl"
+    env = {"MODELPORT_CACHE_STORE": "nosuch"}
+    proc = modelport_run(str(requests), str(out), "-m", "mockllm/model", "--cache", env=env)
+    assert proc.returncode == 2 and "no cache store named 'nosuch'" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and not out.exists()
+
+
+def test_a_progress_interval_that_is_not_a_number_of_seconds_is_refused(tmp_path: Path) -> None:
+    requests = write_requests(tmp_path / "requests.jsonl", [{"id": 1, "input": "x"}])
+    for value in ("nan", "inf", "0"):
+        proc = modelport_run(
+            str(requests), str(tmp_path / "out.jsonl"), "-m", "mockllm/model",
+            "--progress-interval", value,
+        )  # fmt: skip
+        assert proc.returncode == 2 and "--progress-interval" in proc.stderr
+
+
+SYNC_CTRL_C = """
+import asyncio, json, os, signal, sys, threading, time
+import modelport
+from modelport.testing import LocalServer, Reply
+req, out = sys.argv[1], sys.argv[2]
+answer = {"id": "c", "object": "chat.completion", "model": "m", "choices": [{"index": 0,
+          "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}
+with LocalServer(handler=lambda r: Reply(json=answer, delay=0.1)) as s:
+    async def cell():  # a notebook cell: an event loop is running
+        return modelport.run_requests_sync(
+            req, out, "openai/gpt-4o-mini", progress="off", report=lambda summary: None,
+            model_args={"api_key": "sk-x", "base_url": s.url + "/v1"},
+            config=modelport.GenerateConfig(max_connections=2))
+    threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    try:
+        asyncio.new_event_loop().run_until_complete(cell())
+        print(json.dumps({"interrupted": False}))
+    except KeyboardInterrupt:
+        print(json.dumps({"interrupted": True, "after": time.monotonic() - start}))
+"""
+
+
+@pytest.mark.providers("openai")
+def test_ctrl_c_stops_run_requests_sync_where_an_event_loop_runs(tmp_path: Path) -> None:
+    """`run_requests_sync` in a notebook cell (a loop running; the run gets a thread and a
+    loop of its own): Ctrl-C raises `KeyboardInterrupt` at once, its calls in flight
+    cancelled, and the results written are whole lines (a rerun resumes)."""
+    requests = write_requests(
+        tmp_path / "requests.jsonl", [{"id": i, "input": f"q{i}"} for i in range(100)]
+    )
+    out = tmp_path / "results.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-c", SYNC_CTRL_C, str(requests), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["interrupted"] and result["after"] < 4, proc.stderr
+    written = results(out)
+    assert 0 < len(written) < 100 and all("output" in r for r in written)

@@ -301,3 +301,13 @@ def test_function_keys_are_stable_across_processes(tmp_path: Path) -> None:
         for seed in ("1", "2", "3")
     }
     assert len(keys) == 1 and len(next(iter(keys))) == 64
+
+
+@pytest.mark.parametrize("long", ["1001Y", "8000Y", "999999999Y", "999999999M"])
+def test_an_expiry_past_what_an_entry_can_record_is_refused(long: str) -> None:
+    """An expiry whose end no date can hold (year 9999 at most) would make every store fail,
+    each call going to the provider: refused at once, naming None as the way to never
+    expire. 1000 years is accepted."""
+    with pytest.raises(CacheError, match="use None"):
+        CachePolicy(expiry=long)
+    assert CachePolicy(expiry="1000Y").expiry == 1000 * 31_536_000

@@ -246,3 +246,36 @@ def test_generate_stream_prints_the_text_as_it_arrives(
         assert server.requests[0].json["stream"] is True
     assert code == 0
     assert capsys.readouterr().out == "Bonjour\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["-M", "registry=x"], "-M registry=...", 2),
+        (["-M", "memoize=false"], "-M memoize=...", 2),
+        (["-M", "custom_outputs=[]"], "ValueError: mockllm ran out of custom_outputs", 1),
+    ],
+)
+def test_model_args_for_code_and_a_providers_own_error_are_one_line(
+    args: list[str], message: str, code: int
+) -> None:
+    """`-M` for `get_model`'s own arguments is a usage error; an error a provider raises of
+    its own (not a modelport error) is one line, exit 1, not a traceback."""
+    proc = modelport("generate", "hi", "-m", "mockllm/model", *args)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.startswith("modelport: error: ") and message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_prompt_from_a_closed_standard_input_is_a_usage_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelport", "generate", "-", "-m", "mockllm/model"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        close_fds=True,
+        preexec_fn=lambda: os.close(0),  # the child's own stdin, closed
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("modelport: error: the prompt '-' is read from standard input")

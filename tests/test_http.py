@@ -101,11 +101,14 @@ def test_text_naming_nan_or_infinity_is_sent_as_text() -> None:
     [
         (b'{"a": [1, 2.5, "\\u00e9", null, true], "b": {"c": 12345678901234567890123}}', None),
         ('{"t": "é"}'.encode("utf-16"), {"t": "é"}),  # another encoding, with its BOM
-        (b'{"s": "\\ud800"}', {"s": "\ud800"}),  # a lone surrogate escape
+        # a lone surrogate escape: no character, so U+FFFD (json.loads keeps the surrogate,
+        # which could be neither encoded, written nor printed)
+        (b'{"s": "\\ud800 \\ud83d\\ude00"}', {"s": "\ufffd \U0001f600"}),
     ],
 )
 def test_answers_read_as_the_standard_library_reads_them(raw: bytes, value: object) -> None:
-    """A body is read to the value `json.loads` gives, whichever parser reads it."""
+    """A body is read to the value `json.loads` gives, whichever parser reads it (but for a
+    lone surrogate, read as U+FFFD)."""
     with LocalServer() as server:
         server.enqueue(Reply(body=raw, headers={"content-type": "application/json"}))
 

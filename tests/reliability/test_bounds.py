@@ -191,3 +191,62 @@ def test_token_counts_that_are_not_counts_are_an_invalid_response(usage: dict[st
         model = _model(server.url)
         with pytest.raises(InvalidResponseError):
             asyncio.run(model.generate("Hello", config=GenerateConfig(max_retries=0)))
+
+
+CUT = '{"id": "c", "object": "chat.completion", "model": "gpt-4o", "choices": [{"index": 0, '
+CUT += '"message": {"role": "assistant", "content": "cut \\ud83d"}, "finish_reason": "stop"}]}'
+CUT_CHUNKS = (
+    '{"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o", "choices": [{"index": 0, '
+    '"delta": {"content": "cut \\ud83d"}, "finish_reason": null}]}',
+    '{"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o", "choices": [{"index": 0, '
+    '"delta": {}, "finish_reason": "stop"}]}',
+    "[DONE]",
+)
+
+
+def test_a_lone_surrogate_in_an_answer_becomes_a_replacement_character(tmp_path: Any) -> None:
+    """Server: an answer cut in the middle of an emoji (`\\ud83d` with no other half: valid
+    JSON, but no character), plain and streamed. Caller: the text with U+FFFD in its place,
+    which can be printed, cached and written; a bulk run writes it and goes on."""
+    from modelport import run_requests_sync
+
+    plain = Reply(body=CUT, headers={"content-type": "application/json"})
+    with LocalServer(default=plain) as server:
+        out = asyncio.run(_model(server.url).generate("Hello", cache=True))
+        assert out.completion == "cut \ufffd"
+        out.model_dump_json()  # writable
+        requests = tmp_path / "requests.jsonl"
+        requests.write_text('{"id": 1, "input": "a"}\n{"id": 2, "input": "b"}\n')
+        results = tmp_path / "results.jsonl"
+        summary = run_requests_sync(requests, results, _model(server.url))
+        assert summary.succeeded == 2
+        assert results.read_text(encoding="utf-8").count("cut \ufffd") == 2
+
+    with LocalServer(default=Reply(sse=CUT_CHUNKS)) as server:
+        model = _model(server.url)
+
+        async def stream() -> str:
+            async with model.stream("Hello") as events:
+                async for _ in events:
+                    pass
+            assert events.output is not None
+            return events.output.completion
+
+        assert asyncio.run(stream()) == "cut \ufffd"
+
+
+def test_a_log_probability_of_minus_infinity_is_written_and_read_back() -> None:
+    """Server: a logprob of `-Infinity` (a token given no chance). Caller: the output; its
+    JSON has `-Infinity`, which reads back as the same number (not `null`, which would not)."""
+    body = CUT.replace('"cut \\ud83d"', '"hi"').replace(
+        '"finish_reason"',
+        '"logprobs": {"content": [{"token": "hi", "logprob": -Infinity, "bytes": [104, 105], '
+        '"top_logprobs": [{"token": "hi", "logprob": -Infinity}]}]}, "finish_reason"',
+    )
+    with LocalServer(default=Reply(body=body, headers={"content-type": "application/json"})) as s:
+        out = asyncio.run(_model(s.url).generate("Hello", config=GenerateConfig(logprobs=True)))
+    logprobs = out.choices[0].logprobs
+    assert logprobs is not None and logprobs.content[0].logprob == float("-inf")
+    back = type(out).model_validate_json(out.model_dump_json())
+    assert back.choices[0].logprobs is not None
+    assert back.choices[0].logprobs.content[0].logprob == float("-inf")

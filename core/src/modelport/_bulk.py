@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -109,8 +110,9 @@ def _problems(ex: ValidationError) -> str:
 
 def read_results(path: Path) -> tuple[set[Id], set[Id]]:
     """The ids the results file holds an output for, and those whose last line is an
-    error. A torn last line (a run killed while writing it: no newline, or not
-    JSON) is cut away, so that its request is done again.
+    error. A torn last line (a run killed while writing it: the last line, without its
+    newline) is cut away, so that its request is done again; any other line that is not a
+    result (an id with an output or an error) refuses the file, untouched.
 
     Raises:
         ModelInputError: a line before the last is not a result line (not a file this
@@ -138,16 +140,20 @@ def read_results(path: Path) -> tuple[set[Id], set[Id]]:
                     record = json.loads(raw)
                 except ValueError:
                     record = None
-            if not (isinstance(record, dict) and isinstance(record.get("id"), str | int)):
+            if not (
+                isinstance(record, dict)
+                and isinstance(record.get("id"), str | int)
+                and ("output" in record or "error" in record)
+            ):
                 if raw.strip() == b"" and raw.endswith(b"\n"):
                     good_end += len(raw)
                     continue
-                if f.read(1):
+                if raw.endswith(b"\n") or f.read(1):  # a whole line: not written by a run
                     raise ModelInputError(
                         f"{path}:{number}: not a result line; is this the results file of "
-                        f"a bulk run?"
+                        f"a bulk run? (it is left as it is)"
                     )
-                break  # the torn last line
+                break  # the torn last line: a run killed while writing it (no newline)
             key = record["id"]
             if "output" in record:
                 done.add(key)
@@ -296,14 +302,15 @@ class _Run:
             output = await self.model.generate(
                 request.input, request.tools or (), request.tool_choice, config, cache=self.cache
             )
-        except Exception as ex:
+            cached = hits[0] > 0
+            line = self.line(request.id, output, cached)
+        except Exception as ex:  # the call, or an answer that cannot be written as JSON
             message = " ".join(str(ex).split())
             record = {"id": request.id, "error": {"type": type(ex).__name__, "message": message}}
             self.write(json.dumps(record).encode() + b"\n")
             self.stats.failed += 1
             return
-        cached = hits[0] > 0
-        self.write(self.line(request.id, output, cached))
+        self.write(line)
         stats = self.stats
         stats.succeeded += 1
         if cached:
@@ -464,10 +471,12 @@ def run_requests_sync(
     progress: ProgressMode = "auto",
     progress_interval: float = 10.0,
     stream: TextIO | None = None,
+    report: Callable[[RunSummary], None] | None = None,
 ) -> RunSummary:
     """`run_requests` for code that is not async: a script, or a notebook cell (where an
-    event loop is running, the run gets a thread and a loop of its own). The same arguments,
-    the same result."""
+    event loop is running, the run gets a thread and a loop of its own, and Ctrl-C still
+    stops it: its calls in flight are cancelled, the results written kept). The same
+    arguments, the same result."""
     coro = run_requests(
         requests,
         results,
@@ -480,10 +489,36 @@ def run_requests_sync(
         progress=progress,
         progress_interval=progress_interval,
         stream=stream,
+        report=report,
     )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    runner = asyncio.Runner()
+    started = threading.Event()
+    tasks: list[asyncio.Task[RunSummary]] = []
+
+    async def main() -> RunSummary:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.append(task)
+        started.set()
+        return await coro
+
+    def work() -> RunSummary:
+        with runner:
+            return runner.run(main())
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    future = pool.submit(work)
+    try:
+        return future.result()
+    except KeyboardInterrupt:  # raised in this thread: the run's own loop is told
+        started.wait(5)
+        if tasks:
+            runner.get_loop().call_soon_threadsafe(tasks[0].cancel)
+        concurrent.futures.wait([future], timeout=30)
+        raise
+    finally:
+        pool.shutdown(wait=False)

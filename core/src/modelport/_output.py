@@ -25,7 +25,7 @@ StopReason = Literal[
 class TopLogprob(BaseModel):
     """One of the most likely tokens, and its log probability, at a token position."""
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, ser_json_inf_nan="constants")
 
     token: str
     """The top-kth token represented as a string."""
@@ -38,9 +38,11 @@ class TopLogprob(BaseModel):
 
 
 class Logprob(BaseModel):
-    """Log probability for a token."""
+    """Log probability for a token. A log probability of minus infinity (a token the model
+    gave no chance) is written to JSON as `-Infinity`, as Python's `json` writes and reads
+    it (not as `null`, which would not read back as a number)."""
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, ser_json_inf_nan="constants")
 
     token: str
     """The predicted token represented as a string."""

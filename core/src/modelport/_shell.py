@@ -53,6 +53,7 @@ from .http import (
     HTTPClient,
     StreamParser,
     is_token,
+    mend_event,
     parse_error_body,
 )
 from .wire import inline_files, merge_deep
@@ -642,7 +643,7 @@ class HTTPModelAPI(ModelAPI):
             async for batch in response.events(self.stream_parser()):
                 for name, data in batch:
                     try:
-                        events = translator.feed(name, data)
+                        events = translator.feed(name, mend_event(data))
                     except ModelAPIError:
                         raise
                     except BAD_RESPONSE as ex:

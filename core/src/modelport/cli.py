@@ -26,7 +26,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._config import GenerateConfig
-from .errors import ModelAPIError, ModelInputError, ModelportError, ProviderNotFoundError
+from .errors import (
+    CacheError,
+    ModelAPIError,
+    ModelInputError,
+    ModelportError,
+    ProviderNotFoundError,
+)
 
 __all__ = ["Parser", "UsageError", "build_parser", "is_secret_name", "main", "new_provider"]
 
@@ -51,6 +57,8 @@ RESERVED_MODEL_ARGS = {
     "model": "--model",
     "config": "the config options (e.g. --temperature)",
     "base_url": "--base-url",
+    "registry": "the installed providers (a registry is for code, not the command line)",
+    "memoize": "nothing (the command line builds one model)",
 }
 """`get_model` arguments that have their own options (not `-M`)."""
 
@@ -149,12 +157,20 @@ def _config_from(args: argparse.Namespace) -> GenerateConfig:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from ._model import get_model
 
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if args.prompt == "-":
+        try:
+            prompt = sys.stdin.read()
+        except (OSError, ValueError, AttributeError) as ex:  # closed, or no stdin at all
+            raise UsageError(
+                f"the prompt '-' is read from standard input, which failed: {ex}"
+            ) from None
+    else:
+        prompt = args.prompt
     config = _config_from(args)
     model_args = _parse_pairs(args.model_args, "-M")
     try:
         model = get_model(args.model, config=config, base_url=args.base_url, **model_args)
-    except (TypeError, ModelInputError) as ex:  # an unknown or invalid model arg
+    except (TypeError, ValueError, ModelInputError) as ex:  # an unknown or invalid model arg
         raise UsageError(_one_line(ex)) from None
 
     async def go() -> Any:
@@ -247,20 +263,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.batch:
         config = config.model_copy(update={"batch": True})
     model_args = _parse_pairs(args.model_args, "-M")
-    if args.progress_interval <= 0:
-        raise UsageError("--progress-interval must be more than 0")
+    if not 0 < args.progress_interval < float("inf"):  # NaN is neither
+        raise UsageError("--progress-interval must be a number of seconds more than 0")
     if not Path(args.requests).is_file():
         raise UsageError(f"{args.requests}: no such file")
     if Path(args.results).is_dir():
         raise UsageError(f"{args.results} is a folder: name a results file")
     if not Path(args.results).absolute().parent.is_dir():
         raise UsageError(f"{args.results}: its folder does not exist")
+    if Path(args.results).exists() and not Path(args.results).is_file():
+        raise UsageError(
+            f"{args.results} is not a regular file (a pipe or a device): results are appended "
+            "to a file, which a later run reads to resume"
+        )
     try:
         model = get_model(
             args.model, config=config, base_url=args.base_url, memoize=False, **model_args
         )
-    except (TypeError, ModelInputError) as ex:  # an unknown or invalid model arg
+    except (TypeError, ValueError, ModelInputError) as ex:  # an unknown or invalid model arg
         raise UsageError(_one_line(ex)) from None
+    if args.cache:  # a misconfigured store is one usage error, not a failure per request
+        from ._registry import default_registry
+        from .cache import _lookup
+
+        try:
+            _lookup.active_cache(model.registry or default_registry())
+        except CacheError as ex:
+            raise UsageError(_one_line(ex)) from None
 
     reports: list[Any] = []
     terminated: list[bool] = []
@@ -538,6 +567,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("modelport: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # `main` ends quietly
+    except Exception as ex:  # a provider's own error (or a bug): one line, not a traceback
+        print(f"modelport: error: {type(ex).__name__}: {_one_line(ex)}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -91,10 +91,12 @@ __all__ = [
     "encode_json",
     "excerpt",
     "is_token",
+    "mend_event",
     "parse_duration",
     "parse_error_body",
     "parse_reset",
     "parse_retry_after",
+    "whole_characters",
 ]
 
 _SHELL = frozenset(
@@ -158,7 +160,36 @@ def decode_json(raw: bytes) -> Any:
     try:
         return _from_json(raw)
     except ValueError:
-        return json.loads(raw)
+        return whole_characters(json.loads(raw))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def whole_characters(value: Any) -> Any:
+    """`value` (parsed JSON) with every lone surrogate in its strings (an escape such as
+    `\\ud83d` with no other half: valid JSON, but no character) replaced by U+FFFD: text a
+    server cut in the middle of an emoji could be neither encoded, written nor printed."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {whole_characters(k): whole_characters(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_characters(v) for v in value]
+    return value
+
+
+def mend_event(data: str) -> str:
+    """A streamed event's JSON text with any lone surrogate escape replaced by U+FFFD (see
+    `whole_characters`); the text itself when it has no surrogate escape (the common case)."""
+    if "\\u" not in data or not _SURROGATE_ESCAPE.search(data):
+        return data
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return data  # not JSON: the translator says so
+    return json.dumps(whole_characters(value))
 
 
 _STATUS_ERRORS: dict[int, type[ModelAPIError]] = {

@@ -28,7 +28,8 @@ def parse_expiry(expiry: str) -> int:
     """Seconds in an expiry string like `"30s"`, `"12h"` or `"1W"`.
 
     Units: `s` seconds, `m` minutes, `h` hours, `D` days, `W` weeks, `M` months (30 days),
-    `Y` years (365 days). Raises `CacheError` naming the value when it is malformed.
+    `Y` years (365 days), 1000 years at most. Raises `CacheError` naming the value when it
+    is malformed or longer.
     """
     match = _EXPIRY.fullmatch(expiry) if isinstance(expiry, str) else None
     if match is None:
@@ -37,7 +38,17 @@ def parse_expiry(expiry: str) -> int:
             f"s (seconds), m (minutes), h (hours), D (days), W (weeks), M (months), Y (years), "
             f"e.g. '12h' or '1W'; or None for entries that never expire"
         )
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > _LONGEST:
+        raise CacheError(
+            f"cache expiry {expiry!r} is past what an entry's time can record (1000 years at "
+            f"most): use None for entries that never expire"
+        )
+    return seconds
+
+
+_LONGEST = 1000 * _UNITS["Y"]
+"""The longest expiry: an expiry time must be a date the entry can hold (year 9999 at most)."""
 
 
 class CachePolicy:
