@@ -146,7 +146,8 @@ def test_replayed_stream(record: dict[str, Any]) -> None:
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(texts)
     summaries = [s["text"] for i in items if i["type"] == "reasoning" for s in i["summary"]]
     thought = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
-    assert thought == "".join(summaries)
+    assert thought == "\n\n".join(s for s in summaries if s)  # the parts as the message joins
+    assert thought == (output.message.reasoning or "")
     ended = [e.call for e in events if isinstance(e, ToolCallEnd)]
     assert ended == (output.message.tool_calls or [])
     started = [(e.id, e.function) for e in events if isinstance(e, ToolCallStart)]

@@ -51,6 +51,10 @@ class ResponsesEvents:
         """The position among the tool calls of each function call, by `output_index`."""
         self.final: dict[str, Any] | None = None
         """The response of the last event (`response.completed`, `.incomplete`, `.failed`)."""
+        self.reasoning_part: tuple[Any, ...] | None = None
+        """The reasoning part (item, summary or content index) the last reasoning delta was
+        of: a delta of another, after it, starts with the blank line the message joins them
+        with."""
 
     def feed(self, event: str | None, data: str) -> list[StreamEvent]:
         """The events one server-sent event stands for.
@@ -67,7 +71,15 @@ class ResponsesEvents:
         if kind in ("response.output_text.delta", "response.refusal.delta"):
             return [TextDelta(ev.get("delta") or "")]  # a refusal is the answer's text
         if kind in _REASONING_DELTAS:
-            return [ReasoningDelta(ev.get("delta") or "")]
+            delta = ev.get("delta") or ""
+            part = (ev.get("item_id"), ev.get("output_index"), ev.get("summary_index"),
+                    ev.get("content_index"))  # fmt: skip
+            if not delta:
+                return [ReasoningDelta("")]
+            if self.reasoning_part is not None and part != self.reasoning_part:
+                delta = "\n\n" + delta  # as the message joins its reasoning parts
+            self.reasoning_part = part
+            return [ReasoningDelta(delta)]
         if kind == "response.function_call_arguments.delta":
             position = self.calls.get(ev.get("output_index", -1))
             return [] if position is None else [ToolCallDelta(position, ev.get("delta") or "")]
