@@ -207,3 +207,52 @@ def test_a_recorded_web_search_reads_as_a_tool_use_and_cited_text() -> None:
     ]
     body = responses_to_wire("gpt-4o", follow, [], "none", GenerateConfig())
     assert body["input"][1] == search
+
+
+def test_file_citations_read_as_content_citations_named_by_the_file() -> None:
+    """A `container_file_citation` (a file code execution wrote) and a `file_citation` (a
+    file search found) are citations of the text, titled with the file's name, the
+    annotation kept whole; they were dropped."""
+    from modelport_openai._responses import responses_from_wire
+
+    from modelport import ContentCitation
+
+    annotations = [
+        {
+            "type": "container_file_citation",
+            "container_id": "cntr_1",
+            "file_id": "cfile_1",
+            "filename": "plot.png",
+            "start_index": 10,
+            "end_index": 30,
+        },
+        {"type": "file_citation", "file_id": "file-2", "filename": "notes.pdf", "index": 4},
+    ]
+    body = {
+        "id": "resp_1",
+        "object": "response",
+        "model": "gpt-5",
+        "status": "completed",
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [
+                    {"type": "output_text", "text": "Here is the plot you asked for.",
+                     "annotations": annotations},
+                ],
+            }
+        ],
+    }  # fmt: skip
+    output = responses_from_wire(body, "gpt-5")
+    assert isinstance(output.message.content, list)
+    [text] = output.message.content
+    assert isinstance(text, ContentText) and text.citations is not None
+    cites = text.citations
+    assert all(isinstance(c, ContentCitation) for c in cites)
+    assert [(c.title, c.cited_text, c.internal) for c in cites] == [
+        ("plot.png", (10, 30), annotations[0]),
+        ("notes.pdf", None, annotations[1]),
+    ]

@@ -129,15 +129,30 @@ def server_tool_item(part: ContentToolUse | ContentData) -> dict[str, Any] | Non
     return None
 
 
+_FILE_CITATIONS = frozenset({"container_file_citation", "file_citation"})
+
+
 def url_citations(annotations: Any) -> list[dict[str, Any]]:
-    """`UrlCitation`s (as dicts) of an output text's `url_citation` annotations."""
+    """The citations (as dicts) of an output text's annotations: a `url_citation` as a
+    `UrlCitation`; a `container_file_citation` (a file code execution wrote) or a
+    `file_citation` (a file search found) as a `ContentCitation` titled with the file's
+    name, the annotation kept whole as its `internal`."""
     out: list[dict[str, Any]] = []
     for a in annotations or ():
-        if isinstance(a, dict) and a.get("type") == "url_citation" and a.get("url"):
+        if not isinstance(a, dict):
+            continue
+        kind = a.get("type")
+        if kind == "url_citation" and a.get("url"):
             cite: dict[str, Any] = {"type": "url", "url": a["url"], "internal": a}
-            if a.get("title"):
-                cite["title"] = a["title"]
-            if isinstance(a.get("start_index"), int) and isinstance(a.get("end_index"), int):
-                cite["cited_text"] = (a["start_index"], a["end_index"])
-            out.append(cite)
+            title = a.get("title")
+        elif kind in _FILE_CITATIONS:
+            cite = {"type": "content", "internal": a}
+            title = a.get("filename") or a.get("file_id")
+        else:
+            continue
+        if title:
+            cite["title"] = str(title)
+        if isinstance(a.get("start_index"), int) and isinstance(a.get("end_index"), int):
+            cite["cited_text"] = (a["start_index"], a["end_index"])
+        out.append(cite)
     return out
