@@ -286,3 +286,19 @@ def test_record_times_without_a_zone_or_before_1970_are_invalid(
     path.write_text(json.dumps(data))
     assert store.read("p/m", K1) is None
     assert not path.exists(), "removed"
+
+
+def test_an_empty_folder_at_an_entrys_path_is_removed_and_the_entry_written(
+    tmp_path: Path,
+) -> None:
+    """A folder where an entry goes (not written by the store): a miss, the folder removed
+    (it was logged as removed but kept, so the key could never be cached), then the entry is
+    written and read back."""
+    store = FileStore(tmp_path)
+    path = store.path("p/m", K1)
+    path.mkdir(parents=True)
+    assert store.read("p/m", K1) is None
+    assert not path.exists()
+    store.write(record(K1, "hello", model="p/m"))
+    got = store.read("p/m", K1)
+    assert got is not None and got.output.completion == "hello"

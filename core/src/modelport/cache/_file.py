@@ -466,7 +466,10 @@ class FileStore:
                     st = folder.lstat(name)
                     if (st.st_dev, st.st_ino) != ident:
                         return False  # replaced by a writer since it was read
-                folder.unlink(name)
+                try:
+                    folder.unlink(name)
+                except IsADirectoryError:  # a folder where an entry goes: removed if empty
+                    folder.rmdir(name)
                 return True
             except FileNotFoundError:
                 return False
