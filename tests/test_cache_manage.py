@@ -303,3 +303,24 @@ def test_cli_generate_then_list_through_the_real_flow(cache_dir: Path) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
     listed = json.loads(cli("list", "--json", root=cache_dir).stdout)
     assert listed["mockllm/model"]["entries"] == 1
+
+
+def test_cli_clear_that_cannot_remove_entries_says_so(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Entries that cannot be removed (a folder this user may not write): exit 1 and one
+    `modelport: error:` line counting them, not "nothing to clear"."""
+    from modelport.cache import _file
+    from modelport.cli import main
+
+    fill(cache_dir)
+
+    def refuse(self: object, name: str) -> None:
+        raise PermissionError(13, "Permission denied", name)
+
+    monkeypatch.setattr(_file.Folder, "unlink", refuse)
+    assert main(["cache", "clear", "--all"]) == 1
+    out, err = capsys.readouterr()
+    assert "nothing to clear" not in out
+    assert err.strip().splitlines()[-1].startswith("modelport: error: 5 entries of ")
+    assert len(list(cache_dir.rglob("*.json"))) == 5

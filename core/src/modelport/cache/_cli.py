@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from . import _managed
@@ -140,14 +141,22 @@ def _cmd_clear(args: argparse.Namespace) -> int:
     models = [""] if args.all else args.model
     failed = False
     for model in models:
-        if cache_clear(model):
+        cleared = cache_clear(model)
+        left = sum(1 for _ in _entries(model)) if cache_path(model).is_dir() else 0
+        if left:  # some could not be removed (a read-only folder, say): said, not "nothing"
+            failed = True
+            where = f"{model} ({cache_path(model)})" if model else str(cache_path())
+            print(
+                f"modelport: error: {left} entries of {where} could not be removed (see the "
+                "warnings above)",
+                file=sys.stderr,
+            )
+        elif cleared:
             print(f"cleared {cache_path(model)}")
         elif model:
             print(f"nothing cached for {model} ({cache_path(model)})")
         else:
             print(f"nothing to clear ({cache_path()})")
-        if cache_path(model).is_dir() and any(True for _ in _entries(model)):
-            failed = True
     return EXIT_FAILED if failed else EXIT_OK
 
 
