@@ -242,8 +242,9 @@ def _check_base_url(provider: str, url: str) -> str:
         )
     if parts.username is not None or parts.password is not None:
         raise ModelInputError(
-            f"{provider}: base URL {shown!r} must not hold a user name or password: pass the "
-            "key with api_key= or headers="
+            f"{provider}: base URL {shown!r} must not hold a user name or password (it would "
+            "be shown wherever the URL is): pass the key with api_key=, or basic credentials "
+            "with headers={'Authorization': 'Basic <base64 of user:password>'}"
         )
     return url.rstrip("/")
 
