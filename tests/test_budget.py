@@ -502,3 +502,46 @@ def test_batch_multipliers_default_to_each_providers_documented_discount(
     for bad in (1.5, -0.1, float("nan"), "half"):
         with pytest.raises(ModelInputError):
             registry.register_price(MODEL, input=1.0, output=2.0, batch=bad)  # type: ignore[arg-type]
+
+
+def test_a_budget_entered_twice_charges_each_call_once(server: LocalServer) -> None:
+    """`with b:` inside `with b:` (the same budget): a call reserves and uses once, so a
+    call that fits once fits (it was reserved twice and refused)."""
+
+    async def main() -> Budget:
+        model = model_of(server)
+        outer = Budget(tokens=80)
+        with outer, outer:
+            await model.generate("hi")  # reserves 55, uses 50
+        await model.close()
+        return outer
+
+    spent = asyncio.run(main())
+    assert (spent.used_tokens, spent.reserved_tokens, spent.refused) == (50, 0, 0)
+
+
+def test_a_stream_left_after_its_first_event_is_charged_what_it_reserved(
+    server: LocalServer,
+) -> None:
+    """A stream left early was sent and answering, and gave no usage: it is charged its
+    reservation (5 + 50), not given it back, so the next one that would pass the limit is
+    refused before it is sent."""
+
+    async def first_event_only(model: Model) -> None:
+        async with model.stream("hi") as stream:
+            async for _ in stream:
+                break
+
+    async def main() -> Budget:
+        model = model_of(server)
+        with budget(tokens=100) as spent:
+            server.enqueue(Reply(sse=(CHUNK, USAGE_CHUNK, "[DONE]")))
+            await first_event_only(model)
+            assert (spent.used_tokens, spent.reserved_tokens) == (55, 0)
+            with pytest.raises(BudgetExceededError):
+                await first_event_only(model)  # 55 used and 55 more would pass 100
+        await model.close()
+        return spent
+
+    asyncio.run(main())
+    assert len(server.requests) == 1

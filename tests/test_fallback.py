@@ -17,6 +17,7 @@ from modelport import Fallback, GenerateConfig, Model, get_model
 from modelport.errors import (
     FallbackError,
     InvalidResponseError,
+    ModelClosedError,
     ModelInputError,
     ModelTimeoutError,
     RateLimitError,
@@ -380,3 +381,43 @@ def test_a_stream_whose_timeout_passes_raises_a_timeout(
         asyncio.run(main())
     assert not isinstance(info.value, FallbackError)
     assert len(anthropic.requests) == 0
+
+
+def test_a_model_closed_by_other_code_is_got_again(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    """Other code closes the shared model (`async with get_model("openai/gpt-4o")`, as the
+    docs suggest): the fallback's next call uses the model `get_model` gives now, and is
+    answered by the first model, not `ModelClosedError`."""
+    openai, _ = servers
+    openai.enqueue(gpt("one"), gpt("two"))
+    fallback = get_model(CHAIN)
+    assert isinstance(fallback, Fallback)
+
+    async def elsewhere() -> str:
+        async with get_model("openai/gpt-4o") as model:
+            return (await model.generate("hi")).completion
+
+    assert asyncio.run(elsewhere()) == "one"
+    assert run(fallback).completion == "two"
+    assert fallback.models[0] is get_model("openai/gpt-4o") and not fallback.models[0].closed
+
+
+def test_a_fallback_closed_during_a_call_tries_no_other_model(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    """Closed while its first model is failing: the call ends with `ModelClosedError`, and
+    no request goes to the next model."""
+    openai, anthropic = servers
+    openai.enqueue(Reply(status=500, json={"error": {"message": "down"}}, delay=0.5))
+    fallback = chain(config=GenerateConfig(max_retries=0))
+
+    async def go() -> None:
+        call = asyncio.ensure_future(fallback.generate("hi"))
+        await asyncio.sleep(0.1)
+        await fallback.close()
+        await call
+
+    with pytest.raises(ModelClosedError):
+        asyncio.run(go())
+    assert anthropic.requests == []

@@ -232,6 +232,12 @@ class Ticket:
         for b in self.budgets:
             b._settle(self.reserved, None)
 
+    def charge(self) -> None:
+        """The call was sent but gave no output to count (a stream left early, after its
+        first event): what it reserved is what it used, as far as the budget knows."""
+        for b in self.budgets:
+            b._settle(self.reserved, self.reserved)
+
     def settle(self, output: ModelOutput) -> None:
         """The call answered: replace the reservation by what it used (the reservation itself
         when the provider reported no usage)."""
@@ -257,6 +263,8 @@ def reserve(
     """Reserve a call's input (estimated) and its `max_tokens` (else the largest
     `output_reserve` of the budgets) on every budget, or raise `BudgetExceededError` having
     reserved nothing."""
+    if len(budgets) > 1:  # a budget entered twice (nested `with b:`) is charged once
+        budgets = tuple(dict.fromkeys(budgets))
     input_tokens = estimate_input_tokens(messages, tools)
     output_tokens = config.max_tokens or max(b.output_reserve for b in budgets)
     dollars = 0.0

@@ -131,6 +131,8 @@ class Fallback(Model):
         ]
         self.models: list[Model] = built
         """The models, in the order they are tried."""
+        self._names = [m if isinstance(m, str) else None for m in models]
+        self._build = (config, registry)
         self.cooldown = cooldown
         self.failures = failures
         self.max_retry_after = max_retry_after
@@ -145,6 +147,17 @@ class Fallback(Model):
     def is_open(self, index: int) -> bool:
         """Whether the circuit of model `index` is open (it is skipped for now)."""
         return self.clock() < self._breakers[index].open_until
+
+    def _member(self, index: int) -> Model:
+        """The model at `index`. One named by its name is the model `get_model` gives for it,
+        shared with the rest of the program: when other code has closed it (`async with
+        get_model(name)`), the one `get_model` gives now takes its place."""
+        model = self.models[index]
+        name = self._names[index]
+        if model.closed and name is not None and not self._closed:
+            config, registry = self._build
+            model = self.models[index] = get_model(name, config=config, registry=registry)
+        return model
 
     def _order(self) -> list[int]:
         """The models to try: those not cooling, in order; all of them when all are."""
@@ -228,7 +241,9 @@ class Fallback(Model):
         order = self._order()
         errors: list[tuple[str, ModelAPIError]] = []
         for n, index in enumerate(order):
-            model = self.models[index]
+            if n and self._closed:  # closed while a model was tried: no other is
+                raise ModelClosedError(f"{self} was closed during the call")
+            model = self._member(index)
             token = retry_after_cap.set(self._cap(deadline, n == len(order) - 1))
             try:
                 output = await model.generate(
@@ -284,7 +299,9 @@ class _FallbackStream(Stream):
         order = owner._order()
         errors: list[tuple[str, ModelAPIError]] = []
         for n, index in enumerate(order):
-            model = owner.models[index]
+            if n and owner.closed:  # closed while a model was tried: no other is
+                raise ModelClosedError(f"{owner} was closed during the call")
+            model = owner._member(index)
             inner = model.stream(
                 input, tools, tool_choice, owner._config(cfg, deadline), self._cache
             )

@@ -417,6 +417,11 @@ class Stream:
                             model=api.model_name,
                         ) from None
                 output = item
+            except BaseException:  # left early, cancelled or failed after its first event:
+                if ticket is not None:  # sent and answering, so charged what it reserved
+                    ticket.charge()
+                    ticket = None
+                raise
             finally:
                 slots.give()
                 await source.aclose()
