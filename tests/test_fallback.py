@@ -421,3 +421,17 @@ def test_a_fallback_closed_during_a_call_tries_no_other_model(
     with pytest.raises(ModelClosedError):
         asyncio.run(go())
     assert anthropic.requests == []
+
+
+def test_a_refused_request_moves_on_without_opening_the_circuit(
+    servers: tuple[LocalServer, LocalServer],
+) -> None:
+    """A 400 from the first model (its own parameter check): the next model answers, and the
+    first model's circuit stays closed, so the next call tries it first again."""
+    openai, anthropic = servers
+    openai.enqueue(Reply(status=400, json={"error": {"message": "bad param"}}), gpt("fine"))
+    anthropic.enqueue(claude())
+    fallback = chain()
+    assert run(fallback).completion == "from claude"
+    assert not fallback.is_open(0)
+    assert run(fallback).completion == "fine"

@@ -334,3 +334,20 @@ def test_a_recorded_openai_call_keeps_its_logprobs() -> None:
     assert out.choices[0].logprobs is not None
     assert [t.token for t in out.choices[0].logprobs.content] == ["Hello"]
     assert KEY not in record.model_dump_json()
+
+
+def test_blocks_nest_and_the_outer_log_holds_the_inner_blocks_attempts() -> None:
+    """A call inside an inner `record_calls()` block is in the inner log and in the outer
+    one: the outer log holds every attempt made in its block."""
+    with LocalServer(default=Reply(json=completion("hi"))) as server:
+        model = openai_model(server)
+
+        async def go() -> tuple[int, int]:
+            async with model:
+                with record_calls() as outer:
+                    await model.generate("one")
+                    with record_calls() as inner:
+                        await model.generate("two")
+                    return len(outer), len(inner)
+
+        assert asyncio.run(go()) == (2, 1)

@@ -26,6 +26,7 @@ from ._retry import retry_after_cap
 from ._stream import Stream, StreamEvent
 from ._tools import ToolChoice, ToolInfo
 from .errors import (
+    BadRequestError,
     FallbackError,
     ModelAPIError,
     ModelClosedError,
@@ -165,7 +166,9 @@ class Fallback(Model):
         ready = [i for i, b in enumerate(self._breakers) if now >= b.open_until]
         return ready or list(range(len(self.models)))
 
-    def _failed(self, index: int) -> None:
+    def _failed(self, index: int, error: BaseException | None = None) -> None:
+        if isinstance(error, BadRequestError):  # the request's fault, not the model's health:
+            return  # the next model is tried, but the circuit stays as it is
         breaker = self._breakers[index]
         breaker.failures += 1
         if breaker.failures >= self.failures:
@@ -250,7 +253,7 @@ class Fallback(Model):
                     input, tools, tool_choice, self._config(cfg, deadline), cache
                 )
             except ModelAPIError as ex:
-                self._failed(index)
+                self._failed(index, ex)
                 errors.append((str(model), ex))
                 if deadline is not None and self.clock() >= deadline:
                     raise self._timed_out(cfg, errors) from ex
@@ -313,7 +316,7 @@ class _FallbackStream(Stream):
                 first = None
             except ModelAPIError as ex:
                 await inner.aclose()
-                owner._failed(index)
+                owner._failed(index, ex)
                 errors.append((str(model), ex))
                 if deadline is not None and owner.clock() >= deadline:
                     raise owner._timed_out(cfg, errors) from ex

@@ -489,7 +489,7 @@ class Watch:
             if output is not None and records:
                 output.calls = list(records)
             assert self.log is not None
-            self.log.calls.extend(records)
+            self.log.add(records)
         duration = time.monotonic() - self.start
         call = self.call
         for fn in self.hooks.call_end:

@@ -177,11 +177,21 @@ class CallLog:
     """The records of every attempt made inside one `record_calls()` block, in the order the
     attempts ended."""
 
-    __slots__ = ("calls",)
+    __slots__ = ("calls", "outer")
 
-    def __init__(self) -> None:
+    def __init__(self, outer: CallLog | None = None) -> None:
         self.calls: list[ModelCall] = []
         """The records, in order."""
+        self.outer = outer
+        """The log of the `record_calls()` block this one is inside (it gets them too)."""
+
+    def add(self, records: Iterable[ModelCall]) -> None:
+        """Keep `records` here and in every enclosing block's log."""
+        records = list(records)
+        log: CallLog | None = self
+        while log is not None:
+            log.calls.extend(records)
+            log = log.outer
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -208,9 +218,10 @@ def record_calls() -> Iterator[CallLog]:
     `CallLog` yielded holds all of them, failed calls' included.
 
     Records hold full request and response bodies: keep the block around the calls you want to
-    look at. Outside any block nothing is recorded (and `output.calls` is None).
+    look at. Outside any block nothing is recorded (and `output.calls` is None). Blocks nest:
+    an attempt made inside an inner block is in the outer block's log too.
     """
-    log = CallLog()
+    log = CallLog(LOG.get())  # a block inside another: its records are the outer's too
     token = LOG.set(log)
     try:
         yield log
