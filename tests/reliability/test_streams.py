@@ -314,3 +314,49 @@ def test_a_streamed_refusal_is_a_content_filter_stop() -> None:
     assert [e.stop_reason for e in events if isinstance(e, Finish)] == ["content_filter"]
     assert output.stop_reason == "content_filter"
     assert output.completion == "I can't help with that." and output.error
+
+
+def test_parallel_calls_sent_under_one_index_with_their_own_ids_stay_apart() -> None:
+    """Ollama sends each parallel call whole, all with `index: 0`, each with its own id:
+    two calls, as `generate` reads the same answer, not one call of glued arguments."""
+    calls = [
+        {"index": 0, "id": f"call_{c}", "type": "function",
+         "function": {"name": "read_file", "arguments": json.dumps({"path": f"{c}.rs"})}}
+        for c in "ab"
+    ]  # fmt: skip
+    chunks = (
+        *(_chunk({"role": "assistant", "tool_calls": [call]}) for call in calls),
+        _chunk({}, "tool_calls"),
+        "[DONE]",
+    )
+    with serving(Reply(sse=chunks)) as rig:
+        events, output = rig.run(_collect)
+    ended = [e.call for e in events if isinstance(e, ToolCallEnd)]
+    assert [(c.id, c.arguments) for c in ended] == [
+        ("call_a", {"path": "a.rs"}),
+        ("call_b", {"path": "b.rs"}),
+    ]
+    assert output.message.tool_calls == ended
+
+
+def test_a_streamed_refusal_and_text_given_as_parts_are_text_events() -> None:
+    """A chat-completions refusal streams as text (as the Responses API's does), and a
+    `delta.content` given as a list of text parts streams its text: the deltas add up to
+    the output's text."""
+    refusal = (
+        _chunk({"role": "assistant", "refusal": "I can't "}),
+        _chunk({"refusal": "help with that."}),
+        _chunk({}, "stop"),
+        "[DONE]",
+    )
+    parts = (
+        _chunk({"role": "assistant", "content": [{"type": "text", "text": "Hel"}]}),
+        _chunk({"content": [{"type": "text", "text": "lo"}]}),
+        _chunk({}, "stop"),
+        "[DONE]",
+    )
+    for chunks, text in ((refusal, "I can't help with that."), (parts, "Hello")):
+        with serving(Reply(sse=chunks)) as rig:
+            events, output = rig.run(_collect)
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == text
+        assert output.completion == text

@@ -653,3 +653,36 @@ def test_an_error_chunk_in_a_stream_is_a_typed_error_retried_before_the_first_ev
         with pytest.raises(ServerError, match="overloaded") as info:
             run(stream(model))
         assert info.value.status == 503
+
+
+def test_each_candidate_gets_one_finish_and_a_blocked_prompt_one_too() -> None:
+    """Two candidates ending in different chunks: each gets one `Finish`, when it ends (not
+    every candidate whenever one ends, nor again when a finishReason repeats); a stream that
+    only says the prompt was blocked gets a `content_filter` one."""
+    from modelport_google._chunks import ContentChunks
+
+    from modelport import Finish
+
+    def chunk(*candidates: dict[str, Any]) -> str:
+        return json.dumps({"candidates": list(candidates)})
+
+    def text(index: int, words: str, finish: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "index": index,
+            "content": {"role": "model", "parts": [{"text": words}]},
+        }
+        return {**out, "finishReason": finish} if finish else out
+
+    chunks = ContentChunks("gemini-2.5-flash")
+    feeds = [
+        chunk(text(0, "Hel"), text(1, "Yo")),
+        chunk(text(0, "lo", "STOP")),
+        chunk(text(1, "!", "MAX_TOKENS")),
+        chunk(text(1, "", "MAX_TOKENS")),
+    ]
+    finishes = [e for data in feeds for e in chunks.feed(None, data) if isinstance(e, Finish)]
+    assert finishes == [Finish("stop", 0), Finish("max_tokens", 1)]
+
+    blocked = ContentChunks("gemini-2.5-flash")
+    events = blocked.feed(None, json.dumps({"promptFeedback": {"blockReason": "SAFETY"}}))
+    assert [e for e in events if isinstance(e, Finish)] == [Finish("content_filter", 0)]

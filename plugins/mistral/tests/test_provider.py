@@ -248,3 +248,16 @@ def test_key_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
         get_model(
             "mistral/magistral-small-latest", api_key="k-123", prompt_mode="fast", memoize=False
         )
+
+
+def test_a_stream_ended_by_done_without_a_finish_reason_still_finishes_each_choice() -> None:
+    """`[DONE]` with no `finish_reason` before it: each open choice gets its `Finish`, as the
+    OpenAI translator gives one (the output's stop reason, `unknown`)."""
+    from modelport_mistral._chunks import ChatChunks
+
+    from modelport import Finish
+
+    chunks = ChatChunks()
+    chunk = {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
+    chunks.feed(None, json.dumps(chunk))
+    assert chunks.feed(None, "[DONE]") == [Finish("unknown", 0)]

@@ -142,7 +142,9 @@ def test_two_processes_batching_the_same_calls_send_one_job(
 ) -> None:
     # the second process waits on the first's claims (max_wait 600 s), or stops waiting
     # (0.2 s) and finds the first's job in the shared journal: one job either way
-    monkeypatch.setenv("MODELPORT_REDIS_LEASE_TTL", "0.3")
+    # a lease long enough that a renewal late on a loaded host does not let it lapse (the
+    # second process would then send its own job)
+    monkeypatch.setenv("MODELPORT_REDIS_LEASE_TTL", "3")
     monkeypatch.setenv("MODELPORT_REDIS_MAX_WAIT", max_wait)
     fake.polls = 30
     results: dict[str, tuple[int, list[str] | None]] = {}

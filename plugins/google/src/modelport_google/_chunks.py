@@ -39,6 +39,7 @@ class ContentChunks:
         self.head: dict[str, Any] = {}
         self.candidates: dict[int, dict[str, Any]] = {}
         self.calls: dict[int, int] = {}  # candidate -> tool calls so far
+        self.ended: set[int] = set()  # candidates whose `Finish` was given
 
     def feed(self, event: str | None, data: str) -> list[StreamEvent]:
         """The events of one chunk."""
@@ -62,7 +63,7 @@ class ContentChunks:
             if key in chunk:
                 self.head[key] = chunk[key]
         response_id = str(self.head.get("responseId") or "")
-        finished = False
+        finished: list[int] = []  # candidates this chunk ends
         for n, candidate in enumerate(chunk.get("candidates") or ()):
             index = candidate.get("index", n)
             target = self.candidates.get(index)
@@ -74,14 +75,22 @@ class ContentChunks:
             parts = target["content"]["parts"]
             for part in (candidate.get("content") or {}).get("parts") or ():
                 events.extend(self._part(index, parts, part, response_id))
-            if candidate.get("finishReason"):
-                finished = True
+            if candidate.get("finishReason") and index not in self.ended:
+                finished.append(index)
+        blocked = not self.candidates and (chunk.get("promptFeedback") or {}).get("blockReason")
+        if blocked and -1 not in self.ended:  # the prompt refused: one choice, filtered
+            finished.append(-1)
         usage = chunk.get("usageMetadata")
         if finished:
             output = from_wire(self.finish(), self.model)
             if usage is not None and output.usage is not None:
                 events.append(UsageUpdate(output.usage))
-            events.extend(Finish(choice.stop_reason, n) for n, choice in enumerate(output.choices))
+            order = sorted(self.candidates) or [-1]  # the output's choices, by candidate
+            for index in finished:
+                self.ended.add(index)
+                n = order.index(index) if index in order else 0
+                if n < len(output.choices):
+                    events.append(Finish(output.choices[n].stop_reason, n))
         elif isinstance(usage, dict):
             converted = _usage(usage)
             if converted is not None:

@@ -39,9 +39,13 @@ class ChatChunks:
 
     def feed(self, event: str | None, data: str) -> list[StreamEvent]:
         """The events of one chunk (`[DONE]` ends the stream)."""
-        if data == "[DONE]":
+        if data == "[DONE]":  # choices a server left without a finish_reason end here
             self.done = True
-            return []
+            return [
+                Finish("tool_calls" if choice["calls"] else "unknown", n)
+                for n, choice in sorted(self.choices.items())
+                if not choice["finish"]
+            ]
         chunk = json.loads(data)
         if not isinstance(chunk, dict):
             raise ValueError(f"a chunk is a JSON {type(chunk).__name__}, not an object")

@@ -38,6 +38,7 @@ class _Choice:
         "extra",
         "finish",
         "logprobs",
+        "moved",
         "reasoning",
         "reasoning_field",
         "refusal",
@@ -54,6 +55,9 @@ class _Choice:
         self.ended = False
         self.extra: dict[str, Any] = {}
         self.logprobs: list[Any] | None = None
+        self.moved: dict[int, int] = {}
+        """Where the calls of a wire index now go, when another call came under an index
+        already taken (Ollama sends every parallel call as index 0, each with its own id)."""
 
 
 class ChatChunks:
@@ -108,6 +112,12 @@ class ChatChunks:
                 choice = self.choices[index] = _Choice()
             delta = raw.get("delta") or {}
             text = delta.get("content")
+            if text and not isinstance(text, str):  # a list of text parts, as some servers send
+                text = (
+                    "".join(str(p.get("text") or "") for p in text if isinstance(p, dict))
+                    if isinstance(text, list)
+                    else None
+                )
             if text:
                 choice.text.append(text)
                 events.append(TextDelta(text, index))
@@ -121,6 +131,7 @@ class ChatChunks:
             refusal = delta.get("refusal")
             if refusal:
                 choice.refusal.append(refusal)
+                events.append(TextDelta(refusal, index))  # a refusal is the answer's text
             for call in delta.get("tool_calls") or ():
                 events.extend(self._call(choice, index, call))
             if len(raw) > 4:  # fields beyond index, delta, logprobs, finish_reason: kept
@@ -142,9 +153,14 @@ class ChatChunks:
         return events
 
     def _call(self, choice: _Choice, index: int, raw: dict[str, Any]) -> list[StreamEvent]:
-        position = raw.get("index", len(choice.calls))
+        wire = raw.get("index", len(choice.calls))
+        position = choice.moved.get(wire, wire) if choice.moved else wire
         function = raw.get("function") or {}
         call = choice.calls.get(position)
+        new_id = raw.get("id")
+        if call is not None and new_id and call["id"] and new_id != call["id"]:
+            position = choice.moved[wire] = max(choice.calls) + 1  # another call, same index
+            call = None
         events: list[StreamEvent] = []
         if call is None:
             call = choice.calls[position] = {"id": None, "name": "", "arguments": []}
