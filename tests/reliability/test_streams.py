@@ -26,6 +26,7 @@ from modelport import (
     StreamEvent,
     TextDelta,
     ToolCallEnd,
+    ToolCallStart,
     UsageUpdate,
 )
 from modelport.errors import (
@@ -360,3 +361,23 @@ def test_a_streamed_refusal_and_text_given_as_parts_are_text_events() -> None:
             events, output = rig.run(_collect)
         assert "".join(e.text for e in events if isinstance(e, TextDelta)) == text
         assert output.completion == text
+
+
+def test_a_tool_call_starts_with_its_whole_name_and_ends_as_generate_reads_it() -> None:
+    """A name split over two chunks and an id that comes with the second: `ToolCallStart`
+    has the whole name and the id (it came with the first piece of the name); arguments that
+    are not JSON end with the same `parse_error` the output holds."""
+    piece = {"index": 0, "type": "function", "function": {"name": "get_"}}
+    rest = {"index": 0, "id": "call_late", "function": {"name": "weather", "arguments": '{"c'}}
+    chunks = (
+        _chunk({"role": "assistant", "tool_calls": [piece]}),
+        _chunk({"tool_calls": [rest]}),
+        _chunk({}, "tool_calls"),
+        "[DONE]",
+    )
+    with serving(Reply(sse=chunks)) as rig:
+        events, output = rig.run(_collect)
+    (start,) = [e for e in events if isinstance(e, ToolCallStart)]
+    assert (start.id, start.function) == ("call_late", "get_weather")
+    (end,) = [e for e in events if isinstance(e, ToolCallEnd)]
+    assert end.call.parse_error and end.call == output.message.tool_calls[0]

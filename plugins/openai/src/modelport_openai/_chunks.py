@@ -13,16 +13,16 @@ from modelport import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCall,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
     UsageUpdate,
 )
 from modelport.http import error_for_status
-from modelport.wire import parse_tool_call
 
 from ._service import Quirks
-from ._wire import STOP_REASONS, _usage
+from ._wire import STOP_REASONS, _tool_call, _usage
 
 __all__ = ["ChatChunks"]
 
@@ -163,27 +163,36 @@ class ChatChunks:
             call = None
         events: list[StreamEvent] = []
         if call is None:
-            call = choice.calls[position] = {"id": None, "name": "", "arguments": []}
+            call = choice.calls[position] = {
+                "id": None, "name": "", "arguments": [], "started": False
+            }  # fmt: skip
         if raw.get("id") and not call["id"]:
             call["id"] = raw["id"]
         name = function.get("name")
         if name and name != call["name"]:
-            started = bool(call["name"])
             call["name"] += name  # a name split over chunks; one repeated is kept once
-            if not started:
-                call_id = call["id"] or f"call_{index}_{position}"
-                events.append(ToolCallStart(position, call_id, call["name"], index))
         fragment = function.get("arguments")
         if fragment:
+            if not call["started"]:  # the name and id are whole once the arguments begin
+                events.append(self._start(call, index, position))
             call["arguments"].append(fragment)
             events.append(ToolCallDelta(position, fragment, index))
         return events
 
+    @staticmethod
+    def _start(call: dict[str, Any], index: int, position: int) -> ToolCallStart:
+        call["started"] = True
+        call_id = call["id"] or f"call_{index}_{position}"
+        return ToolCallStart(position, call_id, call["name"], index)
+
     def _finish(self, choice: _Choice, index: int) -> list[StreamEvent]:
         events: list[StreamEvent] = []
         for position, call in sorted(choice.calls.items()):
-            call_id = call["id"] or f"call_{index}_{position}"
-            parsed = parse_tool_call(call_id, call["name"], "".join(call["arguments"]))
+            if not call["started"]:  # a call with no arguments: started as it ends
+                events.append(self._start(call, index, position))
+            raw = {"id": call["id"], "function": {"name": call["name"]}}
+            raw["function"]["arguments"] = "".join(call["arguments"])
+            parsed = ToolCall(**_tool_call(raw, index, position))  # as `generate` reads it
             events.append(ToolCallEnd(position, parsed, index))
         reason = STOP_REASONS.get(choice.finish or "", "unknown")
         events.append(Finish("content_filter" if choice.refusal else reason, index))
