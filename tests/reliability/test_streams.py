@@ -381,3 +381,19 @@ def test_a_tool_call_starts_with_its_whole_name_and_ends_as_generate_reads_it() 
     assert (start.id, start.function) == ("call_late", "get_weather")
     (end,) = [e for e in events if isinstance(e, ToolCallEnd)]
     assert end.call.parse_error and end.call == output.message.tool_calls[0]
+
+
+def test_the_older_function_call_streams_as_a_tool_call() -> None:
+    """`delta.function_call` (the API's older single call): a tool call, streamed and in the
+    output, as `generate` reads `message.function_call`."""
+    chunks = (
+        _chunk({"role": "assistant", "function_call": {"name": "f", "arguments": '{"x": '}}),
+        _chunk({"function_call": {"arguments": "1}"}}),
+        _chunk({}, "function_call"),
+        "[DONE]",
+    )
+    with serving(Reply(sse=chunks)) as rig:
+        events, output = rig.run(_collect)
+    (end,) = [e for e in events if isinstance(e, ToolCallEnd)]
+    assert (end.call.function, end.call.arguments) == ("f", {"x": 1})
+    assert output.message.tool_calls == [end.call]

@@ -134,6 +134,9 @@ class ChatChunks:
                 events.append(TextDelta(refusal, index))  # a refusal is the answer's text
             for call in delta.get("tool_calls") or ():
                 events.extend(self._call(choice, index, call))
+            legacy = delta.get("function_call")  # the API's older single call
+            if isinstance(legacy, dict):
+                events.extend(self._call(choice, index, {"index": 0, "function": legacy}))
             if len(raw) > 4:  # fields beyond index, delta, logprobs, finish_reason: kept
                 choice.extra.update(
                     (k, v) for k, v in raw.items() if k not in _CHOICE_KEYS and v is not None
