@@ -256,3 +256,20 @@ def test_file_citations_read_as_content_citations_named_by_the_file() -> None:
         ("plot.png", (10, 30), annotations[0]),
         ("notes.pdf", None, annotations[1]),
     ]
+
+
+def test_a_streamed_function_call_without_a_call_id_keeps_the_items_id() -> None:
+    """A `function_call` item with no `call_id` (a compatible server): the stream's events
+    name it by the item's id, as the output does, not by a made-up one."""
+    from modelport_openai._responses_stream import ResponsesEvents
+
+    item = {"type": "function_call", "id": "fc_123", "name": "f", "arguments": '{"x": 1}'}
+    events = ResponsesEvents("openai", "gpt-5")
+    got = [
+        *events.feed(None, json.dumps({"type": "response.output_item.added",
+                                        "output_index": 0, "item": {**item, "arguments": ""}})),
+        *events.feed(None, json.dumps({"type": "response.output_item.done",
+                                        "output_index": 0, "item": item})),
+    ]  # fmt: skip
+    assert [e.id for e in got if isinstance(e, ToolCallStart)] == ["fc_123"]
+    assert [e.call.id for e in got if isinstance(e, ToolCallEnd)] == ["fc_123"]

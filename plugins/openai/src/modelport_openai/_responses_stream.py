@@ -108,7 +108,7 @@ class ResponsesEvents:
             return []
         index = ev.get("output_index", len(self.items))
         position = self.calls[index] = len(self.calls)
-        call_id = item.get("call_id") or f"call_{position}"
+        call_id = item.get("call_id") or item.get("id") or f"call_{position}"
         return [ToolCallStart(position, call_id, item.get("name") or "")]
 
     def _done(self, ev: dict[str, Any]) -> list[StreamEvent]:
@@ -122,7 +122,7 @@ class ResponsesEvents:
             if position is None:
                 position = self.calls[index] = len(self.calls)
             call = parse_tool_call(
-                item.get("call_id") or f"call_{position}",
+                item.get("call_id") or item.get("id") or f"call_{position}",
                 item.get("name") or "",
                 item.get("arguments"),
             )
