@@ -397,3 +397,30 @@ def test_the_older_function_call_streams_as_a_tool_call() -> None:
     (end,) = [e for e in events if isinstance(e, ToolCallEnd)]
     assert (end.call.function, end.call.arguments) == ("f", {"x": 1})
     assert output.message.tool_calls == [end.call]
+
+
+def test_breaking_out_of_a_bare_async_for_frees_the_slot_without_the_collector() -> None:
+    """Caller (max_connections=1): `async for event in model.stream(...)` with no `async with`,
+    left after two events, with the garbage collector off. Sees: the connection closed and a
+    second call gets the only slot at once (the stream and its events made no cycle that
+    only the collector could break)."""
+    import gc
+
+    drip = Reply(chunks=(sse(CHUNKS[0]),), drip=sse(_chunk({"content": "la "})), chunk_delay=0.05)
+    with serving(drip, streamed(), config=GenerateConfig(max_connections=1)) as rig:
+
+        async def go(model: Model) -> str:
+            count = 0
+            async for _event in model.stream("sing"):
+                count += 1
+                if count == 2:
+                    break
+            _events, output = await asyncio.wait_for(_collect(model), 5)
+            return str(output.completion)
+
+        gc.disable()
+        try:
+            assert rig.run(go) == TEXT
+        finally:
+            gc.enable()
+        assert rig.attempts == 2

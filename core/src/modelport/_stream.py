@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -191,6 +192,13 @@ class SSEParser:
         return b"".join((self._buffer, *self._parts))
 
 
+async def _over() -> AsyncGenerator[StreamEvent, None]:
+    """The events of a stream already iterated and let go: none."""
+    nothing: tuple[StreamEvent, ...] = ()
+    for event in nothing:
+        yield event
+
+
 async def _within(step: Awaitable[_T], until: float | None, seconds: float | None, api: Any) -> _T:
     """`await step`, within the call's timeout of `seconds` (`until`, in loop time): the whole call,
     retries and the wait for a slot included, as `generate` is bounded; each step is bounded
@@ -278,7 +286,13 @@ class Stream:
         self.model = model
         self._call = (messages, tools, tool_choice, config)
         self._cache = cache
-        self._events: AsyncGenerator[StreamEvent, None] | None = None
+        self._events: weakref.ref[AsyncGenerator[StreamEvent, None]] | None = None
+        """The events, weakly: a bare `async for` left early drops the last reference, and
+        the loop closes the generator then (a strong one here would make a cycle with its
+        frame, left to the garbage collector, the connection and the slot held till then)."""
+        self._held: AsyncGenerator[StreamEvent, None] | None = None
+        """The events, held, inside `async with` (which closes them on leaving)."""
+        self._entered = False
         self.output: ModelOutput | None = None
         """The call's output, once the stream has ended (None before, or if it failed)."""
 
@@ -287,20 +301,31 @@ class Stream:
         return f"<Stream {self.model} {state}>"
 
     async def __aenter__(self) -> Stream:
+        self._entered = True
+        if self._events is not None:
+            self._held = self._events()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     def __aiter__(self) -> AsyncGenerator[StreamEvent, None]:
-        if self._events is None:
-            self._events = self._run()
-        return self._events
+        events = self._events() if self._events is not None else None
+        if events is None:
+            if self._events is not None:  # iterated before and let go (so closed): over
+                return _over()
+            events = self._run()
+            self._events = weakref.ref(events)
+            if self._entered:
+                self._held = events
+        return events
 
     async def aclose(self) -> None:
         """Stop the stream: close its connection and free its concurrency slot."""
-        if self._events is not None:
-            await self._events.aclose()
+        events = self._held or (self._events() if self._events is not None else None)
+        self._held = None
+        if events is not None:
+            await events.aclose()
 
     async def _run(self) -> AsyncGenerator[StreamEvent, None]:
         from . import _observe
