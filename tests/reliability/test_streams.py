@@ -424,3 +424,18 @@ def test_breaking_out_of_a_bare_async_for_frees_the_slot_without_the_collector()
         finally:
             gc.enable()
         assert rig.attempts == 2
+
+
+def test_a_stream_whose_iterator_was_let_go_before_it_began_still_streams() -> None:
+    """`aiter(stream)` taken and dropped unused, then `async for`: the call is made (nothing
+    was sent before), not an empty stream."""
+    with serving(streamed()) as rig:
+
+        async def go(model: Model) -> str:
+            stream = model.stream("Why is the sky blue?")
+            aiter(stream)  # dropped at once, never begun
+            texts = [e.text async for e in stream if isinstance(e, TextDelta)]
+            return "".join(texts)
+
+        assert rig.run(go) == TEXT
+        assert rig.attempts == 1

@@ -293,6 +293,8 @@ class Stream:
         self._held: AsyncGenerator[StreamEvent, None] | None = None
         """The events, held, inside `async with` (which closes them on leaving)."""
         self._entered = False
+        self._started = False
+        """Whether the events began (a generator let go before it began is made again)."""
         self.output: ModelOutput | None = None
         """The call's output, once the stream has ended (None before, or if it failed)."""
 
@@ -312,7 +314,7 @@ class Stream:
     def __aiter__(self) -> AsyncGenerator[StreamEvent, None]:
         events = self._events() if self._events is not None else None
         if events is None:
-            if self._events is not None:  # iterated before and let go (so closed): over
+            if self._started:  # iterated before and let go (so closed): over
                 return _over()
             events = self._run()
             self._events = weakref.ref(events)
@@ -328,6 +330,7 @@ class Stream:
             await events.aclose()
 
     async def _run(self) -> AsyncGenerator[StreamEvent, None]:
+        self._started = True
         from . import _observe
         from ._output import ModelOutput as Output
         from ._records import LOG, SINK
